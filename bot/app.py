@@ -1,0 +1,64 @@
+"""Assembly of duban: settings → clock, database, engine and the services handlers share."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine as DbEngine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.engine import Engine
+from config.clock import Clock
+from config.settings import Settings
+from db.engine import make_engine, make_session_factory
+from db.migrate import upgrade
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    db: DbEngine
+    session_factory: sessionmaker[Session]
+    engine: Engine
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def make_clock(settings: Settings, frozen: bool = False) -> Clock:
+    return Clock(settings.timezone, settings.now, frozen=frozen)
+
+
+def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = None, warm_nlu: bool = True) -> App:
+    """Build everything a process needs.
+
+    Args:
+        settings: duban's settings.
+        migrate: bring the schema up to date first (alembic upgrade head).
+        clock: a clock to use instead of one built from the settings (tests).
+        warm_nlu: build the understanding layer now (jieba and its dictionary) rather than on the first message.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.sqlalchemy_url)
+    if migrate:
+        upgrade(db)
+    factory = make_session_factory(db)
+    clock = clock or make_clock(settings)
+    services: dict[str, Any] = {}
+    engine = Engine(factory, clock, settings, services)
+    app = App(settings=settings, clock=clock, db=db, session_factory=factory, engine=engine, services=services)
+    if warm_nlu:
+        from handlers import queries
+
+        queries.install(app.services, factory)
+    return app
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "apscheduler.executors.default", "jieba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,112 @@
+"""The conversation engine: one incoming message in, replies out, in one database transaction.
+
+It de-duplicates by platform message id, finds who is talking, loads the conversation state stored in the
+database (so a restart or a second process continues the same dialogue), runs the handlers and saves the
+state. A failure rolls the whole message back and the user gets a short apology; nothing entered before is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import IncomingMessage, Reply
+from config.clock import Clock
+from config.settings import Settings
+from db.models import Conversation, ProcessedMessage
+from db.repositories import people
+from handlers import router, texts
+from handlers.context import IDLE, Context
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000  # longer input is cut: nobody types more into a check-in, and it bounds the work per message
+
+
+class Engine:
+    """Handles incoming messages. Thread-safe: every call uses its own session.
+
+    Args:
+        session_factory: sessionmaker bound to the database.
+        clock: the settable clock.
+        settings: duban's settings.
+        services: shared objects handlers may use (e.g. "nlu": the understanding layer).
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        settings: Settings,
+        services: dict[str, Any] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.settings = settings
+        self.services = services or {}
+
+    def handle(self, msg: IncomingMessage) -> list[Reply]:
+        """Handle one message and return the replies to send (empty for a duplicate)."""
+        if len(msg.text) > MAX_TEXT:
+            msg = IncomingMessage(**{**msg.__dict__, "text": msg.text[:MAX_TEXT]})
+        for attempt in range(3):
+            try:
+                return self._handle_once(msg)
+            except IntegrityError:
+                # Another process handled the same platform message at the same moment.
+                log.info("duplicate message %s/%s ignored", msg.channel, msg.message_id)
+                return []
+            except OperationalError as exc:
+                if attempt == 2:
+                    log.exception("database error handling %s", msg.key)
+                    return [Reply(texts.INTERNAL_ERROR)]
+                log.warning("retrying after database error: %s", exc)
+            except Exception:
+                log.exception("error handling message from %s", msg.key)
+                return [Reply(texts.INTERNAL_ERROR)]
+        return [Reply(texts.INTERNAL_ERROR)]
+
+    def _handle_once(self, msg: IncomingMessage) -> list[Reply]:
+        now = self.clock.utcnow()
+        with self.session_factory() as session, session.begin():
+            if msg.message_id:
+                seen = session.get(ProcessedMessage, (msg.channel, msg.message_id))
+                if seen is not None:
+                    return []
+                session.add(ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now))
+                session.flush()
+            conv = session.get(Conversation, (msg.channel, msg.chat_id, msg.user_id))
+            if conv is None:
+                conv = Conversation(
+                    channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id, state=IDLE, data={}, updated_at=now
+                )
+                session.add(conv)
+            person = people.find_by_identity(session, msg.channel, msg.user_id)
+            if person is not None and not msg.is_group:
+                people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
+            ctx = Context(
+                session=session,
+                clock=self.clock,
+                settings=self.settings,
+                msg=msg,
+                conversation=conv,
+                person=person,
+                services=self.services,
+            )
+            replies = router.dispatch(ctx)
+            conv.updated_at = now
+            return replies
+
+    def conversation_state(self, channel: str, chat_id: str, user_id: str) -> tuple[str, dict[str, Any]]:
+        """The stored state of one dialogue (for tests and the console)."""
+        with self.session_factory() as session:
+            conv = session.execute(
+                select(Conversation).where(
+                    Conversation.channel == channel, Conversation.chat_id == chat_id, Conversation.user_id == user_id
+                )
+            ).scalar_one_or_none()
+            return (conv.state, dict(conv.data)) if conv else (IDLE, {})

@@ -1,0 +1,124 @@
+"""Platform-neutral messages: what a channel hands to the engine, and what the engine hands back.
+
+A channel converts at its edge: a platform update becomes one `IncomingMessage`, a `Reply` becomes platform
+calls. All ids are strings. Nothing past the edge knows the platform, except for formatting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConversationKey:
+    """Identifies one dialogue; also the primary key of the conversation table."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class InAttachment:
+    """A photo or file the user sent. Channels download it first and give its local path."""
+
+    kind: str  # "photo" | "file"
+    local_path: str
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    channel: str
+    chat_id: str
+    user_id: str
+    text: str = ""
+    attachments: tuple[InAttachment, ...] = ()
+    message_id: str | None = None  # platform message / update id, for de-duplication
+    is_group: bool = False
+    addressed: bool = True  # in a group: the bot was mentioned or commanded
+    user_name: str | None = None
+    is_choice: bool = False  # the text is the value of a button the user pressed
+    event: str | None = None  # platform events: "enter" (opened the app), "subscribe"
+
+    @property
+    def key(self) -> ConversationKey:
+        return ConversationKey(self.channel, self.chat_id, self.user_id)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option offered to the user. Channels render it as a button or a numbered line."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OutAttachment:
+    kind: str  # "photo" | "file"
+    path: str
+    file_name: str | None = None
+
+
+@dataclass
+class Reply:
+    """What the bot says. `markdown` is an optional richer rendering for channels that support it."""
+
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+    attachments: list[OutAttachment] = field(default_factory=list)
+    markdown: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "choices": [[c.label, c.value] for c in self.choices],
+            "attachments": [[a.kind, a.path, a.file_name] for a in self.attachments],
+            "markdown": self.markdown,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text=data["text"],
+            choices=[Choice(label, value) for label, value in data.get("choices", [])],
+            attachments=[OutAttachment(k, p, n) for k, p, n in data.get("attachments", [])],
+            markdown=data.get("markdown"),
+        )
+
+
+def render_plain(reply: Reply) -> str:
+    """The reply as plain text with its choices numbered: how text-only channels show it."""
+    if not reply.choices:
+        return reply.text
+    lines = [reply.text, ""] if reply.text else []
+    lines += [f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)]
+    return "\n".join(lines)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split `text` into parts of at most `limit` characters, at line breaks where possible."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts

@@ -1,0 +1,83 @@
+"""`duban serve`: the long-running process. One HTTP server (/healthz, Telegram webhook, WeCom callback),
+the enabled channels, the scheduler jobs and the outbox sender."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import App
+from bot.channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+
+def enabled_channels(app: App) -> list[Channel]:
+    s = app.settings
+    channels: list[Channel] = []
+    if s.telegram_enabled:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(s))
+    if s.wecom_enabled:
+        from bot.channels.wecom import WecomChannel
+
+        channels.append(WecomChannel(s))
+    return channels
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    app: App = request.app["duban"]
+    channels: list[Channel] = request.app["channels"]
+    return web.json_response({"ok": True, "channels": [c.name for c in channels], "now": app.clock.now().isoformat()})
+
+
+async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or SIGINT/SIGTERM)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    channels = enabled_channels(app)
+    web_app = web.Application(client_max_size=64 * 1024)
+    web_app["duban"] = app
+    web_app["channels"] = channels
+    web_app.router.add_get("/healthz", _healthz)
+    started: list[Channel] = []
+    scheduler: Any = None
+    runner = web.AppRunner(web_app, access_log=None)
+    try:
+        for ch in channels:
+            await ch.start(app, web_app)
+            started.append(ch)
+        await runner.setup()
+        site = web.TCPSite(runner, app.settings.http_host, app.settings.http_port)
+        await site.start()
+        log.info("duban serving on %s:%s with channels %s", app.settings.http_host, app.settings.http_port,
+                 [c.name for c in channels] or "none")
+        if not channels:
+            log.warning("no channel configured: set DUBAN_TELEGRAM_TOKEN or the DUBAN_WECOM_* settings")
+        if app.settings.scheduler_enabled:
+            from scheduler.service import SchedulerService
+
+            scheduler = SchedulerService(app, {c.name: c for c in channels})
+            await scheduler.start()
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        if scheduler is not None:
+            await scheduler.stop()
+        for ch in reversed(started):
+            try:
+                await ch.stop()
+            except Exception:
+                log.exception("stopping channel %s", ch.name)
+        await runner.cleanup()

@@ -1,0 +1,116 @@
+"""Settings of duban: environment variables prefixed `DUBAN_` and an optional TOML file (`DUBAN_CONFIG`).
+
+Precedence, highest first: arguments given in code (the CLI), environment variables, the TOML file, defaults.
+Secrets (bot tokens, WeCom secret and keys) come only from the environment or the config file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PLANS_DIR = PACKAGE_DIR / "plans"
+DEFAULT_PLAN = PLANS_DIR / "linzhi-2023.yaml"
+
+
+class Settings(BaseSettings):
+    """All of duban's settings. Field `x` is read from `DUBAN_X` or from key `x` of the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", extra="ignore", validate_default=True)
+
+    data_dir: Path = Field(default=Path("data"), description="where the SQLite file and evidence files live")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/duban.db")
+    timezone: str = "Asia/Shanghai"
+    now: dt.datetime | None = Field(default=None, description="pretend the current time (ISO 8601)")
+    log_level: str = "INFO"
+    plan_file: Path = DEFAULT_PLAN
+    open_queries: bool = Field(default=False, description="let officials query every organisation")
+    draft_expiry_hours: int = 24
+
+    # HTTP server shared by the Telegram webhook, the WeCom callback and /healthz
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    # Telegram
+    telegram_token: str | None = None
+    telegram_base_url: str | None = None
+    telegram_base_file_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_webhook_path: str = "/telegram/webhook"
+    telegram_bot_username: str | None = None
+    telegram_digest_chat_id: str | None = None
+
+    # WeCom (企业微信 / 政务微信)
+    wecom_corp_id: str | None = None
+    wecom_agent_id: str | None = None
+    wecom_secret: str | None = None
+    wecom_token: str | None = None
+    wecom_aes_key: str | None = None
+    wecom_api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    wecom_callback_path: str = "/wecom/callback"
+    wecom_group_webhook: str | None = None
+
+    # Scheduler
+    scheduler_enabled: bool = True
+    nudge_days_before: list[int] = Field(default_factory=lambda: [7, 3, 1, 0])
+    overdue_every_workdays: int = 3
+    escalate_after_workdays: list[int] = Field(default_factory=lambda: [3, 10])
+    weekly_prompt: str = Field(default="mon 09:30", description="weekday and time of the weekly check-in prompt")
+    weekly_digest: str = Field(default="fri 17:00", description="weekday and time of the weekly digest")
+    quiet_hours: str = Field(default="21:00-08:00", description="no proactive messages in this window")
+    sender_interval_seconds: float = 2.0
+
+    @field_validator("nudge_days_before", "escalate_after_workdays", mode="before")
+    @classmethod
+    def _int_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [int(x) for x in v.replace("，", ",").split(",") if x.strip()]
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("DUBAN_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'duban.db').resolve()}"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def wecom_enabled(self) -> bool:
+        return all(
+            (self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token, self.wecom_aes_key)
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; keyword arguments override every other source."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,106 @@
+"""People, their channel identities, and invite codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from db.models import ROLES, Identity, InviteCode, Organisation, Person
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on phones
+
+
+def find_by_identity(session: Session, channel: str, external_id: str) -> Person | None:
+    return session.execute(
+        select(Person)
+        .join(Identity)
+        .where(Identity.channel == channel, Identity.external_id == external_id, Person.active.is_(True))
+    ).scalar_one_or_none()
+
+
+def remember_chat(session: Session, person: Person, channel: str, external_id: str, chat_id: str) -> None:
+    """Keep the private chat id where proactive messages reach this person."""
+    for ident in person.identities:
+        if ident.channel == channel and ident.external_id == external_id and ident.chat_id != chat_id:
+            ident.chat_id = chat_id
+
+
+def add_person(
+    session: Session,
+    name: str,
+    organisation: Organisation | None,
+    role: str,
+    now: dt.datetime,
+    identities: dict[str, str] | None = None,
+) -> Person:
+    """Create a person with identities {channel: external id}. Raises ValueError on a taken identity."""
+    if role not in ROLES:
+        raise ValueError(f"未知角色“{role}”，应为 {'/'.join(ROLES)}")
+    person = Person(name=name, organisation=organisation, role=role, active=True, created_at=now)
+    session.add(person)
+    for channel, external_id in (identities or {}).items():
+        bind_identity(session, person, channel, external_id, now)
+    session.flush()
+    return person
+
+
+def bind_identity(
+    session: Session, person: Person, channel: str, external_id: str, now: dt.datetime, chat_id: str | None = None
+) -> Identity:
+    taken = session.execute(
+        select(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+    ).scalar_one_or_none()
+    if taken is not None and taken.person_id != person.id:
+        raise ValueError(f"{channel} 账号 {external_id} 已绑定给他人")
+    if taken is not None:
+        return taken
+    ident = Identity(
+        person=person, channel=channel, external_id=external_id, chat_id=chat_id or external_id, created_at=now
+    )
+    session.add(ident)
+    return ident
+
+
+def list_people(session: Session) -> list[Person]:
+    return list(
+        session.execute(
+            select(Person).options(selectinload(Person.identities), selectinload(Person.organisation)).order_by(Person.id)
+        ).scalars()
+    )
+
+
+def people_of_org(session: Session, org_id: int, roles: tuple[str, ...] | None = None) -> list[Person]:
+    q = select(Person).where(Person.organisation_id == org_id, Person.active.is_(True))
+    if roles:
+        q = q.where(Person.role.in_(roles))
+    return list(session.execute(q.order_by(Person.id)).scalars())
+
+
+def people_with_roles(session: Session, roles: tuple[str, ...]) -> list[Person]:
+    return list(
+        session.execute(select(Person).where(Person.role.in_(roles), Person.active.is_(True)).order_by(Person.id)).scalars()
+    )
+
+
+def new_invite(
+    session: Session, organisation: Organisation, role: str, now: dt.datetime, ttl: dt.timedelta, person_name: str | None = None
+) -> InviteCode:
+    if role not in ROLES:
+        raise ValueError(f"未知角色“{role}”，应为 {'/'.join(ROLES)}")
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    invite = InviteCode(
+        code=code, organisation=organisation, role=role, person_name=person_name, created_at=now, expires_at=now + ttl
+    )
+    session.add(invite)
+    session.flush()
+    return invite
+
+
+def get_invite(session: Session, code: str, lock: bool = False) -> InviteCode | None:
+    q = select(InviteCode).where(InviteCode.code == code.strip().upper())
+    if lock:
+        q = q.with_for_update()
+    return session.execute(q).scalar_one_or_none()

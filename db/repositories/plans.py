@@ -1,0 +1,410 @@
+"""Loading plan files and importing them into the database.
+
+Import is idempotent and updates in place: organisations are matched by name, items by (plan, code),
+assignments by (item, organisation). Items and assignments that a corrected plan no longer has are
+deactivated, never deleted, so the reports already filed are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from config.plan_schema import PlanDocument, PlanProblem, validate_plan_data
+from db.models import (
+    EVENT,
+    GOAL,
+    INDICATOR,
+    PROJECT,
+    SUB_INDICATOR,
+    TASK,
+    Assignment,
+    Item,
+    OrgAlias,
+    OrgGroup,
+    Organisation,
+    Plan,
+)
+
+
+class PlanFileError(ValueError):
+    """A plan file that cannot be used; `problems` says where and what."""
+
+    def __init__(self, problems: list[PlanProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_plan_file(path: str | Path) -> PlanDocument:
+    """Read and validate a plan file (.yaml or .xlsx). Raises PlanFileError listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise PlanFileError([PlanProblem(where=str(path), message="文件不存在")])
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from db.repositories.plan_xlsx import read_workbook
+
+        data, problems = read_workbook(path)
+        if problems:
+            raise PlanFileError(problems)
+    else:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+            raise PlanFileError([PlanProblem(where=where, message=f"YAML 格式错误：{exc}")]) from exc
+        except UnicodeDecodeError as exc:
+            raise PlanFileError([PlanProblem(where=path.name, message="文件不是 UTF-8 编码")]) from exc
+    doc, problems = validate_plan_data(data)
+    if problems or doc is None:
+        raise PlanFileError(problems)
+    return doc
+
+
+@dataclass
+class ImportResult:
+    plan_key: str
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deactivated: dict[str, int] = field(default_factory=dict)
+    unchanged: bool = False
+
+    def count(self, bucket: dict[str, int], what: str) -> None:
+        bucket[what] = bucket.get(what, 0) + 1
+
+
+def _digest(doc: PlanDocument) -> str:
+    raw = json.dumps(doc.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _set(obj: Any, values: dict[str, Any]) -> bool:
+    """Assign changed attributes; True when anything changed."""
+    changed = False
+    for k, v in values.items():
+        cur = getattr(obj, k)
+        if isinstance(v, Decimal) and cur is not None:
+            if Decimal(str(cur)) == v:
+                continue
+        elif cur == v:
+            continue
+        setattr(obj, k, v)
+        changed = True
+    return changed
+
+
+def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> ImportResult:
+    """Write `doc` into the database (create or update). The caller commits."""
+    result = ImportResult(plan_key=doc.plan.key)
+    digest = _digest(doc)
+    plan = session.execute(select(Plan).where(Plan.key == doc.plan.key)).scalar_one_or_none()
+    if plan is not None and plan.source_digest == digest:
+        result.unchanged = True
+        return result
+
+    orgs = _import_orgs(session, doc, result)
+    groups = _import_groups(session, doc, orgs, result)
+
+    meta = doc.plan
+    plan_values = dict(
+        title=meta.title,
+        year=meta.year,
+        start_date=meta.start,
+        end_date=meta.end,
+        issuer=meta.issuer,
+        document_no=meta.document_no,
+        summary_due=meta.summary_due,
+    )
+    if plan is None:
+        plan = Plan(key=meta.key, active=True, **plan_values)
+        session.add(plan)
+        session.flush()
+        result.count(result.created, "plan")
+    elif _set(plan, plan_values):
+        result.count(result.updated, "plan")
+    plan.source_digest = digest
+    plan.imported_at = now
+
+    existing = {
+        i.code: i
+        for i in session.execute(
+            select(Item).where(Item.plan_id == plan.id).options(selectinload(Item.assignments))
+        ).scalars()
+    }
+    seen: set[str] = set()
+
+    def expand(names: list[str]) -> list[Organisation]:
+        out: list[Organisation] = []
+        for n in names:
+            for org in groups.get(n) or [orgs[n]]:
+                if org not in out:
+                    out.append(org)
+        return out
+
+    def upsert(code: str, kind: str, values: dict[str, Any], assignees: list[Organisation], lead: Organisation | None = None,
+               parent: Item | None = None) -> Item:
+        seen.add(code)
+        values = {**values, "kind": kind, "parent_id": parent.id if parent else None, "active": True}
+        item = existing.get(code)
+        if item is None:
+            item = Item(plan_id=plan.id, code=code, **values)
+            session.add(item)
+            session.flush()
+            existing[code] = item
+            result.count(result.created, kind)
+        elif _set(item, values):
+            result.count(result.updated, kind)
+        by_org = {a.organisation_id: a for a in item.assignments}
+        wanted = {o.id for o in assignees}
+        for org in assignees:
+            role = "lead" if lead is not None and org.id == lead.id else "responsible"
+            a = by_org.get(org.id)
+            if a is None:
+                item.assignments.append(Assignment(organisation_id=org.id, role=role, active=True))
+                result.count(result.created, "assignment")
+            elif _set(a, {"role": role, "active": True}):
+                result.count(result.updated, "assignment")
+        for org_id, a in by_org.items():
+            if org_id not in wanted and a.active:
+                a.active = False
+                result.count(result.deactivated, "assignment")
+        return item
+
+    def targets(ts: list[Any]) -> list[dict[str, Any]]:
+        return [t.model_dump(mode="json", exclude_none=True) for t in ts]
+
+    for g in doc.goals:
+        upsert(g.code, GOAL, dict(title=g.title, short_name=None, text=g.text, targets=targets(g.targets), number=None), [])
+    for t in doc.tasks:
+        upsert(
+            t.code,
+            TASK,
+            dict(
+                title=t.title,
+                short_name=t.short,
+                text=t.text,
+                section=t.section,
+                start_date=t.start,
+                due_date=t.due or meta.end,
+                keywords=list(t.keywords),
+                targets=targets(t.targets),
+                note=t.note,
+                extra={"assignees": list(t.assignees), **({"goal": t.goal} if t.goal else {})},
+            ),
+            expand(t.assignees),
+        )
+    for p in doc.projects:
+        lead = orgs[p.lead]
+        upsert(
+            f"P{p.number}",
+            PROJECT,
+            dict(
+                number=p.number,
+                title=p.name,
+                short_name=p.short,
+                text=p.content,
+                investment_total=p.investment,
+                years=p.years,
+                due_date=p.due or meta.end,
+                keywords=list(p.keywords),
+                note=p.note,
+                extra={"start_year": p.start_year, "end_year": p.end_year, "lead": p.lead,
+                       "assignees": list(p.assignees) or [p.lead]},
+            ),
+            expand(p.assignees or [p.lead]),
+            lead=lead,
+        )
+    for ind in doc.indicators:
+        item = upsert(
+            f"I{ind.number}",
+            INDICATOR,
+            dict(
+                number=ind.number,
+                title=ind.name,
+                short_name=ind.short,
+                text=ind.explanation,
+                domain=ind.domain,
+                category=ind.category,
+                unit=ind.unit,
+                target_text=ind.target,
+                target_year_text=ind.target_year,
+                check_op=ind.check.op if ind.check else None,
+                check_value=ind.check.value if ind.check else None,
+                due_date=meta.end,
+                keywords=list(ind.keywords),
+                note=ind.note,
+                extra={"responsible": list(ind.responsible)},
+            ),
+            expand(ind.responsible),
+        )
+        for sub in ind.sub_indicators:
+            upsert(
+                f"I{sub.key}",
+                SUB_INDICATOR,
+                dict(
+                    number=ind.number,
+                    title=sub.name,
+                    text=sub.explanation,
+                    unit=sub.unit,
+                    target_text=sub.target,
+                    target_year_text=sub.target_year,
+                    check_op=sub.check.op if sub.check else None,
+                    check_value=sub.check.value if sub.check else None,
+                    extra={"key": sub.key},
+                ),
+                [],
+                parent=item,
+            )
+    for e in doc.events:
+        upsert(
+            e.code,
+            EVENT,
+            dict(title=e.name, text=e.text, event_month=e.month, event_day=e.day),
+            expand(e.responsible),
+        )
+
+    for code, item in existing.items():
+        if code not in seen and item.active:
+            item.active = False
+            result.count(result.deactivated, item.kind)
+            for a in item.assignments:
+                a.active = False
+    session.flush()
+    return result
+
+
+def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> dict[str, Organisation]:
+    by_name = {o.name: o for o in session.execute(select(Organisation).options(selectinload(Organisation.aliases))).scalars()}
+    for spec in doc.organisations:
+        org = by_name.get(spec.name)
+        values = dict(kind=spec.kind, short_name=spec.short, note=spec.note)
+        if org is None:
+            org = Organisation(name=spec.name, **values)
+            session.add(org)
+            by_name[spec.name] = org
+            result.count(result.created, "organisation")
+        elif _set(org, values):
+            result.count(result.updated, "organisation")
+    session.flush()
+    # Aliases are global: move an alias to its new owner when a corrected plan reassigns it.
+    alias_rows = {a.alias: a for a in session.execute(select(OrgAlias)).scalars()}
+    for spec in doc.organisations:
+        org = by_name[spec.name]
+        wanted = [(a, "alias") for a in spec.aliases] + [(a, "former") for a in spec.former_names]
+        for alias, kind in wanted:
+            if alias == spec.name:
+                continue
+            row = alias_rows.get(alias)
+            if row is None:
+                row = OrgAlias(organisation_id=org.id, alias=alias, kind=kind)
+                session.add(row)
+                alias_rows[alias] = row
+            else:
+                _set(row, {"organisation_id": org.id, "kind": kind})
+    for spec in doc.organisations:
+        if spec.parent:
+            by_name[spec.name].parent_id = by_name[spec.parent].id
+    session.flush()
+    return by_name
+
+
+def _import_groups(
+    session: Session, doc: PlanDocument, orgs: dict[str, Organisation], result: ImportResult
+) -> dict[str, list[Organisation]]:
+    existing = {g.name: g for g in session.execute(select(OrgGroup).options(selectinload(OrgGroup.members))).scalars()}
+    out: dict[str, list[Organisation]] = {}
+    for spec in doc.groups:
+        members = [orgs[m] for m in spec.members]
+        g = existing.get(spec.name)
+        if g is None:
+            g = OrgGroup(name=spec.name, aliases=list(spec.aliases))
+            g.members = members
+            session.add(g)
+            result.count(result.created, "group")
+        else:
+            if list(g.aliases or []) != list(spec.aliases):
+                g.aliases = list(spec.aliases)
+            if [m.id for m in g.members] != [m.id for m in members]:
+                g.members = members
+                result.count(result.updated, "group")
+        out[spec.name] = members
+        for a in spec.aliases:
+            out[a] = members
+    session.flush()
+    return out
+
+
+def active_plan(session: Session, key: str | None = None) -> Plan | None:
+    """The plan named `key`, or the newest active plan."""
+    q = select(Plan)
+    q = q.where(Plan.key == key) if key else q.where(Plan.active.is_(True)).order_by(Plan.year.desc(), Plan.id.desc())
+    return session.execute(q.limit(1)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class PlanOverview:
+    key: str
+    title: str
+    counties: int
+    departments_with_tasks: int
+    organisations: int
+    goals: int
+    tasks: int
+    projects: int
+    investment_total: Decimal
+    indicators: int
+    events: int
+    assignments: int
+
+
+def overview(session: Session, plan: Plan) -> PlanOverview:
+    def count(kind: str) -> int:
+        return session.scalar(
+            select(func.count()).select_from(Item).where(Item.plan_id == plan.id, Item.kind == kind, Item.active.is_(True))
+        ) or 0
+
+    # Departments named by their own name on a task (not only through a group such as 市直成员单位).
+    named: set[str] = set()
+    for (extra,) in session.execute(
+        select(Item.extra).where(Item.plan_id == plan.id, Item.kind == TASK, Item.active.is_(True))
+    ):
+        named.update((extra or {}).get("assignees", []))
+    depts = session.scalar(
+        select(func.count()).select_from(Organisation).where(
+            Organisation.kind.in_(("department", "office")), Organisation.name.in_(named)
+        )
+    ) or 0
+    counties = session.scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == "county")) or 0
+    invest = session.scalar(
+        select(func.coalesce(func.sum(Item.investment_total), 0)).where(
+            Item.plan_id == plan.id, Item.kind == PROJECT, Item.active.is_(True)
+        )
+    )
+    assignments = session.scalar(
+        select(func.count()).select_from(Assignment).join(Item).where(
+            Item.plan_id == plan.id, Item.active.is_(True), Assignment.active.is_(True)
+        )
+    ) or 0
+    return PlanOverview(
+        key=plan.key,
+        title=plan.title,
+        counties=counties,
+        departments_with_tasks=depts,
+        organisations=session.scalar(select(func.count()).select_from(Organisation)) or 0,
+        goals=count(GOAL),
+        tasks=count(TASK),
+        projects=count(PROJECT),
+        investment_total=Decimal(str(invest)),
+        indicators=count(INDICATOR),
+        events=count(EVENT),
+        assignments=assignments,
+    )

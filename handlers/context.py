@@ -1,0 +1,60 @@
+"""What a handler gets for one incoming message: the database session, the clock, the settings, who is
+talking, and the conversation's named state with its JSON data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.messages import IncomingMessage, Reply
+from config.clock import Clock
+from config.settings import Settings
+from db.models import ADMIN, COORDINATOR, Conversation, Person
+
+IDLE = "idle"
+
+
+@dataclass
+class Context:
+    session: Session
+    clock: Clock
+    settings: Settings
+    msg: IncomingMessage
+    conversation: Conversation
+    person: Person | None
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return self.conversation.state
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.conversation.data
+
+    def go(self, state: str, **data: Any) -> None:
+        """Move the dialogue to `state`, replacing its data with `data`."""
+        self.conversation.state = state
+        self.conversation.data = dict(data)
+
+    def update(self, **data: Any) -> None:
+        """Merge `data` into the dialogue's data (a new dict, so the JSON column sees the change)."""
+        merged = dict(self.conversation.data or {})
+        merged.update(data)
+        self.conversation.data = merged
+
+    def reset(self) -> None:
+        self.go(IDLE)
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.person is not None and self.person.role in (COORDINATOR, ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.person is not None and self.person.role == ADMIN
+
+
+Replies = list[Reply]
