@@ -72,6 +72,7 @@ class Reply:
     choices: list[Choice] = field(default_factory=list)
     attachments: list[OutAttachment] = field(default_factory=list)
     markdown: str | None = None
+    listed: bool = False  # the text already lists the choices, numbered: text-only channels need not repeat them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,7 @@ class Reply:
             "choices": [[c.label, c.value] for c in self.choices],
             "attachments": [[a.kind, a.path, a.file_name] for a in self.attachments],
             "markdown": self.markdown,
+            "listed": self.listed,
         }
 
     @classmethod
@@ -88,12 +90,13 @@ class Reply:
             choices=[Choice(label, value) for label, value in data.get("choices", [])],
             attachments=[OutAttachment(k, p, n) for k, p, n in data.get("attachments", [])],
             markdown=data.get("markdown"),
+            listed=bool(data.get("listed", False)),
         )
 
 
 def render_plain(reply: Reply) -> str:
     """The reply as plain text with its choices numbered: how text-only channels show it."""
-    if not reply.choices:
+    if not reply.choices or reply.listed:
         return reply.text
     lines = [reply.text, ""] if reply.text else []
     lines += [f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)]

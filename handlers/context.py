@@ -35,9 +35,14 @@ class Context:
         return self.conversation.data
 
     def go(self, state: str, **data: Any) -> None:
-        """Move the dialogue to `state`, replacing its data with `data`."""
+        """Move the dialogue to `state`, replacing its data with `data`.
+
+        Keys starting with `keep_` (a kept check-in draft) survive, so asking a question in between does
+        not lose an interrupted report.
+        """
+        kept = {k: v for k, v in (self.conversation.data or {}).items() if k.startswith("keep_")}
         self.conversation.state = state
-        self.conversation.data = dict(data)
+        self.conversation.data = {**kept, **data}
 
     def update(self, **data: Any) -> None:
         """Merge `data` into the dialogue's data (a new dict, so the JSON column sees the change)."""
