@@ -252,7 +252,8 @@ def edit_last(ctx: Context) -> Replies:
         "next_step": last.next_step,
         "expected": last.expected_date.isoformat() if last.expected_date else None,
     }
-    draft = {"assignment_id": a.id, "fields": fields, "attachments": [], "supersedes": last.id, "editing": False}
+    draft = {"assignment_id": a.id, "fields": fields, "attachments": [], "supersedes": last.id, "editing": False,
+             "answered": sorted(FIELD_NAMES)}
     ctx.go("checkin.confirm", org_id=a.organisation_id, draft=draft)
     date = _date_cn(ctx_local_date(last.created_at))
     return [Reply(texts.EDIT_LAST_INTRO.format(date=date)), _summary(ctx)]
@@ -313,7 +314,9 @@ def _oneliner_fields(percent: Decimal | None, status: str | None, text: str) -> 
 def _begin_confirm(ctx: Context, assignment_id: int, fields: dict[str, Any]) -> Replies:
     a = ctx.session.get(Assignment, assignment_id)
     assert a is not None
-    draft = {"assignment_id": assignment_id, "fields": fields, "attachments": [], "supersedes": None, "editing": False}
+    # Everything the one-liner did not say may stay empty: go straight to the summary.
+    draft = {"assignment_id": assignment_id, "fields": fields, "attachments": [], "supersedes": None, "editing": False,
+             "answered": sorted(FIELD_NAMES)}
     ctx.go("checkin.confirm", org_id=a.organisation_id, draft=draft)
     return [_summary(ctx)]
 
@@ -375,7 +378,11 @@ def _pick_from(ctx: Context, text: str, options: list[int]) -> tuple[int | None,
         item = items[aid]
         hay = " ".join([item.short_name or "", item.title, " ".join(item.keywords or [])])
         score = 0
-        if t in hay:
+        if t == item.short_name or t == item.title:
+            score = 1000  # the exact name wins over a keyword shared with another task
+        elif item.short_name and t in item.short_name:
+            score = 200 + len(t)
+        elif t in hay:
             score = 100 + len(t)
         else:
             grams = {t[i:i + 2] for i in range(len(t) - 1)}
@@ -596,7 +603,7 @@ def _on_answer(ctx: Context, text: str) -> Replies:
         if len(t) > 100:
             return [Reply(texts.E_TEXT_LONG.format(n=len(t), limit=100)), *_prompt(ctx)]
         number = parse_percent(t, bare_number=False) if "%" in t or "百分" in t else to_number(re.sub(r"[^\d.一二三四五六七八九十百千万点两零〇]", "", t) or t)
-        fields["indicator"] = t
+        fields["indicator"] = ctx.msg.text.strip() or t
         fields["indicator_number"] = fmt_number(number, 4) if number is not None else None
     else:
         if len(t) < 2:
@@ -611,7 +618,8 @@ def _on_answer(ctx: Context, text: str) -> Replies:
                 return [Reply(texts.E_DATE_PAST.format(date=d.isoformat(), today=ctx.clock.today().isoformat())), *_prompt(ctx)]
             fields["expected"] = d.isoformat()
         else:
-            fields[_field_key(step)] = t
+            # Store what was typed (full-width punctuation included), not the normalised form used for parsing.
+            fields[_field_key(step)] = re.sub(r"\s+", " ", ctx.msg.text).strip() or t
     return _advance(ctx, draft, fields)
 
 
