@@ -132,8 +132,6 @@ def _refresh_nlu(app: App) -> None:
 
 
 def cmd_plan_show(app: App, args: argparse.Namespace, out: TextIO) -> int:
-    from handlers import plan_text
-
     with app.session_factory() as s:
         plan = plans.active_plan(s, args.plan_key)
         if plan is None:
@@ -141,6 +139,8 @@ def cmd_plan_show(app: App, args: argparse.Namespace, out: TextIO) -> int:
         if not args.name:
             _print_overview(plans.overview(s, plan), out)
             return 0
+        from handlers import plan_text
+
         text = plan_text.describe(s, plan, args.name, app.clock.today())
         if text is None:
             idx = orgs.name_index(s)

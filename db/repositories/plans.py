@@ -220,7 +220,8 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                 extra={"start_year": p.start_year, "end_year": p.end_year, "lead": p.lead,
                        "assignees": list(p.assignees) or [p.lead]},
             ),
-            expand(p.assignees or [p.lead]),
+            # The lead unit always reports on its project; named implementing units report alongside it.
+            [lead, *[o for o in expand(p.assignees) if o.id != lead.id]],
             lead=lead,
         )
     for ind in doc.indicators:
