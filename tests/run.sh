@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install duban with its test tools into .venv and run the whole test suite on SQLite and PostgreSQL.
+# PostgreSQL comes from Debian's packages (installed if missing), runs on 127.0.0.1 for the tests and is
+# stopped afterwards. DUBAN_TEST_DATABASES=sqlite runs the SQLite half only. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+export DUBAN_TEST_DATABASES="${DUBAN_TEST_DATABASES:-sqlite,postgresql}"
+if [[ "$DUBAN_TEST_DATABASES" == *postgresql* ]]; then
+  DUBAN_TEST_PG_URL="$(bash .ci/pg.sh start | tail -n 1)"
+  export DUBAN_TEST_PG_URL
+  trap 'bash .ci/pg.sh stop' EXIT
+fi
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
