@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from bot.messages import Reply
@@ -10,6 +11,8 @@ from db.repositories import people
 from handlers import texts
 from handlers.context import Context, Replies
 
+INVITE_RE = re.compile(r"^(?:邀请|生成绑定码|/invite)\s*(\S+)?\s*(填报人|协调员|分管领导|official|coordinator|leader)?\s*$")
+ROLE_BY_WORD = {"填报人": "official", "协调员": "coordinator", "分管领导": "leader"}
 BIND_RE = re.compile(r"^(?:/start|绑定|綁定|bind)\s*[:：]?\s*([A-Za-z0-9]{4,40})?\s*$", re.IGNORECASE)
 
 
@@ -49,3 +52,24 @@ def bind(ctx: Context, code: str | None) -> Replies:
     ctx.session.flush()
     ctx.person = person
     return [Reply(texts.BIND_OK.format(org=org.name, role=role_name))]
+
+
+def invite(ctx: Context, text: str) -> Replies | None:
+    """`邀请 单位 [填报人|协调员]` (admins): a one-time binding code, valid for 7 days."""
+    m = INVITE_RE.match(text)
+    if not m:
+        return None
+    if not ctx.is_admin:
+        return [Reply(texts.NOT_ALLOWED)]
+    if not m.group(1):
+        return [Reply(texts.INVITE_USAGE)]
+    from db.repositories import orgs
+
+    org = orgs.find_org(ctx.session, m.group(1))
+    if org is None:
+        hint = orgs.name_index(ctx.session).closest(m.group(1))
+        return [Reply(texts.INVITE_UNKNOWN_ORG.format(name=m.group(1), hint=("是否指：" + "、".join(hint)) if hint else ""))]
+    role = ROLE_BY_WORD.get(m.group(2) or "填报人", m.group(2) or "official")
+    inv = people.new_invite(ctx.session, org, role, ctx.clock.utcnow(), dt.timedelta(days=7))
+    expires = ctx.clock.to_local(inv.expires_at).strftime("%Y-%m-%d %H:%M")
+    return [Reply(texts.INVITE_CREATED.format(org=org.name, role=texts.ROLE_NAMES[role], code=inv.code, expires=expires))]

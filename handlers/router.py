@@ -56,9 +56,10 @@ def dispatch(ctx: Context) -> Replies:
         return checkin.resume(ctx)
     if EDIT_LAST_RE.match(text):
         return checkin.edit_last(ctx)
-    replies = review.command(ctx, text)
-    if replies is not None:
-        return replies
+    for module_command in (review.command, binding.invite):
+        replies = module_command(ctx, text)
+        if replies is not None:
+            return replies
     replies = checkin.command(ctx, text)
     if replies is not None:
         return replies

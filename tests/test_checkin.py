@@ -455,3 +455,13 @@ def test_group_chat_never_runs_a_dialogue(app):
     assert "私聊" in out
     with app.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_admin_creates_invite_in_chat_and_it_binds(app):
+    admin = Chat(app, "管理员")
+    out = admin.send("邀请 墨脱 填报人")
+    assert "绑定码" in out
+    code = out.split("绑定码：")[1][:8]
+    assert "绑定成功" in Chat(app, "new-user", channel="wecom").send(f"绑定 {code}")
+    assert "没有这项操作的权限" in Chat(app, "墨脱填报人").send("邀请 墨脱县")
+    assert "是否指" in admin.send("邀请 墨托县")
