@@ -39,6 +39,7 @@ from db.models import (
     Report,
 )
 from db.repositories import orgs, plans, progress, reports
+from db.repositories.conversations import PROMPTED
 from handlers import texts
 from handlers.context import IDLE, Context, Replies
 from handlers.numbers import fmt_number, normalize, parse_amount, parse_date, parse_percent, to_number
@@ -324,7 +325,18 @@ def _begin_confirm(ctx: Context, assignment_id: int, fields: dict[str, Any]) -> 
 # ---- the running dialogue -----------------------------------------------------------------------------------
 
 
+ACK_RE = re.compile(r"^(好|好的|收到|开始|开始汇报|汇报|1|ok|OK|嗯|行|马上|现在|来吧|是)[。!！.]?$")
+
+
 def on_message(ctx: Context, text: str) -> Replies:
+    if ctx.state == PROMPTED:
+        # Armed by the weekly prompt: a short reply starts the check-in; anything else is a normal message.
+        ctx.go(IDLE)
+        if ACK_RE.match(text):
+            return start(ctx)
+        from handlers import router
+
+        return router.dispatch(ctx)
     if _expired(ctx):
         if "draft" in ctx.data:
             _keep(ctx)

@@ -465,3 +465,19 @@ def test_admin_creates_invite_in_chat_and_it_binds(app):
     assert "绑定成功" in Chat(app, "new-user", channel="wecom").send(f"绑定 {code}")
     assert "没有这项操作的权限" in Chat(app, "墨脱填报人").send("邀请 墨脱县")
     assert "是否指" in admin.send("邀请 墨托县")
+
+
+def test_reply_to_weekly_prompt_starts_checkin_but_a_question_is_answered(app):
+    from db.repositories.conversations import PROMPTED, arm_if_idle
+
+    with app.session_factory() as s, s.begin():
+        assert arm_if_idle(s, "console", "墨脱填报人", "墨脱填报人", PROMPTED, app.clock.utcnow())
+        assert arm_if_idle(s, "console", "朗县填报人", "朗县填报人", PROMPTED, app.clock.utcnow())
+    assert "待汇报任务" in Chat(app, "墨脱填报人").send("好的")
+    out = Chat(app, "朗县填报人").send("修改上次汇报")
+    assert "还没有提交过汇报" in out
+    state, _ = app.engine.conversation_state("console", "朗县填报人", "朗县填报人")
+    assert state == "idle"
+    # a dialogue in progress is never overwritten by the prompt
+    with app.session_factory() as s, s.begin():
+        assert not arm_if_idle(s, "console", "墨脱填报人", "墨脱填报人", PROMPTED, app.clock.utcnow())
