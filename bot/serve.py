@@ -15,6 +15,9 @@ from bot.channels.base import Channel
 
 log = logging.getLogger(__name__)
 
+APP_KEY: web.AppKey[App] = web.AppKey("duban", App)
+CHANNELS_KEY: web.AppKey[list[Channel]] = web.AppKey("channels", list)
+
 
 def enabled_channels(app: App) -> list[Channel]:
     s = app.settings
@@ -31,8 +34,8 @@ def enabled_channels(app: App) -> list[Channel]:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    app: App = request.app["duban"]
-    channels: list[Channel] = request.app["channels"]
+    app = request.app[APP_KEY]
+    channels = request.app[CHANNELS_KEY]
     return web.json_response({"ok": True, "channels": [c.name for c in channels], "now": app.clock.now().isoformat()})
 
 
@@ -47,8 +50,8 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
             pass
     channels = enabled_channels(app)
     web_app = web.Application(client_max_size=64 * 1024)
-    web_app["duban"] = app
-    web_app["channels"] = channels
+    web_app[APP_KEY] = app
+    web_app[CHANNELS_KEY] = channels
     web_app.router.add_get("/healthz", _healthz)
     started: list[Channel] = []
     scheduler: Any = None

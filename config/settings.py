@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     wecom_api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
     wecom_callback_path: str = "/wecom/callback"
     wecom_group_webhook: str | None = None
+    wecom_markdown: bool = Field(default=True, description="use WeCom markdown for digests (off where it does not render)")
 
     # Scheduler
     scheduler_enabled: bool = True

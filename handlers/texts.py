@@ -135,3 +135,227 @@ REVIEW_NOTIFY_PASSED = "您汇报的「{label}」已通过审核。{closed}"
 REVIEW_NOTIFY_RETURNED = "您汇报的「{label}」被退回，理由：{reason}。请发送“修改上次汇报”或“汇报”重新填报。"
 REVIEW_CHOICE_PASS, REVIEW_CHOICE_RETURN = "通过", "退回"
 REVIEW_NEXT_HINT = "回复“待审核”查看下一条。"
+
+# ---- WeCom channel (bot/channels/wecom.py) ----------------------------------------------------------------
+WECOM_UNSUPPORTED = "暂不支持这类消息。请发送文字；佐证材料请发送图片或文件。"
+WECOM_MEDIA_FAILED = "图片或文件没有接收成功，请稍后重新发送一次。"
+
+# ---- Telegram channel (bot/channels/telegram.py) ----------------------------------------------------------
+TG_COMMANDS = (  # the command menu (setMyCommands): Telegram commands must be latin, descriptions may be Chinese
+    ("report", "汇报：逐项填报本单位任务进展"),
+    ("progress", "进度：查看进度（可加单位，如 /progress 墨脱县）"),
+    ("overdue", "逾期：查看逾期任务"),
+    ("mytasks", "我的任务：查看本单位任务"),
+    ("help", "帮助：我能做什么"),
+    ("cancel", "取消：退出当前对话"),
+)
+TG_CHOOSE = "请选择："
+TG_CHOSEN = "✅ 已选择：{label}"
+TG_BUTTON_EXPIRED = "这个按钮已失效，请重新发送命令。"
+TG_UNSUPPORTED = "暂不支持这类消息。请发送文字；佐证材料请发送图片或文件。"
+TG_MEDIA_FAILED = "图片或文件没有接收成功，请稍后重新发送一次。"
+TG_FILE_TOO_LARGE = "文件太大（Telegram 机器人最多接收 20MB），请压缩后重新发送。"
+
+# ---- people management (admins) --------------------------------------------------------------------------
+INVITE_USAGE = "用法：邀请 单位名 [填报人|协调员]，例如：邀请 墨脱县 填报人"
+INVITE_CREATED = "已生成{org}{role}绑定码：{code}（{expires} 前有效，仅可使用一次）。\n请对方发送：绑定 {code}"
+INVITE_UNKNOWN_ORG = "没有找到单位“{name}”。{hint}"
+
+# ---- scheduler: nudges, overdue notices, escalation, prompts, events (scheduler/jobs.py) -------------------
+SCHED_DATE = "{m}月{d}日"
+SCHED_MONTH = "{m}月"
+SCHED_NUDGE_HEADER = "【督办提醒】{name}您好，{org}有{n}项任务临近截止："
+SCHED_OVERDUE_HEADER = "【逾期提醒】{name}您好，{org}有{n}项任务已逾期："
+SCHED_ESCALATION_HEADER = "【督办升级】{name}您好，以下{n}项任务逾期未完成，请协调督促："
+SCHED_LEADER_HEADER = "【红色督办】{name}您好，{org}以下{n}项任务逾期较久，请您关注督促："
+SCHED_TASK_LINE = "{i}. {label}（{due}截止，{when}；当前：{progress}）"
+SCHED_ESCALATION_LINE = "{i}. {mark}{colour}｜{org}｜{label}（{due}截止，已逾期{n}个工作日；当前：{progress}）"
+SCHED_LEVEL_COLOURS = ("黄", "橙", "红")
+SCHED_LEVEL_MARKS = {"黄": "🟡", "橙": "🟠", "红": "🔴"}
+SCHED_DUE_TODAY = "今天截止"
+SCHED_DAYS_LEFT = "还有{n}天"
+SCHED_OVERDUE_DAYS = "已逾期{n}个工作日"
+SCHED_NEVER_REPORTED = "未汇报"
+SCHED_MORE = "……共{n}项，回复“汇报”查看全部。"
+SCHED_REPORT_HINT = "请回复“汇报”填报进展；如有困难，请在汇报中写明存在问题。请假可回复“请假到 6月5日”。"
+SCHED_ESCALATION_HINT = "可发送“哪些任务逾期了”查看全部逾期任务。"
+SCHED_CHOICE_REPORT = "开始汇报"
+SCHED_PROMPT = "【每周汇报】{name}您好，{org}有{n}项任务近7天没有汇报进展{urgent}。请回复“汇报”开始本周填报，几分钟即可完成。"
+SCHED_PROMPT_URGENT = "（其中逾期{overdue}项、7天内到期{soon}项）"
+SCHED_EVENT = "【活动提醒】{name}您好，{event}（{date}）还有一周，请提前做好活动准备。\n{text}"
+SCHED_NO_PLAN = "数据库中还没有计划，请先运行 duban init。"
+SCHED_KIND_NAMES = {"nudge": "截止提醒", "overdue": "逾期提醒", "escalation": "督办升级", "prompt": "每周汇报提醒",
+                    "digest": "周报", "event": "活动提醒"}
+
+# ---- scheduler: weekly digest (scheduler/digest.py) -------------------------------------------------------
+DIGEST_TITLE = "督办周报{scope}：{start}—{end}"
+DIGEST_OVERALL = "总体"
+DIGEST_OVERALL_LINE = ("平均完成进度 {completion}%（较上周{delta}），已完成 {done}/{total} 项；"
+                       "逾期 {overdue} 项，滞后 {lagging} 项，受阻 {blocked} 项，从未汇报 {unreported} 项")
+DIGEST_BY_ORG = "各单位完成进度"
+DIGEST_ORG_LINE = "{i}. {org} {completion}%（{delta}）完成{done}/{total} 逾期{overdue} 滞后{lagging}"
+DIGEST_UP = "↑{n}"
+DIGEST_DOWN = "↓{n}"
+DIGEST_FLAT = "持平"
+DIGEST_OVERDUE = "逾期任务（{n}项）"
+DIGEST_OVERDUE_LINE = "{bullet} {org}｜{label}（{due}截止，逾期{days}天；{progress}）"
+DIGEST_LAGGING = "进度滞后（{n}项）"
+DIGEST_LAGGING_LINE = "{bullet} {org}｜{label}（完成{percent}%，序时进度{expected}%）"
+DIGEST_BLOCKED = "受阻任务（{n}项）"
+DIGEST_BLOCKED_LINE = "{bullet} {org}｜{label}：{problems}"
+DIGEST_NO_PROBLEM_TEXT = "未说明问题"
+DIGEST_SILENT = "近7天未汇报的单位（{n}个）"
+DIGEST_INVESTMENT = "工程项目投资"
+DIGEST_INVESTMENT_LINE = "累计完成投资 {done} 万元 / 计划总投资 {planned} 万元（{ratio}%），{reported}/{total} 个项目已报投资"
+DIGEST_NONE = "无"
+DIGEST_MORE = "……共{n}项，详见附件。"
+DIGEST_YES = "是"
+DIGEST_CHART_TITLE = "各单位平均完成进度（截至{date}）"
+DIGEST_CHART_FILE = "各单位完成进度_{date}.png"
+DIGEST_XLSX_FILE = "督办周报_{date}.xlsx"
+DIGEST_GROUP_TELEGRAM = "Telegram 工作群"
+DIGEST_GROUP_WECOM = "企业微信群机器人"
+DIGEST_SHEET_ORGS = "各单位"
+DIGEST_SHEET_OVERDUE = "逾期"
+DIGEST_SHEET_LAGGING = "滞后"
+DIGEST_SHEET_BLOCKED = "受阻"
+DIGEST_ORG_HEADERS = ("单位", "任务数", "已完成", "推进中", "未启动", "受阻", "逾期", "滞后", "从未汇报",
+                      "平均进度%", "较上周(百分点)", "近7天未汇报")
+DIGEST_TASK_HEADERS = ("单位", "编号", "任务", "截止日期", "状态", "进度%", "序时进度%", "逾期天数", "存在问题")
+
+# ---- scheduler: completion workbook (scheduler/export.py) -------------------------------------------------
+EXPORT_SHEET_TASKS = "重点工作任务"
+EXPORT_SHEET_PROJECTS = "年度工程清单"
+EXPORT_SHEET_INDICATORS = "指标分工任务"
+EXPORT_TASK_HEADERS = ("序号", "编号", "所属部分", "重点工作任务", "责任单位", "截止日期", "状态", "完成进度%",
+                       "最新进展", "存在问题", "最近汇报", "审核")
+EXPORT_PROJECT_HEADERS = ("序号", "项目名称", "牵头单位", "建设年限", "总投资(万元)", "累计完成投资(万元)",
+                          "投资完成率%", "形象进度", "状态")
+EXPORT_INDICATOR_HEADERS = ("序号", "领域", "类别", "指标", "单位", "目标值", "责任单位", "最新值", "填报单位",
+                            "填报日期", "达标？")
+EXPORT_DONE = "已生成 {path}（截至 {date}）：重点工作任务、年度工程清单、指标分工任务。"
+
+# ---- scheduler: duban tick (scheduler/commands.py) --------------------------------------------------------
+TICK_DRY_HEADER = "演练 {at}：将发送 {n} 条消息（未入队、未发送）"
+TICK_DRY_LINE = "[{kind}] → {name}（{channel}:{chat}）  键：{key}"
+TICK_DRY_LATER = "（免打扰时段，{at} 后发送）"
+TICK_NOTHING = "此刻没有到期的提醒。"
+TICK_QUEUED = "{at}：新入队 {n} 条消息（已入队过的 {skipped} 条跳过）。"
+TICK_SENT = "已发送 {sent} 条，稍后重试 {retried} 条，失败 {failed} 条。"
+TICK_WAITING = "另有 {n} 条发往 Telegram/企业微信的消息已入队，由 duban serve 发送。"
+TICK_DELIVERED = "→ {chat}："
+TICK_ATTACHMENT = "[附件] {name}: {path}"
+
+# ---- leave: pausing reminders (handlers/leave.py) ---------------------------------------------------------
+LEAVE_OK = "好的，{until}（含）前暂停给您的提醒，{back}起恢复。提前回来请发送“恢复提醒”。"
+LEAVE_RESUMED = "已恢复提醒。"
+LEAVE_NOT_PAUSED = "您的提醒没有暂停，无需恢复。"
+LEAVE_USAGE = "请告诉我请假到哪天，例如：请假到 6月5日，或：请假 3天。"
+LEAVE_PAST = "{date}已经过去了，请发送今天以后的日期，例如：请假到 6月5日。"
+LEAVE_TOO_LONG = "请假最长{n}天。长期不在岗请联系市委生态文明办更换填报人。"
+
+# ---- queries (handlers/queries.py, handlers/plan_text.py) ------------------------------------------------
+Q_NO_PLAN = "还没有导入工作计划，暂时无法查询。"
+Q_UNKNOWN = "没太明白“{text}”。{hint}您可以这样问：\n{examples}"
+Q_UNKNOWN_HINT = "您是不是要找：{names}？\n"
+Q_EXAMPLES_COORDINATOR = ("墨脱县进度", "哪些任务逾期了", "谁还没汇报", "八及曲项目进度", "林草覆盖率达标了吗")
+Q_EXAMPLES_OFFICIAL = ("我的任务", "本单位有逾期的吗", "污水处理设施建设完成80%")
+Q_EXAMPLE_LINE = "• {text}"
+Q_PICK = "您指的是哪一个？请回复序号："
+Q_PICK_AGAIN = "请回复 1–{n} 之间的序号，或发送新的问题。"
+Q_MORE = "（第{page}/{pages}页）回复“更多”查看下一页"
+Q_MORE_CHOICE = "更多"
+Q_CONTINUED = "{title}（续，第{page}/{pages}页）"
+Q_NO_MORE = "已经是最后一页了。"
+Q_NOT_ALLOWED_ORG = "您只能查询本单位（{own}）的情况。可以问：我的任务、本单位有逾期的吗。"
+Q_NOT_ALLOWED_ALL = "全市情况请向市委生态文明办了解。您可以查询本单位（{own}）：发送“我的任务”。"
+Q_NOT_ALLOWED_ITEM = "“{label}”不是本单位（{own}）的任务，无法查询。"
+Q_NO_ORG = "您还没有所属单位，无法查看本单位任务。请联系管理员。"
+Q_REPORT_GROUP = "汇报请私聊我进行，群里只回答查询。"
+Q_REPORT_NO_ORG = "您还没有所属单位，无法汇报。请联系管理员。"
+Q_NO_TASKS = "{name}目前没有分解到的任务。"
+Q_ORG_HEADER = "【{name}】共{total}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}"
+Q_GROUP_HEADER = "【{name}】{n}个单位 共{total}项，平均完成{completion}%：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}、滞后{lagging}"
+Q_GROUP_LINE = "{light}{name} 完成{completion}% 滞后{lagging} 逾期{overdue}"
+Q_GROUP_FOOTER = "发送单位名（如“{example}进度”）查看详情。"
+Q_WHOLE_CITY = "全市"
+Q_SEVERAL = "{names}"
+Q_LINE = "{light}{label} {state}{flags}{date}"
+Q_NEVER = "未汇报"
+Q_FLAG_OVERDUE = " 逾期{days}天"
+Q_FLAG_BLOCKED = " 受阻"
+Q_FLAG_LAGGING = " 滞后"
+Q_FLAG_DUE_TODAY = " 今天到期"
+Q_FLAG_DUE_SOON = " {days}天后到期"
+Q_DATE = " · {date}"
+Q_DATE_FMT = "{m}月{d}日"
+Q_PROJECT_PREFIX = "项目·"
+Q_INDICATOR_PREFIX = "指标·"
+Q_TASK_HEADER = "【任务】{title}\n截止{due}｜{n}个单位：已完成{done}、逾期{overdue}、滞后{lagging}"
+Q_TASK_ONE = (
+    "【{org}】{title}\n截止：{due}\n状态：{light}{state}{flags}\n序时进度：{expected}%\n最近汇报：{date}{problems}"
+)
+Q_PROBLEMS = "\n困难问题：{text}"
+Q_PROJECT_HEADER = "【项目{number}】{title}\n牵头：{lead}｜实施年限：{years}"
+Q_PROJECT_INVEST = "投资：已完成 {done} / 计划 {total} 万元（{pct}）"
+Q_PROJECT_INVEST_NONE = "投资：计划 {total} 万元，尚未填报完成投资"
+Q_PROJECT_PHYSICAL = "形象进度：{text}"
+Q_PROJECT_PROGRESS = "进度：{light}{state}{flags}（序时进度{expected}%）"
+Q_PROJECT_LAST = "最近汇报：{date}（{org}）"
+Q_PROJECT_NEVER = "最近汇报：未汇报"
+Q_PROJECT_UNIT_LINE = "{light}{org} {state}{invest}{date}"
+Q_PROJECT_UNIT_INVEST = " 投资{done}万元"
+Q_INVEST_HEADER = "工程项目{n}个，计划总投资{total}万元，已完成{done}万元（{pct}）"
+Q_INVEST_LINE = "{light}项目{number} {label}：{done}/{total}万元（{pct}）{date}"
+Q_INVEST_NONE = "未填报"
+Q_NO_PROJECTS = "{name}没有工程项目。"
+Q_INDICATOR_HEADER = "【指标{number}】{title}{unit}\n目标：{target}｜2023年：{target_year}"
+Q_INDICATOR_LATEST = "最新值：{value}（{date}，{org}）→ {verdict}"
+Q_INDICATOR_NONE = "最新值：未填报"
+Q_INDICATOR_RESPONSIBLE = "责任单位：{names}"
+Q_INDICATOR_UNIT_LINE = "{light}{org} {value} {verdict}{date}"
+Q_INDICATOR_SUBS = "分项指标："
+Q_INDICATOR_SUB_LINE = "· {key} {name}：{target}"
+Q_VERDICTS = {"met": "达标", "not_met": "未达标", "unjudged": "待判定", "unreported": "未填报"}
+Q_OVERDUE_HEADER = "【{scope}】逾期任务{n}项："
+Q_OVERDUE_LINE = "🔴{org}｜{label} 逾期{days}天 {state}"
+Q_OVERDUE_NONE = "【{scope}】目前没有逾期任务。"
+Q_DUE_SOON_HEADER = "7天内到期{n}项："
+Q_DUE_SOON_LINE = "🟡{org}｜{label} {due}到期 {state}"
+Q_UNREPORTED_HEADER = "近7天（{since}以来）未汇报的单位{n}个："
+Q_UNREPORTED_LINE = "{i}. {org}{people}｜{last}"
+Q_UNREPORTED_PEOPLE = "（{names}）"
+Q_UNREPORTED_LAST = "上次汇报{date}"
+Q_UNREPORTED_NEVER = "从未汇报"
+Q_UNREPORTED_NONE = "近7天（{since}以来）有任务的单位都已汇报。"
+Q_ORG_REPORTED = "{org}近7天已汇报，最近一次：{date}。"
+Q_ORG_NOT_REPORTED = "{org}近7天没有汇报（{last}）。"
+Q_ORG_NO_OPEN = "{org}目前没有待汇报的任务。"
+Q_STATE_NOT_STARTED = "未启动"
+
+# ---- plan show (handlers/plan_text.py) ---------------------------------------------------------------------
+PT_ORG_HEADER = "{name}（{kind}）"
+PT_KINDS = {"county": "县（区）", "department": "市直部门", "office": "市委办公室", "government": "县政府", "branch": "分局"}
+PT_SHORT = "简称：{text}"
+PT_ALIASES = "别名：{text}"
+PT_FORMER = "曾用名/其后名称：{text}"
+PT_PARENT = "上级单位：{text}"
+PT_GROUPS = "所属单位组：{text}"
+PT_NOTE = "备注：{text}"
+PT_ORG_TASKS = "任务 {n} 项（截至{today}）："
+PT_ORG_TASK_LINE = "{i}. [{code}] {title}｜截止 {due}｜{light}{state}{target}"
+PT_TARGET = "｜目标：{text}"
+PT_PROJECT_HEADER = "项目{number}：{title}"
+PT_INDICATOR_HEADER = "指标{number}：{title}"
+PT_TASK_HEADER = "任务 {code}：{title}"
+PT_FIELD = "{name}：{value}"
+PT_FIELDS = {
+    "short": "简称", "content": "建设内容", "investment": "总投资（万元）", "years": "实施年限", "lead": "牵头单位",
+    "assignees": "实施单位", "keywords": "关键词", "due": "截止日期", "note": "备注", "domain": "领域", "category": "指标类别",
+    "unit": "单位", "target": "指标值", "target_year": "2023年目标", "explanation": "指标解释", "check": "判定规则",
+    "responsible": "责任单位", "section": "出处", "text": "原文", "start": "开始日期", "targets": "量化目标",
+}
+PT_SUB_HEADER = "分项指标 {key}：{name}"
+PT_PROGRESS = "进展（截至{today}）："
+PT_PROGRESS_LINE = "  {light}{org}｜{state}｜最近汇报 {date}"
+PT_NEVER = "未汇报"
