@@ -173,6 +173,79 @@ def _loc(parts: tuple[Any, ...]) -> str:
     return out or "(根)"
 
 
+# Column widths of the database (db/models.py) for strings taken from a plan; checked here so that an over-long
+# entry (easily pasted into a spreadsheet cell) is reported with its place instead of failing the import.
+_MAX_LENGTHS: dict[str, dict[str, int]] = {
+    "plan": {"key": 64, "title": 200, "issuer": 100, "document_no": 100},
+    "organisations": {"name": 100, "short": 50, "aliases": 100, "former_names": 100},
+    "groups": {"name": 100},
+    "goals": {"code": 40},
+    "tasks": {"code": 40, "short": 100, "section": 200},
+    "projects": {"short": 100, "years": 40},
+    "indicators": {"short": 100, "domain": 40, "category": 100, "unit": 40},
+    "sub_indicators": {"key": 39, "unit": 40},
+    "events": {"code": 40},
+}
+
+
+def _length_checks(doc: PlanDocument) -> list[PlanProblem]:
+    problems: list[PlanProblem] = []
+
+    def check(obj: BaseModel, limits: dict[str, int], where: str) -> None:
+        for attr, limit in limits.items():
+            value = getattr(obj, attr)
+            values = value if isinstance(value, list) else [value]
+            for j, v in enumerate(values):
+                if isinstance(v, str) and len(v) > limit:
+                    at = f"{where}.{attr}" + (f"[{j}]" if isinstance(value, list) else "")
+                    problems.append(PlanProblem(where=at, message=f"太长：{len(v)} 个字，最多 {limit} 个字"))
+
+    check(doc.plan, _MAX_LENGTHS["plan"], "plan")
+    for coll in ("organisations", "groups", "goals", "tasks", "projects", "indicators", "events"):
+        for i, entry in enumerate(getattr(doc, coll)):
+            check(entry, _MAX_LENGTHS[coll], f"{coll}[{i}]")
+            for j, sub in enumerate(getattr(entry, "sub_indicators", [])):
+                check(sub, _MAX_LENGTHS["sub_indicators"], f"{coll}[{i}].sub_indicators[{j}]")
+    return problems
+
+
+def _code_checks(doc: PlanDocument) -> list[PlanProblem]:
+    """Item codes share one namespace per plan (the database keys items by (plan, code)): goal, task and event
+    codes, and the generated P<number>, I<number> and I<sub-indicator key>."""
+    problems: list[PlanProblem] = []
+    first: dict[str, str] = {}
+
+    def claim(code: str, where: str, same_kind_message: str | None = None) -> None:
+        if code not in first:
+            first[code] = where
+            return
+        prev = first[code]
+        # A repeated number within the same list reads better as "序号 N 重复" than as a clash of generated codes.
+        if same_kind_message and prev.split("[", 1)[0] == where.split("[", 1)[0] and "sub_indicators" not in prev:
+            problems.append(PlanProblem(where=where, message=f"{same_kind_message}（已用于 {prev}）"))
+        else:
+            problems.append(PlanProblem(where=where, message=f"编号“{code}”重复（已用于 {prev}）"))
+
+    for i, g in enumerate(doc.goals):
+        claim(g.code, f"goals[{i}].code")
+    for i, t in enumerate(doc.tasks):
+        claim(t.code, f"tasks[{i}].code")
+    for i, p in enumerate(doc.projects):
+        claim(f"P{p.number}", f"projects[{i}].number", f"序号 {p.number} 重复")
+    for i, ind in enumerate(doc.indicators):
+        claim(f"I{ind.number}", f"indicators[{i}].number", f"序号 {ind.number} 重复")
+    for i, ind in enumerate(doc.indicators):
+        for j, sub in enumerate(ind.sub_indicators):
+            where = f"indicators[{i}].sub_indicators[{j}].key"
+            head, _, tail = sub.key.partition(".")
+            if head != str(ind.number) or not tail.isdigit():
+                problems.append(PlanProblem(where=where, message=f"分项指标编号“{sub.key}”应为“{ind.number}.1”这样的形式"))
+            claim(f"I{sub.key}", where)
+    for i, e in enumerate(doc.events):
+        claim(e.code, f"events[{i}].code")
+    return problems
+
+
 def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     """Checks that span entries: names resolve, codes and numbers are unique, dates lie in the plan year."""
     problems: list[PlanProblem] = []
@@ -182,13 +255,25 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
             if n in names and names[n] != org.name:
                 problems.append(PlanProblem(where=f"organisations[{i}]", message=f"名称“{n}”与“{names[n]}”重复"))
             names.setdefault(n, org.name)
-    group_names = {g.name for g in doc.groups} | {a for g in doc.groups for a in g.aliases}
+    # Group names are looked up in the same vocabulary as organisation names (assignee lists accept both), so a
+    # group called like an organisation would make a reference ambiguous.
+    group_of: dict[str, str] = {}
+    for i, g in enumerate(doc.groups):
+        for where, n in [(f"groups[{i}].name", g.name), *((f"groups[{i}].aliases[{j}]", a) for j, a in enumerate(g.aliases))]:
+            if n in names:
+                problems.append(PlanProblem(where=where, message=f"单位组名称“{n}”与单位“{names[n]}”的名称或别名重复"))
+            elif n in group_of and group_of[n] != g.name:
+                problems.append(PlanProblem(where=where, message=f"单位组名称“{n}”与单位组“{group_of[n]}”重复"))
+            group_of.setdefault(n, g.name)
+    group_names = set(group_of)
     org_names = {o.name for o in doc.organisations}
 
     def check_ref(ref: str, where: str, allow_group: bool) -> None:
         if ref in org_names or (allow_group and ref in group_names):
             return
-        problems.append(PlanProblem(where=where, message=f"未知单位“{ref}”（应为 organisations 中的 name）"))
+        # Where a group is not accepted, say so: the name may well be a group's.
+        expected = "organisations 中的 name" + ("" if allow_group else "，不能用单位组")
+        problems.append(PlanProblem(where=where, message=f"未知单位“{ref}”（应为 {expected}）"))
 
     for i, org in enumerate(doc.organisations):
         if org.parent:
@@ -196,37 +281,30 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     for i, g in enumerate(doc.groups):
         for j, m in enumerate(g.members):
             check_ref(m, f"groups[{i}].members[{j}]", False)
-    seen: set[str] = set()
+    problems += _code_checks(doc)
+    goal_codes = {g.code for g in doc.goals}
     for i, t in enumerate(doc.tasks):
-        if t.code in seen:
-            problems.append(PlanProblem(where=f"tasks[{i}].code", message=f"编号“{t.code}”重复"))
-        seen.add(t.code)
         for j, a in enumerate(t.assignees):
             check_ref(a, f"tasks[{i}].assignees[{j}]", True)
         for field in ("start", "due"):
             d = getattr(t, field)
             if d and not (doc.plan.start.replace(month=1, day=1) <= d <= doc.plan.end):
                 problems.append(PlanProblem(where=f"tasks[{i}].{field}", message=f"日期 {d} 不在计划年度内"))
-    numbers: set[int] = set()
+        if t.goal is not None and t.goal not in goal_codes:
+            problems.append(PlanProblem(where=f"tasks[{i}].goal", message=f"未知的年度目标“{t.goal}”（应为 goals 中的 code）"))
     for i, p in enumerate(doc.projects):
-        if p.number in numbers:
-            problems.append(PlanProblem(where=f"projects[{i}].number", message=f"序号 {p.number} 重复"))
-        numbers.add(p.number)
         check_ref(p.lead, f"projects[{i}].lead", False)
         for j, a in enumerate(p.assignees):
             check_ref(a, f"projects[{i}].assignees[{j}]", True)
         if p.end_year < p.start_year:
             problems.append(PlanProblem(where=f"projects[{i}].end_year", message="结束年份早于开始年份"))
-    numbers = set()
     for i, ind in enumerate(doc.indicators):
-        if ind.number in numbers:
-            problems.append(PlanProblem(where=f"indicators[{i}].number", message=f"序号 {ind.number} 重复"))
-        numbers.add(ind.number)
         for j, r in enumerate(ind.responsible):
             check_ref(r, f"indicators[{i}].responsible[{j}]", True)
     for i, e in enumerate(doc.events):
         for j, r in enumerate(e.responsible):
             check_ref(r, f"events[{i}].responsible[{j}]", True)
+    problems += _length_checks(doc)
     return problems
 
 
