@@ -1,0 +1,619 @@
+"""The Telegram channel end to end: the real python-telegram-bot Application, pointed by
+DUBAN_TELEGRAM_BASE_URL at a fake Bot API server on 127.0.0.1, driving whole conversations through the
+engine on every database backend: onboarding by deep link, queries, a check-in with inline buttons and typed
+answers, photos as evidence, 429s and server errors in the middle, webhook mode, group chats, long replies,
+proactive sends for the outbox, and `duban serve` as a subprocess with nothing but a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bot import serve as bot_serve
+from bot.app import App, build_app
+from bot.channels.base import PermanentFailure, RetryLater
+from bot.channels.telegram import FloodLimiter, TelegramChannel, api_urls, command_to_text, webhook_secret
+from bot.messages import Choice, IncomingMessage, OutAttachment, Reply
+from bot.serve import enabled_channels as real_enabled_channels
+from bot.serve import serve
+from config.clock import Clock
+from config.settings import Settings
+from db.engine import transaction
+from db.models import OFFICIAL, Identity, Report
+from db.repositories import orgs, people
+from handlers import texts
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+REPO = Path(__file__).resolve().parent.parent
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # not a real image; the bytes must arrive unchanged
+
+
+# ---- fixtures and helpers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeTelegramAPI]:
+    fake = FakeTelegramAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def tg_settings(settings: Settings, api: FakeTelegramAPI) -> Settings:
+    return settings.model_copy(update={"telegram_token": api.token, "telegram_base_url": api.url, "http_port": 0})
+
+
+@pytest.fixture
+def tg_app(tg_settings: Settings, clock: Clock) -> Iterator[App]:
+    a = build_app(tg_settings, clock=clock)
+    yield a
+    a.close()
+
+
+class Tg:
+    """A running Telegram channel and the fake API it talks to; sends as users and waits for the answers."""
+
+    def __init__(self, api: FakeTelegramAPI, channel: TelegramChannel) -> None:
+        self.api, self.channel = api, channel
+
+    async def _answers(self, chat_id: int, act: Callable[[], Any], timeout: float = 10) -> str:
+        before = len(self.api.sent(chat_id))
+        act()
+        await self.idle(timeout)
+        return "\n".join(self.api.texts(chat_id)[before:])
+
+    async def say(self, chat_id: int, text: str | None, timeout: float = 10, **kw: Any) -> str:
+        """Send a message as a user; returns the text of all the bot's replies to it."""
+        return await self._answers(chat_id, lambda: self.api.inject_message(chat_id, text, **kw), timeout=timeout)
+
+    async def press(self, chat_id: int, label_part: str, timeout: float = 10) -> str:
+        """Press the newest button whose label contains `label_part`; returns the text of the replies."""
+        return await self._answers(chat_id, lambda: self.api.press(chat_id, label_part), timeout=timeout)
+
+    async def idle(self, timeout: float = 10) -> None:
+        """Wait until every update injected so far is handled completely (all replies sent)."""
+        await self.api.wait_for(lambda: self.channel.updates_done >= len(self.api.injected), timeout)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: App, api: FakeTelegramAPI, limiter: FloodLimiter | None = None) -> AsyncIterator[Tg]:
+    """Run `serve()` (HTTP server, channels) until the block ends.
+
+    The per-chat flood limit is raised (unless `limiter` is given): a test types faster than a person, and
+    1/s per chat would make every dialogue test wait; the limiter has its own test.
+    """
+    channels: list[Any] = []
+
+    def capture(a: App) -> list[Any]:
+        channels.extend(real_enabled_channels(a))
+        for ch in channels:
+            if isinstance(ch, TelegramChannel):
+                ch.limiter = limiter or fast_limiter()
+        return channels
+
+    stop, ready = asyncio.Event(), asyncio.Event()
+    with mock.patch.object(bot_serve, "enabled_channels", capture):
+        task = asyncio.create_task(serve(app, stop, ready))
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({task, waiter}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            waiter.cancel()
+            task.result()  # serve() ended early: raise its error
+        assert ready.is_set(), "serve() did not become ready"
+        try:
+            yield Tg(api, channels[0])
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 20)
+
+
+@contextlib.asynccontextmanager
+async def channel_running(app: App, port: int = 0, limiter: FloodLimiter | None = None) -> AsyncIterator[TelegramChannel]:
+    """The channel alone on its own aiohttp server, for tests that need the channel object."""
+    channel = TelegramChannel(app.settings, limiter=limiter or fast_limiter())
+    web_app = web.Application()
+    await channel.start(app, web_app)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield channel
+    finally:
+        await channel.stop()
+        await runner.cleanup()
+
+
+def fast_limiter() -> FloodLimiter:
+    return FloodLimiter(chat_burst=20, chat_per_second=50)
+
+
+def bind_user(app: App, tg_id: int, org: str = "墨脱县", role: str = OFFICIAL, name: str | None = None) -> None:
+    with transaction(app.session_factory) as s:
+        people.add_person(
+            s, name or f"tg{tg_id}", orgs.require_org(s, org), role, app.clock.utcnow(), {"telegram": str(tg_id)}
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ScriptedEngine:
+    """Stands in for the engine where a test is about the channel's mechanics, not about what duban says."""
+
+    def __init__(self, respond: Callable[[IncomingMessage], list[Reply]]) -> None:
+        self.respond = respond
+        self.seen: list[IncomingMessage] = []
+
+    def handle(self, msg: IncomingMessage) -> list[Reply]:
+        self.seen.append(msg)
+        return self.respond(msg)
+
+
+# ---- start-up, onboarding, queries --------------------------------------------------------------------------
+
+
+async def test_deep_link_onboarding_binds_the_user(tg_app: App, api: FakeTelegramAPI) -> None:
+    with transaction(tg_app.session_factory) as s:
+        code = people.new_invite(s, orgs.require_org(s, "墨脱县"), OFFICIAL, tg_app.clock.utcnow(), dt.timedelta(days=7)).code
+    async with serving(tg_app, api) as tg:
+        # Start-up: identity, the command menu, polling (after removing any webhook).
+        assert [c.method for c in api.calls[:2]] == ["getMe", "setMyCommands"]
+        assert [c["command"] for c in api.commands] == ["report", "progress", "overdue", "mytasks", "help", "cancel"]
+        descriptions = " ".join(c["description"] for c in api.commands)
+        for word in ("汇报", "进度", "逾期", "我的任务", "帮助", "取消"):
+            assert word in descriptions
+        assert api.calls_of("deleteWebhook")
+
+        assert "绑定" in await tg.say(5001, "/start", first_name="卓玛")  # a stranger without a code
+        reply = await tg.say(5001, f"/start {code}", first_name="卓玛")
+        assert "绑定成功" in reply and "墨脱县" in reply
+        assert "已被使用" in await tg.say(5002, f"/start {code}")  # one-time code
+    with tg_app.session_factory() as s:
+        person = people.find_by_identity(s, "telegram", "5001")
+        assert person is not None and person.name == "卓玛" and person.organisation.name == "墨脱县"
+        ident = s.execute(select(Identity).where(Identity.external_id == "5001")).scalar_one()
+        assert ident.chat_id == "5001"  # where proactive messages will go
+        assert people.find_by_identity(s, "telegram", "5002") is None
+
+
+async def test_queries_and_commands(tg_app: App, api: FakeTelegramAPI) -> None:
+    bind_user(tg_app, 6001, "市委生态文明办", "coordinator")
+    async with serving(tg_app, api) as tg:
+        assert await tg.say(6001, "帮助") == texts.HELP_COORDINATOR
+        assert await tg.say(6001, "/cancel") == texts.NOTHING_TO_CANCEL
+        assert await tg.say(6001, "/help") == texts.HELP_COORDINATOR
+        assert await tg.say(6001, "/help@duban_test_bot") == texts.HELP_COORDINATOR
+        assert (await tg.say(6001, "墨脱县进度")).strip()
+        assert (await tg.say(6001, "/progress 墨脱县")).strip()
+    assert all(c.status == 200 for c in api.calls_of("sendMessage"))
+
+
+def test_commands_map_to_the_words_the_engine_knows() -> None:
+    assert command_to_text("/report") == "汇报"
+    assert command_to_text("/report@duban_test_bot") == "汇报"
+    assert command_to_text("/progress") == "进度"
+    assert command_to_text("/progress 墨脱县") == "墨脱县进度"
+    assert command_to_text("/overdue 市林草局") == "市林草局逾期"
+    assert command_to_text("/mytasks") == "我的任务"
+    assert command_to_text("/cancel") == "取消"
+    assert command_to_text("/start AB12CD34") == "/start AB12CD34"
+    assert command_to_text("/continue") == "/continue"
+    assert command_to_text("墨脱县进度") == "墨脱县进度"
+
+
+def test_base_url_takes_the_server_root(tmp_path: Path) -> None:
+    def urls(**kw: Any) -> tuple[str, str]:
+        return api_urls(Settings(data_dir=tmp_path, telegram_token="1:x", **kw))
+
+    assert urls() == ("https://api.telegram.org/bot", "https://api.telegram.org/file/bot")
+    assert urls(telegram_base_url="http://127.0.0.1:8081") == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
+    assert urls(telegram_base_url="http://tg.local:8081/") == ("http://tg.local:8081/bot", "http://tg.local:8081/file/bot")
+    assert urls(telegram_base_url="http://tg.local/bot") == ("http://tg.local/bot", "http://tg.local/file/bot")
+    assert urls(telegram_base_url="http://a", telegram_base_file_url="http://files") == ("http://a/bot", "http://files/file/bot")
+
+
+# ---- the check-in dialogue (behaviour of handlers/checkin.py: adjust here when the dialogue changes) ---------
+
+
+async def test_checkin_with_buttons_typed_answers_and_a_photo(tg_app: App, api: FakeTelegramAPI) -> None:
+    chat = 7001
+    bind_user(tg_app, chat, "墨脱县", OFFICIAL, name="墨脱县填报人甲")
+    async with serving(tg_app, api) as tg:
+        await tg.say(chat, "/report")
+        tasks = api.last_keyboard_message(chat)
+        assert tasks is not None and len(api.buttons(tasks)) >= 2  # the task list as buttons
+        first_label = api.buttons(tasks)[0][0]
+
+        status_question = await tg.press(chat, first_label)
+        pressed = api.sent(chat)[api.sent(chat).index(tasks)]
+        assert not api.buttons(pressed), "the pressed keyboard must be gone"
+        assert texts.TG_CHOSEN.format(label=first_label) in pressed["text"]
+        assert status_question
+        labels = [b[0] for b in api.buttons(api.sent(chat)[-1])]
+        assert set(texts.STATUS_LABELS.values()) <= set(labels)  # 未启动/推进中/已完成/受阻
+
+        await tg.press(chat, texts.STATUS_LABELS["in_progress"])
+        await tg.say(chat, "60%")  # typed answers
+        await tg.say(chat, "完成污水管网铺设两公里")
+        await tg.press(chat, texts.CHOICE_SKIP)  # problems
+        await tg.press(chat, texts.CHOICE_SKIP)  # next step
+        evidence_prompt = await tg.say(chat, "6月30日")
+        assert "佐证" in evidence_prompt
+        await tg.say(chat, None, photo=PNG)
+        await tg.press(chat, texts.CHOICE_DONE)
+        summary = api.texts(chat)[-1]
+        assert "60%" in summary
+        done = await tg.press(chat, texts.CHOICE_CONFIRM)
+        assert "已提交" in done
+
+        # Every button press was answered.
+        answered = set(api.answered_callbacks)
+        pressed_ids = {u["callback_query"]["id"] for u in api.injected if "callback_query" in u}
+        assert pressed_ids and pressed_ids <= answered
+
+        # 取消 ends a new check-in.
+        await tg.say(chat, "汇报")
+        await tg.say(chat, "取消")
+        state, _ = tg_app.engine.conversation_state("telegram", str(chat), str(chat))
+        assert not state.startswith("checkin.")
+
+    with tg_app.session_factory() as s:
+        report = s.execute(select(Report).order_by(Report.id.desc())).scalars().first()
+        assert report is not None
+        atts = list(report.attachments)
+        assert len(atts) == 1 and atts[0].kind == "photo" and atts[0].channel == "telegram"
+        stored = Path(atts[0].path)
+        assert stored.parent == (tg_app.settings.data_dir / "evidence" / "telegram").resolve()
+        assert stored.read_bytes() == PNG
+
+
+# ---- buttons, files, long replies (the channel's mechanics, with a scripted engine) --------------------------
+
+
+async def test_inline_buttons_callback_values_and_double_presses(tg_app: App, api: FakeTelegramAPI) -> None:
+    long_value = "选择:" + "很长的选项值" * 10  # > 64 bytes: must be mapped
+    choices = [Choice("推进中", "status:in_progress"), Choice("一个很长的选项", long_value), Choice("受阻", "status:blocked")]
+
+    def respond(msg: IncomingMessage) -> list[Reply]:
+        if msg.is_choice:
+            return [Reply(f"收到：{msg.text}")]
+        return [Reply("请选择状态：", choices=choices)]
+
+    engine = ScriptedEngine(respond)
+    tg_app.engine = engine  # type: ignore[assignment]
+    async with serving(tg_app, api) as tg:
+        await tg.say(8001, "开始")
+        keyboard = api.last_keyboard_message(8001)
+        assert keyboard is not None
+        data = [d for _, d in api.buttons(keyboard)]
+        assert data[0] == "status:in_progress" and all(len(d.encode()) <= 64 for d in data)
+
+        assert await tg.press(8001, "一个很长") == f"收到：{long_value}"
+        seen = engine.seen[-1]
+        assert seen.is_choice and seen.text == long_value and seen.chat_id == "8001" and seen.user_id == "8001"
+
+        # A second press on the same keyboard carries the same message id: the engine treats it as a duplicate.
+        api.inject_callback(8001, data[2], keyboard["message_id"])
+        await api.wait_for(lambda: len(engine.seen) == 3)
+        assert engine.seen[-1].message_id == engine.seen[-2].message_id
+
+        # A button whose mapping this process no longer knows is answered with a notice, never left spinning.
+        api.inject_callback(8001, "~00000000000000000000000000000000", keyboard["message_id"])
+        await api.wait_for(lambda: len(api.answered_callbacks) == 3)
+        expired = list(api.answered_callbacks.values())[-1]
+        assert expired.get("text") == texts.TG_BUTTON_EXPIRED
+        assert len(engine.seen) == 3
+        # Every press was answered.
+        assert len(api.calls_of("answerCallbackQuery")) == 3
+
+
+async def test_callback_answered_even_when_the_engine_fails(tg_app: App, api: FakeTelegramAPI) -> None:
+    def respond(msg: IncomingMessage) -> list[Reply]:
+        if msg.is_choice:
+            raise RuntimeError("engine exploded")
+        return [Reply("选一个", choices=[Choice("甲", "a")])]
+
+    tg_app.engine = ScriptedEngine(respond)  # type: ignore[assignment]
+    async with serving(tg_app, api) as tg:
+        await tg.say(8101, "开始")
+        reply = await tg.press(8101, "甲")
+        assert reply == texts.INTERNAL_ERROR
+        assert len(api.answered_callbacks) == 1
+        # The keyboard stays after a failure, so the user can press again.
+        assert api.last_keyboard_message(8101) is not None
+        assert await tg.say(8101, "还在吗") == "选一个"  # and the process carries on
+
+
+async def test_photos_and_documents_become_evidence(tg_app: App, api: FakeTelegramAPI) -> None:
+    engine = ScriptedEngine(lambda msg: [Reply(f"收到{len(msg.attachments)}个附件")])
+    tg_app.engine = engine  # type: ignore[assignment]
+    evidence = tg_app.settings.data_dir / "evidence" / "telegram"
+    async with serving(tg_app, api) as tg:
+        before = len(api.sent(9001))
+        api.inject_message(9001, photo=PNG, caption="现场照片")
+        api.inject_message(9001, document=("验收报告.pdf", b"%PDF-1.4 fake", "application/pdf"))
+        api.inject_message(9001, "你好")
+        await api.wait_for(lambda: len(api.sent(9001)) >= before + 3)
+        assert api.texts(9001)[-3:] == ["收到1个附件", "收到1个附件", "收到0个附件"]  # in order
+
+    photo_msg, doc_msg = engine.seen[0], engine.seen[1]
+    assert photo_msg.text == "现场照片"
+    (photo,) = photo_msg.attachments
+    assert photo.kind == "photo" and photo.mime_type == "image/jpeg" and photo.size == len(PNG)
+    assert Path(photo.local_path).parent == evidence.resolve() and Path(photo.local_path).read_bytes() == PNG
+    (doc,) = doc_msg.attachments
+    assert doc.kind == "file" and doc.file_name == "验收报告.pdf" and doc.mime_type == "application/pdf"
+    assert doc.local_path.endswith(".pdf") and Path(doc.local_path).read_bytes() == b"%PDF-1.4 fake"
+    # The largest size of the photo was downloaded, not the thumbnail.
+    assert sorted(p.name for p in evidence.iterdir()) == sorted([Path(photo.local_path).name, Path(doc.local_path).name])
+
+
+async def test_failed_download_apologises_and_the_user_can_continue(tg_app: App, api: FakeTelegramAPI) -> None:
+    engine = ScriptedEngine(lambda msg: [Reply("好的")])
+    tg_app.engine = engine  # type: ignore[assignment]
+    api.fail_next("getFile", times=10, status=500)
+    async with serving(tg_app, api) as tg:
+        tg.channel.retry_delays = (0.05, 0.1, 0.2)
+        assert await tg.say(9101, None, photo=PNG) == texts.TG_MEDIA_FAILED
+        assert engine.seen == []  # nothing half-received reached the engine
+        assert await tg.say(9101, "再试一次") == "好的"
+    assert len(api.calls_of("getFile")) == 4  # one try and three retries
+
+
+async def test_unsupported_message_gets_a_hint(tg_app: App, api: FakeTelegramAPI) -> None:
+    async with serving(tg_app, api) as tg:
+        before = len(api.sent(9201))
+        api.inject_update({"message": {"message_id": 99999, "date": 0, "chat": {"id": 9201, "type": "private"},
+                                       "from": {"id": 9201, "is_bot": False, "first_name": "x"},
+                                       "sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
+                                                   "is_animated": False, "is_video": False, "type": "regular"}}})
+        await api.wait_for(lambda: len(api.sent(9201)) > before)
+        assert api.texts(9201)[-1] == texts.TG_UNSUPPORTED
+
+
+async def test_long_reply_is_split_cleanly(tg_app: App, api: FakeTelegramAPI) -> None:
+    lines = [f"{i:04d} 墨脱县某项任务的进展说明，内容较长以便测试拆分。" for i in range(400)]
+    long_text = "\n".join(lines)
+    assert len(long_text) > 2 * 4096
+    tg_app.engine = ScriptedEngine(lambda msg: [Reply(long_text, choices=[Choice("下一页", "next")])])  # type: ignore[assignment]
+    async with serving(tg_app, api) as tg:
+        await tg.say(9301, "全市进度", timeout=15)
+    parts = api.sent(9301)
+    assert all(len(m["text"]) <= 4096 for m in parts)
+    assert "\n".join(m["text"] for m in parts) == long_text  # split at line breaks, nothing lost
+    assert [bool(api.buttons(m)) for m in parts] == [False] * (len(parts) - 1) + [True]  # keyboard on the last
+
+
+# ---- failures: 429, server errors, per-chat independence ----------------------------------------------------
+
+
+async def test_429_in_the_middle_is_waited_out(tg_app: App, api: FakeTelegramAPI) -> None:
+    bind_user(tg_app, 10001)
+    async with serving(tg_app, api) as tg:
+        api.fail_next("sendMessage", times=1, status=429, retry_after=1)
+        started = time.monotonic()
+        assert await tg.say(10001, "帮助") == texts.HELP_OFFICIAL
+        sends = api.calls_of("sendMessage")
+        assert [c.status for c in sends] == [429, 200]
+        assert sends[1].at - sends[0].at >= 1.0  # retry_after respected
+        assert time.monotonic() - started < 5
+
+        tg.channel.retry_delays = (0.05, 0.1, 0.2)
+        api.fail_next("sendMessage", times=2, status=500)  # a flaky server: retried with backoff
+        assert await tg.say(10001, "帮助") == texts.HELP_OFFICIAL
+        api.fail_next("getUpdates", times=2, status=502)  # polling survives server errors
+        assert await tg.say(10001, "帮助", timeout=20) == texts.HELP_OFFICIAL
+
+
+async def test_a_wait_in_one_chat_does_not_hold_up_another(tg_app: App, api: FakeTelegramAPI) -> None:
+    bind_user(tg_app, 10101)
+    bind_user(tg_app, 10102)
+    async with serving(tg_app, api) as tg:
+        api.fail_next("sendMessage", times=1, status=429, retry_after=1)
+        api.inject_message(10101, "帮助")
+        await api.wait_for(lambda: api.calls_of("sendMessage"))  # chat 10101 got the 429 and waits
+        api.inject_message(10102, "帮助")
+        await api.wait_for(lambda: api.sent(10102))
+        assert api.texts(10102) == [texts.HELP_OFFICIAL]
+        assert not api.sent(10101)
+        await tg.idle()
+        assert api.texts(10101) == [texts.HELP_OFFICIAL]
+
+
+async def test_flood_limiter_spaces_messages_per_chat() -> None:
+    limiter = FloodLimiter(overall_per_second=1000, chat_burst=2)  # a burst of 2, then 1/s
+
+    async def call() -> bool:
+        return True
+
+    started = time.monotonic()
+    await asyncio.gather(*(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": c}, None) for c in range(1, 6)))
+    assert time.monotonic() - started < 0.5  # different chats: no waiting
+    started = time.monotonic()
+    await asyncio.gather(*(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 99}, None) for _ in range(3)))
+    assert time.monotonic() - started >= 0.9  # the third message in one chat waits about a second
+
+
+# ---- webhook mode -------------------------------------------------------------------------------------------
+
+
+async def test_webhook_checks_the_secret(tg_settings: Settings, clock: Clock, api: FakeTelegramAPI) -> None:
+    port = free_port()
+    path = tg_settings.telegram_webhook_path
+    s = tg_settings.model_copy(update={"http_port": port, "telegram_webhook_url": f"http://127.0.0.1:{port}{path}"})
+    app = build_app(s, clock=clock)
+    bind_user(app, 11001)
+    try:
+        async with serving(app, api) as tg:
+            assert api.webhook is not None and api.webhook["url"].endswith(path)
+            secret = api.webhook["secret_token"]
+            assert secret == webhook_secret(s) and len(secret) >= 32
+            assert not api.calls_of("getUpdates")  # no polling in webhook mode
+
+            update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 11001, "type": "private"},
+                                                  "from": {"id": 11001, "is_bot": False, "first_name": "x"}, "text": "帮助"}}
+            assert await api.push_webhook(update, secret=None) == 403
+            assert await api.push_webhook(update, secret="wrong") == 403
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    health = await resp.json()
+            assert health["ok"] and health["channels"] == ["telegram"]
+            assert tg.channel.updates_done == 0 and not api.sent(11001)  # nothing was handled
+
+            # Telegram pushes with the secret it was given: handled and answered.
+            api.inject_message(11001, "帮助")
+            await api.wait_for(lambda: api.sent(11001))
+            assert api.texts(11001) == [texts.HELP_OFFICIAL]
+            assert api.webhook_deliveries[-1][1] == 200
+    finally:
+        app.close()
+
+
+# ---- groups -------------------------------------------------------------------------------------------------
+
+
+async def test_group_chat_answers_only_when_addressed(tg_app: App, api: FakeTelegramAPI) -> None:
+    group = -100555
+    bind_user(tg_app, 12001, "市委生态文明办", "coordinator")
+    async with serving(tg_app, api) as tg:
+        kw: dict[str, Any] = {"user_id": 12001, "chat_type": "supergroup"}
+        api.inject_message(group, "墨脱县进度", **kw)  # not addressed: ignored
+        api.inject_message(group, "/report@some_other_bot", **kw)  # another bot's command: ignored
+        reply = await tg.say(group, "@duban_test_bot 帮助", **kw)
+        assert reply == texts.HELP_COORDINATOR
+        assert len(api.sent(group)) == 1  # the two earlier messages got nothing (a chat's updates run in order)
+
+        assert await tg.say(group, "/report@duban_test_bot", **kw) == texts.GROUP_PRIVATE_ONLY
+        assert await tg.say(group, "汇报 @duban_test_bot", **kw) == texts.GROUP_PRIVATE_ONLY
+        bot_message = api.sent(group)[-1]["message_id"]
+        assert (await tg.say(group, "墨脱县进度", reply_to_message_id=bot_message, **kw)).strip()
+
+        # A photo in a group is not downloaded: evidence belongs to a private check-in.
+        api.inject_message(group, None, photo=PNG, **kw)
+        await tg.say(group, "/help", **kw)
+        assert not api.calls_of("getFile")
+    with tg_app.session_factory() as s:
+        ident = s.execute(select(Identity).where(Identity.external_id == "12001")).scalar_one()
+        assert ident.chat_id == "12001"  # a group never becomes the person's private chat
+
+
+# ---- proactive sends (the outbox sender calls these) ----------------------------------------------------------
+
+
+async def test_send_for_the_outbox(tg_app: App, api: FakeTelegramAPI, tmp_path: Path) -> None:
+    photo = tmp_path / "chart.png"
+    photo.write_bytes(PNG)
+    report = tmp_path / "周报.xlsx"
+    report.write_bytes(b"PK fake xlsx")
+    async with channel_running(tg_app) as channel:
+        reply = Reply("本周督办周报", choices=[Choice("开始汇报", "汇报")],
+                      attachments=[OutAttachment("photo", str(photo)), OutAttachment("file", str(report), "周报.xlsx")])
+        await channel.send("13001", reply)
+        sent = api.sent(13001)
+        assert [("text" in m, "photo" in m, "document" in m) for m in sent] == [(True, False, False), (False, True, False), (False, False, True)]
+        assert api.buttons(sent[0]) == [("开始汇报", "汇报")]
+        assert sent[2]["document"]["file_name"] == "周报.xlsx"
+        await channel.send("-100777", Reply("督办周报（群）"))  # a digest to a group
+        assert api.texts(-100777) == ["督办周报（群）"]
+
+        # 429: no waiting inside send(); the outbox reschedules after retry_after.
+        api.fail_next("sendMessage", times=1, status=429, retry_after=7)
+        with pytest.raises(RetryLater) as wait:
+            await channel.send("13009", Reply("提醒"))
+        assert wait.value.seconds == 7
+        assert api.calls_of("sendMessage")[-1].status == 429 and len(api.calls_of("sendMessage")) == 3  # tried once
+
+        api.block(13002)
+        with pytest.raises(PermanentFailure):
+            await channel.send("13002", Reply("提醒"))
+        api.forget_chat(13003)
+        with pytest.raises(PermanentFailure):
+            await channel.send("13003", Reply("提醒"))
+
+        # Once the first part of a long message went out, later parts are waited out, never duplicated.
+        api.fail_next("sendMessage", times=1, status=429, retry_after=1)
+        before = len(api.sent(13001))
+        long_text = "\n".join(["周报内容" * 100] * 30)
+        with pytest.raises(RetryLater):
+            await channel.send("13001", Reply(long_text))
+        assert len(api.sent(13001)) == before
+        await channel.send("13001", Reply(long_text))
+        parts = api.texts(13001)[before:]
+        assert "\n".join(parts) == long_text
+
+
+async def test_unreachable_api_at_start_does_not_crash(tg_settings: Settings, clock: Clock, api: FakeTelegramAPI) -> None:
+    api.fail_next("getMe", times=1, status=502)
+    app = build_app(tg_settings, clock=clock)
+    bind_user(app, 14001)
+    try:
+        async with channel_running(app) as channel:
+            tg = Tg(api, channel)
+            assert not channel.connected.is_set()
+            with pytest.raises(RetryLater):
+                await channel.send("14001", Reply("提醒"))
+            await asyncio.wait_for(channel.connected.wait(), 10)  # connects in the background
+            assert await tg.say(14001, "帮助") == texts.HELP_OFFICIAL
+    finally:
+        app.close()
+
+
+# ---- `duban serve` with nothing but a token -----------------------------------------------------------------
+
+
+async def test_duban_serve_with_only_a_token(api: FakeTelegramAPI, tmp_path: Path) -> None:
+    """SQLite in the data directory, long polling, no other setting; SIGTERM ends it cleanly."""
+    data_dir = tmp_path / "duban-data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+    env.update({
+        "DUBAN_DATA_DIR": str(data_dir),
+        "DUBAN_TELEGRAM_TOKEN": api.token,
+        "DUBAN_TELEGRAM_BASE_URL": api.url,
+        # Not configuration but a shared test machine: port 8080 may be taken by someone else.
+        "DUBAN_HTTP_PORT": "0",
+        "PYTHONPATH": str(REPO),
+    })
+    init = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "init", "--demo", cwd=REPO, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(init.communicate(), 120)
+    assert init.returncode == 0, err.decode()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "serve", cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        await api.wait_for(lambda: api.calls_of("getUpdates"), 60)
+        api.inject_message(15001, "帮助")
+        await api.wait_for(lambda: api.sent(15001), 30)
+        assert api.texts(15001) == [texts.UNBOUND]
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()[-3000:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert (data_dir / "duban.db").exists()
+    assert "Traceback" not in err.decode()
