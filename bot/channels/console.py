@@ -7,7 +7,7 @@ and a number typed after a list of choices picks that choice.
 from __future__ import annotations
 
 import itertools
-import time
+import uuid
 from typing import TextIO
 
 from sqlalchemy import select
@@ -40,7 +40,7 @@ def run_console(app: App, user: str, inp: TextIO, out: TextIO) -> int:
     if interactive:
         out.write(f"督办助手控制台（用户：{user_id}）。输入“帮助”查看用法，Ctrl-D 退出。\n")
     choices: list[Choice] = []
-    session_tag = int(time.time() * 1000)
+    session_tag = uuid.uuid4().hex[:12]  # message ids unique across console sessions
     counter = itertools.count(1)
     while True:
         if interactive:
