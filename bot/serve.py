@@ -30,6 +30,10 @@ def enabled_channels(app: App) -> list[Channel]:
         from bot.channels.wecom import WecomChannel
 
         channels.append(WecomChannel(s))
+    elif s.wecom_group_webhook:
+        from bot.channels.wecom import WecomRobotChannel
+
+        channels.append(WecomRobotChannel(s))
     return channels
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import Reply
-from handlers import binding, checkin, queries, review, texts
+from handlers import binding, checkin, leave, queries, review, texts
 from handlers.context import IDLE, Context, Replies
 from handlers.numbers import normalize
 
@@ -56,7 +56,7 @@ def dispatch(ctx: Context) -> Replies:
         return checkin.resume(ctx)
     if EDIT_LAST_RE.match(text):
         return checkin.edit_last(ctx)
-    for module_command in (review.command, binding.invite):
+    for module_command in (leave.command, review.command, binding.invite):
         replies = module_command(ctx, text)
         if replies is not None:
             return replies

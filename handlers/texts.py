@@ -359,3 +359,23 @@ PT_SUB_HEADER = "分项指标 {key}：{name}"
 PT_PROGRESS = "进展（截至{today}）："
 PT_PROGRESS_LINE = "  {light}{org}｜{state}｜最近汇报 {date}"
 PT_NEVER = "未汇报"
+
+# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+Q_ACK = "不客气，有需要随时发消息给我。"
+
+# ---- plan show, continued (handlers/plan_text.py) -----------------------------------------------------------
+PT_AMBIGUOUS = "“{name}”对应多项，请用更完整的名称：\n{choices}"
+PT_AMBIGUOUS_LINE = "• {label}"
+
+# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+Q_INVEST_LINE_NONE = "{light}项目{number} {label}：计划{total}万元，未填报"
+
+# ---- scheduler, continued (scheduler/jobs.py) -------------------------------------------------------------
+SCHED_MORE_ESCALATION = "……共{n}项，可发送“哪些任务逾期了”查看全部。"
+
+# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+Q_UNREPORTED_SUMMARY = "近7天（{since}以来）{reported}个单位已汇报，{n}个单位未汇报："
+
+# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+Q_INDICATOR_RESPONSIBLE_N = "责任单位：{n}个，各单位填报情况如下"
+Q_INDICATOR_UNIT = "{light}{org}{value} {verdict}{date}"

@@ -786,3 +786,27 @@ def test_parse_xml_refuses_any_dtd() -> None:
         with pytest.raises(BadRequest) as err:
             parse_xml(doc)
         assert err.value.status == 400
+
+
+async def test_group_robot_only_channel_sends_digests_and_refuses_users(tmp_path):
+    """With only DUBAN_WECOM_GROUP_WEBHOOK set, serve still delivers group digests."""
+    from bot.channels.base import PermanentFailure
+    from bot.channels.wecom import ROBOT_CHAT_ID, WecomRobotChannel
+    from bot.messages import Reply
+    from config.settings import Settings
+    from tests.fakes.wecom_api import FakeWecomApi
+
+    fake = FakeWecomApi(corp_id="wwrobot", secret="s")
+    await fake.start()
+    try:
+        ch = WecomRobotChannel(Settings(data_dir=tmp_path, wecom_group_webhook=fake.webhook_url))
+        await ch.send(ROBOT_CHAT_ID, Reply("本周周报", markdown="**本周周报**"))
+        assert [c.content for c in fake.calls_to("webhook/send")] == ["**本周周报**"]
+        try:
+            await ch.send("zhangsan", Reply("你好"))
+        except PermanentFailure:
+            pass
+        else:
+            raise AssertionError("a user message must not be sent without the WeCom app")
+    finally:
+        await fake.stop()

@@ -750,3 +750,24 @@ async def send_group_robot(
     finally:
         if own:
             await http.close()
+
+
+class WecomRobotChannel:
+    """Only the group robot (群机器人): used when `DUBAN_WECOM_GROUP_WEBHOOK` is set without the WeCom app,
+    so digests still reach the coordinators' group. Messages to individual users cannot be delivered."""
+
+    name = "wecom"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def start(self, app: App, web_app: web.Application) -> None:
+        log.info("WeCom group robot only: digests go to the group; the WeCom app is not configured")
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        if chat_id != ROBOT_CHAT_ID or not self.settings.wecom_group_webhook:
+            raise PermanentFailure("the WeCom app is not configured: only the group robot can be reached")
+        await send_group_robot(self.settings.wecom_group_webhook, render_plain(reply), reply.markdown)

@@ -6,12 +6,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.models import OUT_PENDING, Identity, Outbox, Person
+
+
+def _insert_for(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert
+    if dialect == "sqlite":
+        return sqlite_insert
+    raise NotImplementedError(f"outbox needs PostgreSQL or SQLite, not {dialect}")
 
 
 def enqueue(
@@ -21,22 +30,44 @@ def enqueue(
     channel: str,
     chat_id: str,
     text: str,
-    now: dt.datetime,
     person_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    *,
+    now: dt.datetime,
     not_before: dt.datetime | None = None,
 ) -> Outbox | None:
-    """Queue a message; returns the new row, or None when one with this key exists already."""
-    values = dict(
-        dedupe_key=dedupe_key, kind=kind, channel=channel, chat_id=chat_id, text=text, person_id=person_id,
-        payload=payload or {}, status=OUT_PENDING, attempts=0, next_attempt_at=not_before or now, created_at=now,
+    """Queue one message unless a row with `dedupe_key` exists.
+
+    Args:
+        now: naive UTC creation time.
+        not_before: naive UTC; the row is not sent before this (quiet hours). Defaults to `now`.
+
+    Returns:
+        The new row, or None when the key was already queued (by this or any other process).
+    """
+    insert = _insert_for(session)
+    stmt = (
+        insert(Outbox)
+        .values(
+            dedupe_key=dedupe_key,
+            kind=kind,
+            channel=channel,
+            chat_id=str(chat_id),
+            person_id=person_id,
+            text=text,
+            payload=payload or {},
+            status=OUT_PENDING,
+            attempts=0,
+            next_attempt_at=not_before or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox.id)
     )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = session.execute(stmt)
-    if not result.rowcount:
+    new_id = session.execute(stmt).scalar_one_or_none()
+    if new_id is None:
         return None
-    return session.execute(select(Outbox).where(Outbox.dedupe_key == dedupe_key)).scalar_one()
+    return session.get(Outbox, new_id)
 
 
 def preferred_identity(person: Person) -> Identity | None:
@@ -54,5 +85,5 @@ def notify_person(
     if ident is None:
         return None
     key = f"{occasion}:p{person.id}"
-    return enqueue(session, key, kind, ident.channel, ident.chat_id or ident.external_id, text, now,
-                   person_id=person.id, payload=payload, not_before=not_before)
+    return enqueue(session, key, kind, ident.channel, ident.chat_id or ident.external_id, text,
+                   person_id=person.id, payload=payload, now=now, not_before=not_before)

@@ -1,0 +1,73 @@
+"""Pausing reminders: "请假到 6月5日" stops nudges and prompts through that day; "取消请假" / "恢复提醒" ends
+the pause early. The scheduler skips anyone whose `paused_until` is today or later."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from bot.messages import Reply
+from handlers import texts
+from handlers.context import Context
+from handlers.numbers import normalize, parse_date, to_number
+
+LEAVE_RE = re.compile(r"^(?:请假|休假|暂停提醒|停止提醒|不要提醒)\s*(?:到|至|直到|截至|截止到|截止)?\s*(.*?)\s*$")
+RESUME_RE = re.compile(r"^(?:取消请假|销假|结束请假|恢复提醒|开启提醒|重新提醒|我回来了)$")
+DAYS_RE = re.compile(r"^(\S+?)\s*(?:天|日)$")
+MAX_PAUSE_DAYS = 180  # a longer absence is a change of official, not a leave
+
+
+def command(ctx: Context, text: str) -> list[Reply] | None:
+    """Handle a leave / resume command; None when `text` is not one."""
+    t = normalize(text)
+    person = ctx.person
+    if person is None:
+        return None
+    if RESUME_RE.match(t):
+        if person.paused_until is None or person.paused_until < ctx.clock.today():
+            person.paused_until = None
+            return [Reply(texts.LEAVE_NOT_PAUSED)]
+        person.paused_until = None
+        return [Reply(texts.LEAVE_RESUMED)]
+    m = LEAVE_RE.match(t)
+    if not m:
+        return None
+    rest = m.group(1)
+    if not rest:
+        return [Reply(texts.LEAVE_USAGE)]
+    today = ctx.clock.today()
+    until = _until(rest, today)
+    if until is None:
+        return [Reply(texts.LEAVE_USAGE)]
+    if until < today:
+        return [Reply(texts.LEAVE_PAST.format(date=_md(until)))]
+    if (until - today).days > MAX_PAUSE_DAYS:
+        return [Reply(texts.LEAVE_TOO_LONG.format(n=MAX_PAUSE_DAYS))]
+    person.paused_until = until
+    back = until + dt.timedelta(days=1)
+    return [Reply(texts.LEAVE_OK.format(until=_md(until), back=_md(back)))]
+
+
+def _until(rest: str, today: dt.date) -> dt.date | None:
+    """The last day of the pause from "6月5日", "2023-06-05", "6/5", "3天" (today and the next two days)."""
+    m = DAYS_RE.match(rest)
+    if m and "月" not in rest:
+        n = to_number(m.group(1))
+        if n is not None and n == int(n) and n >= 1:
+            return today + dt.timedelta(days=int(n) - 1)
+    d = parse_date(rest, today)
+    if d is None:
+        return None
+    if d < today and not re.search(r"\d{4}", rest):
+        # "1月5日" said in December means next January; "6月5日" said on 6月10日 is simply past.
+        try:
+            later = d.replace(year=d.year + 1)
+        except ValueError:
+            return d
+        if (later - today).days <= MAX_PAUSE_DAYS:
+            return later
+    return d
+
+
+def _md(d: dt.date) -> str:
+    return texts.SCHED_DATE.format(m=d.month, d=d.day)

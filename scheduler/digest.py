@@ -1,0 +1,419 @@
+"""The weekly digest for coordinators: completion per organisation and its change over the week, the 滞后 and
+逾期 lists, blocked tasks with their problems, who has not reported, and project investment; as plain text,
+as markdown, as a chart (completion per organisation) and as a workbook.
+
+Figures come from `db.repositories.progress` (assignment_views, count). For a moment in the past (the change
+since last week, `duban digest --week`, `duban export --at`) `views_at` replays the report history: each
+assignment is taken with its newest report filed up to that moment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import APPROVED, BLOCKED, DONE, PROJECT, REPORTABLE_KINDS, Assignment, Item, Plan, Report
+from db.repositories import progress
+from db.repositories.progress import AssignmentView, Counts
+from handlers import texts
+from handlers.numbers import fmt_number
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 20  # per list in the text; the workbook has them all
+SILENCE = dt.timedelta(days=7)
+
+
+def to_utc(local: dt.datetime) -> dt.datetime:
+    """Aware local → naive UTC (the stored form)."""
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def reports_at(session: Session, plan: Plan, cutoff_utc: dt.datetime,
+               kinds: tuple[str, ...] = REPORTABLE_KINDS) -> dict[int, Report]:
+    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments."""
+    rows = session.execute(
+        select(Report)
+        .join(Assignment, Report.assignment_id == Assignment.id)
+        .join(Item, Assignment.item_id == Item.id)
+        .where(Item.plan_id == plan.id, Item.kind.in_(kinds), Report.created_at <= cutoff_utc)
+        .order_by(Report.created_at, Report.id)
+    ).scalars()
+    latest: dict[int, Report] = {}
+    for r in rows:
+        latest[r.assignment_id] = r  # ordered by time: the last one wins
+    return latest
+
+
+def views_at(session: Session, plan: Plan, at: dt.datetime, org_ids: list[int] | None = None,
+             kinds: tuple[str, ...] = REPORTABLE_KINDS) -> list[AssignmentView]:
+    """Assignment views as they stood at `at` (aware local): reports filed after it are ignored.
+
+    Built on `progress.assignment_views` (items, organisations, windows) with the report fields replaced by
+    those of the newest report up to `at`, and the traffic light recomputed with `progress.classify`.
+    """
+    today = at.date()
+    current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
+    cutoff = to_utc(at)
+    history = reports_at(session, plan, cutoff, kinds)
+    out: list[AssignmentView] = []
+    for v in current:
+        r = history.get(v.assignment_id)
+        if (r.id if r else None) == v.last_report_id:
+            out.append(v)  # nothing filed since: the current view is the view at `at`
+            continue
+        status = r.status if r else None
+        percent = Decimal(100) if status == DONE else (r.percent if r else None)
+        expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, today)
+        closed = bool(r and r.status == DONE and r.review_state == APPROVED and r.reviewed_at is not None
+                      and r.reviewed_at <= cutoff)
+        out.append(dataclasses.replace(
+            v,
+            status=status,
+            percent=percent,
+            last_report_id=r.id if r else None,
+            last_report_at=r.created_at if r else None,
+            review_state=r.review_state if r else None,
+            problems=r.problems if r else None,
+            description=r.description if r else None,
+            investment_done=r.investment_done if r else None,
+            physical_progress=r.physical_progress if r else None,
+            indicator_value=r.indicator_value if r else None,
+            indicator_number=r.indicator_number if r else None,
+            closed=closed,
+            expected=expected,
+            overdue=overdue,
+            lagging=lagging,
+            light=light,
+        ))
+    out.sort(key=progress.urgency_key)
+    return out
+
+
+@dataclass(frozen=True)
+class OrgLine:
+    org_id: int
+    name: str
+    counts: Counts
+    before: Decimal  # completion a week earlier
+    silent: bool  # open tasks and no report in the last 7 days
+
+    @property
+    def completion(self) -> Decimal:
+        return self.counts.completion
+
+    @property
+    def delta(self) -> Decimal:
+        return self.completion - self.before
+
+
+@dataclass(frozen=True)
+class ProjectLine:
+    item_id: int
+    number: int | None
+    label: str
+    planned: Decimal
+    done: Decimal | None
+    physical_progress: str | None
+
+
+@dataclass
+class Digest:
+    plan_title: str
+    as_of: dt.datetime  # aware local
+    since: dt.datetime  # a week earlier
+    org_filter: str | None
+    overall: Counts
+    overall_before: Decimal
+    orgs: list[OrgLine]
+    lagging: list[AssignmentView]
+    overdue: list[AssignmentView]
+    blocked: list[AssignmentView]
+    silent: list[OrgLine]
+    projects: list[ProjectLine]
+
+    @property
+    def invest_planned(self) -> Decimal:
+        return sum((p.planned for p in self.projects), Decimal(0))
+
+    @property
+    def invest_done(self) -> Decimal:
+        return sum((p.done or Decimal(0) for p in self.projects), Decimal(0))
+
+    @property
+    def invest_ratio(self) -> Decimal:
+        planned = self.invest_planned
+        return (self.invest_done * 100 / planned).quantize(Decimal("0.1")) if planned else Decimal(0)
+
+    # ---- renderings ----
+
+    def _title(self) -> str:
+        scope = f"（{self.org_filter}）" if self.org_filter else ""
+        return texts.DIGEST_TITLE.format(scope=scope, start=_md(self.since.date() + dt.timedelta(days=1)),
+                                         end=_md(self.as_of.date()))
+
+    def _sections(self, bullet: str) -> list[tuple[str, list[str]]]:
+        """(heading, lines) of each section; shared by text and markdown."""
+        sections: list[tuple[str, list[str]]] = []
+        o = self.overall
+        sections.append((texts.DIGEST_OVERALL, [texts.DIGEST_OVERALL_LINE.format(
+            completion=fmt_number(o.completion), delta=_delta(o.completion - self.overall_before), done=o.done,
+            total=o.total, overdue=o.overdue, lagging=o.lagging, blocked=o.blocked, unreported=o.unreported)]))
+        if len(self.orgs) > 1 or not self.org_filter:
+            lines = [texts.DIGEST_ORG_LINE.format(
+                i=i, org=ol.name, completion=fmt_number(ol.completion), delta=_delta(ol.delta), done=ol.counts.done,
+                total=ol.counts.total, overdue=ol.counts.overdue, lagging=ol.counts.lagging)
+                for i, ol in enumerate(self.orgs, 1)]
+            sections.append((texts.DIGEST_BY_ORG, lines))
+        sections.append((texts.DIGEST_OVERDUE.format(n=len(self.overdue)), _listed(
+            [texts.DIGEST_OVERDUE_LINE.format(bullet=bullet, org=v.org_name, label=v.label, due=_md(v.due),
+                                              days=-v.days_left, progress=_progress(v)) for v in self.overdue])))
+        sections.append((texts.DIGEST_LAGGING.format(n=len(self.lagging)), _listed(
+            [texts.DIGEST_LAGGING_LINE.format(bullet=bullet, org=v.org_name, label=v.label,
+                                              percent=fmt_number(v.percent or 0), expected=fmt_number(v.expected))
+             for v in self.lagging])))
+        sections.append((texts.DIGEST_BLOCKED.format(n=len(self.blocked)), _listed(
+            [texts.DIGEST_BLOCKED_LINE.format(bullet=bullet, org=v.org_name, label=v.label,
+                                              problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT)
+             for v in self.blocked])))
+        sections.append((texts.DIGEST_SILENT.format(n=len(self.silent)),
+                         ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE]))
+        if self.projects:
+            reported = sum(1 for p in self.projects if p.done is not None)
+            sections.append((texts.DIGEST_INVESTMENT, [texts.DIGEST_INVESTMENT_LINE.format(
+                done=fmt_number(self.invest_done, 2), planned=fmt_number(self.invest_planned, 2),
+                ratio=fmt_number(self.invest_ratio), reported=reported, total=len(self.projects))]))
+        return sections
+
+    def text(self) -> str:
+        parts = [self._title()]
+        for heading, lines in self._sections("·"):
+            parts.append(f"\n【{heading}】")
+            parts.extend(lines or [texts.DIGEST_NONE])
+        return "\n".join(parts)
+
+    def markdown(self) -> str:
+        parts = [f"**{self._title()}**"]
+        for heading, lines in self._sections("-"):
+            parts.append(f"\n**{heading}**")
+            parts.extend(lines or [texts.DIGEST_NONE])
+        return "\n".join(parts)
+
+
+def _md(d: dt.date) -> str:
+    return texts.SCHED_DATE.format(m=d.month, d=d.day)
+
+
+def _delta(d: Decimal) -> str:
+    if d > 0:
+        return texts.DIGEST_UP.format(n=fmt_number(d))
+    if d < 0:
+        return texts.DIGEST_DOWN.format(n=fmt_number(-d))
+    return texts.DIGEST_FLAT
+
+
+def _progress(v: AssignmentView) -> str:
+    if v.status is None:
+        return texts.SCHED_NEVER_REPORTED
+    pct = f" {fmt_number(v.percent)}%" if v.percent is not None else ""
+    return f"{texts.STATUS_LABELS.get(v.status, v.status)}{pct}"
+
+
+def _listed(lines: list[str]) -> list[str]:
+    if not lines:
+        return [texts.DIGEST_NONE]
+    if len(lines) > MAX_LISTED:
+        return lines[:MAX_LISTED] + [texts.DIGEST_MORE.format(n=len(lines))]
+    return lines
+
+
+def project_lines(session: Session, views: list[AssignmentView]) -> list[ProjectLine]:
+    """One line per project: the lead unit's reported investment (or the largest any assignee reported)."""
+    by_item: dict[int, list[AssignmentView]] = defaultdict(list)
+    for v in views:
+        if v.item_kind == PROJECT:
+            by_item[v.item_id].append(v)
+    if not by_item:
+        return []
+    roles: dict[int, str] = {aid: role for aid, role in session.execute(
+        select(Assignment.id, Assignment.role).where(Assignment.item_id.in_(list(by_item))))}
+    out: list[ProjectLine] = []
+    for item_id, vs in by_item.items():
+        lead = [v for v in vs if roles.get(v.assignment_id) == "lead" and v.investment_done is not None]
+        reported = lead or [v for v in vs if v.investment_done is not None]
+        best = max(reported, key=lambda v: v.investment_done or 0) if reported else None
+        first = vs[0]
+        out.append(ProjectLine(
+            item_id=item_id,
+            number=first.item_number,
+            label=first.label,
+            planned=first.investment_total or Decimal(0),
+            done=best.investment_done if best else None,
+            physical_progress=best.physical_progress if best else None,
+        ))
+    out.sort(key=lambda p: (p.number or 0, p.item_id))
+    return out
+
+
+def build_digest(session: Session, plan: Plan, now: dt.datetime, org_ids: list[int] | None = None,
+                 org_filter: str | None = None, current: bool = True) -> Digest:
+    """The digest as of `now` (aware local).
+
+    Args:
+        org_ids: restrict to these organisations (`duban digest --org`).
+        org_filter: the name shown in the title for such a restriction.
+        current: `now` is the present, so the stored newest reports are used as they are; False replays
+            the history up to `now` (a past week).
+    """
+    since = now - dt.timedelta(days=7)
+    views = (progress.assignment_views(session, plan, now.date(), org_ids=org_ids) if current
+             else views_at(session, plan, now, org_ids))
+    before = views_at(session, plan, since, org_ids)
+    before_by_org: dict[int, list[AssignmentView]] = defaultdict(list)
+    for v in before:
+        before_by_org[v.org_id].append(v)
+    by_org: dict[int, list[AssignmentView]] = defaultdict(list)
+    for v in views:
+        by_org[v.org_id].append(v)
+    silent_since = to_utc(since)
+    lines: list[OrgLine] = []
+    for org_id, vs in by_org.items():
+        open_vs = [v for v in vs if not v.done and not v.closed and v.start <= now.date()]
+        silent = bool(open_vs) and not any(v.last_report_at is not None and v.last_report_at > silent_since
+                                           for v in vs)
+        lines.append(OrgLine(org_id, vs[0].org_name, progress.count(vs),
+                             progress.count(before_by_org.get(org_id, [])).completion, silent))
+    lines.sort(key=lambda ol: (-ol.completion, ol.name))
+    return Digest(
+        plan_title=plan.title,
+        as_of=now,
+        since=since,
+        org_filter=org_filter,
+        overall=progress.count(views),
+        overall_before=progress.count(before).completion,
+        orgs=lines,
+        lagging=[v for v in views if v.lagging and not v.overdue],
+        overdue=[v for v in views if v.overdue],
+        blocked=[v for v in views if v.status == BLOCKED],
+        silent=[ol for ol in lines if ol.silent],
+        projects=project_lines(session, views),
+    )
+
+
+# ---- chart --------------------------------------------------------------------------------------------------
+
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Droid Sans Fallback", "AR PL UMing CN")
+CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                  "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font that has Chinese glyphs, or None (then the chart uses numbered labels)."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for n in CJK_FONTS:
+        if n in names:
+            return n
+    # Matplotlib's font cache may predate a font installed later (apt install fonts-wqy-microhei).
+    for path in CJK_FONT_FILES:
+        if Path(path).exists():
+            try:
+                font_manager.fontManager.addfont(path)
+            except Exception:  # a broken font file: try the next one
+                log.warning("cannot load font %s", path)
+                continue
+            names = {f.name for f in font_manager.fontManager.ttflist}
+            for n in CJK_FONTS:
+                if n in names:
+                    return n
+    return None
+
+
+def render_chart(d: Digest, path: Path) -> Path:
+    """A horizontal bar chart of completion per organisation (PNG). Without a CJK font the bars are numbered
+    as in the text's list, so the image never shows boxes instead of names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure
+
+    font = cjk_font()
+    rows = list(reversed(d.orgs))  # best at the top
+    n = max(1, len(rows))
+    fig = Figure(figsize=(8, 1.2 + 0.32 * n), dpi=110)
+    ax = fig.add_subplot()
+    values = [float(ol.completion) for ol in rows]
+    if font:
+        labels = [ol.name for ol in rows]
+    else:
+        labels = [str(len(rows) - i) for i in range(len(rows))]
+    colours = ["#c0392b" if ol.counts.overdue else ("#e1a100" if ol.counts.lagging else "#2e8b57") for ol in rows]
+    ax.barh(range(len(rows)), values, color=colours)
+    ax.set_yticks(range(len(rows)))
+    family: str | None = font  # None: matplotlib's default (then the labels are numbers)
+    ax.set_yticklabels(labels, fontsize=8, fontfamily=family)
+    ax.set_xlim(0, 105)
+    for i, v in enumerate(values):
+        ax.text(v + 1, i, f"{v:g}%", va="center", fontsize=7)
+    title = texts.DIGEST_CHART_TITLE.format(date=_md(d.as_of.date())) if font else \
+        f"Completion by organisation, {d.as_of.date().isoformat()}"
+    ax.set_title(title, fontsize=10, fontfamily=family)
+    ax.set_xlabel("%")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    plt.close("all")
+    return path
+
+
+# ---- workbook -----------------------------------------------------------------------------------------------
+
+
+def render_xlsx(d: Digest, path: Path) -> Path:
+    """The digest as a workbook: one sheet per organisation table and list."""
+    from openpyxl import Workbook
+
+    from scheduler.export import format_sheet
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = texts.DIGEST_SHEET_ORGS
+    ws.append(list(texts.DIGEST_ORG_HEADERS))
+    for ol in d.orgs:
+        c = ol.counts
+        ws.append([ol.name, c.total, c.done, c.in_progress, c.not_started, c.blocked,
+                   c.overdue, c.lagging, c.unreported, float(ol.completion), float(ol.delta),
+                   texts.DIGEST_YES if ol.silent else ""])
+    format_sheet(ws, [16, 8, 8, 8, 8, 8, 8, 8, 8, 10, 12, 12])
+
+    def task_sheet(title: str, views: list[AssignmentView]) -> None:
+        s = wb.create_sheet(title)
+        s.append(list(texts.DIGEST_TASK_HEADERS))
+        for v in views:
+            s.append([v.org_name, v.item_code, v.label, v.due, _status_text(v),
+                      float(v.percent) if v.percent is not None else None, float(v.expected),
+                      -v.days_left if v.overdue else None, v.problems or ""])
+        format_sheet(s, [16, 10, 36, 12, 10, 8, 8, 8, 40], wrap_columns=(3, 9))
+
+    task_sheet(texts.DIGEST_SHEET_OVERDUE, d.overdue)
+    task_sheet(texts.DIGEST_SHEET_LAGGING, d.lagging)
+    task_sheet(texts.DIGEST_SHEET_BLOCKED, d.blocked)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def _status_text(v: AssignmentView) -> str:
+    return texts.STATUS_LABELS.get(v.status, v.status) if v.status else texts.SCHED_NEVER_REPORTED

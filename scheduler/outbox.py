@@ -1,0 +1,219 @@
+"""The outbox: every proactive message is a row, created once, claimed by one sender, marked sent once.
+
+- `enqueue` inserts with ON CONFLICT DO NOTHING on the dedupe key, so creating the same message twice (two
+  ticks, two processes, a restart half-way) leaves one row.
+- `claim` hands due rows to one worker. On PostgreSQL it uses SELECT ... FOR UPDATE SKIP LOCKED, so several
+  processes claim disjoint rows without waiting on each other; on SQLite the engine starts every transaction
+  with BEGIN IMMEDIATE, which already serialises claimers. A claim is a lease: rows of a worker that died
+  while sending are handed out again after `lease` (at-least-once for that one crash window; a row already
+  marked sent is never sent again).
+- `mark_sent` / `mark_retry` / `mark_failed` only touch a row still claimed by the same worker, so a worker
+  whose lease ran out cannot overwrite the outcome of the worker that took the row over.
+- `RateLimiter` keeps a process within the platforms' limits (Telegram ~30/s overall, ~1/s per chat; WeCom
+  30/min and 1000/hour per member). Each process limits itself; 429 / 45009 answers (RetryLater) cover the rest.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Outbox
+from db.repositories.outbox import enqueue  # noqa: F401  (re-exported: creating rows lives in the db layer)
+
+DEFAULT_LEASE = dt.timedelta(minutes=10)
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_CAP_SECONDS = 3600.0
+# With the cap above, 25 attempts span about a day: a platform outage of a few hours loses nothing.
+DEFAULT_MAX_ATTEMPTS = 25
+MAX_ERROR_CHARS = 1000
+
+
+def exists(session: Session, dedupe_key: str) -> bool:
+    return session.execute(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first() is not None
+
+
+def claim(
+    session: Session,
+    worker_id: str,
+    now: dt.datetime,
+    limit: int = 50,
+    channels: Iterable[str] | None = None,
+    lease: dt.timedelta = DEFAULT_LEASE,
+) -> list[Outbox]:
+    """Claim up to `limit` due rows for `worker_id`; the caller commits right away, then sends.
+
+    Due rows are pending rows whose time has come, and rows in "sending" whose claim is older than `lease`
+    (their worker died). Only rows for `channels` are claimed, so a process without, say, WeCom leaves WeCom
+    rows to a process that has it.
+    """
+    due = or_(
+        and_(Outbox.status == OUT_PENDING, Outbox.next_attempt_at <= now),
+        and_(Outbox.status == OUT_SENDING, Outbox.claimed_at < now - lease),
+    )
+    q = select(Outbox).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
+    if channels is not None:
+        q = q.where(Outbox.channel.in_(list(channels)))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    rows = list(session.execute(q).scalars())
+    for row in rows:
+        row.status = OUT_SENDING
+        row.claimed_by = worker_id
+        row.claimed_at = now
+    session.flush()
+    return rows
+
+
+def _finish(session: Session, row_id: int, worker_id: str, **values: Any) -> bool:
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id, Outbox.status == OUT_SENDING, Outbox.claimed_by == worker_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    # The statement bypassed the identity map: make a loaded copy of the row re-read its new values.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Outbox) and obj.id == row_id:
+            session.expire(obj)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_sent(session: Session, row_id: int, worker_id: str, now: dt.datetime) -> bool:
+    """Record delivery. False when the row is no longer this worker's (its lease was taken over)."""
+    return _finish(session, row_id, worker_id, status=OUT_SENT, sent_at=now, claimed_by=None, claimed_at=None,
+                   last_error=None)
+
+
+def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
+    """Delay before retry number `attempts` (1-based): base, 2×base, 4×base … capped."""
+    return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+def mark_retry(
+    session: Session,
+    row: Outbox,
+    worker_id: str,
+    now: dt.datetime,
+    error: str,
+    delay: float | None = None,
+    count_attempt: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> str:
+    """Put a claimed row back for later.
+
+    Args:
+        delay: seconds to wait; None for exponential backoff on the attempt count.
+        count_attempt: False when the platform only asked us to slow down (429, 45009) or the local rate
+            limiter deferred the row: that is not a failed attempt.
+        max_attempts: after this many counted failures the row is marked failed.
+
+    Returns:
+        The row's new status ("pending" or "failed"), or "" when the row was no longer ours.
+    """
+    attempts = row.attempts + (1 if count_attempt else 0)
+    if count_attempt and attempts >= max_attempts:
+        ok = _finish(session, row.id, worker_id, status=OUT_FAILED, attempts=attempts, claimed_by=None,
+                     claimed_at=None, last_error=error[:MAX_ERROR_CHARS])
+        return OUT_FAILED if ok else ""
+    wait = backoff_seconds(attempts) if delay is None else max(0.0, delay)
+    ok = _finish(
+        session,
+        row.id,
+        worker_id,
+        status=OUT_PENDING,
+        attempts=attempts,
+        next_attempt_at=now + dt.timedelta(seconds=wait),
+        claimed_by=None,
+        claimed_at=None,
+        last_error=error[:MAX_ERROR_CHARS],
+    )
+    return OUT_PENDING if ok else ""
+
+
+def mark_failed(session: Session, row: Outbox, worker_id: str, now: dt.datetime, error: str) -> bool:
+    """Give up on a row (the platform says it can never be delivered)."""
+    return _finish(session, row.id, worker_id, status=OUT_FAILED, attempts=row.attempts + 1, claimed_by=None,
+                   claimed_at=None, last_error=error[:MAX_ERROR_CHARS])
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per status (for /healthz, tick output and tests)."""
+    from sqlalchemy import func
+
+    return {s: n for s, n in session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))}
+
+
+# ---- rate limits -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` sends per `period` seconds, over the whole channel or per chat."""
+
+    count: int
+    period: float
+    per_chat: bool
+
+
+# The platforms' documented limits, kept slightly under so that clock skew does not earn a 429.
+CHANNEL_LIMITS: dict[str, tuple[Limit, ...]] = {
+    "telegram": (Limit(30, 1.0, per_chat=False), Limit(1, 1.0, per_chat=True)),
+    "wecom": (Limit(30, 60.0, per_chat=True), Limit(1000, 3600.0, per_chat=True)),
+}
+
+
+class RateLimiter:
+    """Sliding-window limits for one channel, within one process.
+
+    `wait(chat_id)` says how long to wait before the next send to that chat; `record(chat_id)` counts a send.
+    """
+
+    def __init__(self, limits: Iterable[Limit], clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = tuple(limits)
+        self.clock = clock
+        self._sent: dict[tuple[int, str], collections.deque[float]] = {}
+
+    @classmethod
+    def for_channel(cls, channel: str, clock: Callable[[], float] = time.monotonic) -> RateLimiter:
+        return cls(CHANNEL_LIMITS.get(channel, ()), clock)
+
+    def _window(self, index: int, limit: Limit, chat_id: str) -> collections.deque[float]:
+        key = (index, chat_id if limit.per_chat else "")
+        q = self._sent.get(key)
+        if q is None:
+            q = self._sent[key] = collections.deque()
+        now = self.clock()
+        while q and q[0] <= now - limit.period:
+            q.popleft()
+        return q
+
+    def wait(self, chat_id: str) -> float:
+        """Seconds until a send to `chat_id` is within every limit (0 when it may go now)."""
+        now = self.clock()
+        longest = 0.0
+        for i, limit in enumerate(self.limits):
+            q = self._window(i, limit, chat_id)
+            if len(q) >= limit.count:
+                longest = max(longest, q[len(q) - limit.count] + limit.period - now)
+        return max(0.0, longest)
+
+    def record(self, chat_id: str) -> None:
+        now = self.clock()
+        for i, limit in enumerate(self.limits):
+            self._window(i, limit, chat_id).append(now)
+        # Forget idle chats so that a long-running process does not keep one deque per chat ever seen.
+        if len(self._sent) > 10000:
+            for key in [k for k, q in self._sent.items() if not q]:
+                del self._sent[key]
+
+
+def is_final(status: str) -> bool:
+    return status in (OUT_SENT, OUT_FAILED)

@@ -1,0 +1,267 @@
+"""The outbox sender: claims due rows and delivers them through the channels, with retries and rate limits.
+
+A row is marked sent only after the channel's `send()` returned, in its own transaction right after.
+`RetryLater` (Telegram 429, WeCom 45009, an outage the channel recognises) puts the row back after the
+seconds asked for, without counting a failed attempt; `PermanentFailure` (blocked, unknown chat) marks it
+failed; any other error is retried with exponential backoff up to `max_attempts`. Nothing is sent in quiet
+hours. Database work runs in a thread so that the event loop (webhooks, other channels) never waits on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.channels.base import PermanentFailure, RetryLater
+from bot.messages import Choice, OutAttachment, Reply
+from db.models import Outbox
+from scheduler import outbox
+from scheduler.calendar import QuietHours
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+# Waits shorter than this are slept through (Telegram's 1/s per chat); longer ones put the row back.
+MAX_LOCAL_WAIT = 2.0
+SEND_TIMEOUT = 60.0
+
+
+def new_worker_id() -> str:
+    """Unique per process and start, so a restarted process never mistakes its predecessor's claims for its own."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row, detached from its session (sending happens outside any transaction)."""
+
+    id: int
+    kind: str
+    channel: str
+    chat_id: str
+    text: str
+    payload: dict[str, Any]
+    attempts: int
+    claimed_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: Outbox) -> Claimed:
+        assert row.claimed_at is not None
+        return cls(row.id, row.kind, row.channel, row.chat_id, row.text, dict(row.payload or {}), row.attempts,
+                   row.claimed_at)
+
+
+@dataclass
+class SendStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def reply_of(row: Claimed) -> Reply:
+    """The Reply a row stands for: its text plus the payload's markdown, choices and (existing) attachments."""
+    p = row.payload
+    attachments: list[OutAttachment] = []
+    for kind, path, name in p.get("attachments", []):
+        if Path(path).exists():
+            attachments.append(OutAttachment(kind, path, name))
+        else:
+            log.warning("outbox row %s: attachment %s is gone, sending the text without it", row.id, path)
+    return Reply(
+        text=row.text,
+        choices=[Choice(label, value) for label, value in p.get("choices", [])],
+        attachments=attachments,
+        markdown=p.get("markdown"),
+    )
+
+
+class OutboxSender:
+    """Delivers outbox rows through `channels` (keyed by channel name, e.g. "telegram", "wecom", "console").
+
+    Args:
+        app: the assembled application (session factory, clock, settings).
+        channels: the channels this process can send through; rows for other channels are left to others.
+        worker_id: this sender's claim name; unique per process by default.
+        batch_size: rows claimed at once.
+        max_attempts: counted failures before a row is marked failed.
+        lease: after this long a claim is considered abandoned and the row is handed out again.
+        sleep: the coroutine used to wait (tests pass a fake).
+        monotonic: the clock of the rate limiters (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        app: App,
+        channels: dict[str, Channel],
+        worker_id: str | None = None,
+        batch_size: int = 50,
+        max_attempts: int = outbox.DEFAULT_MAX_ATTEMPTS,
+        lease: dt.timedelta = outbox.DEFAULT_LEASE,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.channels = dict(channels)
+        self.worker_id = worker_id or new_worker_id()
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.sleep = sleep
+        self.limiters = {name: outbox.RateLimiter.for_channel(name, monotonic) for name in self.channels}
+        self.quiet = QuietHours(app.settings.quiet_hours)
+        self._wake = asyncio.Event()
+
+    # ---- database steps (run in a worker thread) ----------------------------------------------------------
+
+    def _claim(self, now: dt.datetime) -> list[Claimed]:
+        with self.app.session_factory() as s, s.begin():
+            rows = outbox.claim(s, self.worker_id, now, self.batch_size, channels=list(self.channels), lease=self.lease)
+            return [Claimed.of(r) for r in rows]
+
+    def _sent(self, row: Claimed) -> bool:
+        with self.app.session_factory() as s, s.begin():
+            return outbox.mark_sent(s, row.id, self.worker_id, self.app.clock.utcnow())
+
+    def _retry(self, row: Claimed, error: str, delay: float | None, count: bool) -> str:
+        with self.app.session_factory() as s, s.begin():
+            current = s.get(Outbox, row.id)
+            if current is None:
+                return ""
+            return outbox.mark_retry(s, current, self.worker_id, self.app.clock.utcnow(), error, delay=delay,
+                                     count_attempt=count, max_attempts=self.max_attempts)
+
+    def _failed(self, row: Claimed, error: str) -> bool:
+        with self.app.session_factory() as s, s.begin():
+            current = s.get(Outbox, row.id)
+            return current is not None and outbox.mark_failed(s, current, self.worker_id, self.app.clock.utcnow(), error)
+
+    # ---- delivery -----------------------------------------------------------------------------------------
+
+    def in_quiet_hours(self) -> bool:
+        return self.quiet.contains(self.app.clock.now())
+
+    async def run_once(self, now: dt.datetime | None = None) -> SendStats:
+        """Claim one batch of due rows and deliver it.
+
+        Args:
+            now: naive UTC instant to claim at (default: the clock's now). `duban tick --at` passes its moment.
+        """
+        stats = SendStats()
+        if not self.channels:
+            return stats
+        if now is None:
+            if self.in_quiet_hours():
+                return stats
+            now = self.app.clock.utcnow()
+        rows = await asyncio.to_thread(self._claim, now)
+        stats.claimed = len(rows)
+        # A channel that asked us to wait (429) or failed is not tried again in this batch.
+        held: dict[str, tuple[float | None, str]] = {}
+        started = time.monotonic()
+        for row in rows:
+            if time.monotonic() - started > self.lease.total_seconds() / 2:
+                # Our claim is ageing: hand the rest back rather than risk another worker taking them over.
+                await asyncio.to_thread(self._retry, row, "claim released", 0.0, False)
+                stats.deferred += 1
+                continue
+            if row.channel in held:
+                delay, reason = held[row.channel]
+                await asyncio.to_thread(self._retry, row, reason, delay if delay is not None else
+                                        outbox.backoff_seconds(1), False)
+                stats.deferred += 1
+                continue
+            await self._deliver(row, stats, held)
+        return stats
+
+    async def _deliver(self, row: Claimed, stats: SendStats, held: dict[str, tuple[float | None, str]]) -> None:
+        channel = self.channels[row.channel]
+        limiter = self.limiters[row.channel]
+        wait = limiter.wait(row.chat_id)
+        if wait > MAX_LOCAL_WAIT:
+            await asyncio.to_thread(self._retry, row, "rate limited locally", wait, False)
+            stats.deferred += 1
+            return
+        if wait > 0:
+            await self.sleep(wait)
+        limiter.record(row.chat_id)
+        try:
+            await asyncio.wait_for(channel.send(row.chat_id, reply_of(row)), SEND_TIMEOUT)
+        except RetryLater as exc:
+            log.info("outbox %s: %s asked to retry after %.0fs", row.id, row.channel, exc.seconds)
+            held[row.channel] = (exc.seconds, f"retry later: {exc}")
+            await asyncio.to_thread(self._retry, row, f"retry later: {exc}", exc.seconds, False)
+            stats.retried += 1
+            return
+        except PermanentFailure as exc:
+            log.warning("outbox %s to %s:%s failed for good: %s", row.id, row.channel, row.chat_id, exc)
+            await asyncio.to_thread(self._failed, row, f"permanent: {exc}")
+            stats.failed += 1
+            return
+        except Exception as exc:  # any other error: the platform or network may recover
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("outbox %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
+            status = await asyncio.to_thread(self._retry, row, error, None, True)
+            held[row.channel] = (outbox.backoff_seconds(row.attempts + 1), error)
+            stats.errors.append(error)
+            if status == "failed":
+                stats.failed += 1
+            else:
+                stats.retried += 1
+            return
+        if await asyncio.to_thread(self._sent, row):
+            stats.sent += 1
+        else:
+            log.warning("outbox %s was sent but its claim had been taken over", row.id)
+            stats.sent += 1
+
+    async def drain(self, now: dt.datetime | None = None, max_batches: int = 100) -> SendStats:
+        """Deliver batches until nothing due is left (or a batch makes no progress)."""
+        total = SendStats()
+        for _ in range(max_batches):
+            s = await self.run_once(now)
+            for f in ("claimed", "sent", "retried", "failed", "deferred"):
+                setattr(total, f, getattr(total, f) + getattr(s, f))
+            total.errors += s.errors
+            if s.claimed == 0 or s.sent == 0:
+                break
+        return total
+
+    def wake(self) -> None:
+        """Deliver now instead of at the next interval (after a job queued rows)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, every `sender_interval_seconds` or when woken."""
+        interval = max(0.01, float(self.app.settings.sender_interval_seconds))
+        while not stop.is_set():
+            try:
+                stats = await self.run_once()
+                busy = stats.sent > 0 and stats.claimed >= self.batch_size
+            except Exception:
+                log.exception("outbox sender round failed")
+                busy = False
+            if busy:
+                continue  # more may be due right away
+            self._wake.clear()
+            stopper = asyncio.ensure_future(stop.wait())
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({stopper, waker}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (stopper, waker):
+                    t.cancel()

@@ -1,0 +1,314 @@
+"""The weekly digest's figures and the completion workbook, checked against the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.app import App
+from db.engine import transaction
+from db.models import (
+    BLOCKED,
+    DONE,
+    IN_PROGRESS,
+    INDICATOR,
+    PROJECT,
+    REPORTABLE_KINDS,
+    TASK,
+    Assignment,
+    Item,
+    Organisation,
+    Report,
+)
+from db.repositories import plans, reports
+from db.repositories.orgs import UnknownOrganisation
+from handlers import texts
+from scheduler import digest as digest_mod
+from scheduler.commands import digest as digest_cmd
+from scheduler.commands import export as export_cmd
+from scheduler.export import build_workbook, indicator_met
+
+NOW = dt.datetime(2023, 5, 24, 9, 0)
+
+
+def utc(app: App, y: int, m: int, d: int, h: int = 10) -> dt.datetime:
+    return app.clock.localize(dt.datetime(y, m, d, h)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def aid(s: Any, code: str, org: str) -> int:
+    return s.execute(
+        select(Assignment.id).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
+        .where(Item.code == code, Organisation.name == org)
+    ).scalar_one()
+
+
+def file(app: App, code: str, org: str, when: dt.datetime, **fields: Any) -> None:
+    with transaction(app.session_factory) as s:
+        a = s.get(Assignment, aid(s, code, org))
+        reports.add_report(s, a, None, "console", when, fields)
+
+
+@pytest.fixture
+def reported(app: App) -> App:
+    """A small history of reports, some older than a week before the clock's 2023-05-24 09:00."""
+    file(app, "C3-4-04", "墨脱县", utc(app, 2023, 5, 10), status=IN_PROGRESS, percent=20, description="起草中")
+    file(app, "C3-4-04", "墨脱县", utc(app, 2023, 5, 22), status=IN_PROGRESS, percent=60, description="已征求意见",
+         problems="专家评审未安排")
+    file(app, "C3-4-05", "墨脱县", utc(app, 2023, 5, 22), status=BLOCKED, percent=10, problems="缺少申报经费")
+    file(app, "C3-4-04", "米林县", utc(app, 2023, 5, 20), status=DONE, percent=100, description="已印发")
+    file(app, "P1", "市生态环境局", utc(app, 2023, 5, 23), status=IN_PROGRESS, percent=50, investment_done=800,
+         physical_progress="主体完工")
+    file(app, "P2", "市生态环境局", utc(app, 2023, 5, 12), status=IN_PROGRESS, percent=40, investment_done=1000,
+         physical_progress="护坡施工")
+    file(app, "I2", "市委组织部", utc(app, 2023, 5, 15), status=IN_PROGRESS, indicator_value="25%", indicator_number=25)
+    file(app, "I15", "市林草局", utc(app, 2023, 5, 16), status=IN_PROGRESS, indicator_value="78%", indicator_number=78)
+    file(app, "I33", "巴宜区", utc(app, 2023, 5, 20), status=IN_PROGRESS, indicator_value="60%", indicator_number=60)
+    file(app, "I33", "墨脱县", utc(app, 2023, 5, 22), status=IN_PROGRESS, indicator_value="40%", indicator_number=40)
+    return app
+
+
+def db_latest(s: Any, cutoff: dt.datetime | None = None) -> dict[int, Report]:
+    """Independent of the code under test: the newest report per assignment, by plain SQL."""
+    q = select(Report).order_by(Report.created_at, Report.id)
+    if cutoff is not None:
+        q = q.where(Report.created_at <= cutoff)
+    out: dict[int, Report] = {}
+    for r in s.execute(q).scalars():
+        out[r.assignment_id] = r
+    return out
+
+
+def db_completion(s: Any, cutoff: dt.datetime | None, org: str | None = None) -> Decimal:
+    q = (select(Assignment.id).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
+         .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True)))
+    if org:
+        q = q.where(Organisation.name == org)
+    ids = list(s.execute(q).scalars())
+    latest = db_latest(s, cutoff)
+    total = Decimal(0)
+    for i in ids:
+        r = latest.get(i)
+        if r is not None:
+            total += Decimal(100) if r.status == DONE else (r.percent or Decimal(0))
+    return (total / len(ids)).quantize(Decimal("0.1"))
+
+
+def test_digest_figures_match_the_database(reported: App) -> None:
+    app = reported
+    now = app.clock.now()
+    week_ago = (now - dt.timedelta(days=7)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        d = digest_mod.build_digest(s, plan, now)  # type: ignore[arg-type]
+        assert d.overall.completion == db_completion(s, None)
+        assert d.overall_before == db_completion(s, week_ago)
+        by_name = {ol.name: ol for ol in d.orgs}
+        for org in ("墨脱县", "米林县", "市生态环境局", "巴宜区", "市委组织部"):
+            assert by_name[org].completion == db_completion(s, None, org), org
+            assert by_name[org].before == db_completion(s, week_ago, org), org
+        n_motuo = by_name["墨脱县"].counts.total
+        assert by_name["墨脱县"].completion == (Decimal(70) / n_motuo).quantize(Decimal("0.1"))
+        assert by_name["墨脱县"].before == (Decimal(20) / n_motuo).quantize(Decimal("0.1"))
+        assert by_name["米林县"].counts.done == 1
+        # Every organisation with assignments has a line, completion sorted high to low.
+        orgs_with_work = set(s.execute(
+            select(Organisation.name).join(Assignment, Assignment.organisation_id == Organisation.id).join(Item)
+            .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True))).scalars())
+        assert set(by_name) == orgs_with_work
+        assert [ol.completion for ol in d.orgs] == sorted((ol.completion for ol in d.orgs), reverse=True)
+        # Blocked tasks with their problems; nothing is overdue on 5月24日.
+        assert [(v.org_name, v.label, v.problems) for v in d.blocked] == [("墨脱县", "两山基地申报", "缺少申报经费")]
+        assert d.overdue == []
+        assert all(v.lagging and not v.overdue for v in d.lagging)
+        # Who has not reported in the last 7 days: everyone but the organisations that filed since 5月17日.
+        silent = {ol.name for ol in d.silent}
+        assert {"墨脱县", "米林县", "市生态环境局", "巴宜区"}.isdisjoint(silent)
+        assert {"市委组织部", "市林草局", "波密县"} <= silent  # their last reports are older than a week
+        # Investment: planned is every project's total; completed is what the lead units reported.
+        planned = sum(i.investment_total for i in s.execute(select(Item).where(Item.kind == PROJECT)).scalars())
+        assert d.invest_planned == planned
+        assert d.invest_done == Decimal(1800)
+    text = d.text()
+    assert "督办周报：5月18日—5月24日" in text
+    assert f"墨脱县 {by_name['墨脱县'].completion.normalize():f}%（↑" in text
+    assert "墨脱县｜两山基地申报：缺少申报经费" in text
+    assert "累计完成投资 1800 万元 / 计划总投资 15376 万元" in text
+    assert d.markdown().startswith("**督办周报")
+
+
+def test_digest_for_one_organisation_and_a_group(reported: App) -> None:
+    out = io.StringIO()
+    assert digest_cmd(reported, org="墨脱", out=out) == 0
+    text = out.getvalue()
+    assert "督办周报（墨脱县）" in text and "缺少申报经费" in text and "米林县" not in text
+    out = io.StringIO()
+    digest_cmd(reported, org="边境县", out=out)
+    assert "米林县" in out.getvalue() and "巴宜区" not in out.getvalue()
+    with pytest.raises(UnknownOrganisation):
+        digest_cmd(reported, org="火星县", out=io.StringIO())
+
+
+def test_digest_of_a_past_week_replays_the_history(reported: App) -> None:
+    out = io.StringIO()
+    digest_cmd(reported, org="墨脱县", week=dt.date(2023, 5, 10), out=out)
+    text = out.getvalue()
+    assert "5月8日—5月14日" in text
+    assert "缺少申报经费" not in text  # filed on 5月22日, after that week
+    with reported.session_factory() as s:
+        plan = plans.active_plan(s)
+        end = reported.clock.localize(dt.datetime(2023, 5, 14, 23, 59, 59))
+        views = {v.item_code: v for v in digest_mod.views_at(s, plan, end) if v.org_name == "墨脱县"}  # type: ignore[arg-type]
+    assert views["C3-4-04"].percent == Decimal(20) and views["C3-4-04"].description == "起草中"
+    assert views["C3-4-05"].status is None
+
+
+def test_chart_and_digest_workbook(reported: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with reported.session_factory() as s:
+        d = digest_mod.build_digest(s, plans.active_plan(s), reported.clock.now())  # type: ignore[arg-type]
+    png = digest_mod.render_chart(d, tmp_path / "c.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    monkeypatch.setattr(digest_mod, "cjk_font", lambda: None)  # no Chinese font: numbered bars, still a chart
+    png2 = digest_mod.render_chart(d, tmp_path / "c2.png")
+    assert png2.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    book = load_workbook(digest_mod.render_xlsx(d, tmp_path / "d.xlsx"))
+    assert book.sheetnames == [texts.DIGEST_SHEET_ORGS, texts.DIGEST_SHEET_OVERDUE, texts.DIGEST_SHEET_LAGGING,
+                               texts.DIGEST_SHEET_BLOCKED]
+    orgs = book[texts.DIGEST_SHEET_ORGS]
+    assert orgs.max_row == len(d.orgs) + 1
+    rows = {r[0]: r for r in orgs.iter_rows(min_row=2, values_only=True)}
+    motuo = [ol for ol in d.orgs if ol.name == "墨脱县"][0]
+    assert rows["墨脱县"][1] == motuo.counts.total and rows["墨脱县"][9] == float(motuo.completion)
+    assert rows["墨脱县"][10] == float(motuo.delta)
+    blocked = list(book[texts.DIGEST_SHEET_BLOCKED].iter_rows(min_row=2, values_only=True))
+    assert blocked == [("墨脱县", "C3-4-05", "两山基地申报", dt.datetime(2023, 6, 30), "受阻", 10.0,
+                        float(d.blocked[0].expected), None, "缺少申报经费")]
+    assert book[texts.DIGEST_SHEET_LAGGING].max_row == len(d.lagging) + 1
+
+
+# ---- the completion workbook -------------------------------------------------------------------------------
+
+
+def _status(r: Report | None) -> str:
+    return texts.STATUS_LABELS[r.status] if r else texts.SCHED_NEVER_REPORTED
+
+
+def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
+    path = tmp_path / "完成情况.xlsx"
+    out = io.StringIO()
+    assert export_cmd(reported, path, out=out) == 0
+    assert str(path) in out.getvalue()
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["重点工作任务", "年度工程清单", "指标分工任务"]
+    with reported.session_factory() as s:
+        latest = db_latest(s)
+        # 重点工作任务: one row per task × organisation, every cell from the database.
+        ws = wb["重点工作任务"]
+        assert [c.value for c in ws[1]] == list(texts.EXPORT_TASK_HEADERS)
+        pairs = s.execute(
+            select(Assignment, Item, Organisation.name).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
+            .where(Item.kind == TASK, Item.active.is_(True), Assignment.active.is_(True))).all()
+        expected = {(item.code, org): (a, item) for a, item, org in pairs}
+        seen = set()
+        for i, row in enumerate(ws.iter_rows(min_row=2, values_only=True), 1):
+            no, code, section, title, org, due, status, pct, desc, problems, when, review = row
+            a, item = expected[(code, org)]
+            seen.add((code, org))
+            r = latest.get(a.id)
+            assert no == i and title == item.title and section == (item.section or "")
+            assert due.date() == (a.due_date or item.due_date)
+            assert status == _status(r)
+            assert pct == (float(100 if r.status == DONE else r.percent) if r and r.percent is not None else None)
+            assert (desc or "") == ((r.description or "") if r else "")
+            assert (problems or "") == ((r.problems or "") if r else "")
+            assert (when.date() if when else None) == (reported.clock.to_local(r.created_at).date() if r else None)
+        assert seen == set(expected)
+        motuo = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[1] == "C3-4-04" and r[4] == "墨脱县"][0]
+        assert motuo[6:10] == ("推进中", 60.0, "已征求意见", "专家评审未安排")
+
+        # 年度工程清单: planned (total) and completed investment, 形象进度.
+        ws = wb["年度工程清单"]
+        assert [c.value for c in ws[1]] == list(texts.EXPORT_PROJECT_HEADERS)
+        projects = {i.number: i for i in s.execute(select(Item).where(Item.kind == PROJECT, Item.active.is_(True))).scalars()}
+        got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+        assert set(got) == set(projects)
+        for number, item in projects.items():
+            row = got[number]
+            assert row[1] == item.title and row[2] == item.extra["lead"] and row[3] == item.years
+            assert row[4] == float(item.investment_total)
+            lead = s.execute(select(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead")).scalar_one()
+            r = latest.get(lead.id)
+            assert row[5] == (float(r.investment_done) if r and r.investment_done is not None else None)
+            assert (row[7] or "") == ((r.physical_progress or "") if r else "")
+        assert got[1][5:8] == (800.0, round(800 * 100 / float(projects[1].investment_total), 1), "主体完工")
+
+        # 指标分工任务: target, latest value, 达标?
+        ws = wb["指标分工任务"]
+        assert [c.value for c in ws[1]] == list(texts.EXPORT_INDICATOR_HEADERS)
+        indicators = {i.number: i for i in s.execute(select(Item).where(Item.kind == INDICATOR, Item.active.is_(True))).scalars()}
+        got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+        assert set(got) == set(indicators)
+        by_item: dict[int, list[Report]] = defaultdict(list)
+        for r in latest.values():
+            by_item[s.get(Assignment, r.assignment_id).item_id].append(r)  # type: ignore[union-attr]
+        for number, item in indicators.items():
+            row = got[number]
+            assert row[3] == item.title and (row[5] or "") == (item.target_text or "") and (row[4] or "") == (item.unit or "")
+            reps = [r for r in by_item.get(item.id, []) if r.indicator_value]
+            if not reps:
+                assert (row[7] or "") == "" and row[10] == texts.SCHED_NEVER_REPORTED
+                continue
+            newest = max(reps, key=lambda r: (r.created_at, r.id))
+            assert row[7] == newest.indicator_value
+            met = indicator_met(item.check_op, item.check_value, newest.indicator_number)
+            assert row[10] == (texts.INDICATOR_UNKNOWN if met is None else
+                               texts.INDICATOR_MET if met else texts.INDICATOR_NOT_MET)
+        assert got[2][7:] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
+        assert got[15][7] == "78%" and got[15][10] == "未达标"
+        assert got[33][7:9] == ("40%", "墨脱县") and got[33][10] == "未达标"
+
+    # Formatted for printing.
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2"
+        assert all(c.font.bold for c in ws[1])
+        assert ws.print_title_rows == "$1:$1"
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.column_dimensions["B"].width >= 10
+    tasks = wb["重点工作任务"]
+    assert tasks.column_dimensions["I"].width == 40 and tasks["I2"].alignment.wrap_text
+    assert tasks["F2"].number_format == "yyyy-mm-dd"
+
+
+def test_export_at_a_past_date_leaves_out_later_reports(reported: App, tmp_path: Path) -> None:
+    path = tmp_path / "old.xlsx"
+    export_cmd(reported, path, at=dt.date(2023, 5, 21), out=io.StringIO())
+    ws = load_workbook(path)["重点工作任务"]
+    rows = {(r[1], r[4]): r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows[("C3-4-04", "墨脱县")][6:9] == ("推进中", 20.0, "起草中")
+    assert rows[("C3-4-05", "墨脱县")][6] == "未汇报"
+    assert rows[("C3-4-04", "米林县")][6:8] == ("已完成", 100.0)
+    ind = {r[0]: r for r in load_workbook(path)["指标分工任务"].iter_rows(min_row=2, values_only=True)}
+    assert ind[33][7:9] == ("60%", "巴宜区") and ind[33][10] == "达标"
+
+
+def test_indicator_checks() -> None:
+    assert indicator_met(">", Decimal(20), Decimal(25)) is True
+    assert indicator_met(">", Decimal(20), Decimal(20)) is False
+    assert indicator_met(">=", Decimal(80), Decimal(80)) is True
+    assert indicator_met("<=", Decimal(5), Decimal(6)) is False
+    assert indicator_met("text", None, Decimal(1)) is None
+    assert indicator_met(">=", Decimal(80), None) is None
+
+
+def test_build_workbook_on_an_empty_history(app: App) -> None:
+    with app.session_factory() as s:
+        wb = build_workbook(s, plans.active_plan(s), app.clock.now())  # type: ignore[arg-type]
+    rows = list(wb["重点工作任务"].iter_rows(min_row=2, values_only=True))
+    assert rows and all(r[6] == "未汇报" and r[7] is None for r in rows)
