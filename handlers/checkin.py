@@ -728,14 +728,17 @@ def _on_over(ctx: Context, text: str) -> Replies:
     return [_over_reply(ctx)]
 
 
-def _indicator_verdict(item: Item, number: str | None) -> str:
-    if item.check_op in (None, "text") or item.check_value is None:
-        return texts.INDICATOR_UNKNOWN
-    if number is None:
-        return texts.INDICATOR_UNKNOWN
-    v, target = Decimal(number), Decimal(str(item.check_value))
-    ok = {">=": v >= target, ">": v > target, "<=": v <= target, "<": v < target, "=": v == target}[item.check_op]
-    return texts.INDICATOR_MET if ok else texts.INDICATOR_NOT_MET
+VERDICT_TEXT = {
+    progress.MET: texts.INDICATOR_MET,
+    progress.NOT_MET: texts.INDICATOR_NOT_MET,
+    progress.UNJUDGED: texts.INDICATOR_UNKNOWN,
+    progress.UNREPORTED: texts.INDICATOR_UNKNOWN,
+}
+
+
+def _indicator_verdict(item: Item, number: str | None, status: str | None) -> str:
+    value = Decimal(number) if number is not None else None
+    return VERDICT_TEXT[progress.indicator_verdict(item.check_op, item.check_value, value, status)]
 
 
 def _summary(ctx: Context) -> Reply:
@@ -757,7 +760,7 @@ def _summary(ctx: Context) -> Reply:
             value = f"{f['investment']} 万元 / 总投资 {fmt_number(item.investment_total, 2)} 万元" if f.get("investment") else texts.NONE_TEXT
         elif step == "indicator":
             if f.get("indicator"):
-                verdict = _indicator_verdict(item, f.get("indicator_number"))
+                verdict = _indicator_verdict(item, f.get("indicator_number"), f.get("status"))
                 value = f"{f['indicator']}（目标 {item.target_year_text or '—'}{_unit(item)}，{verdict}）"
             else:
                 value = texts.NONE_TEXT

@@ -161,6 +161,10 @@ def fmt_number(value: Decimal | float | int | None, places: int = 1) -> str:
     """Compact display: 80 not 80.0, 1.5 stays 1.5."""
     if value is None:
         return "—"
-    d = Decimal(str(value)).quantize(Decimal(1) / (Decimal(10) ** places))
+    try:
+        d = Decimal(str(value)).quantize(Decimal(1) / (Decimal(10) ** places))
+    except InvalidOperation:
+        # More digits than the decimal context holds (someone typed forty 9s): a short scientific form.
+        return f"{Decimal(str(value)):.3e}"
     s = format(d, "f")
     return s.rstrip("0").rstrip(".") if "." in s else s

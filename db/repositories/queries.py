@@ -1,0 +1,264 @@
+"""Read-only data for questions: the names the understanding layer learns, and who has (not) reported.
+
+Figures about assignments (traffic lights, 序时进度, overdue) come from `progress`; this module only reads
+what those do not cover: the vocabulary of a plan (organisations, aliases, groups, item names and keywords)
+and reporting activity per organisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from db.models import (
+    OFFICIAL,
+    REPORTABLE_KINDS,
+    SUB_INDICATOR,
+    Assignment,
+    Identity,
+    Item,
+    OrgAlias,
+    Organisation,
+    OrgGroup,
+    OrgGroupMember,
+    Person,
+    Plan,
+    Report,
+)
+
+
+@dataclass(frozen=True)
+class OrgEntry:
+    id: int
+    name: str
+    kind: str
+    short_name: str | None
+    aliases: tuple[str, ...]  # aliases and former / later official names
+    parent_id: int | None
+
+    @property
+    def label(self) -> str:
+        """The name shown on a phone: the short name when there is one."""
+        return self.short_name or self.name
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    name: str
+    aliases: tuple[str, ...]
+    member_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ItemEntry:
+    id: int
+    kind: str
+    code: str
+    number: int | None
+    title: str
+    short_name: str | None
+    keywords: tuple[str, ...]
+    assignee_ids: tuple[int, ...]  # active assignments' organisations
+
+    @property
+    def label(self) -> str:
+        return self.short_name or self.title
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Everything of the database that names something people ask about."""
+
+    plan_id: int | None
+    plan_digest: str | None
+    orgs: tuple[OrgEntry, ...] = ()
+    groups: tuple[GroupEntry, ...] = ()
+    items: tuple[ItemEntry, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def vocabulary(session: Session, plan: Plan | None) -> Vocabulary:
+    """The organisations, groups and (for `plan`) reportable items with their names and keywords."""
+    # Plain columns: this runs at start-up and after every plan import, and entities cost several times more.
+    aliases: dict[int, list[str]] = {}
+    for org_id, alias in session.execute(select(OrgAlias.organisation_id, OrgAlias.alias).order_by(OrgAlias.id)):
+        aliases.setdefault(org_id, []).append(alias)
+    orgs = tuple(
+        OrgEntry(id=oid, name=name, kind=kind, short_name=short, aliases=tuple(aliases.get(oid, ())), parent_id=parent)
+        for oid, name, kind, short, parent in session.execute(
+            select(
+                Organisation.id, Organisation.name, Organisation.kind, Organisation.short_name, Organisation.parent_id
+            ).order_by(Organisation.id)
+        )
+    )
+    members: dict[int, list[int]] = {}
+    for gid, oid in session.execute(
+        select(OrgGroupMember.group_id, OrgGroupMember.organisation_id).order_by(OrgGroupMember.organisation_id)
+    ):
+        members.setdefault(gid, []).append(oid)
+    groups = tuple(
+        GroupEntry(name=name, aliases=tuple(galiases or ()), member_ids=tuple(members.get(gid, ())))
+        for gid, name, galiases in session.execute(
+            select(OrgGroup.id, OrgGroup.name, OrgGroup.aliases).order_by(OrgGroup.id)
+        )
+    )
+    if plan is None:
+        return Vocabulary(plan_id=None, plan_digest=None, orgs=orgs, groups=groups)
+    assignees: dict[int, list[int]] = {}
+    for item_id, org_id in session.execute(
+        select(Assignment.item_id, Assignment.organisation_id)
+        .join(Item, Assignment.item_id == Item.id)
+        .where(Item.plan_id == plan.id, Assignment.active.is_(True))
+        .order_by(Assignment.id)
+    ):
+        assignees.setdefault(item_id, []).append(org_id)
+    items = tuple(
+        ItemEntry(
+            id=iid,
+            kind=kind,
+            code=code,
+            number=number,
+            title=title,
+            short_name=short,
+            keywords=tuple(str(k) for k in (keywords or ())),
+            assignee_ids=tuple(assignees.get(iid, ())),
+        )
+        for iid, kind, code, number, title, short, keywords in session.execute(
+            select(Item.id, Item.kind, Item.code, Item.number, Item.title, Item.short_name, Item.keywords)
+            .where(Item.plan_id == plan.id, Item.active.is_(True), Item.kind.in_(REPORTABLE_KINDS))
+            .order_by(Item.id)
+        )
+    )
+    return Vocabulary(plan_id=plan.id, plan_digest=plan_stamp(plan), orgs=orgs, groups=groups, items=items)
+
+
+def plan_stamp(plan: Plan | None) -> str | None:
+    """What changes whenever a plan is (re-)imported: the vocabulary is rebuilt when it differs."""
+    if plan is None:
+        return None
+    return f"{plan.id}:{plan.source_digest}"
+
+
+@dataclass(frozen=True)
+class OrgActivity:
+    """An organisation with open assignments and when it last reported (naive UTC, None: never)."""
+
+    org_id: int
+    org_name: str
+    open_assignments: int
+    last_report_at: dt.datetime | None
+
+
+def reporting_activity(session: Session, plan: Plan, org_ids: list[int] | None = None) -> list[OrgActivity]:
+    """Organisations that have open (active, not 办结) assignments in `plan`, with their newest report time."""
+    open_q = (
+        select(Assignment.organisation_id, func.count(Assignment.id))
+        .join(Item, Assignment.item_id == Item.id)
+        .where(
+            Item.plan_id == plan.id,
+            Item.active.is_(True),
+            Item.kind.in_(REPORTABLE_KINDS),
+            Assignment.active.is_(True),
+            Assignment.closed.is_(False),
+        )
+        .group_by(Assignment.organisation_id)
+    )
+    if org_ids is not None:
+        open_q = open_q.where(Assignment.organisation_id.in_(org_ids))
+    open_counts = dict(session.execute(open_q).tuples().all())
+    if not open_counts:
+        return []
+    last_q = (
+        select(Assignment.organisation_id, func.max(Report.created_at))
+        .join(Report, Report.assignment_id == Assignment.id)
+        .join(Item, Assignment.item_id == Item.id)
+        .where(Item.plan_id == plan.id, Assignment.organisation_id.in_(list(open_counts)))
+        .group_by(Assignment.organisation_id)
+    )
+    last = dict(session.execute(last_q).tuples().all())
+    names = dict(
+        session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(list(open_counts))))
+        .tuples()
+        .all()
+    )
+    return [
+        OrgActivity(org_id=oid, org_name=names[oid], open_assignments=n, last_report_at=last.get(oid))
+        for oid, n in sorted(open_counts.items())
+    ]
+
+
+def reporters_of(session: Session, org_ids: list[int]) -> dict[int, list[str]]:
+    """Names of the active officials bound to a chat account, per organisation."""
+    if not org_ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(Person.organisation_id, Person.name)
+        .where(
+            Person.organisation_id.in_(org_ids),
+            Person.active.is_(True),
+            Person.role == OFFICIAL,
+            Person.id.in_(select(Identity.person_id)),
+        )
+        .order_by(Person.id)
+    )
+    for org_id, name in rows:
+        out.setdefault(org_id, []).append(name)
+    return out
+
+
+def item_with_children(session: Session, item_id: int) -> Item | None:
+    """An item with its sub-indicators loaded."""
+    return session.execute(
+        select(Item).where(Item.id == item_id).options(selectinload(Item.children))
+    ).scalar_one_or_none()
+
+
+def items_by_kind(session: Session, plan: Plan, kind: str) -> list[Item]:
+    return list(
+        session.execute(
+            select(Item)
+            .where(Item.plan_id == plan.id, Item.kind == kind, Item.active.is_(True))
+            .order_by(Item.number, Item.id)
+        ).scalars()
+    )
+
+
+def sub_indicators(session: Session, parent_id: int) -> list[Item]:
+    return list(
+        session.execute(
+            select(Item).where(Item.parent_id == parent_id, Item.kind == SUB_INDICATOR).order_by(Item.id)
+        ).scalars()
+    )
+
+
+def org_aliases(session: Session, org_id: int) -> list[tuple[str, str]]:
+    """(alias, kind) of one organisation."""
+    return list(
+        session.execute(
+            select(OrgAlias.alias, OrgAlias.kind).where(OrgAlias.organisation_id == org_id).order_by(OrgAlias.id)
+        )
+        .tuples()
+        .all()
+    )
+
+
+def groups_of(session: Session, org_id: int) -> list[str]:
+    return [
+        g.name
+        for g in session.execute(
+            select(OrgGroup).options(selectinload(OrgGroup.members)).order_by(OrgGroup.id)
+        ).scalars()
+        if any(m.id == org_id for m in g.members)
+    ]
+
+
+def decimal_sum(values: list[Decimal | None]) -> Decimal | None:
+    """Sum of the known values; None when none is known."""
+    known = [Decimal(str(v)) for v in values if v is not None]
+    return sum(known, Decimal(0)) if known else None

@@ -1,0 +1,233 @@
+"""`duban plan show NAME`: everything the plan says about one organisation, project, indicator or task.
+
+NAME may be any name people use: full or short name, alias, keyword, plan number ("项目2", "指标15"), item
+code ("C3-2-03", "P2", "I15"), even with a typo — the same lexicon as the chat understanding, without jieba.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import INDICATOR, PROJECT, Item, Organisation, Plan
+from db.repositories import progress, queries
+from db.repositories.progress import AssignmentView
+from handlers import texts
+from handlers.nlu import GROUP, ITEM, NUMBERED_RE, ORG, Lexicon, normalize_text
+from handlers.numbers import fmt_number, to_number
+
+
+def describe(session: Session, plan: Plan, name: str, today: dt.date) -> str | None:
+    """Details of the organisation / project / indicator / task called `name`; None when nothing matches."""
+    lex = Lexicon.build(queries.vocabulary(session, plan))
+    target = _resolve(lex, name)
+    if target is None:
+        return None
+    kind, key = target
+    if kind == "ambiguous":
+        lines = [texts.PT_AMBIGUOUS_LINE.format(label=label) for label in key]
+        return texts.PT_AMBIGUOUS.format(name=name.strip(), choices="\n".join(lines))
+    if kind == ORG:
+        return _describe_org(session, plan, lex, key, today)
+    if kind == GROUP:
+        group = lex.groups[key]
+        return "\n".join([key, "成员：" + "、".join(lex.org_name(o) for o in group.member_ids)])
+    item = queries.item_with_children(session, key)
+    if item is None:
+        return None
+    views = progress.assignment_views(session, plan, today, item_ids=[item.id])
+    return _describe_item(lex, item, views, today)
+
+
+def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
+    t = normalize_text(name)
+    if not t:
+        return None
+    by_code = {normalize_text(i.code): i.id for i in lex.items.values()}
+    if t in by_code:
+        return ITEM, by_code[t]
+    m = re.fullmatch(r"([pi])\s*(\d+)", t)
+    if m:
+        table = lex.projects if m.group(1) == "p" else lex.indicators
+        if int(m.group(2)) in table:
+            return ITEM, table[int(m.group(2))]
+    m = NUMBERED_RE.fullmatch(t)
+    if m:
+        num_s = m.group(1) or m.group(3) or m.group(6)
+        what = m.group(2) or m.group(4) or m.group(5)
+        num = to_number(num_s) if num_s else None
+        table = lex.indicators if what == "指标" else lex.projects
+        if num is not None and int(num) in table:
+            return ITEM, table[int(num)]
+    refs = lex.lookup(name)
+    if not refs:
+        return None
+    # An organisation's own name beats an item keyword; among items, a name beats a keyword.
+    order = {ORG: 0, GROUP: 1, ITEM: 2}
+    refs.sort(key=lambda r: (-r.weight, order.get(r.kind, 3)))
+    best = refs[0]
+    tied = [r for r in refs if r.weight == best.weight and r.kind == best.kind]
+    if len(tied) > 1:
+        labels = [lex.org_name(r.key) if r.kind == ORG else lex.item_label(r.key) for r in tied]
+        return "ambiguous", labels
+    return best.kind, best.key
+
+
+def _state(v: AssignmentView) -> str:
+    if v.status is None:
+        return texts.PT_NEVER
+    label = texts.STATUS_LABELS.get(v.status, v.status)
+    return f"{label} {fmt_number(v.percent)}%" if v.percent is not None else label
+
+
+def _date(v: AssignmentView) -> str:
+    return v.last_report_at.date().isoformat() if v.last_report_at else texts.PT_NEVER
+
+
+def _targets(targets: list[dict[str, Any]] | None) -> str:
+    return "；".join(
+        str(t.get("text") or f"{t.get('op', '')}{t.get('value', '')}{t.get('unit', '')}") for t in targets or []
+    )
+
+
+def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, today: dt.date) -> str:
+    org = session.get(Organisation, org_id)
+    assert org is not None
+    lines = [texts.PT_ORG_HEADER.format(name=org.name, kind=texts.PT_KINDS.get(org.kind, org.kind))]
+    if org.short_name:
+        lines.append(texts.PT_SHORT.format(text=org.short_name))
+    aliases = queries.org_aliases(session, org.id)
+    plain = [a for a, kind in aliases if kind != "former"]
+    former = [a for a, kind in aliases if kind == "former"]
+    if plain:
+        lines.append(texts.PT_ALIASES.format(text="、".join(plain)))
+    if former:
+        lines.append(texts.PT_FORMER.format(text="、".join(former)))
+    if org.parent_id:
+        lines.append(texts.PT_PARENT.format(text=lex.org_name(org.parent_id)))
+    groups = queries.groups_of(session, org.id)
+    if groups:
+        lines.append(texts.PT_GROUPS.format(text="、".join(groups)))
+    if org.note:
+        lines.append(texts.PT_NOTE.format(text=org.note))
+    views = progress.assignment_views(session, plan, today, org_ids=[org.id])
+    views.sort(key=lambda v: v.item_id)
+    items = {i.id: i for i in _items(session, [v.item_id for v in views])}
+    lines.append(texts.PT_ORG_TASKS.format(n=len(views), today=today.isoformat()))
+    for i, v in enumerate(views, 1):
+        item = items.get(v.item_id)
+        target = _targets(item.targets if item else None)
+        lines.append(
+            texts.PT_ORG_TASK_LINE.format(
+                i=i,
+                code=v.item_code,
+                title=v.title,
+                due=v.due.isoformat(),
+                light=v.light,
+                state=_state(v),
+                target=texts.PT_TARGET.format(text=target) if target else "",
+            )
+        )
+    return "\n".join(lines)
+
+
+def _items(session: Session, ids: list[int]) -> list[Item]:
+    if not ids:
+        return []
+    return list(session.execute(select(Item).where(Item.id.in_(ids))).scalars())
+
+
+def _field(key: str, value: Any) -> str | None:
+    if value is None or value == "" or value == [] or value == ():
+        return None
+    if isinstance(value, (list, tuple)):
+        value = "、".join(str(v) for v in value)
+    elif isinstance(value, Decimal):
+        value = fmt_number(value, 2)
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    return texts.PT_FIELD.format(name=texts.PT_FIELDS.get(key, key), value=value)
+
+
+def _check(op: str | None, value: Decimal | None) -> str | None:
+    if op is None:
+        return None
+    if op == "text":
+        return "人工判定（完成即达标）"
+    return f"{op} {fmt_number(value, 4)}" if value is not None else op
+
+
+def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], today: dt.date) -> str:
+    extra = item.extra or {}
+    fields: list[tuple[str, Any]]
+    if item.kind == PROJECT:
+        header = texts.PT_PROJECT_HEADER.format(number=item.number, title=item.title)
+        fields = [
+            ("short", item.short_name),
+            ("content", item.text),
+            ("investment", item.investment_total),
+            ("years", item.years),
+            ("lead", extra.get("lead")),
+            ("assignees", extra.get("assignees")),
+            ("due", item.due_date),
+            ("keywords", item.keywords),
+            ("note", item.note),
+        ]
+    elif item.kind == INDICATOR:
+        header = texts.PT_INDICATOR_HEADER.format(number=item.number, title=item.title)
+        fields = [
+            ("short", item.short_name),
+            ("domain", item.domain),
+            ("category", item.category),
+            ("unit", item.unit),
+            ("target", item.target_text),
+            ("target_year", item.target_year_text),
+            ("explanation", item.text),
+            ("check", _check(item.check_op, item.check_value)),
+            ("responsible", extra.get("responsible")),
+            ("keywords", item.keywords),
+            ("note", item.note),
+        ]
+    else:
+        header = texts.PT_TASK_HEADER.format(code=item.code, title=item.title)
+        fields = [
+            ("short", item.short_name),
+            ("section", item.section),
+            ("text", item.text),
+            ("start", item.start_date),
+            ("due", item.due_date),
+            ("targets", _targets(item.targets)),
+            ("assignees", extra.get("assignees")),
+            ("keywords", item.keywords),
+            ("note", item.note),
+        ]
+    lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
+    if item.kind == INDICATOR:
+        for sub in item.children:
+            if not sub.active:
+                continue
+            lines.append(texts.PT_SUB_HEADER.format(key=(sub.extra or {}).get("key", ""), name=sub.title))
+            for k, v in (
+                ("unit", sub.unit),
+                ("target", sub.target_text),
+                ("target_year", sub.target_year_text),
+                ("explanation", sub.text),
+                ("check", _check(sub.check_op, sub.check_value)),
+            ):
+                line = _field(k, v)
+                if line:
+                    lines.append("  " + line)
+    if views:
+        lines.append(texts.PT_PROGRESS.format(today=today.isoformat()))
+        for view in sorted(views, key=lambda x: x.org_id):
+            lines.append(
+                texts.PT_PROGRESS_LINE.format(
+                    light=view.light, org=lex.org_name(view.org_id), state=_state(view), date=_date(view)
+                )
+            )
+    return "\n".join(lines)
