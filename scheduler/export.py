@@ -23,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.repositories.plan_xlsx import print_layout
 from db.models import INDICATOR, PROJECT, TASK, Item, Plan
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
@@ -49,15 +50,9 @@ def format_sheet(ws: Worksheet, widths: list[float], wrap_columns: tuple[int, ..
             cell.alignment = Alignment(vertical="top", wrap_text=cell.column in wrap_columns)
             if isinstance(cell.value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
-    ws.freeze_panes = "A2"
     if ws.max_row > 1:
         ws.auto_filter.ref = ws.dimensions
-    ws.print_title_rows = "1:1"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_layout(ws)
     ws.print_options.gridLines = False
     ws.oddFooter.center.text = "&P / &N"
 

@@ -102,6 +102,22 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 _counter = itertools.count()
 
 
+def _pg_database(prefix: str, template: str | None) -> Iterator[str]:
+    """A fresh PostgreSQL database (a copy of `template`, or empty) for one test, dropped afterwards."""
+    admin = make_url(_pg_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with eng.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -115,18 +131,7 @@ def db_url(backend: str, templates: dict[str, str], tmp_path: Path) -> Iterator[
         shutil.copy(templates["sqlite"], path)
         yield f"sqlite:///{path}"
         return
-    admin = make_url(_pg_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"duban_t_{os.getpid()}_{next(_counter)}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
+    yield from _pg_database("duban_t", templates["postgresql"])
 
 
 @pytest.fixture
@@ -135,18 +140,7 @@ def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    admin = make_url(_pg_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"duban_e_{os.getpid()}_{next(_counter)}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
+    yield from _pg_database("duban_e", None)
 
 
 @pytest.fixture

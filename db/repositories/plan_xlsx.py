@@ -323,6 +323,11 @@ def _header(ws: Worksheet, headers: Iterable[str], widths: Iterable[int]) -> Non
         cell = _put(ws, 1, col, text)
         cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _HEADER_ALIGN
         ws.column_dimensions[get_column_letter(col)].width = width
+    print_layout(ws)
+
+
+def print_layout(ws: Worksheet) -> None:
+    """Frozen header row repeated on every printed page, A4 landscape, fitted to the page width."""
     ws.freeze_panes = "A2"
     ws.print_title_rows = "1:1"
     ws.page_setup.orientation = "landscape"
