@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -65,9 +66,10 @@ class Settings(BaseSettings):
 
     # Scheduler
     scheduler_enabled: bool = True
-    nudge_days_before: list[int] = Field(default_factory=lambda: [7, 3, 1, 0])
+    # NoDecode: "7,3,1,0" from the environment is split by the validator below, not parsed as JSON.
+    nudge_days_before: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 3, 1, 0])
     overdue_every_workdays: int = 3
-    escalate_after_workdays: list[int] = Field(default_factory=lambda: [3, 10])
+    escalate_after_workdays: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [3, 10])
     weekly_prompt: str = Field(default="mon 09:30", description="weekday and time of the weekly check-in prompt")
     weekly_digest: str = Field(default="fri 17:00", description="weekday and time of the weekly digest")
     quiet_hours: str = Field(default="21:00-08:00", description="no proactive messages in this window")
@@ -77,7 +79,7 @@ class Settings(BaseSettings):
     @classmethod
     def _int_list(cls, v: Any) -> Any:
         if isinstance(v, str):
-            return [int(x) for x in v.replace("，", ",").split(",") if x.strip()]
+            return [int(x) for x in v.strip("[] ").replace("，", ",").split(",") if x.strip()]
         return v
 
     @classmethod
