@@ -23,6 +23,8 @@ Building happens once at start-up (`install`), again after a plan import (`refre
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import math
 import re
@@ -31,6 +33,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import jieba
@@ -246,25 +249,42 @@ class Ref:
 
 # ---- pinyin (optional: without pypinyin, homophone typos are simply not recognised) -----------------------------
 
-try:
-    from pypinyin.pinyin_dict import pinyin_dict as _PINYIN_DICT
-except ImportError:  # pragma: no cover - pypinyin is a declared dependency
-    _PINYIN_DICT = {}
-
 _TONES = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
 
 
-def _syllable(ch: str) -> str:
-    """The toneless first reading of a character, with zh/z, ch/c, sh/s, -ng/-n merged (typing slips)."""
-    raw = _PINYIN_DICT.get(ord(ch))
-    if not raw:
-        return ch
+def _fold(raw: str) -> str:
+    """The toneless first reading, with zh/z, ch/c, sh/s, -ng/-n merged (typing slips)."""
     s = raw.split(",", 1)[0].translate(_TONES)
     if s[:2] in ("zh", "ch", "sh"):
         s = s[0] + s[2:]
     if s.endswith("ng") and len(s) > 2 and s[-3] in "ie":
         s = s[:-1]
     return s
+
+
+def _load_syllables() -> dict[int, str]:
+    """Code point → folded syllable, read from pypinyin's single-character table only.
+
+    Importing `pypinyin` itself also loads its phrase dictionary (~55 MB resident) that duban never uses, so
+    the JSON file is read directly and folded into ~1,300 distinct syllable strings shared by 42k entries.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is None or not spec.submodule_search_locations:
+        return {}  # pragma: no cover - pypinyin is a declared dependency
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    try:
+        raw: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    except OSError:  # pragma: no cover
+        return {}
+    interned: dict[str, str] = {}
+    return {int(cp): interned.setdefault(_fold(v), _fold(v)) for cp, v in raw.items()}
+
+
+_SYLLABLES = _load_syllables()
+
+
+def _syllable(ch: str) -> str:
+    return _SYLLABLES.get(ord(ch), ch)
 
 
 def pinyin_key(text: str) -> str:
@@ -499,7 +519,7 @@ class Lexicon:
                 for d in _deletions(surface) | {surface}:
                     for k in keys:
                         self.deletions.setdefault(d, set()).add((k[0], k[1], surface))
-            if 2 <= n <= 8 and _PINYIN_DICT:
+            if 2 <= n <= 8 and _SYLLABLES:
                 self.pinyin.setdefault(pinyin_key(surface), set()).update(keys)
 
     @property
@@ -559,7 +579,7 @@ class Lexicon:
                 for (kind, key), _surface in found.items():
                     out.append(Ref(kind, key, self._best_weight(kind, key) * FUZZY_FACTOR, "typo"))
                 return out
-        if 2 <= len(g) <= 8 and _PINYIN_DICT:
+        if 2 <= len(g) <= 8 and _SYLLABLES:
             hits = self.pinyin.get(pinyin_key(g))
             if hits and len(hits) <= 4:
                 for kind, key in hits:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import APPROVED, BLOCKED, DONE, PROJECT, REPORTABLE_KINDS, Assignment, Item, Plan, Report
@@ -39,18 +39,27 @@ def to_utc(local: dt.datetime) -> dt.datetime:
 
 def reports_at(session: Session, plan: Plan, cutoff_utc: dt.datetime,
                kinds: tuple[str, ...] = REPORTABLE_KINDS) -> dict[int, Report]:
-    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments."""
-    rows = session.execute(
-        select(Report)
+    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments.
+
+    The newest version per assignment is picked in SQL (a window over the (assignment, created_at) index), so
+    only one report per assignment is loaded, however long the history.
+    """
+    ranked = (
+        select(
+            Report.id.label("id"),
+            func.row_number()
+            .over(partition_by=Report.assignment_id, order_by=(Report.created_at.desc(), Report.id.desc()))
+            .label("rn"),
+        )
         .join(Assignment, Report.assignment_id == Assignment.id)
         .join(Item, Assignment.item_id == Item.id)
         .where(Item.plan_id == plan.id, Item.kind.in_(kinds), Report.created_at <= cutoff_utc)
-        .order_by(Report.created_at, Report.id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Report).join(ranked, ranked.c.id == Report.id).where(ranked.c.rn == 1)
     ).scalars()
-    latest: dict[int, Report] = {}
-    for r in rows:
-        latest[r.assignment_id] = r  # ordered by time: the last one wins
-    return latest
+    return {r.assignment_id: r for r in rows}
 
 
 def views_at(session: Session, plan: Plan, at: dt.datetime, org_ids: list[int] | None = None,

@@ -176,6 +176,7 @@ class Planner:
         self.quiet = QuietHours(settings.quiet_hours)
         self._views: list[AssignmentView] | None = None
         self._people: list[Person] | None = None
+        self._people_by_org: dict[int | None, list[Person]] | None = None
         self._logged: set[tuple[str, str, int | None, int | None]] | None = None
         self._recency: dict[tuple[str, str], dt.datetime] | None = None
         self.enabled = enabled_channel_names(settings)
@@ -223,7 +224,16 @@ class Planner:
         return person.paused_until is not None and person.paused_until >= self.today
 
     def people_of(self, org_id: int | None, roles: tuple[str, ...]) -> list[Person]:
-        return [p for p in self.people if p.role in roles and (org_id is None or p.organisation_id == org_id)]
+        """Active people with one of `roles`, of organisation `org_id` (None: of every organisation)."""
+        if org_id is None:
+            return [p for p in self.people if p.role in roles]
+        if self._people_by_org is None:
+            # Indexed once per run: a scan asks this for every organisation with something due.
+            by_org: dict[int | None, list[Person]] = {}
+            for p in self.people:
+                by_org.setdefault(p.organisation_id, []).append(p)
+            self._people_by_org = by_org
+        return [p for p in self._people_by_org.get(org_id, []) if p.role in roles]
 
     def recipient(self, person: Person) -> Recipient | None:
         """Where to reach `person`: the enabled channel they last talked on (see the module docstring)."""
