@@ -51,8 +51,9 @@ class Engine:
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message and return the replies to send (empty for a duplicate)."""
-        if len(msg.text) > MAX_TEXT:
-            msg = IncomingMessage(**{**msg.__dict__, "text": msg.text[:MAX_TEXT]})
+        if len(msg.text) > MAX_TEXT or "\x00" in msg.text:
+            # NUL never comes from a keyboard, and PostgreSQL text columns refuse it: drop it here, at the edge.
+            msg = IncomingMessage(**{**msg.__dict__, "text": msg.text[:MAX_TEXT].replace("\x00", "")})
         for attempt in range(3):
             try:
                 return self._handle_once(msg)

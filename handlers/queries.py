@@ -479,7 +479,7 @@ def _task(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assignment
     if len(views) == 1:
         v = views[0]
         date = _date(ctx, v.last_report_at) or texts.Q_NEVER
-        problems = texts.Q_PROBLEMS.format(text=v.problems) if v.problems else ""
+        problems = texts.Q_ITEM_PROBLEMS.format(text=v.problems) if v.problems else ""
         return [
             Reply(
                 texts.Q_TASK_ONE.format(

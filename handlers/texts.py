@@ -60,7 +60,6 @@ TASK_STATE_LAST = "上次：{status}{percent}（{date}）"
 PICK_NOT_FOUND = "没有找到“{text}”对应的任务。请回复列表中的序号（1–{n}），或任务名称中的关键词。"
 PICK_AMBIGUOUS = "“{text}”对应多项任务，请选择："
 OTHER_ORG_TASK = "您只能汇报本单位（{own}）的任务，“{label}”属于{other}。"
-COORD_REPORT_FOR = "协调员可代单位汇报：请发送“汇报 单位名”，例如“汇报 墨脱县”。"
 UNKNOWN_ORG_FOR_REPORT = "没有找到单位“{name}”。{hint}"
 CHECKIN_HEADER = "【{label}】{org}\n{title}\n截止：{due}{target}"
 CHECKIN_TARGET = "｜目标：{target}"
@@ -293,7 +292,7 @@ Q_TASK_HEADER = "【任务】{title}\n截止{due}｜{n}个单位：已完成{don
 Q_TASK_ONE = (
     "【{org}】{title}\n截止：{due}\n状态：{light}{state}{flags}\n序时进度：{expected}%\n最近汇报：{date}{problems}"
 )
-Q_PROBLEMS = "\n困难问题：{text}"
+Q_ITEM_PROBLEMS = "\n困难问题：{text}"
 Q_PROJECT_HEADER = "【项目{number}】{title}\n牵头：{lead}｜实施年限：{years}"
 Q_PROJECT_INVEST = "投资：已完成 {done} / 计划 {total} 万元（{pct}）"
 Q_PROJECT_INVEST_NONE = "投资：计划 {total} 万元，尚未填报完成投资"
