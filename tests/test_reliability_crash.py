@@ -1,0 +1,243 @@
+"""Crash: `duban serve` is killed with SIGKILL in the middle of check-ins and started again.
+
+The real command runs as a subprocess with Telegram pointed at the fake Bot API server. The day's nudges are
+queued first (what `duban tick` does) and delivered by the running process; then four officials are at
+different points of their check-ins (one has just confirmed a report and started another, one is halfway, one
+has only asked for the list, one is at the summary), one message is still in flight, and the process is killed
+without warning. After the restart every user continues where they were, the report confirmed before the kill
+is there once, the message in flight is handled exactly once, and no nudge is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from config.clock import Clock
+from config.settings import Settings
+from db.engine import transaction
+from db.models import OUT_SENT, Outbox, ProcessedMessage, ReminderLog, Report
+from db.repositories import people
+from handlers import texts
+from scheduler.service import run_due
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = dt.datetime(2023, 5, 24, 9, 30)  # a Wednesday: tasks due 5月31日 get their 7-day nudge today
+USERS = {"墨脱填报人": 810001, "巴宜填报人": 810002, "朗县填报人": 810003, "米林填报人": 810004}
+A, B, C, D = (USERS[n] for n in USERS)
+TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeTelegramAPI]:
+    fake = FakeTelegramAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def crash_app(settings: Settings, api: FakeTelegramAPI) -> Iterator[App]:
+    """The test's own view of the database (the subprocess has its own)."""
+    s = settings.model_copy(update={"telegram_token": api.token, "telegram_base_url": api.url})
+    a = build_app(s, clock=Clock("Asia/Shanghai", NOW, frozen=True), warm_nlu=False)
+    with transaction(a.session_factory) as sess:
+        by_name = {p.name: p for p in people.list_people(sess)}
+        for name, chat in USERS.items():
+            people.bind_identity(sess, by_name[name], "telegram", str(chat), a.clock.utcnow())
+    yield a
+    a.close()
+
+
+class Serve:
+    """`duban serve` as a subprocess, started and killed at will."""
+
+    def __init__(self, app: App, api: FakeTelegramAPI, workdir: Path) -> None:
+        self.app, self.api, self.workdir = app, api, workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+        env.update({
+            "DUBAN_DATABASE_URL": self.app.settings.sqlalchemy_url,
+            "DUBAN_DATA_DIR": str(self.workdir / "data"),
+            "DUBAN_TELEGRAM_TOKEN": self.api.token,
+            "DUBAN_TELEGRAM_BASE_URL": self.api.url,
+            "DUBAN_HTTP_PORT": str(_free_port()),
+            "DUBAN_NOW": NOW.isoformat(),
+            "DUBAN_SENDER_INTERVAL_SECONDS": "0.2",
+            "DUBAN_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(REPO),
+        })
+        return env
+
+    async def start(self) -> None:
+        self.starts += 1
+        polls_before = len(self.api.calls_of("getUpdates", ok_only=False))
+        log = open(self.workdir / f"serve{self.starts}.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=self.env(),
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        await self.api.wait_for(
+            lambda: len(self.api.calls_of("getUpdates", ok_only=False)) > polls_before or self.proc.poll() is not None,
+            timeout=TIMEOUT)
+        assert self.proc.poll() is None, self.log()
+
+    def log(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.workdir.glob("serve*.log")))
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return 0 if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9
+
+
+@pytest.fixture
+async def serve(crash_app: App, api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[Serve]:
+    s = Serve(crash_app, api, tmp_path)
+    yield s
+    await asyncio.to_thread(s.stop)
+
+
+async def step(api: FakeTelegramAPI, chat: int, text: str, replies: int = 1) -> list[str]:
+    """Send `text` as the user of `chat` and wait for `replies` new messages from duban."""
+    before = len(api.sent(chat))
+    api.inject_message(chat, text)
+    await api.wait_for(lambda: len(api.sent(chat)) >= before + replies, timeout=TIMEOUT)
+    return api.texts(chat)[before:]
+
+
+async def steps(api: FakeTelegramAPI, chat: int, script: list[tuple[str, int]]) -> list[str]:
+    out: list[str] = []
+    for text, n in script:
+        out += await step(api, chat, text, n)
+    return out
+
+
+def state_of(app: App, chat: int) -> tuple[str, dict[str, Any]]:
+    return app.engine.conversation_state("telegram", str(chat), str(chat))
+
+
+def count(app: App, model: Any, *where: Any) -> int:
+    with app.session_factory() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def telegram_outbox(app: App) -> list[tuple[int, str, str, str]]:
+    with app.session_factory() as s:
+        return [tuple(r) for r in s.execute(select(Outbox.id, Outbox.chat_id, Outbox.text, Outbox.status)
+                                            .where(Outbox.channel == "telegram").order_by(Outbox.id))]  # type: ignore[misc]
+
+
+# The check-in of the most urgent task with status 已完成 (no % and no date asked).
+DONE_CHECKIN = [("汇报", 1), ("1", 2), ("已完成", 1), ("按时完成，文件已印发", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1)]
+
+
+async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
+    crash_app: App, api: FakeTelegramAPI, serve: Serve
+) -> None:
+    app = crash_app
+    # The day's nudges are queued before the process starts (duban tick), then delivered by it.
+    queued = run_due(app, app.clock.now())
+    nudges = telegram_outbox(app)
+    assert queued >= 1 and nudges, "no nudge due on the test day: the plan or the scheduler changed"
+    await serve.start()
+    await api.wait_for(lambda: all(r[3] == OUT_SENT for r in telegram_outbox(app)), timeout=TIMEOUT)
+
+    # Four users at four points of their check-ins.
+    await asyncio.gather(
+        steps(api, A, DONE_CHECKIN + [("确认", 2), ("结束", 1), ("汇报", 1), ("2", 2), ("推进中", 1)]),
+        steps(api, B, [("汇报", 1), ("1", 2), ("推进中", 1), ("70", 1)]),
+        steps(api, C, [("汇报", 1)]),
+        steps(api, D, DONE_CHECKIN),
+    )
+    confirmed = count(app, Report)
+    assert confirmed == 1
+    with app.session_factory() as s:
+        first_report = s.execute(select(Report.id, Report.assignment_id, Report.description)).one()
+    assert (state_of(app, A)[0], state_of(app, A)[1].get("step")) == ("checkin.ask", "percent")
+    assert (state_of(app, B)[0], state_of(app, B)[1].get("step")) == ("checkin.ask", "description")
+    assert state_of(app, C)[0] == "checkin.pick"
+    assert state_of(app, D)[0] == "checkin.confirm"
+    processed_before = count(app, ProcessedMessage)
+
+    # C's answer is in flight when the process dies.
+    api.inject_message(C, "1")
+    await asyncio.sleep(0.05)
+    await asyncio.to_thread(serve.kill)
+    sent_at_kill = {chat: len(api.sent(chat)) for chat in USERS.values()}
+
+    await serve.start()
+    # The message in flight is handled exactly once: C is at the status question, whatever moment the kill hit.
+    await api.wait_for(lambda: state_of(app, C)[0] == "checkin.ask", timeout=TIMEOUT)
+    assert state_of(app, C)[1].get("step") == "status"
+    assert count(app, ProcessedMessage) == processed_before + 1
+    # Everyone continues where they were.
+    out_a, out_b, out_c, out_d = await asyncio.gather(
+        steps(api, A, [("30", 1), ("完成现场调研", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]),
+        steps(api, B, [("完成初稿，正在征求意见", 1), ("资金不足", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]),
+        steps(api, C, [("已完成", 1), ("已完成并通过验收", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]),
+        steps(api, D, [("确认", 2)]),
+    )
+    for out in (out_a, out_b, out_c, out_d):
+        assert not any(texts.INTERNAL_ERROR in t for t in out), out
+        assert not any(re.search(r"\{[a-z_0-9]*\}", t) for t in out), out  # a text sent unformatted
+        assert any("✅" in t for t in out), out
+    assert "70%" in "\n".join(out_b)  # B's percentage entered before the kill is in the summary
+
+    # No confirmed report lost, none doubled.
+    with app.session_factory() as s:
+        rows = s.execute(select(Report.id, Report.person_id, Report.assignment_id, Report.description)).all()
+        kept = {(r.id, r.assignment_id, r.description) for r in rows}
+    assert (first_report.id, first_report.assignment_id, first_report.description) in kept
+    assert len(rows) == confirmed + 4
+    assert len({(r.person_id, r.assignment_id) for r in rows}) == len(rows)
+
+    # No nudge sent twice: after the restart (which plans the day again) the outbox has the same rows, all sent,
+    # and each chat got each of its nudges exactly once.
+    after = telegram_outbox(app)
+    assert [(r[0], r[1], r[2]) for r in after] == [(r[0], r[1], r[2]) for r in nudges]
+    assert all(r[3] == OUT_SENT for r in after)
+    for _id, chat_id, text, _status in after:
+        assert api.texts(chat_id).count(text) == 1, (chat_id, text[:60])
+    assert count(app, ReminderLog) == len({(r.kind, r.occasion, r.assignment_id, r.person_id)
+                                           for r in _reminders(app)})
+    assert all(len(api.sent(chat)) > sent_at_kill[chat] for chat in USERS.values())
+    assert await asyncio.to_thread(serve.stop) == 0, serve.log()
+
+
+def _reminders(app: App) -> list[Any]:
+    with app.session_factory() as s:
+        return list(s.execute(select(ReminderLog)).scalars())
+
