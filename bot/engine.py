@@ -7,10 +7,11 @@ state. A failure rolls the whole message back and the user gets a short apology;
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,9 @@ from handlers.context import IDLE, Context
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # longer input is cut: nobody types more into a check-in, and it bounds the work per message
+# A redelivered message whose replies were never confirmed sent is answered again, but only once the first
+# handling is this old: a crash, not a platform retry racing the first answer.
+REDELIVER_AFTER = dt.timedelta(seconds=30)
 
 
 class Engine:
@@ -74,11 +78,17 @@ class Engine:
     def _handle_once(self, msg: IncomingMessage) -> list[Reply]:
         now = self.clock.utcnow()
         with self.session_factory() as session, session.begin():
+            processed: ProcessedMessage | None = None
             if msg.message_id:
                 seen = session.get(ProcessedMessage, (msg.channel, msg.message_id))
                 if seen is not None:
+                    if seen.replied_at is None and seen.replies and now - seen.created_at >= REDELIVER_AFTER:
+                        # Handled and committed, but the process died before its answer went out.
+                        log.info("resending the replies of %s/%s", msg.channel, msg.message_id)
+                        return [Reply.from_json(r) for r in seen.replies]
                     return []
-                session.add(ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now))
+                processed = ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now)
+                session.add(processed)
                 session.flush()
             conv = session.get(Conversation, (msg.channel, msg.chat_id, msg.user_id))
             if conv is None:
@@ -100,7 +110,20 @@ class Engine:
             )
             replies = router.dispatch(ctx)
             conv.updated_at = now
+            if processed is not None:
+                processed.replies = [r.to_json() for r in replies]
             return replies
+
+    def mark_replied(self, msg: IncomingMessage) -> None:
+        """The channel delivered every reply to `msg`: a later redelivery of it gets no answer again."""
+        if not msg.message_id:
+            return
+        with self.session_factory() as session, session.begin():
+            session.execute(
+                update(ProcessedMessage)
+                .where(ProcessedMessage.channel == msg.channel, ProcessedMessage.message_id == msg.message_id)
+                .values(replied_at=self.clock.utcnow())
+            )
 
     def conversation_state(self, channel: str, chat_id: str, user_id: str) -> tuple[str, dict[str, Any]]:
         """The stored state of one dialogue (for tests and the console)."""

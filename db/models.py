@@ -306,7 +306,8 @@ class ProcessedMessage(Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
-    replies: Mapped[list[Any] | None] = mapped_column(JSON)
+    replies: Mapped[list[Any] | None] = mapped_column(JSON)  # what the engine answered, for a redelivery
+    replied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the channel confirmed they were sent
 
 
 class Outbox(Base):

@@ -481,3 +481,24 @@ def test_reply_to_weekly_prompt_starts_checkin_but_a_question_is_answered(app):
     # a dialogue in progress is never overwritten by the prompt
     with app.session_factory() as s, s.begin():
         assert not arm_if_idle(s, "console", "墨脱填报人", "墨脱填报人", PROMPTED, app.clock.utcnow())
+
+
+def test_redelivered_message_gets_its_unsent_replies_after_a_crash_but_never_twice(app):
+    """A message handled and committed, whose answer never went out (the process died), is answered when
+    the platform delivers it again; once the channel confirmed delivery, a redelivery stays silent."""
+    from bot.messages import IncomingMessage
+
+    with app.session_factory() as s, s.begin():
+        org = orgs.require_org(s, "墨脱县")
+        people.add_person(s, "李四", org, "official", app.clock.utcnow(), {"telegram": "600"})
+    msg = IncomingMessage("telegram", "600", "600", "汇报", message_id="m:600:1")
+    first = app.engine.handle(msg)
+    assert "待汇报任务" in first[0].text
+    assert app.engine.handle(msg) == []  # a platform retry racing the first answer: silent
+    app.clock.set(app.clock.now() + dt.timedelta(minutes=2), frozen=True)
+    again = app.engine.handle(msg)  # the crash case: same answer, state not advanced twice
+    assert [r.text for r in again] == [r.text for r in first] and again[0].choices == first[0].choices
+    state, _ = app.engine.conversation_state("telegram", "600", "600")
+    assert state == "checkin.pick"
+    app.engine.mark_replied(msg)
+    assert app.engine.handle(msg) == []

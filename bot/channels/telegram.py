@@ -495,7 +495,8 @@ class TelegramChannel:
             addressed=addressed,
             user_name=user.full_name or user.username,
         )
-        await self._send_replies(chat.id, await self._handle(msg))
+        if await self._send_replies(chat.id, await self._handle(msg)):
+            await self._confirm(msg)
 
     async def _on_callback(self, query: CallbackQuery) -> None:
         value = self._resolve(query.data)
@@ -527,7 +528,8 @@ class TelegramChannel:
             replies = await self._handle(msg)
             if replies and not _is_error(replies) and isinstance(message, Message):
                 await self._mark_chosen(message, query.data or "")
-            await self._send_replies(chat.id, replies)
+            if await self._send_replies(chat.id, replies):
+                await self._confirm(msg)
         finally:
             if not answered:
                 await self._answer(query)
@@ -649,15 +651,31 @@ class TelegramChannel:
                 raise PermanentFailure(str(exc)) from exc
             raise
 
-    async def _send_replies(self, chat_id: int, replies: list[Reply]) -> None:
-        """Send the engine's replies in order; failures are logged (the input is already saved)."""
+    async def _send_replies(self, chat_id: int, replies: list[Reply]) -> bool:
+        """Send the engine's replies in order; failures are logged (the input is already saved).
+
+        Returns:
+            True when every reply went out.
+        """
+        ok = True
         for reply in replies:
             try:
                 await self._deliver(chat_id, reply)
             except TelegramError as exc:
+                ok = False
                 log.warning("could not deliver a reply to chat %s: %s", chat_id, exc)
             except Exception:
+                ok = False
                 log.exception("could not deliver a reply to chat %s", chat_id)
+        return ok
+
+    async def _confirm(self, msg: IncomingMessage) -> None:
+        """Tell the engine the replies to `msg` were delivered (a redelivered update then stays silent)."""
+        assert self.app is not None
+        try:
+            await asyncio.to_thread(self.app.engine.mark_replied, msg)
+        except Exception:
+            log.exception("could not record the replies to %s as delivered", msg.message_id)
 
     async def _deliver(self, chat_id: int | str, reply: Reply, proactive: bool = False) -> None:
         """Send one reply: its text in parts of at most 4096 characters, the keyboard on the last part,

@@ -564,7 +564,11 @@ class WecomChannel:
         if msg is None:
             return
         replies = await asyncio.to_thread(self._app.engine.handle, msg)
-        await self._reply(user, replies)
+        if await self._reply(user, replies):
+            try:
+                await asyncio.to_thread(self._app.engine.mark_replied, msg)
+            except Exception:
+                log.exception("could not record the replies to %s as delivered", msg.message_id)
 
     async def _to_message(self, inbound: Inbound) -> IncomingMessage | None:
         user = inbound.user_id
@@ -604,8 +608,12 @@ class WecomChannel:
             size=len(content),
         )
 
-    async def _reply(self, user: str, replies: list[Reply], keep_choices: bool = False) -> None:
-        """Send the replies to one message; a rate limit is waited out briefly, other failures are logged."""
+    async def _reply(self, user: str, replies: list[Reply], keep_choices: bool = False) -> bool:
+        """Send the replies to one message; a rate limit is waited out briefly, other failures are logged.
+
+        Returns:
+            True when every reply went out.
+        """
         if not keep_choices:
             self._remember_choices(user, replies)
         for step in self._steps(user, replies):
@@ -616,11 +624,12 @@ class WecomChannel:
                 except RetryLater as exc:
                     if attempt == REPLY_RATE_RETRIES:
                         log.error("WeCom reply to %s dropped: still rate limited (%s)", user, exc)
-                        return
+                        return False
                     await asyncio.sleep(min(exc.seconds, REPLY_RATE_WAIT_MAX))
                 except (PermanentFailure, WecomApiError) as exc:
                     log.error("WeCom reply to %s not delivered: %s", user, exc)
-                    return
+                    return False
+        return True
 
     def _steps(self, user: str, replies: list[Reply]) -> list[Callable[[], None]]:
         """One blocking call per WeCom message, so a retry repeats only the message that failed."""
