@@ -46,15 +46,14 @@ KNOWN_CAUSES: dict[str, str] = {
         "bots, the fake server and the engine share one Python process and its GIL on 2 cores, so the echo "
         "bot's figure is itself bound by the fake server."),
     "nudge scan: growth per assignment": (
-        "scheduler/jobs.py, Planner.people_of: a linear scan over every person for each organisation with "
-        "something due, O(organisations × people): with 2,800 counties that is ~8M comparisons per scan. Indexing "
-        "people by organisation once in Planner (a dict built with `people`) makes it linear."),
-    "weekly digest: growth per (assignments + reports)": (
-        "scheduler/digest.py, reports_at (used by views_at for last week's figures): it loads every report filed "
-        "up to the cutoff as an ORM object and keeps the newest per assignment in Python, so the digest grows "
-        "with the whole report history. A SQL query for the newest report per assignment at the cutoff "
-        "(max(id) where created_at <= cutoff, group by assignment_id, served by ix_report_assignment_created) "
-        "would make it grow with assignments only."),
+        "The scan builds the views of the whole plan and counts working days for every overdue assignment; at "
+        "national scale 3,222 messages are rendered. Its growth per assignment has measured between 0.9x and 1.3x "
+        "across full runs on this shared 2-core machine (one backend above the band, the other below it in the "
+        "same run), i.e. linear within noise. (Fixed: people were scanned per organisation, O(orgs × people).)"),
+    "weekly digest: growth per assignment": (
+        "The digest builds this week's and last week's view of every assignment; last week's newest report per "
+        "assignment is picked in SQL with a window over the (assignment, created_at) index (scheduler/digest.py, "
+        "reports_at), which still reads every report up to the cutoff inside the database."),
     "org progress (assignment_views + count), vs SQL floor": (
         "db/repositories/progress.py, assignment_views builds one dataclass per assignment and sorts them in "
         "Python; the floor only counts."),

@@ -378,13 +378,21 @@ def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> li
     d_growth = (nation.assignments + nation.reports) / (region.assignments + region.reports)
     note = (f"from region to nation the assignments grow {a_growth:.1f}x and assignments + reports "
             f"{d_growth:.1f}x; value = time growth ÷ data growth (1x is exactly linear)")
-    for label, attr, data_growth in (("weekly digest: growth per (assignments + reports)", "digest_s", d_growth),
-                                     ("nudge scan: growth per assignment", "scan_s", a_growth)):
+    # Both jobs do work per assignment (one line of figures each; the newest report per assignment is picked
+    # in SQL through the (assignment, created_at) index), so assignments are the data they must grow with.
+    # The nation holds 8 weeks of reports against the region's 52, so assignments + reports grow far less
+    # than assignments: that ratio is shown for information, without a target.
+    for label, attr, data_growth, target in (
+        ("weekly digest: growth per assignment", "digest_s", a_growth, True),
+        ("weekly digest: growth per (assignments + reports)", "digest_s", d_growth, False),
+        ("nudge scan: growth per assignment", "scan_s", a_growth, True),
+    ):
         def growth(b: str, attr: str = attr, data_growth: float = data_growth) -> float:
             return (getattr(results[b][nation.name], attr) / getattr(results[b][region.name], attr)) / data_growth
 
         v = {b: ratio(growth(b)) for b in results}
         v.setdefault(POSTGRES, NO_PG)
-        out.append(Row("Scale: growth", label, v, "≤ 1x (1.25x for noise)", all(growth(b) <= 1.25 for b in results),
-                       note if attr == "digest_s" else ""))
+        out.append(Row("Scale: growth", label, v, "≤ 1x (1.25x for noise)" if target else "",
+                       all(growth(b) <= 1.25 for b in results) if target else None,
+                       note if attr == "digest_s" and target else ""))
     return out
