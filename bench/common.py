@@ -137,30 +137,9 @@ def workdir(prefix: str = "duban-bench-") -> Iterator[Path]:
 
 def seed_database(url: str) -> None:
     """Migrate, import the shipped plan and add the demo people (what `duban init --demo` does)."""
-    from bot.cli import add_demo_people
-    from config.clock import Clock
-    from config.settings import DEFAULT_PLAN
-    from db.engine import make_engine, make_session_factory, transaction
-    from db.migrate import upgrade
-    from db.repositories import plans
+    from bot.app import seed_database as seed
 
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        factory = make_session_factory(engine)
-        doc = plans.load_plan_file(DEFAULT_PLAN)
-        clock = Clock("Asia/Shanghai", dt.datetime(2023, 3, 3, 9, 0), frozen=True)
-        with transaction(factory) as s:
-            plans.import_plan(s, doc, clock.utcnow())
-
-            class _Holder:
-                pass
-
-            holder: Any = _Holder()
-            holder.clock = clock
-            add_demo_people(holder, s)
-    finally:
-        engine.dispose()
+    seed(url, dt.datetime(2023, 3, 3, 1, 0))
 
 
 # ---- the machine ------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine as DbEngine
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
 from config.clock import Clock
-from config.settings import Settings
+from config.settings import DEFAULT_PLAN, Settings
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 
@@ -56,6 +58,31 @@ def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = No
 
         queries.install(app.services, factory)
     return app
+
+
+def seed_database(url: str, now: dt.datetime, plan_file: Path = DEFAULT_PLAN, demo: bool = True) -> None:
+    """What `duban init [--demo]` does to a database, without an app: migrate, import the plan, add the
+    demo people. Used to prepare test and benchmark databases.
+
+    Args:
+        url: the database URL.
+        now: naive UTC time recorded for the import and the people.
+        plan_file: the plan to import.
+        demo: also add the demo people.
+    """
+    from db.engine import transaction
+    from db.repositories import people, plans
+
+    db = make_engine(url)
+    try:
+        upgrade(db)
+        doc = plans.load_plan_file(plan_file)
+        with transaction(make_session_factory(db)) as s:
+            plans.import_plan(s, doc, now)
+            if demo:
+                people.add_demo_people(s, now)
+    finally:
+        db.dispose()
 
 
 def setup_logging(level: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from bot.app import App, build_app, setup_logging
 from config.settings import DEFAULT_PLAN, Settings, load_settings
 from db.engine import transaction
-from db.models import ADMIN, COORDINATOR, OFFICIAL, ROLES, Organisation
+from db.models import COORDINATOR, OFFICIAL, ROLES
 from db.repositories import orgs, people, plans
 from db.repositories.orgs import UnknownOrganisation
 from db.repositories.plans import PlanFileError
@@ -25,9 +25,6 @@ from db.repositories.plans import PlanFileError
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 1."""
-
-
-DEMO_COORDINATOR_ORG = "市委生态文明办"
 
 
 def _parse_duration(text: str) -> dt.timedelta:
@@ -61,7 +58,7 @@ def cmd_init(app: App, args: argparse.Namespace, out: TextIO) -> int:
     with transaction(app.session_factory) as s:
         result = plans.import_plan(s, doc, app.clock.utcnow())
         if args.demo:
-            added = add_demo_people(app, s)
+            added = people.add_demo_people(s, app.clock.utcnow())
             out.write(f"已添加演示用户 {added} 人（duban person list 查看）\n")
     _print_import(result, out)
     _refresh_nlu(app)
@@ -70,27 +67,6 @@ def cmd_init(app: App, args: argparse.Namespace, out: TextIO) -> int:
         assert plan is not None
         _print_overview(plans.overview(s, plan), out)
     return 0
-
-
-def add_demo_people(app: App, s: Any) -> int:
-    """A coordinator at 市委生态文明办 and one official per organisation with tasks, on the console channel."""
-    now = app.clock.utcnow()
-    added = 0
-    existing = {p.name for p in people.list_people(s)}
-    coord_org = orgs.find_org(s, DEMO_COORDINATOR_ORG)
-    if "协调员" not in existing:
-        people.add_person(s, "协调员", coord_org, COORDINATOR, now, {"console": "协调员"})
-        added += 1
-    if "管理员" not in existing:
-        people.add_person(s, "管理员", coord_org, ADMIN, now, {"console": "管理员"})
-        added += 1
-    for org in orgs.all_orgs(s):
-        name = f"{org.short_name or org.name}填报人"
-        if name in existing:
-            continue
-        people.add_person(s, name, org, OFFICIAL, now, {"console": name})
-        added += 1
-    return added
 
 
 def _print_import(result: plans.ImportResult, out: TextIO) -> None:

@@ -21,12 +21,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import App, build_app
+from bot.app import App, build_app, seed_database
 from bot.messages import IncomingMessage, Reply, render_plain
 from config.clock import Clock
-from config.settings import DEFAULT_PLAN, Settings
-from db.engine import make_engine, make_session_factory, transaction
-from db.migrate import upgrade
+from config.settings import Settings
 
 DEFAULT_NOW = dt.datetime(2023, 5, 24, 9, 0)
 
@@ -48,28 +46,12 @@ def _pg_admin_url() -> str:
     return url
 
 
+TEMPLATE_SEEDED_AT = dt.datetime(2023, 3, 3, 1, 0)  # naive UTC: the plan's issue date, 09:00 in Shanghai
+
+
 def _build_template(url: str) -> None:
-    """Migrate, import the shipped plan and add the demo people."""
-    from bot.cli import add_demo_people
-    from db.repositories import plans
-
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        factory = make_session_factory(engine)
-        doc = plans.load_plan_file(DEFAULT_PLAN)
-        clock = Clock("Asia/Shanghai", dt.datetime(2023, 3, 3, 9, 0), frozen=True)
-        with transaction(factory) as s:
-            plans.import_plan(s, doc, clock.utcnow())
-
-            class _A:  # the demo helper only needs a clock
-                pass
-
-            a: Any = _A()
-            a.clock = clock
-            add_demo_people(a, s)
-    finally:
-        engine.dispose()
+    """Migrate, import the shipped plan and add the demo people (what `duban init --demo` does)."""
+    seed_database(url, TEMPLATE_SEEDED_AT)
 
 
 @pytest.fixture(scope="session")

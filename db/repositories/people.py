@@ -8,7 +8,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import ROLES, Identity, InviteCode, Organisation, Person
+from db.models import ADMIN, COORDINATOR, OFFICIAL, ROLES, Identity, InviteCode, Organisation, Person
+from db.repositories import orgs
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on phones
 
@@ -104,3 +105,21 @@ def get_invite(session: Session, code: str, lock: bool = False) -> InviteCode | 
     if lock:
         q = q.with_for_update()
     return session.execute(q).scalar_one_or_none()
+
+
+DEMO_COORDINATOR_ORG = "市委生态文明办"
+
+
+def add_demo_people(session: Session, now: dt.datetime) -> int:
+    """Demo people on the console channel: 协调员 and 管理员 at 市委生态文明办, and one official per organisation
+    named "<short name>填报人". People already there are kept. Returns how many were added."""
+    added = 0
+    existing = {p.name for p in list_people(session)}
+    coord_org = orgs.find_org(session, DEMO_COORDINATOR_ORG)
+    wanted = [("协调员", coord_org, COORDINATOR), ("管理员", coord_org, ADMIN)]
+    wanted += [(f"{org.short_name or org.name}填报人", org, OFFICIAL) for org in orgs.all_orgs(session)]
+    for name, org, role in wanted:
+        if name not in existing:
+            add_person(session, name, org, role, now, {"console": name})
+            added += 1
+    return added
