@@ -13,7 +13,7 @@ import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.app import App, build_app, seed_database
 from bot.messages import IncomingMessage, Reply, render_plain
 from config.clock import Clock
 from config.settings import Settings
+from tests.fakes.telegram_api import FakeTelegramAPI
 
 DEFAULT_NOW = dt.datetime(2023, 5, 24, 9, 0)
 
@@ -140,6 +141,15 @@ def app(settings: Settings, clock: Clock) -> Iterator[App]:
     a = build_app(settings, clock=clock)
     yield a
     a.close()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeTelegramAPI]:
+    """The fake Telegram Bot API server on 127.0.0.1."""
+    fake = FakeTelegramAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 class Chat:

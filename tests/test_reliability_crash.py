@@ -15,7 +15,6 @@ import datetime as dt
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +32,7 @@ from db.models import OUT_SENT, Outbox, ProcessedMessage, ReminderLog, Report
 from db.repositories import people
 from handlers import texts
 from scheduler.service import run_due
+from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,20 +40,6 @@ NOW = dt.datetime(2023, 5, 24, 9, 30)  # a Wednesday: tasks due 5月31日 get th
 USERS = {"墨脱填报人": 810001, "巴宜填报人": 810002, "朗县填报人": 810003, "米林填报人": 810004}
 A, B, C, D = (USERS[n] for n in USERS)
 TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeTelegramAPI]:
-    fake = FakeTelegramAPI()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
@@ -84,7 +70,7 @@ class Serve:
             "DUBAN_DATA_DIR": str(self.workdir / "data"),
             "DUBAN_TELEGRAM_TOKEN": self.api.token,
             "DUBAN_TELEGRAM_BASE_URL": self.api.url,
-            "DUBAN_HTTP_PORT": str(_free_port()),
+            "DUBAN_HTTP_PORT": str(free_port()),
             "DUBAN_NOW": NOW.isoformat(),
             "DUBAN_SENDER_INTERVAL_SECONDS": "0.2",
             "DUBAN_LOG_LEVEL": "INFO",

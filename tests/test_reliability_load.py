@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -54,14 +54,6 @@ class User:
     @property
     def description(self) -> str:
         return f"{self.token}第{self.n}号填报人：已按要求完成，材料已归档"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeTelegramAPI]:
-    fake = FakeTelegramAPI()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

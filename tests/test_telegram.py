@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from db.engine import transaction
 from db.models import OFFICIAL, Identity, Report
 from db.repositories import orgs, people
 from handlers import texts
+from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,14 +46,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # not a real image; the byte
 
 
 # ---- fixtures and helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeTelegramAPI]:
-    fake = FakeTelegramAPI()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
@@ -150,12 +142,6 @@ def bind_user(app: App, tg_id: int, org: str = "墨脱县", role: str = OFFICIAL
         people.add_person(
             s, name or f"tg{tg_id}", orgs.require_org(s, org), role, app.clock.utcnow(), {"telegram": str(tg_id)}
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ScriptedEngine:

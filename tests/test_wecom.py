@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -59,6 +58,7 @@ from db.engine import transaction
 from db.models import IN_PROGRESS, ProcessedMessage, Report
 from db.repositories import orgs, people
 from handlers import texts
+from tests.fakes import free_port
 from tests.fakes.wecom_api import FakeWecomApi
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,12 +195,6 @@ def wecom_settings(base: Settings | None, fake: FakeWecomApi, tmp_path: Path, **
     if base is None:
         return Settings(data_dir=tmp_path / "data", scheduler_enabled=False, **values)
     return base.model_copy(update=values)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class WeComSim:

@@ -1,1 +1,12 @@
-"""Fakes of the outside world (Telegram Bot API, WeCom API) served on 127.0.0.1 for tests and benchmarks."""
+"""Fakes of the outside world (Bot API server, WeCom API server) and small helpers for tests that use them."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
