@@ -32,7 +32,6 @@ from db.models import (
     NOT_STARTED,
     PROJECT,
     Assignment,
-    Attachment,
     Item,
     Organisation,
     Plan,
@@ -572,7 +571,7 @@ def _on_answer(ctx: Context, text: str) -> Replies:
     if not t:
         return [Reply(_error_for(step)), *_prompt(ctx)]
     if _is_skip(t) and _skippable(step, kind, fields.get("status")):
-        fields[_field_key(step)] = None
+        fields[step] = None
         return _advance(ctx, draft, fields)
 
     if step == "status":
@@ -631,12 +630,8 @@ def _on_answer(ctx: Context, text: str) -> Replies:
             fields["expected"] = d.isoformat()
         else:
             # Store what was typed (full-width punctuation included), not the normalised form used for parsing.
-            fields[_field_key(step)] = re.sub(r"\s+", " ", ctx.msg.text).strip() or t
+            fields[step] = re.sub(r"\s+", " ", ctx.msg.text).strip() or t
     return _advance(ctx, draft, fields)
-
-
-def _field_key(step: str) -> str:
-    return step
 
 
 def _error_for(step: str) -> str:
@@ -862,15 +857,12 @@ def _submit(ctx: Context) -> Replies:
     attachment_ids = list(draft.get("attachments", []))
     if supersedes is not None:
         # An edit keeps the evidence of the version it corrects.
-        attachment_ids += [att.id for att in supersedes.attachments]
-        _copy_attachments(ctx, supersedes, attachment_ids)
-    report = reports.add_report(ctx.session, a, ctx.person, ctx.msg.channel, ctx.clock.utcnow(), fields,
-                                supersedes=supersedes, attachment_ids=[i for i in attachment_ids
-                                                                       if i not in {att.id for att in (supersedes.attachments if supersedes else [])}])
+        attachment_ids += _copy_attachments(ctx, supersedes)
+    reports.add_report(ctx.session, a, ctx.person, ctx.msg.channel, ctx.clock.utcnow(), fields,
+                       supersedes=supersedes, attachment_ids=attachment_ids)
     pct = f" {percent}%" if percent is not None and status != DONE else ""
     template = texts.SUBMITTED_EDIT if supersedes else texts.SUBMITTED
     done_reply = Reply(template.format(label=a.item.label, status=texts.STATUS_LABELS[status], percent=pct))
-    del report
     queue = [aid for aid in ctx.data.get("queue", []) if aid != a.id]
     org_id = a.organisation_id
     open_ids = {v.assignment_id for v in own_open_assignments(ctx, org_id)} if queue else set()
@@ -886,16 +878,14 @@ def _submit(ctx: Context) -> Replies:
     return [done_reply, Reply(texts.ALL_REPORTED)]
 
 
-def _copy_attachments(ctx: Context, old: Report, ids: list[int]) -> None:
-    """Link copies of the corrected version's evidence to the new version (the old keeps its own)."""
+def _copy_attachments(ctx: Context, old: Report) -> list[int]:
+    """Copies of the corrected version's evidence, for the new version (the old keeps its own). Returns their ids."""
     now = ctx.clock.utcnow()
-    for att in list(old.attachments):
-        copy = Attachment(kind=att.kind, path=att.path, file_name=att.file_name, mime_type=att.mime_type,
-                          size=att.size, channel=att.channel, created_at=now)
-        ctx.session.add(copy)
-        ctx.session.flush()
-        ids.remove(att.id)
-        ids.append(copy.id)
+    copies = [
+        reports.add_attachment(ctx.session, att.kind, att.path, att.channel, now, att.file_name, att.mime_type, att.size)
+        for att in old.attachments
+    ]
+    return [c.id for c in copies]
 
 
 def _reported_today(ctx: Context, org_id: int) -> set[int]:

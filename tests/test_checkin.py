@@ -502,3 +502,30 @@ def test_redelivered_message_gets_its_unsent_replies_after_a_crash_but_never_twi
     assert state == "checkin.pick"
     app.engine.mark_replied(msg)
     assert app.engine.handle(msg) == []
+
+
+def test_edit_keeps_the_evidence_of_the_corrected_version(app, tmp_path):
+    from bot.messages import InAttachment
+
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"\xff\xd8 jpeg")
+    c = Chat(app, "波密填报人")
+    c.send("汇报")
+    c.send("观摩示范乡村")
+    c.send("推进中")
+    c.send("30")
+    c.send("已选定示范村")
+    for _ in range(3):
+        c.send("跳过")
+    c.send("", attachments=(InAttachment("photo", str(photo), "p.jpg"),))
+    c.send("完成")
+    c.send("确认")
+    c.send("修改上次汇报")
+    c.send("修改 进度")
+    c.send("40")
+    c.send("确认")
+    old, new = _reports(app)[-2:]
+    with app.session_factory() as s:
+        by_report = {r: [a.path for a in s.execute(select(Attachment).where(Attachment.report_id == r)).scalars()]
+                     for r in (old.id, new.id)}
+    assert by_report == {old.id: [str(photo)], new.id: [str(photo)]}
