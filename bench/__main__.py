@@ -30,8 +30,13 @@ from bench.common import NO_PG, POSTGRES, SQLITE, Row, machine, pg_admin_url, wo
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
 SECTIONS = ("understanding", "engine", "telegram", "scale", "startup")  # understanding first: jieba cold
-MODULES = {"engine": "bench.engine", "telegram": "bench.telegram", "understanding": "bench.understanding",
-           "scale": "bench.scale", "startup": "bench.startup"}
+MODULES = {
+    "engine": "bench.engine",
+    "telegram": "bench.telegram",
+    "understanding": "bench.understanding",
+    "scale": "bench.scale",
+    "startup": "bench.startup",
+}
 
 # Why a target may be missed, by measure: printed under the table only when that target is missed.
 KNOWN_CAUSES: dict[str, str] = {
@@ -39,27 +44,33 @@ KNOWN_CAUSES: dict[str, str] = {
         "The process holds jieba's prefix dictionary (~70 MB once initialised) and the plan lexicon with its typo "
         "and partial-name tables; SQLAlchemy, python-telegram-bot, aiohttp, wechatpy and pydantic take ~70 MB "
         "before any of it. (pypinyin's phrase dictionary, another ~55 MB, is no longer imported: handlers/nlu.py "
-        "reads only its single-character table.)"),
+        "reads only its single-character table.)"
+    ),
     "duban ÷ echo bot": (
         "Every duban message is a database transaction (SQLite takes the write lock for each one, BEGIN "
         "IMMEDIATE) run in a worker thread, plus 1.2 replies per message; the echo bot does one HTTP call. Both "
         "bots, the fake server and the engine share one Python process and its GIL on 2 cores, so the echo "
-        "bot's figure is itself bound by the fake server."),
+        "bot's figure is itself bound by the fake server."
+    ),
     "nudge scan: growth per assignment": (
         "The scan builds the views of the whole plan and counts working days for every overdue assignment; at "
         "national scale 3,222 messages are rendered. Its growth per assignment has measured between 0.9x and 1.3x "
         "across full runs on this shared 2-core machine (one backend above the band, the other below it in the "
-        "same run), i.e. linear within noise. (Fixed: people were scanned per organisation, O(orgs × people).)"),
+        "same run), i.e. linear within noise. (Fixed: people were scanned per organisation, O(orgs × people).)"
+    ),
     "weekly digest: growth per assignment": (
         "The digest builds this week's and last week's view of every assignment; last week's newest report per "
         "assignment is picked in SQL with a window over the (assignment, created_at) index (scheduler/digest.py, "
-        "reports_at), which still reads every report up to the cutoff inside the database."),
+        "reports_at), which still reads every report up to the cutoff inside the database."
+    ),
     "org progress (assignment_views + count), vs SQL floor": (
         "db/repositories/progress.py, assignment_views builds one dataclass per assignment and sorts them in "
-        "Python; the floor only counts."),
+        "Python; the floor only counts."
+    ),
     "day's nudge scan (plan_nudges), vs SQL floor": (
         "scheduler/jobs.py builds the views of the whole plan, then counts working days for every overdue task "
-        "(scheduler/calendar.py, memoised) and renders one message per person."),
+        "(scheduler/calendar.py, memoised) and renders one message per person."
+    ),
 }
 
 
@@ -82,10 +93,15 @@ def table(rows: list[Row]) -> str:
             sqlite_v, pg_v = r.values.get(SQLITE, ""), r.values.get(POSTGRES, NO_PG)
         met = "" if r.met is None else "yes" if r.met else "**no**"
         body.append([r.section, r.measure, sqlite_v, pg_v, r.target, met])
-    widths = [max(_width(x) for x in col) for col in zip(head, *body)]
-    lines = ["| " + " | ".join(_pad(h, w) for h, w in zip(head, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(_pad(c.replace("|", "/"), w) for c, w in zip(row, widths)) + " |" for row in body]
+    widths = [max(_width(x) for x in col) for col in zip(head, *body, strict=False)]
+    lines = [
+        "| " + " | ".join(_pad(h, w) for h, w in zip(head, widths, strict=False)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(_pad(c.replace("|", "/"), w) for c, w in zip(row, widths, strict=False)) + " |"
+        for row in body
+    ]
     return "\n".join(lines)
 
 
@@ -106,8 +122,9 @@ def gaps(rows: list[Row]) -> list[str]:
     return out
 
 
-def write_doc(rows: list[Row], info: dict[str, str], started: dt.datetime, seconds: float, quick: bool,
-              errors: list[str]) -> None:
+def write_doc(
+    rows: list[Row], info: dict[str, str], started: dt.datetime, seconds: float, quick: bool, errors: list[str]
+) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -123,10 +140,12 @@ def write_doc(rows: list[Row], info: dict[str, str], started: dt.datetime, secon
     if errors:
         lines += ["## Benchmarks that failed to run", ""] + [f"- {e}" for e in errors] + [""]
     lines += ["## How each figure is measured", ""] + notes(rows) + [""]
-    lines += ["Each module's docstring (bench/engine.py, bench/telegram.py, bench/understanding.py, bench/scale.py, "
-              "bench/startup.py) describes its method in full. Times are medians of repeated runs unless stated; "
-              "“floor” is one hand-written SQL aggregate over the same data, the least any implementation must do.",
-              ""]
+    lines += [
+        "Each module's docstring (bench/engine.py, bench/telegram.py, bench/understanding.py, bench/scale.py, "
+        "bench/startup.py) describes its method in full. Times are medians of repeated runs unless stated; "
+        "“floor” is one hand-written SQL aggregate over the same data, the least any implementation must do.",
+        "",
+    ]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines), encoding="utf-8")
 
@@ -174,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     info = machine()
     print()
-    print(f"duban benchmarks — {started:%Y-%m-%d %H:%M}, {info['CPU']}, {info['cores']} cores, {info['RAM']}, "
-          f"Python {info['Python']}, SQLite {info['SQLite']}, {info['PostgreSQL']}" + (" — QUICK" if args.quick else ""))
+    print(
+        f"duban benchmarks — {started:%Y-%m-%d %H:%M}, {info['CPU']}, {info['cores']} cores, {info['RAM']}, "
+        f"Python {info['Python']}, SQLite {info['SQLite']}, {info['PostgreSQL']}" + (" — QUICK" if args.quick else "")
+    )
     print(table(rows))
     missed = gaps(rows)
     if missed:

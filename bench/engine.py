@@ -42,8 +42,21 @@ def officials(app: App) -> list[tuple[str, str]]:
 
 def round_script(org: str, pick: int) -> list[str]:
     """One round of a user: two questions and one complete check-in of task number `pick` in their list."""
-    return [f"{org}进度", "我们有逾期的吗", "汇报", str(pick), "推进中", "60", "完成了方案初稿并征求意见",
-            "跳过", "跳过", "跳过", "跳过", "确认", "结束"]
+    return [
+        f"{org}进度",
+        "我们有逾期的吗",
+        "汇报",
+        str(pick),
+        "推进中",
+        "60",
+        "完成了方案初稿并征求意见",
+        "跳过",
+        "跳过",
+        "跳过",
+        "跳过",
+        "确认",
+        "结束",
+    ]
 
 
 @dataclass
@@ -125,6 +138,11 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
         Row("Engine", "throughput, 1 user at a time", vals(lambda f: f"{f.seq_rate:.0f} msg/s"), note=note),
         Row("Engine", f"throughput, {THREADS} threads", vals(lambda f: f"{f.par_rate:.0f} msg/s")),
         Row("Engine", "latency per message p50 / p99", vals(lambda f: f"{ms(f.p50)} / {ms(f.p99)}")),
-        Row("Engine", "messages without a reply", vals(lambda f: str(f.errors)), "0",
-            all(f.errors == 0 for f in figs.values())),
+        Row(
+            "Engine",
+            "messages without a reply",
+            vals(lambda f: str(f.errors)),
+            "0",
+            all(f.errors == 0 for f in figs.values()),
+        ),
     ]

@@ -80,8 +80,10 @@ class Spec:
 
     def describe(self) -> str:
         parts = [f"{self.counties} counties"] + ([f"{self.departments} departments"] if self.departments else [])
-        return (f"{' + '.join(parts)}, {self.tasks_per_org} tasks each = {self.assignments:,} assignments, "
-                f"{self.weeks} weekly reports each = {self.reports:,} reports")
+        return (
+            f"{' + '.join(parts)}, {self.tasks_per_org} tasks each = {self.assignments:,} assignments, "
+            f"{self.weeks} weekly reports each = {self.reports:,} reports"
+        )
 
 
 REGION = Spec("region", 74, 60, 40, 52)
@@ -100,7 +102,7 @@ def _due_of(j: int) -> dt.date:
 
 def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
     for i in range(0, len(rows), CHUNK):
-        conn.execute(insert(table), rows[i:i + CHUNK])
+        conn.execute(insert(table), rows[i : i + CHUNK])
 
 
 def generate(engine: Engine, spec: Spec, seed: int = 2023) -> dict[str, int]:
@@ -109,29 +111,52 @@ def generate(engine: Engine, spec: Spec, seed: int = 2023) -> dict[str, int]:
     rng = random.Random(seed)
     created = dt.datetime(2023, 1, 1)
     with engine.begin() as conn:
-        conn.execute(insert(Plan), [{
-            "id": 1, "key": f"bench-{spec.name}", "title": f"合成{spec.name}计划", "year": 2023,
-            "start_date": YEAR_START, "end_date": YEAR_END, "active": True, "imported_at": created,
-        }])
+        conn.execute(
+            insert(Plan),
+            [
+                {
+                    "id": 1,
+                    "key": f"bench-{spec.name}",
+                    "title": f"合成{spec.name}计划",
+                    "year": 2023,
+                    "start_date": YEAR_START,
+                    "end_date": YEAR_END,
+                    "active": True,
+                    "imported_at": created,
+                }
+            ],
+        )
         orgs = []
         for i in range(spec.counties):
-            orgs.append({"id": i + 1, "name": f"合成{i + 1:04d}县", "short_name": f"合成{i + 1:04d}",
-                         "kind": "county"})
+            orgs.append({"id": i + 1, "name": f"合成{i + 1:04d}县", "short_name": f"合成{i + 1:04d}", "kind": "county"})
         for i in range(spec.departments):
-            orgs.append({"id": spec.counties + i + 1, "name": f"合成第{i + 1:03d}局", "short_name": None,
-                         "kind": "department"})
+            orgs.append(
+                {"id": spec.counties + i + 1, "name": f"合成第{i + 1:03d}局", "short_name": None, "kind": "department"}
+            )
         coord_org = len(orgs) + 1
         orgs.append({"id": coord_org, "name": "合成督办办公室", "short_name": None, "kind": "office"})
         _insert(conn, Organisation, orgs)
         items = []
         for j in range(POOL):
             kind = PROJECT if j % 20 == 7 else INDICATOR if j % 25 == 3 else TASK
-            items.append({
-                "id": j + 1, "plan_id": 1, "kind": kind, "code": f"S{j + 1:04d}", "number": j + 1,
-                "title": f"合成重点任务第{j + 1}项：推进生态文明建设示范工作", "short_name": f"合成任务{j + 1}",
-                "start_date": YEAR_START, "due_date": _due_of(j), "keywords": [], "targets": [], "extra": {},
-                "investment_total": Decimal(1000 + j) if kind == PROJECT else None, "active": True,
-            })
+            items.append(
+                {
+                    "id": j + 1,
+                    "plan_id": 1,
+                    "kind": kind,
+                    "code": f"S{j + 1:04d}",
+                    "number": j + 1,
+                    "title": f"合成重点任务第{j + 1}项：推进生态文明建设示范工作",
+                    "short_name": f"合成任务{j + 1}",
+                    "start_date": YEAR_START,
+                    "due_date": _due_of(j),
+                    "keywords": [],
+                    "targets": [],
+                    "extra": {},
+                    "investment_total": Decimal(1000 + j) if kind == PROJECT else None,
+                    "active": True,
+                }
+            )
         _insert(conn, Item, items)
         assignments = []
         aid = 0
@@ -139,21 +164,61 @@ def generate(engine: Engine, spec: Spec, seed: int = 2023) -> dict[str, int]:
             for k in range(spec.tasks_per_org):
                 aid += 1
                 item = (o * 37 + k * (POOL // spec.tasks_per_org)) % POOL + 1
-                assignments.append({"id": aid, "item_id": item, "organisation_id": o + 1, "role": "responsible",
-                                    "active": True, "closed": False})
+                assignments.append(
+                    {
+                        "id": aid,
+                        "item_id": item,
+                        "organisation_id": o + 1,
+                        "role": "responsible",
+                        "active": True,
+                        "closed": False,
+                    }
+                )
         _insert(conn, Assignment, assignments)
         people_rows, idents = [], []
         for o in range(spec.orgs):
-            people_rows.append({"id": o + 1, "name": f"填报人{o + 1}", "organisation_id": o + 1, "role": OFFICIAL,
-                                "active": True, "created_at": created})
-            idents.append({"id": o + 1, "person_id": o + 1, "channel": "telegram", "external_id": str(100000 + o),
-                           "chat_id": str(100000 + o), "created_at": created})
+            people_rows.append(
+                {
+                    "id": o + 1,
+                    "name": f"填报人{o + 1}",
+                    "organisation_id": o + 1,
+                    "role": OFFICIAL,
+                    "active": True,
+                    "created_at": created,
+                }
+            )
+            idents.append(
+                {
+                    "id": o + 1,
+                    "person_id": o + 1,
+                    "channel": "telegram",
+                    "external_id": str(100000 + o),
+                    "chat_id": str(100000 + o),
+                    "created_at": created,
+                }
+            )
         for c in range(3):
             pid = spec.orgs + c + 1
-            people_rows.append({"id": pid, "name": f"协调员{c + 1}", "organisation_id": coord_org,
-                                "role": COORDINATOR, "active": True, "created_at": created})
-            idents.append({"id": pid, "person_id": pid, "channel": "telegram", "external_id": str(900000 + c),
-                           "chat_id": str(900000 + c), "created_at": created})
+            people_rows.append(
+                {
+                    "id": pid,
+                    "name": f"协调员{c + 1}",
+                    "organisation_id": coord_org,
+                    "role": COORDINATOR,
+                    "active": True,
+                    "created_at": created,
+                }
+            )
+            idents.append(
+                {
+                    "id": pid,
+                    "person_id": pid,
+                    "channel": "telegram",
+                    "external_id": str(900000 + c),
+                    "chat_id": str(900000 + c),
+                    "created_at": created,
+                }
+            )
         _insert(conn, Person, people_rows)
         _insert(conn, Identity, idents)
     # Reports: weekly, the newest on the measurement day's morning (local 10:00 = 02:00 UTC).
@@ -177,13 +242,20 @@ def generate(engine: Engine, spec: Spec, seed: int = 2023) -> dict[str, int]:
                 if w == blocked_week and status != DONE:
                     status = BLOCKED
                 rid += 1
-                batch.append({
-                    "id": rid, "assignment_id": a["id"], "person_id": a["organisation_id"], "channel": "telegram",
-                    "created_at": dt.datetime.combine(day, dt.time(2, 0)), "status": status,
-                    "percent": Decimal(str(max(pct, 0.0))),
-                    "description": "本周推进情况：按计划开展工作",
-                    "problems": "资金不足" if status == BLOCKED else None, "review_state": "pending",
-                })
+                batch.append(
+                    {
+                        "id": rid,
+                        "assignment_id": a["id"],
+                        "person_id": a["organisation_id"],
+                        "channel": "telegram",
+                        "created_at": dt.datetime.combine(day, dt.time(2, 0)),
+                        "status": status,
+                        "percent": Decimal(str(max(pct, 0.0))),
+                        "description": "本周推进情况：按计划开展工作",
+                        "problems": "资金不足" if status == BLOCKED else None,
+                        "review_state": "pending",
+                    }
+                )
                 if len(batch) >= CHUNK:
                     conn.execute(insert(Report), batch)
                     batch = []
@@ -267,15 +339,17 @@ def measure(url: str, spec: Spec, quick: bool) -> Figures:
         gen_s = time.perf_counter() - t0
         factory = make_session_factory(engine)
         now = _now()
-        settings = Settings(data_dir=Path("/nonexistent-bench"), database_url=url, scheduler_enabled=False,
-                            telegram_token="bench")
+        settings = Settings(
+            data_dir=Path("/nonexistent-bench"), database_url=url, scheduler_enabled=False, telegram_token="bench"
+        )
         reps = 3 if quick else 10
         with factory() as s:
             plan = s.get(Plan, 1)
             assert plan is not None
             org = ids["org_id"]
-            org_s = median_time(lambda: progress.count(progress.assignment_views(s, plan, TODAY, org_ids=[org])),
-                                reps * 2)
+            org_s = median_time(
+                lambda: progress.count(progress.assignment_views(s, plan, TODAY, org_ids=[org])), reps * 2
+            )
             floor_params = {"org": org, "plan": 1, "today": TODAY}
             org_floor_s = median_time(lambda: s.execute(ORG_FLOOR, floor_params).all(), reps * 2)
 
@@ -289,19 +363,33 @@ def measure(url: str, spec: Spec, quick: bool) -> Figures:
 
             digest_s = median_time(build, d_reps, warmup=0)
             digest_orgs = len(built[-1].orgs)
-            week_ago = (now - dt.timedelta(days=7)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+            week_ago = (now - dt.timedelta(days=7)).astimezone(dt.UTC).replace(tzinfo=None)
             digest_floor_s = median_time(
-                lambda: s.execute(DIGEST_FLOOR, {"plan": 1, "today": TODAY, "week_ago": week_ago}).all(), d_reps,
-                warmup=0)
+                lambda: s.execute(DIGEST_FLOOR, {"plan": 1, "today": TODAY, "week_ago": week_ago}).all(),
+                d_reps,
+                warmup=0,
+            )
 
             msgs: list[Any] = []
             scan_s = median_time(lambda: msgs.append(jobs.plan_nudges(s, plan, now, settings)), d_reps, warmup=0)
             nudge_days = {f"d{n}": TODAY + dt.timedelta(days=n) for n in (0, 1, 3, 7)}
             scan_floor_s = median_time(
-                lambda: s.execute(SCAN_FLOOR, {"plan": 1, "today": TODAY, **nudge_days}).all(), d_reps, warmup=0)
+                lambda: s.execute(SCAN_FLOOR, {"plan": 1, "today": TODAY, **nudge_days}).all(), d_reps, warmup=0
+            )
         org_answer_s = _answer_time(url, settings, reps)
-        return Figures(spec, gen_s, org_s, org_floor_s, org_answer_s, digest_s, digest_floor_s, scan_s,
-                       scan_floor_s, len(msgs[-1]), digest_orgs)
+        return Figures(
+            spec,
+            gen_s,
+            org_s,
+            org_floor_s,
+            org_answer_s,
+            digest_s,
+            digest_floor_s,
+            scan_s,
+            scan_floor_s,
+            len(msgs[-1]),
+            digest_orgs,
+        )
     finally:
         engine.dispose()
 
@@ -316,9 +404,15 @@ def _answer_time(url: str, settings: Settings, reps: int) -> float | None:
     clock = Clock(TZ, dt.datetime.combine(TODAY, dt.time(9, 30)), frozen=True)
     app = build_app(settings.model_copy(update={"telegram_token": None}), migrate=False, clock=clock)
     try:
+
         def ask() -> str:
-            msg = IncomingMessage(channel="telegram", chat_id="900000", user_id="900000", text="合成0001县进度",
-                                  message_id=uuid.uuid4().hex)
+            msg = IncomingMessage(
+                channel="telegram",
+                chat_id="900000",
+                user_id="900000",
+                text="合成0001县进度",
+                message_id=uuid.uuid4().hex,
+            )
             replies = app.engine.handle(msg)
             return replies[0].text if replies else ""
 
@@ -340,8 +434,10 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
             with fresh_database(backend, work, f"scale_{spec.name}") as url:
                 results[backend][spec.name] = measure(url, spec, quick)
             f = results[backend][spec.name]
-            log(f"  generated in {secs(f.generate_s)}; org {ms(f.org_s)}, digest {ms(f.digest_s)}, "
-                f"scan {ms(f.scan_s)} ({f.scan_messages} messages)")
+            log(
+                f"  generated in {secs(f.generate_s)}; org {ms(f.org_s)}, digest {ms(f.digest_s)}, "
+                f"scan {ms(f.scan_s)} ({f.scan_messages} messages)"
+            )
     return rows(results, specs)
 
 
@@ -356,28 +452,68 @@ def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> li
 
     for spec in specs:
         sect = f"Scale: {spec.name}"
-        out.append(Row(sect, f"data: {spec.assignments:,} assignments, {spec.reports:,} reports",
-                       vals(lambda f: f"generated in {secs(f.generate_s)}", spec), note=spec.describe()))
+        out.append(
+            Row(
+                sect,
+                f"data: {spec.assignments:,} assignments, {spec.reports:,} reports",
+                vals(lambda f: f"generated in {secs(f.generate_s)}", spec),
+                note=spec.describe(),
+            )
+        )
         region_scale = spec is region
         org_ok = all(results[b][spec.name].org_s < 0.020 for b in results) if region_scale else None
-        out.append(Row(sect, "org progress (assignment_views + count), vs SQL floor",
-                       vals(lambda f: f"{ms(f.org_s)} (floor {ms(f.org_floor_s)}, {ratio(f.org_s / f.org_floor_s)})",
-                            spec), "< 20 ms" if region_scale else "", org_ok))
-        out.append(Row(sect, "answer “合成0001县进度” through the engine",
-                       vals(lambda f: ms(f.org_answer_s) if f.org_answer_s is not None else "not understood", spec)))
-        out.append(Row(sect, "weekly digest (build_digest + text), vs SQL floor",
-                       vals(lambda f: f"{ms(f.digest_s)} (floor {ms(f.digest_floor_s)}, "
-                                      f"{ratio(f.digest_s / f.digest_floor_s)}; {f.digest_orgs} orgs)", spec)))
+        out.append(
+            Row(
+                sect,
+                "org progress (assignment_views + count), vs SQL floor",
+                vals(lambda f: f"{ms(f.org_s)} (floor {ms(f.org_floor_s)}, {ratio(f.org_s / f.org_floor_s)})", spec),
+                "< 20 ms" if region_scale else "",
+                org_ok,
+            )
+        )
+        out.append(
+            Row(
+                sect,
+                "answer “合成0001县进度” through the engine",
+                vals(lambda f: ms(f.org_answer_s) if f.org_answer_s is not None else "not understood", spec),
+            )
+        )
+        out.append(
+            Row(
+                sect,
+                "weekly digest (build_digest + text), vs SQL floor",
+                vals(
+                    lambda f: (
+                        f"{ms(f.digest_s)} (floor {ms(f.digest_floor_s)}, "
+                        f"{ratio(f.digest_s / f.digest_floor_s)}; {f.digest_orgs} orgs)"
+                    ),
+                    spec,
+                ),
+            )
+        )
         scan_ok = all(results[b][spec.name].scan_s < 1.0 for b in results) if region_scale else None
-        out.append(Row(sect, "day's nudge scan (plan_nudges), vs SQL floor",
-                       vals(lambda f: f"{ms(f.scan_s)} (floor {ms(f.scan_floor_s)}, "
-                                      f"{ratio(f.scan_s / f.scan_floor_s)}; {f.scan_messages} messages)", spec),
-                       "< 1 s" if region_scale else "", scan_ok))
+        out.append(
+            Row(
+                sect,
+                "day's nudge scan (plan_nudges), vs SQL floor",
+                vals(
+                    lambda f: (
+                        f"{ms(f.scan_s)} (floor {ms(f.scan_floor_s)}, "
+                        f"{ratio(f.scan_s / f.scan_floor_s)}; {f.scan_messages} messages)"
+                    ),
+                    spec,
+                ),
+                "< 1 s" if region_scale else "",
+                scan_ok,
+            )
+        )
     # Growth: time per unit of data, nation against region (1.0 = exactly linear).
     a_growth = nation.assignments / region.assignments
     d_growth = (nation.assignments + nation.reports) / (region.assignments + region.reports)
-    note = (f"from region to nation the assignments grow {a_growth:.1f}x and assignments + reports "
-            f"{d_growth:.1f}x; value = time growth ÷ data growth (1x is exactly linear)")
+    note = (
+        f"from region to nation the assignments grow {a_growth:.1f}x and assignments + reports "
+        f"{d_growth:.1f}x; value = time growth ÷ data growth (1x is exactly linear)"
+    )
     # Both jobs do work per assignment (one line of figures each; the newest report per assignment is picked
     # in SQL through the (assignment, created_at) index), so assignments are the data they must grow with.
     # The nation holds 8 weeks of reports against the region's 52, so assignments + reports grow far less
@@ -387,12 +523,20 @@ def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> li
         ("weekly digest: growth per (assignments + reports)", "digest_s", d_growth, False),
         ("nudge scan: growth per assignment", "scan_s", a_growth, True),
     ):
+
         def growth(b: str, attr: str = attr, data_growth: float = data_growth) -> float:
             return (getattr(results[b][nation.name], attr) / getattr(results[b][region.name], attr)) / data_growth
 
         v = {b: ratio(growth(b)) for b in results}
         v.setdefault(POSTGRES, NO_PG)
-        out.append(Row("Scale: growth", label, v, "≤ 1x (1.25x for noise)" if target else "",
-                       all(growth(b) <= 1.25 for b in results) if target else None,
-                       note if attr == "digest_s" and target else ""))
+        out.append(
+            Row(
+                "Scale: growth",
+                label,
+                v,
+                "≤ 1x (1.25x for noise)" if target else "",
+                all(growth(b) <= 1.25 for b in results) if target else None,
+                note if attr == "digest_s" and target else "",
+            )
+        )
     return out

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from bench.common import SQLITE, Row, fresh_database, seed_database, secs
+from bench.common import SQLITE, Row, fresh_database, secs, seed_database
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Identity, ProcessedMessage
 from db.repositories import people
@@ -64,8 +64,15 @@ def _bind(url: str) -> None:
     try:
         with transaction(make_session_factory(engine)) as s:
             official = next(p for p in people.list_people(s) if p.role == "official")
-            s.add(Identity(person=official, channel="telegram", external_id=str(CHAT), chat_id=str(CHAT),
-                           created_at=dt.datetime(2023, 5, 24, 1)))
+            s.add(
+                Identity(
+                    person=official,
+                    channel="telegram",
+                    external_id=str(CHAT),
+                    chat_id=str(CHAT),
+                    created_at=dt.datetime(2023, 5, 24, 1),
+                )
+            )
     finally:
         engine.dispose()
 
@@ -101,8 +108,9 @@ async def _once(url: str, data_dir: Path) -> Figures:
     log_path = data_dir / "serve.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = open(log_path, "wb")  # a file, not a pipe: an unread pipe that fills up would stall the process
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=log_file)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log_file
+    )
     try:
         await api.wait_for(lambda: api.sent(CHAT) or proc.poll() is not None, timeout=60)
         seconds = time.perf_counter() - t0
@@ -138,8 +146,19 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
     peak = max(f.peak_mb for f in figs)
     note = f"median of {runs} start(s); `duban serve` with Telegram (polling) and the scheduler on, SQLite"
     return [
-        Row("Start-up", "`duban serve` to the first message handled", {"all": secs(seconds)}, f"< {TARGET_S:.0f} s",
-            seconds < TARGET_S, note),
-        Row("Start-up", "resident memory after it (peak)", {"all": f"{rss:.0f} MB ({peak:.0f} MB)"},
-            f"< {TARGET_MB:.0f} MB", rss < TARGET_MB),
+        Row(
+            "Start-up",
+            "`duban serve` to the first message handled",
+            {"all": secs(seconds)},
+            f"< {TARGET_S:.0f} s",
+            seconds < TARGET_S,
+            note,
+        ),
+        Row(
+            "Start-up",
+            "resident memory after it (peak)",
+            {"all": f"{rss:.0f} MB ({peak:.0f} MB)"},
+            f"< {TARGET_MB:.0f} MB",
+            rss < TARGET_MB,
+        ),
     ]

@@ -86,11 +86,17 @@ async def _duban(url: str, work: Path, messages: list[tuple[int, str]]) -> Figur
 
     api = FakeTelegramAPI()
     await api.start()
-    settings = Settings(data_dir=work / "tg-data", database_url=url, scheduler_enabled=False,
-                        telegram_token=api.token, telegram_base_url=api.url)
+    settings = Settings(
+        data_dir=work / "tg-data",
+        database_url=url,
+        scheduler_enabled=False,
+        telegram_token=api.token,
+        telegram_base_url=api.url,
+    )
     app = build_app(settings, migrate=False, clock=Clock("Asia/Shanghai", dt.datetime(2023, 5, 24, 9), frozen=True))
-    channel = TelegramChannel(settings, limiter=FloodLimiter(overall_per_second=1e6, chat_burst=1e6,
-                                                            chat_per_second=1e6))
+    channel = TelegramChannel(
+        settings, limiter=FloodLimiter(overall_per_second=1e6, chat_burst=1e6, chat_per_second=1e6)
+    )
     try:
         await channel.start(app, web.Application())
         await api.wait_for_call("getUpdates", 1, timeout=20, ok_only=False)
@@ -120,9 +126,16 @@ async def _echo(messages: list[tuple[int, str]]) -> Figures:
         assert update.effective_message is not None
         await update.effective_message.reply_text(update.effective_message.text or "")
 
-    application: Any = (ApplicationBuilder().token(api.token).base_url(f"{api.url}/bot")
-                        .base_file_url(f"{api.url}/file/bot").concurrent_updates(64).connection_pool_size(64)
-                        .job_queue(None).build())
+    application: Any = (
+        ApplicationBuilder()
+        .token(api.token)
+        .base_url(f"{api.url}/bot")
+        .base_file_url(f"{api.url}/file/bot")
+        .concurrent_updates(64)
+        .connection_pool_size(64)
+        .job_queue(None)
+        .build()
+    )
     application.add_handler(MessageHandler(filters.TEXT, echo))
     try:
         await application.initialize()
@@ -152,12 +165,16 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
             users = _bind_officials(url)
             messages = _script(users, rounds)
             duban[backend] = asyncio.run(_duban(url, work, messages))
-        log(f"telegram: duban on {backend}: {duban[backend].rate:.0f} msg/s ({duban[backend].messages} messages, "
-            f"{duban[backend].replies} replies)")
+        log(
+            f"telegram: duban on {backend}: {duban[backend].rate:.0f} msg/s ({duban[backend].messages} messages, "
+            f"{duban[backend].replies} replies)"
+        )
     echo = asyncio.run(_echo(messages))
     log(f"telegram: bare echo bot: {echo.rate:.0f} msg/s")
-    note = (f"{len(messages)} messages from {len({c for c, _ in messages})} chats, all queued at once on the fake "
-            "Bot API server; long polling; 64 updates in flight")
+    note = (
+        f"{len(messages)} messages from {len({c for c, _ in messages})} chats, all queued at once on the fake "
+        "Bot API server; long polling; 64 updates in flight"
+    )
 
     def vals(fn: Callable[[Figures], str]) -> dict[str, str]:
         v = {b: fn(f) for b, f in duban.items()}
@@ -166,9 +183,16 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
 
     return [
         Row("Telegram", "bare PTB echo bot throughput", {"all": f"{echo.rate:.0f} msg/s"}, note=note),
-        Row("Telegram", "duban (PTB + engine + database) throughput",
-            vals(lambda f: f"{f.rate:.0f} msg/s ({f.replies} replies sent)")),
-        Row("Telegram", "duban ÷ echo bot", vals(lambda f: ratio(f.rate / echo.rate)), f"≥ {TARGET}x",
-            all(f.rate / echo.rate >= TARGET for f in duban.values())),
+        Row(
+            "Telegram",
+            "duban (PTB + engine + database) throughput",
+            vals(lambda f: f"{f.rate:.0f} msg/s ({f.replies} replies sent)"),
+        ),
+        Row(
+            "Telegram",
+            "duban ÷ echo bot",
+            vals(lambda f: ratio(f.rate / echo.rate)),
+            f"≥ {TARGET}x",
+            all(f.rate / echo.rate >= TARGET for f in duban.values()),
+        ),
     ]
-

@@ -17,10 +17,30 @@ from bench.common import SQLITE, Row, fresh_database, percentile, seed_database
 TARGET = 3.0
 
 MESSAGES = [
-    "墨脱县进度", "生态环境局有逾期的吗", "谁还没汇报", "八及曲项目", "林草覆盖率达标了吗", "巴宜区的任务怎么样了",
-    "全市进度", "各县区进度", "察隅县有哪些任务滞后", "市林草局进度如何", "项目投资完成了多少", "工布江达县逾期任务",
-    "米林市进度", "我们有逾期的吗", "边境县进度", "地表水水质达标了吗", "污水处理设施建设完成80%", "朗县还有几项没完成",
-    "住建局受阻的任务", "波密县本周汇报了吗", "市委生态文明办", "两山基地申报进展", "查询一下墨脱的进度", "帮我看看林芝市全市的情况",
+    "墨脱县进度",
+    "生态环境局有逾期的吗",
+    "谁还没汇报",
+    "八及曲项目",
+    "林草覆盖率达标了吗",
+    "巴宜区的任务怎么样了",
+    "全市进度",
+    "各县区进度",
+    "察隅县有哪些任务滞后",
+    "市林草局进度如何",
+    "项目投资完成了多少",
+    "工布江达县逾期任务",
+    "米林市进度",
+    "我们有逾期的吗",
+    "边境县进度",
+    "地表水水质达标了吗",
+    "污水处理设施建设完成80%",
+    "朗县还有几项没完成",
+    "住建局受阻的任务",
+    "波密县本周汇报了吗",
+    "市委生态文明办",
+    "两山基地申报进展",
+    "查询一下墨脱的进度",
+    "帮我看看林芝市全市的情况",
 ]
 
 
@@ -68,9 +88,12 @@ def measure(rounds: int, work: Path) -> dict[str, float]:
             bare.append(t2 - t1)
     total_ours, total_bare = sum(ours), sum(bare)
     return {
-        "nlu_p50": percentile(ours, 50), "nlu_p99": percentile(ours, 99),
-        "jieba_p50": percentile(bare, 50), "jieba_p99": percentile(bare, 99),
-        "ratio": total_ours / total_bare, "messages": float(len(ours)),
+        "nlu_p50": percentile(ours, 50),
+        "nlu_p99": percentile(ours, 99),
+        "jieba_p50": percentile(bare, 50),
+        "jieba_p99": percentile(bare, 99),
+        "ratio": total_ours / total_bare,
+        "messages": float(len(ours)),
     }
 
 
@@ -80,14 +103,28 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
         log("understanding: figures from bench/bench_nlu.py")
         return delegated
     f = measure(20 if quick else 200, work)
-    log(f"understanding: NLU p50 {f['nlu_p50'] * 1e6:.0f} µs vs jieba.lcut {f['jieba_p50'] * 1e6:.0f} µs "
-        f"({f['ratio']:.2f}x)")
+    log(
+        f"understanding: NLU p50 {f['nlu_p50'] * 1e6:.0f} µs vs jieba.lcut {f['jieba_p50'] * 1e6:.0f} µs "
+        f"({f['ratio']:.2f}x)"
+    )
     note = f"{int(f['messages'])} messages, {len(MESSAGES)} distinct questions; ratio of total time"
     return [
-        Row("Understanding", "NLU.understand per message p50 / p99",
-            {"all": f"{f['nlu_p50'] * 1e6:.0f} µs / {f['nlu_p99'] * 1e6:.0f} µs"}, note=note),
-        Row("Understanding", "jieba.lcut per message p50 / p99",
-            {"all": f"{f['jieba_p50'] * 1e6:.0f} µs / {f['jieba_p99'] * 1e6:.0f} µs"}),
-        Row("Understanding", "understood ÷ jieba.lcut", {"all": f"{f['ratio']:.2f}x"}, f"≤ {TARGET:.0f}x",
-            f["ratio"] <= TARGET),
+        Row(
+            "Understanding",
+            "NLU.understand per message p50 / p99",
+            {"all": f"{f['nlu_p50'] * 1e6:.0f} µs / {f['nlu_p99'] * 1e6:.0f} µs"},
+            note=note,
+        ),
+        Row(
+            "Understanding",
+            "jieba.lcut per message p50 / p99",
+            {"all": f"{f['jieba_p50'] * 1e6:.0f} µs / {f['jieba_p99'] * 1e6:.0f} µs"},
+        ),
+        Row(
+            "Understanding",
+            "understood ÷ jieba.lcut",
+            {"all": f"{f['ratio']:.2f}x"},
+            f"≤ {TARGET:.0f}x",
+            f["ratio"] <= TARGET,
+        ),
     ]

@@ -77,7 +77,9 @@ def _print_import(result: plans.ImportResult, out: TextIO) -> None:
     def fmt(d: dict[str, int]) -> str:
         return "、".join(f"{k} {v}" for k, v in sorted(d.items())) or "无"
 
-    out.write(f"计划 {result.plan_key} 已导入：新增 {fmt(result.created)}；更新 {fmt(result.updated)}；停用 {fmt(result.deactivated)}\n")
+    out.write(
+        f"计划 {result.plan_key} 已导入：新增 {fmt(result.created)}；更新 {fmt(result.updated)}；停用 {fmt(result.deactivated)}\n"
+    )
 
 
 def _print_overview(ov: plans.PlanOverview, out: TextIO) -> None:

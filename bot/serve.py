@@ -67,8 +67,12 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
         await runner.setup()
         site = web.TCPSite(runner, app.settings.http_host, app.settings.http_port)
         await site.start()
-        log.info("duban serving on %s:%s with channels %s", app.settings.http_host, app.settings.http_port,
-                 [c.name for c in channels] or "none")
+        log.info(
+            "duban serving on %s:%s with channels %s",
+            app.settings.http_host,
+            app.settings.http_port,
+            [c.name for c in channels] or "none",
+        )
         if not channels:
             log.warning("no channel configured: set DUBAN_TELEGRAM_TOKEN or the DUBAN_WECOM_* settings")
         if app.settings.scheduler_enabled:

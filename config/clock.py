@@ -50,8 +50,8 @@ class Clock:
 
     def utcnow(self) -> dt.datetime:
         """Naive UTC, the form stored in the database."""
-        return self.now().astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return self.now().astimezone(dt.UTC).replace(tzinfo=None)
 
     def to_local(self, stored: dt.datetime) -> dt.datetime:
         """A naive-UTC datetime read from the database, in the clock's zone."""
-        return stored.replace(tzinfo=dt.timezone.utc).astimezone(self.tz)
+        return stored.replace(tzinfo=dt.UTC).astimezone(self.tz)

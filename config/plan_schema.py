@@ -33,7 +33,7 @@ class PlanMeta(_Strict):
     summary_due: dt.date | None = None
 
     @model_validator(mode="after")
-    def _window(self) -> "PlanMeta":
+    def _window(self) -> PlanMeta:
         if self.end < self.start:
             raise ValueError("end 早于 start")
         return self
@@ -239,7 +239,9 @@ def _code_checks(doc: PlanDocument) -> list[PlanProblem]:
             where = f"indicators[{i}].sub_indicators[{j}].key"
             head, _, tail = sub.key.partition(".")
             if head != str(ind.number) or not tail.isdigit():
-                problems.append(PlanProblem(where=where, message=f"分项指标编号“{sub.key}”应为“{ind.number}.1”这样的形式"))
+                problems.append(
+                    PlanProblem(where=where, message=f"分项指标编号“{sub.key}”应为“{ind.number}.1”这样的形式")
+                )
             claim(f"I{sub.key}", where)
     for i, e in enumerate(doc.events):
         claim(e.code, f"events[{i}].code")
@@ -251,7 +253,7 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     problems: list[PlanProblem] = []
     names: dict[str, str] = {}
     for i, org in enumerate(doc.organisations):
-        for n in [org.name, *( [org.short] if org.short else []), *org.aliases, *org.former_names]:
+        for n in [org.name, *([org.short] if org.short else []), *org.aliases, *org.former_names]:
             if n in names and names[n] != org.name:
                 problems.append(PlanProblem(where=f"organisations[{i}]", message=f"名称“{n}”与“{names[n]}”重复"))
             names.setdefault(n, org.name)
@@ -259,7 +261,10 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     # group called like an organisation would make a reference ambiguous.
     group_of: dict[str, str] = {}
     for i, g in enumerate(doc.groups):
-        for where, n in [(f"groups[{i}].name", g.name), *((f"groups[{i}].aliases[{j}]", a) for j, a in enumerate(g.aliases))]:
+        for where, n in [
+            (f"groups[{i}].name", g.name),
+            *((f"groups[{i}].aliases[{j}]", a) for j, a in enumerate(g.aliases)),
+        ]:
             if n in names:
                 problems.append(PlanProblem(where=where, message=f"单位组名称“{n}”与单位“{names[n]}”的名称或别名重复"))
             elif n in group_of and group_of[n] != g.name:
@@ -291,7 +296,9 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
             if d and not (doc.plan.start.replace(month=1, day=1) <= d <= doc.plan.end):
                 problems.append(PlanProblem(where=f"tasks[{i}].{field}", message=f"日期 {d} 不在计划年度内"))
         if t.goal is not None and t.goal not in goal_codes:
-            problems.append(PlanProblem(where=f"tasks[{i}].goal", message=f"未知的年度目标“{t.goal}”（应为 goals 中的 code）"))
+            problems.append(
+                PlanProblem(where=f"tasks[{i}].goal", message=f"未知的年度目标“{t.goal}”（应为 goals 中的 code）")
+            )
     for i, p in enumerate(doc.projects):
         check_ref(p.lead, f"projects[{i}].lead", False)
         for j, a in enumerate(p.assignees):

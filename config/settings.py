@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     wecom_api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
     wecom_callback_path: str = "/wecom/callback"
     wecom_group_webhook: str | None = None
-    wecom_markdown: bool = Field(default=True, description="use WeCom markdown for digests (off where it does not render)")
+    wecom_markdown: bool = Field(
+        default=True, description="use WeCom markdown for digests (off where it does not render)"
+    )
 
     # Scheduler
     scheduler_enabled: bool = True
@@ -109,9 +111,7 @@ class Settings(BaseSettings):
 
     @property
     def wecom_enabled(self) -> bool:
-        return all(
-            (self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token, self.wecom_aes_key)
-        )
+        return all((self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token, self.wecom_aes_key))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -11,7 +11,9 @@ from db.repositories import people
 from handlers import texts
 from handlers.context import Context, Replies
 
-INVITE_RE = re.compile(r"^(?:邀请|生成绑定码|/invite)\s*(\S+)?\s*(填报人|协调员|分管领导|official|coordinator|leader)?\s*$")
+INVITE_RE = re.compile(
+    r"^(?:邀请|生成绑定码|/invite)\s*(\S+)?\s*(填报人|协调员|分管领导|official|coordinator|leader)?\s*$"
+)
 ROLE_BY_WORD = {"填报人": "official", "协调员": "coordinator", "分管领导": "leader"}
 BIND_RE = re.compile(r"^(?:/start|绑定|綁定|bind)\s*[:：]?\s*([A-Za-z0-9]{4,40})?\s*$", re.IGNORECASE)
 
@@ -68,8 +70,12 @@ def invite(ctx: Context, text: str) -> Replies | None:
     org = orgs.find_org(ctx.session, m.group(1))
     if org is None:
         hint = orgs.name_index(ctx.session).closest(m.group(1))
-        return [Reply(texts.INVITE_UNKNOWN_ORG.format(name=m.group(1), hint=("是否指：" + "、".join(hint)) if hint else ""))]
+        return [
+            Reply(texts.INVITE_UNKNOWN_ORG.format(name=m.group(1), hint=("是否指：" + "、".join(hint)) if hint else ""))
+        ]
     role = ROLE_BY_WORD.get(m.group(2) or "填报人", m.group(2) or "official")
     inv = people.new_invite(ctx.session, org, role, ctx.clock.utcnow(), dt.timedelta(days=7))
     expires = ctx.clock.to_local(inv.expires_at).strftime("%Y-%m-%d %H:%M")
-    return [Reply(texts.INVITE_CREATED.format(org=org.name, role=texts.ROLE_NAMES[role], code=inv.code, expires=expires))]
+    return [
+        Reply(texts.INVITE_CREATED.format(org=org.name, role=texts.ROLE_NAMES[role], code=inv.code, expires=expires))
+    ]

@@ -69,13 +69,35 @@ FIELD_NAMES = {
     "evidence": texts.F_EVIDENCE,
 }
 FIELD_ALIASES = {
-    "状态": "status", "进度": "percent", "百分比": "percent", "完成率": "percent", "投资": "investment",
-    "完成投资": "investment", "资金": "investment", "形象进度": "physical", "形象": "physical",
-    "指标": "indicator", "指标值": "indicator", "数值": "indicator", "工作情况": "description",
-    "说明": "description", "情况": "description", "描述": "description", "困难": "problems",
-    "问题": "problems", "困难问题": "problems", "下一步": "next_step", "计划": "next_step",
-    "预计完成": "expected", "日期": "expected", "完成日期": "expected", "时间": "expected",
-    "佐证": "evidence", "佐证材料": "evidence", "附件": "evidence", "照片": "evidence",
+    "状态": "status",
+    "进度": "percent",
+    "百分比": "percent",
+    "完成率": "percent",
+    "投资": "investment",
+    "完成投资": "investment",
+    "资金": "investment",
+    "形象进度": "physical",
+    "形象": "physical",
+    "指标": "indicator",
+    "指标值": "indicator",
+    "数值": "indicator",
+    "工作情况": "description",
+    "说明": "description",
+    "情况": "description",
+    "描述": "description",
+    "困难": "problems",
+    "问题": "problems",
+    "困难问题": "problems",
+    "下一步": "next_step",
+    "计划": "next_step",
+    "预计完成": "expected",
+    "日期": "expected",
+    "完成日期": "expected",
+    "时间": "expected",
+    "佐证": "evidence",
+    "佐证材料": "evidence",
+    "附件": "evidence",
+    "照片": "evidence",
 }
 SKIPPABLE = {"problems", "next_step", "expected", "evidence"}
 
@@ -98,7 +120,17 @@ def _date_cn(d: dt.date | None) -> str:
 def steps_for(kind: str, status: str | None) -> list[str]:
     """The questions for an item of `kind`, given the status chosen so far."""
     if kind == PROJECT:
-        steps = ["status", "percent", "investment", "physical", "description", "problems", "next_step", "expected", "evidence"]
+        steps = [
+            "status",
+            "percent",
+            "investment",
+            "physical",
+            "description",
+            "problems",
+            "next_step",
+            "expected",
+            "evidence",
+        ]
     elif kind == INDICATOR:
         steps = ["status", "indicator", "description", "problems", "next_step", "evidence"]
     else:
@@ -158,7 +190,13 @@ def start(ctx: Context, org_name: str | None = None) -> Replies:
         target = orgs.find_org(ctx.session, org_name)
         if target is None:
             hint = orgs.name_index(ctx.session).closest(org_name)
-            return [Reply(texts.UNKNOWN_ORG_FOR_REPORT.format(name=org_name, hint=("是否指：" + "、".join(hint)) if hint else ""))]
+            return [
+                Reply(
+                    texts.UNKNOWN_ORG_FOR_REPORT.format(
+                        name=org_name, hint=("是否指：" + "、".join(hint)) if hint else ""
+                    )
+                )
+            ]
         if not ctx.is_coordinator and (org is None or target.id != org.id):
             return [Reply(texts.OTHER_ORG_TASK.format(own=org.name if org else "—", label="汇报", other=target.name))]
         org = target
@@ -179,7 +217,7 @@ def start(ctx: Context, org_name: str | None = None) -> Replies:
 
 
 def _list_reply(org_name: str, views: list[progress.AssignmentView], page: int) -> Reply:
-    chunk = views[page * PAGE:(page + 1) * PAGE]
+    chunk = views[page * PAGE : (page + 1) * PAGE]
     lines = [texts.TASK_LIST_HEADER.format(org=org_name, n=len(views))]
     choices = []
     for i, v in enumerate(chunk, page * PAGE + 1):
@@ -222,8 +260,11 @@ def cancel(ctx: Context) -> Replies:
 
 def _keep(ctx: Context) -> None:
     """Park the current draft so `继续` can resume it, and return to idle."""
-    snapshot = {"state": ctx.state, "data": {k: v for k, v in ctx.data.items() if not k.startswith("keep_")},
-                "assignment_id": ctx.data["draft"]["assignment_id"]}
+    snapshot = {
+        "state": ctx.state,
+        "data": {k: v for k, v in ctx.data.items() if not k.startswith("keep_")},
+        "assignment_id": ctx.data["draft"]["assignment_id"],
+    }
     ctx.go(IDLE)
     ctx.update(**{KEEP: snapshot})
 
@@ -252,8 +293,14 @@ def edit_last(ctx: Context) -> Replies:
         "next_step": last.next_step,
         "expected": last.expected_date.isoformat() if last.expected_date else None,
     }
-    draft = {"assignment_id": a.id, "fields": fields, "attachments": [], "supersedes": last.id, "editing": False,
-             "answered": sorted(FIELD_NAMES)}
+    draft = {
+        "assignment_id": a.id,
+        "fields": fields,
+        "attachments": [],
+        "supersedes": last.id,
+        "editing": False,
+        "answered": sorted(FIELD_NAMES),
+    }
     ctx.go("checkin.confirm", org_id=a.organisation_id, draft=draft)
     date = _date_cn(ctx_local_date(last.created_at))
     return [Reply(texts.EDIT_LAST_INTRO.format(date=date)), _summary(ctx)]
@@ -315,8 +362,14 @@ def _begin_confirm(ctx: Context, assignment_id: int, fields: dict[str, Any]) -> 
     a = ctx.session.get(Assignment, assignment_id)
     assert a is not None
     # Everything the one-liner did not say may stay empty: go straight to the summary.
-    draft = {"assignment_id": assignment_id, "fields": fields, "attachments": [], "supersedes": None, "editing": False,
-             "answered": sorted(FIELD_NAMES)}
+    draft = {
+        "assignment_id": assignment_id,
+        "fields": fields,
+        "attachments": [],
+        "supersedes": None,
+        "editing": False,
+        "answered": sorted(FIELD_NAMES),
+    }
     ctx.go("checkin.confirm", org_id=a.organisation_id, draft=draft)
     return [_summary(ctx)]
 
@@ -396,7 +449,7 @@ def _pick_from(ctx: Context, text: str, options: list[int]) -> tuple[int | None,
         elif t in hay:
             score = 100 + len(t)
         else:
-            grams = {t[i:i + 2] for i in range(len(t) - 1)}
+            grams = {t[i : i + 2] for i in range(len(t) - 1)}
             hits = sum(1 for g in grams if g in hay)
             if grams and hits / len(grams) >= 0.6:
                 score = int(100 * hits / len(grams))
@@ -443,9 +496,15 @@ def _other_org_match(ctx: Context, text: str) -> str | None:
     plan = _plan(ctx)
     if plan is None:
         return None
-    q = select(Assignment, Item).join(Item).where(
-        Item.plan_id == plan.id, Item.active.is_(True), Assignment.active.is_(True),
-        Assignment.organisation_id != ctx.person.organisation_id,
+    q = (
+        select(Assignment, Item)
+        .join(Item)
+        .where(
+            Item.plan_id == plan.id,
+            Item.active.is_(True),
+            Assignment.active.is_(True),
+            Assignment.organisation_id != ctx.person.organisation_id,
+        )
     )
     for a, item in ctx.session.execute(q):
         if t in (item.short_name or "") or t in item.title:
@@ -465,8 +524,13 @@ def _begin_draft(ctx: Context, assignment_id: int) -> Replies:
     a = ctx.session.get(Assignment, assignment_id)
     assert a is not None
     draft = {"assignment_id": assignment_id, "fields": {}, "attachments": [], "supersedes": None, "editing": False}
-    ctx.go("checkin.ask", org_id=a.organisation_id, draft=draft, step="status",
-           queue=[x for x in ctx.data.get("options", []) if x != assignment_id])
+    ctx.go(
+        "checkin.ask",
+        org_id=a.organisation_id,
+        draft=draft,
+        step="status",
+        queue=[x for x in ctx.data.get("options", []) if x != assignment_id],
+    )
     return [_header(ctx, a), *_prompt(ctx)]
 
 
@@ -482,8 +546,11 @@ def _header(ctx: Context, a: Assignment) -> Reply:
     elif item.targets:
         t = item.targets[0]
         target = texts.CHECKIN_TARGET.format(target=t.get("text") or f"{t.get('value', '')}{t.get('unit', '')}")
-    return Reply(texts.CHECKIN_HEADER.format(label=item.label, org=a.organisation.name, title=item.title,
-                                             due=_date_cn(due), target=target))
+    return Reply(
+        texts.CHECKIN_HEADER.format(
+            label=item.label, org=a.organisation.name, title=item.title, due=_date_cn(due), target=target
+        )
+    )
 
 
 def _unit(item: Item) -> str:
@@ -613,7 +680,11 @@ def _on_answer(ctx: Context, text: str) -> Replies:
     elif step == "indicator":
         if len(t) > 100:
             return [Reply(texts.E_TEXT_LONG.format(n=len(t), limit=100)), *_prompt(ctx)]
-        number = parse_percent(t, bare_number=False) if "%" in t or "百分" in t else to_number(re.sub(r"[^\d.一二三四五六七八九十百千万点两零〇]", "", t) or t)
+        number = (
+            parse_percent(t, bare_number=False)
+            if "%" in t or "百分" in t
+            else to_number(re.sub(r"[^\d.一二三四五六七八九十百千万点两零〇]", "", t) or t)
+        )
         fields["indicator"] = ctx.msg.text.strip() or t
         fields["indicator_number"] = fmt_number(number, 4) if number is not None else None
     else:
@@ -626,7 +697,10 @@ def _on_answer(ctx: Context, text: str) -> Replies:
             if d is None:
                 return [Reply(texts.E_DATE), *_prompt(ctx)]
             if d < ctx.clock.today():
-                return [Reply(texts.E_DATE_PAST.format(date=d.isoformat(), today=ctx.clock.today().isoformat())), *_prompt(ctx)]
+                return [
+                    Reply(texts.E_DATE_PAST.format(date=d.isoformat(), today=ctx.clock.today().isoformat())),
+                    *_prompt(ctx),
+                ]
             fields["expected"] = d.isoformat()
         else:
             # Store what was typed (full-width punctuation included), not the normalised form used for parsing.
@@ -636,8 +710,11 @@ def _on_answer(ctx: Context, text: str) -> Replies:
 
 def _error_for(step: str) -> str:
     return {
-        "status": texts.E_STATUS, "percent": texts.E_PERCENT, "investment": texts.E_INVESTMENT,
-        "indicator": texts.E_INDICATOR, "expected": texts.E_DATE,
+        "status": texts.E_STATUS,
+        "percent": texts.E_PERCENT,
+        "investment": texts.E_INVESTMENT,
+        "indicator": texts.E_INDICATOR,
+        "expected": texts.E_DATE,
     }.get(step, texts.E_TEXT_SHORT)
 
 
@@ -647,17 +724,27 @@ def _on_evidence(ctx: Context, t: str, draft: dict[str, Any]) -> Replies:
         now = ctx.clock.utcnow()
         names = []
         for att in ctx.msg.attachments:
-            row = reports.add_attachment(ctx.session, att.kind, att.local_path, ctx.msg.channel, now,
-                                         att.file_name, att.mime_type, att.size)
+            row = reports.add_attachment(
+                ctx.session, att.kind, att.local_path, ctx.msg.channel, now, att.file_name, att.mime_type, att.size
+            )
             atts.append(row.id)
             names.append(att.file_name or att.kind)
         draft["attachments"] = atts
         ctx.update(draft=draft)
-        return [Reply(texts.EVIDENCE_GOT.format(n=len(atts), name="、".join(names)),
-                      choices=[Choice(texts.CHOICE_DONE, texts.CHOICE_DONE)])]
+        return [
+            Reply(
+                texts.EVIDENCE_GOT.format(n=len(atts), name="、".join(names)),
+                choices=[Choice(texts.CHOICE_DONE, texts.CHOICE_DONE)],
+            )
+        ]
     if t in (texts.CHOICE_DONE, "好了", "发完了", "好", "ok", "OK") or _is_skip(t):
         return _advance(ctx, draft, dict(draft["fields"]))
-    return [Reply(texts.E_EVIDENCE, choices=[Choice(texts.CHOICE_DONE, texts.CHOICE_DONE), Choice(texts.CHOICE_SKIP, texts.CHOICE_SKIP)])]
+    return [
+        Reply(
+            texts.E_EVIDENCE,
+            choices=[Choice(texts.CHOICE_DONE, texts.CHOICE_DONE), Choice(texts.CHOICE_SKIP, texts.CHOICE_SKIP)],
+        )
+    ]
 
 
 def _advance(ctx: Context, draft: dict[str, Any], fields: dict[str, Any]) -> Replies:
@@ -670,8 +757,11 @@ def _advance(ctx: Context, draft: dict[str, Any], fields: dict[str, Any]) -> Rep
     if draft.get("editing"):
         draft["editing"] = False
         # A changed status may need a question it skipped before (e.g. 已完成 → 推进中 needs a %).
-        missing = [s for s in steps_for(a.item.kind, fields.get("status")) if s not in answered and s != "evidence"
-                   and not (s in ("percent",) and fields.get("percent") is not None)]
+        missing = [
+            s
+            for s in steps_for(a.item.kind, fields.get("status"))
+            if s not in answered and s != "evidence" and not (s in ("percent",) and fields.get("percent") is not None)
+        ]
         if missing:
             draft["editing"] = True
             ctx.update(draft=draft, step=missing[0])
@@ -752,7 +842,11 @@ def _summary(ctx: Context) -> Reply:
         elif step == "percent":
             value = f"{f['percent']}%" if f.get("percent") is not None else texts.NONE_TEXT
         elif step == "investment":
-            value = f"{f['investment']} 万元 / 总投资 {fmt_number(item.investment_total, 2)} 万元" if f.get("investment") else texts.NONE_TEXT
+            value = (
+                f"{f['investment']} 万元 / 总投资 {fmt_number(item.investment_total, 2)} 万元"
+                if f.get("investment")
+                else texts.NONE_TEXT
+            )
         elif step == "indicator":
             if f.get("indicator"):
                 verdict = _indicator_verdict(item, f.get("indicator_number"), f.get("status"))
@@ -807,7 +901,11 @@ def _on_confirm(ctx: Context, text: str) -> Replies:
         if key:
             return _modify(ctx, key)
         if m.group(1):
-            return [Reply(texts.E_MODIFY.format(text=m.group(1), fields="、".join(FIELD_NAMES[s] for s in _modifiable(ctx))))]
+            return [
+                Reply(
+                    texts.E_MODIFY.format(text=m.group(1), fields="、".join(FIELD_NAMES[s] for s in _modifiable(ctx)))
+                )
+            ]
         ctx.conversation.state = "checkin.modify"
         return [Reply(texts.Q_MODIFY, choices=[Choice(FIELD_NAMES[s], FIELD_NAMES[s]) for s in _modifiable(ctx)])]
     return [Reply(texts.E_CONFIRM), _summary(ctx)]
@@ -816,8 +914,12 @@ def _on_confirm(ctx: Context, text: str) -> Replies:
 def _on_modify(ctx: Context, text: str) -> Replies:
     key = _field_from_text(ctx, normalize(text))
     if key is None:
-        return [Reply(texts.E_MODIFY.format(text=text, fields="、".join(FIELD_NAMES[s] for s in _modifiable(ctx))),
-                      choices=[Choice(FIELD_NAMES[s], FIELD_NAMES[s]) for s in _modifiable(ctx)])]
+        return [
+            Reply(
+                texts.E_MODIFY.format(text=text, fields="、".join(FIELD_NAMES[s] for s in _modifiable(ctx))),
+                choices=[Choice(FIELD_NAMES[s], FIELD_NAMES[s]) for s in _modifiable(ctx)],
+            )
+        ]
     return _modify(ctx, key)
 
 
@@ -858,8 +960,16 @@ def _submit(ctx: Context) -> Replies:
     if supersedes is not None:
         # An edit keeps the evidence of the version it corrects.
         attachment_ids += _copy_attachments(ctx, supersedes)
-    reports.add_report(ctx.session, a, ctx.person, ctx.msg.channel, ctx.clock.utcnow(), fields,
-                       supersedes=supersedes, attachment_ids=attachment_ids)
+    reports.add_report(
+        ctx.session,
+        a,
+        ctx.person,
+        ctx.msg.channel,
+        ctx.clock.utcnow(),
+        fields,
+        supersedes=supersedes,
+        attachment_ids=attachment_ids,
+    )
     pct = f" {percent}%" if percent is not None and status != DONE else ""
     template = texts.SUBMITTED_EDIT if supersedes else texts.SUBMITTED
     done_reply = Reply(template.format(label=a.item.label, status=texts.STATUS_LABELS[status], percent=pct))
@@ -870,8 +980,13 @@ def _submit(ctx: Context) -> Replies:
     queue = [aid for aid in queue if aid in open_ids and aid not in reported_now]
     if queue:
         ctx.go("checkin.next", org_id=org_id, queue=queue)
-        return [done_reply, Reply(texts.Q_NEXT_TASK.format(n=len(queue)),
-                                  choices=[Choice(texts.CHOICE_NEXT, texts.CHOICE_NEXT), Choice(texts.CHOICE_END, texts.CHOICE_END)])]
+        return [
+            done_reply,
+            Reply(
+                texts.Q_NEXT_TASK.format(n=len(queue)),
+                choices=[Choice(texts.CHOICE_NEXT, texts.CHOICE_NEXT), Choice(texts.CHOICE_END, texts.CHOICE_END)],
+            ),
+        ]
     ctx.go(IDLE)
     if supersedes is None and not ctx.data.get("queue") and "options" not in ctx.data:
         return [done_reply]
@@ -882,7 +997,9 @@ def _copy_attachments(ctx: Context, old: Report) -> list[int]:
     """Copies of the corrected version's evidence, for the new version (the old keeps its own). Returns their ids."""
     now = ctx.clock.utcnow()
     copies = [
-        reports.add_attachment(ctx.session, att.kind, att.path, att.channel, now, att.file_name, att.mime_type, att.size)
+        reports.add_attachment(
+            ctx.session, att.kind, att.path, att.channel, now, att.file_name, att.mime_type, att.size
+        )
         for att in old.attachments
     ]
     return [c.id for c in copies]
@@ -892,7 +1009,8 @@ def _reported_today(ctx: Context, org_id: int) -> set[int]:
     """Assignments of the organisation with a report in the last 12 hours (done in this sitting)."""
     since = ctx.clock.utcnow() - dt.timedelta(hours=12)
     rows = ctx.session.execute(
-        select(Report.assignment_id).join(Assignment, Assignment.id == Report.assignment_id)
+        select(Report.assignment_id)
+        .join(Assignment, Assignment.id == Report.assignment_id)
         .where(Assignment.organisation_id == org_id, Report.created_at >= since)
     ).scalars()
     return set(rows)

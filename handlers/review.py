@@ -45,9 +45,16 @@ def _list(ctx: Context) -> Replies:
     choices = []
     for i, r in enumerate(pending[:10], 1):
         a = r.assignment
-        lines.append(f"{i}. " + texts.REVIEW_LINE.format(org=a.organisation.name, label=a.item.label,
-                                                          status=texts.STATUS_LABELS[r.status], percent=_pct(r),
-                                                          date=_local(ctx, r)))
+        lines.append(
+            f"{i}. "
+            + texts.REVIEW_LINE.format(
+                org=a.organisation.name,
+                label=a.item.label,
+                status=texts.STATUS_LABELS[r.status],
+                percent=_pct(r),
+                date=_local(ctx, r),
+            )
+        )
         choices.append(Choice(f"{i}. {a.organisation.short_name or a.organisation.name} {a.item.label}", f"#{r.id}"))
     ctx.go("review.pick", options=[r.id for r in pending[:10]])
     return [Reply("\n".join(lines), choices=choices, listed=True)]
@@ -109,11 +116,19 @@ def _show(ctx: Context, rid: int) -> Replies:
             details.append(f"{name}：{value}")
     ctx.go("review.show", report_id=rid)
     text = texts.REVIEW_DETAIL.format(
-        label=a.item.label, org=a.organisation.name, person=r.person.name if r.person else "—", channel=r.channel,
-        date=_local(ctx, r), status=texts.STATUS_LABELS[r.status], percent=_pct(r), details="\n".join(details),
+        label=a.item.label,
+        org=a.organisation.name,
+        person=r.person.name if r.person else "—",
+        channel=r.channel,
+        date=_local(ctx, r),
+        status=texts.STATUS_LABELS[r.status],
+        percent=_pct(r),
+        details="\n".join(details),
     )
-    choices = [Choice(texts.REVIEW_CHOICE_PASS, texts.REVIEW_CHOICE_PASS),
-               Choice(texts.REVIEW_CHOICE_RETURN, texts.REVIEW_CHOICE_RETURN)]
+    choices = [
+        Choice(texts.REVIEW_CHOICE_PASS, texts.REVIEW_CHOICE_PASS),
+        Choice(texts.REVIEW_CHOICE_RETURN, texts.REVIEW_CHOICE_RETURN),
+    ]
     return [Reply(text, choices=choices)]
 
 
@@ -131,7 +146,13 @@ def _decide(ctx: Context, rid: int, approve: bool, reason: str | None) -> Replie
         note = texts.REVIEW_NOTIFY_RETURNED.format(label=a.item.label, reason=reason)
         reply = texts.REVIEW_RETURNED.format(org=a.organisation.name, label=a.item.label, reason=reason)
     if r.person is not None:
-        outbox.notify_person(ctx.session, r.person, f"review:{r.id}:{'pass' if approve else 'return'}", "review",
-                             note, ctx.clock.utcnow())
+        outbox.notify_person(
+            ctx.session,
+            r.person,
+            f"review:{r.id}:{'pass' if approve else 'return'}",
+            "review",
+            note,
+            ctx.clock.utcnow(),
+        )
     ctx.go(IDLE)
     return [Reply(reply + "\n" + texts.REVIEW_NEXT_HINT)]

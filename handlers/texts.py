@@ -23,8 +23,7 @@ HELP_OFFICIAL = (
     "• 取消：随时退出当前对话"
 )
 HELP_COORDINATOR = (
-    HELP_OFFICIAL
-    + "\n\n协调员还可以问：\n"
+    HELP_OFFICIAL + "\n\n协调员还可以问：\n"
     "• 墨脱县进度 / 边境县进度 / 全市进度\n"
     "• 哪些任务逾期了 / 生态环境局有逾期的吗\n"
     "• 谁还没汇报\n"
@@ -92,7 +91,13 @@ SUMMARY_HEADER = "请核对本次汇报："
 SUMMARY_FOOTER = "回复“确认”提交，“修改 项目名”更改某项（如“修改 进度”），或“取消”。"
 F_STATUS, F_PERCENT, F_INVESTMENT, F_PHYSICAL = "状态", "进度", "完成投资", "形象进度"
 F_INDICATOR, F_DESCRIPTION, F_PROBLEMS, F_NEXT, F_EXPECTED, F_EVIDENCE = (
-    "指标值", "工作情况", "困难问题", "下一步", "预计完成", "佐证材料")
+    "指标值",
+    "工作情况",
+    "困难问题",
+    "下一步",
+    "预计完成",
+    "佐证材料",
+)
 INDICATOR_MET, INDICATOR_NOT_MET, INDICATOR_UNKNOWN = "达标", "未达标", "待判定"
 EVIDENCE_COUNT = "{n}份"
 NONE_TEXT = "无"
@@ -106,7 +111,13 @@ ALL_REPORTED = "本单位任务都已汇报，辛苦了！"
 CHOICE_NEXT, CHOICE_END = "下一项", "结束"
 END_SESSION = "好的，本次汇报结束。需要时发送“汇报”。"
 CHOICE_CONFIRM, CHOICE_MODIFY, CHOICE_CANCEL, CHOICE_SKIP, CHOICE_DONE, CHOICE_RETRY = (
-    "确认", "修改", "取消", "跳过", "完成", "重新填写")
+    "确认",
+    "修改",
+    "取消",
+    "跳过",
+    "完成",
+    "重新填写",
+)
 DRAFT_RESUMED = "接着填写上次的汇报："
 NO_DRAFT = "没有未完成的汇报草稿。发送“汇报”开始填报。"
 DRAFT_EXPIRED = "上次的汇报填写超时，草稿已保存，发送“继续”可接着填写。"
@@ -179,18 +190,28 @@ SCHED_MORE = "……共{n}项，回复“汇报”查看全部。"
 SCHED_REPORT_HINT = "请回复“汇报”填报进展；如有困难，请在汇报中写明存在问题。请假可回复“请假到 6月5日”。"
 SCHED_ESCALATION_HINT = "可发送“哪些任务逾期了”查看全部逾期任务。"
 SCHED_CHOICE_REPORT = "开始汇报"
-SCHED_PROMPT = "【每周汇报】{name}您好，{org}有{n}项任务近7天没有汇报进展{urgent}。请回复“汇报”开始本周填报，几分钟即可完成。"
+SCHED_PROMPT = (
+    "【每周汇报】{name}您好，{org}有{n}项任务近7天没有汇报进展{urgent}。请回复“汇报”开始本周填报，几分钟即可完成。"
+)
 SCHED_PROMPT_URGENT = "（其中逾期{overdue}项、7天内到期{soon}项）"
 SCHED_EVENT = "【活动提醒】{name}您好，{event}（{date}）还有一周，请提前做好活动准备。\n{text}"
 SCHED_NO_PLAN = "数据库中还没有计划，请先运行 duban init。"
-SCHED_KIND_NAMES = {"nudge": "截止提醒", "overdue": "逾期提醒", "escalation": "督办升级", "prompt": "每周汇报提醒",
-                    "digest": "周报", "event": "活动提醒"}
+SCHED_KIND_NAMES = {
+    "nudge": "截止提醒",
+    "overdue": "逾期提醒",
+    "escalation": "督办升级",
+    "prompt": "每周汇报提醒",
+    "digest": "周报",
+    "event": "活动提醒",
+}
 
 # ---- scheduler: weekly digest (scheduler/digest.py) -------------------------------------------------------
 DIGEST_TITLE = "督办周报{scope}：{start}—{end}"
 DIGEST_OVERALL = "总体"
-DIGEST_OVERALL_LINE = ("平均完成进度 {completion}%（较上周{delta}），已完成 {done}/{total} 项；"
-                       "逾期 {overdue} 项，滞后 {lagging} 项，受阻 {blocked} 项，从未汇报 {unreported} 项")
+DIGEST_OVERALL_LINE = (
+    "平均完成进度 {completion}%（较上周{delta}），已完成 {done}/{total} 项；"
+    "逾期 {overdue} 项，滞后 {lagging} 项，受阻 {blocked} 项，从未汇报 {unreported} 项"
+)
 DIGEST_BY_ORG = "各单位完成进度"
 DIGEST_ORG_LINE = "{i}. {org} {completion}%（{delta}）完成{done}/{total} 逾期{overdue} 滞后{lagging}"
 DIGEST_UP = "↑{n}"
@@ -205,7 +226,9 @@ DIGEST_BLOCKED_LINE = "{bullet} {org}｜{label}：{problems}"
 DIGEST_NO_PROBLEM_TEXT = "未说明问题"
 DIGEST_SILENT = "近7天未汇报的单位（{n}个）"
 DIGEST_INVESTMENT = "工程项目投资"
-DIGEST_INVESTMENT_LINE = "累计完成投资 {done} 万元 / 计划总投资 {planned} 万元（{ratio}%），{reported}/{total} 个项目已报投资"
+DIGEST_INVESTMENT_LINE = (
+    "累计完成投资 {done} 万元 / 计划总投资 {planned} 万元（{ratio}%），{reported}/{total} 个项目已报投资"
+)
 DIGEST_NONE = "无"
 DIGEST_MORE = "……共{n}项，详见附件。"
 DIGEST_YES = "是"
@@ -218,20 +241,64 @@ DIGEST_SHEET_ORGS = "各单位"
 DIGEST_SHEET_OVERDUE = "逾期"
 DIGEST_SHEET_LAGGING = "滞后"
 DIGEST_SHEET_BLOCKED = "受阻"
-DIGEST_ORG_HEADERS = ("单位", "任务数", "已完成", "推进中", "未启动", "受阻", "逾期", "滞后", "从未汇报",
-                      "平均进度%", "较上周(百分点)", "近7天未汇报")
+DIGEST_ORG_HEADERS = (
+    "单位",
+    "任务数",
+    "已完成",
+    "推进中",
+    "未启动",
+    "受阻",
+    "逾期",
+    "滞后",
+    "从未汇报",
+    "平均进度%",
+    "较上周(百分点)",
+    "近7天未汇报",
+)
 DIGEST_TASK_HEADERS = ("单位", "编号", "任务", "截止日期", "状态", "进度%", "序时进度%", "逾期天数", "存在问题")
 
 # ---- scheduler: completion workbook (scheduler/export.py) -------------------------------------------------
 EXPORT_SHEET_TASKS = "重点工作任务"
 EXPORT_SHEET_PROJECTS = "年度工程清单"
 EXPORT_SHEET_INDICATORS = "指标分工任务"
-EXPORT_TASK_HEADERS = ("序号", "编号", "所属部分", "重点工作任务", "责任单位", "截止日期", "状态", "完成进度%",
-                       "最新进展", "存在问题", "最近汇报", "审核")
-EXPORT_PROJECT_HEADERS = ("序号", "项目名称", "牵头单位", "建设年限", "总投资(万元)", "累计完成投资(万元)",
-                          "投资完成率%", "形象进度", "状态")
-EXPORT_INDICATOR_HEADERS = ("序号", "领域", "类别", "指标", "单位", "目标值", "责任单位", "最新值", "填报单位",
-                            "填报日期", "达标？")
+EXPORT_TASK_HEADERS = (
+    "序号",
+    "编号",
+    "所属部分",
+    "重点工作任务",
+    "责任单位",
+    "截止日期",
+    "状态",
+    "完成进度%",
+    "最新进展",
+    "存在问题",
+    "最近汇报",
+    "审核",
+)
+EXPORT_PROJECT_HEADERS = (
+    "序号",
+    "项目名称",
+    "牵头单位",
+    "建设年限",
+    "总投资(万元)",
+    "累计完成投资(万元)",
+    "投资完成率%",
+    "形象进度",
+    "状态",
+)
+EXPORT_INDICATOR_HEADERS = (
+    "序号",
+    "领域",
+    "类别",
+    "指标",
+    "单位",
+    "目标值",
+    "责任单位",
+    "最新值",
+    "填报单位",
+    "填报日期",
+    "达标？",
+)
 EXPORT_DONE = "已生成 {path}（截至 {date}）：重点工作任务、年度工程清单、指标分工任务。"
 
 # ---- scheduler: duban tick (scheduler/commands.py) --------------------------------------------------------
@@ -272,7 +339,9 @@ Q_NO_ORG = "您还没有所属单位，无法查看本单位任务。请联系�
 Q_REPORT_GROUP = "汇报请私聊我进行，群里只回答查询。"
 Q_REPORT_NO_ORG = "您还没有所属单位，无法汇报。请联系管理员。"
 Q_NO_TASKS = "{name}目前没有分解到的任务。"
-Q_ORG_HEADER = "【{name}】共{total}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}"
+Q_ORG_HEADER = (
+    "【{name}】共{total}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}"
+)
 Q_GROUP_HEADER = "【{name}】{n}个单位 共{total}项，平均完成{completion}%：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}、滞后{lagging}"
 Q_GROUP_LINE = "{light}{name} 完成{completion}% 滞后{lagging} 逾期{overdue}"
 Q_GROUP_FOOTER = "发送单位名（如“{example}进度”）查看详情。"
@@ -328,7 +397,13 @@ Q_ORG_NO_OPEN = "{org}目前没有待汇报的任务。"
 
 # ---- plan show (handlers/plan_text.py) ---------------------------------------------------------------------
 PT_ORG_HEADER = "{name}（{kind}）"
-PT_KINDS = {"county": "县（区）", "department": "市直部门", "office": "市委办公室", "government": "县政府", "branch": "分局"}
+PT_KINDS = {
+    "county": "县（区）",
+    "department": "市直部门",
+    "office": "市委办公室",
+    "government": "县政府",
+    "branch": "分局",
+}
 PT_SHORT = "简称：{text}"
 PT_ALIASES = "别名：{text}"
 PT_FORMER = "曾用名/其后名称：{text}"
@@ -343,10 +418,27 @@ PT_INDICATOR_HEADER = "指标{number}：{title}"
 PT_TASK_HEADER = "任务 {code}：{title}"
 PT_FIELD = "{name}：{value}"
 PT_FIELDS = {
-    "short": "简称", "content": "建设内容", "investment": "总投资（万元）", "years": "实施年限", "lead": "牵头单位",
-    "assignees": "实施单位", "keywords": "关键词", "due": "截止日期", "note": "备注", "domain": "领域", "category": "指标类别",
-    "unit": "单位", "target": "指标值", "target_year": "2023年目标", "explanation": "指标解释", "check": "判定规则",
-    "responsible": "责任单位", "section": "出处", "text": "原文", "start": "开始日期", "targets": "量化目标",
+    "short": "简称",
+    "content": "建设内容",
+    "investment": "总投资（万元）",
+    "years": "实施年限",
+    "lead": "牵头单位",
+    "assignees": "实施单位",
+    "keywords": "关键词",
+    "due": "截止日期",
+    "note": "备注",
+    "domain": "领域",
+    "category": "指标类别",
+    "unit": "单位",
+    "target": "指标值",
+    "target_year": "2023年目标",
+    "explanation": "指标解释",
+    "check": "判定规则",
+    "responsible": "责任单位",
+    "section": "出处",
+    "text": "原文",
+    "start": "开始日期",
+    "targets": "量化目标",
 }
 PT_SUB_HEADER = "分项指标 {key}：{name}"
 PT_PROGRESS = "进展（截至{today}）："

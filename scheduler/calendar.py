@@ -145,5 +145,5 @@ class QuietHours:
 
 
 def _pad(t: str) -> str:
-    """"8:00" → "08:00" (fromisoformat wants two digits)."""
+    """ "8:00" → "08:00" (fromisoformat wants two digits)."""
     return t if len(t.split(":")[0]) == 2 else "0" + t

@@ -57,8 +57,13 @@ def digest_files_dir(app: App) -> Path:
     return app.settings.data_dir / "digests"
 
 
-def tick(app: App, at: dt.datetime | None = None, dry_run: bool = False, out: TextIO | None = None,
-         channels: dict[str, Channel] | None = None) -> int:
+def tick(
+    app: App,
+    at: dt.datetime | None = None,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+    channels: dict[str, Channel] | None = None,
+) -> int:
     """Run what is due at `at` (default now): queue it and deliver it, or with `dry_run` only print it.
 
     Args:
@@ -88,18 +93,27 @@ def tick(app: App, at: dt.datetime | None = None, dry_run: bool = False, out: Te
         messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
         created = jobs.queue(s, messages, now_utc)
         n_created = len(created)
-    out.write(texts.TICK_QUEUED.format(at=now.strftime("%Y-%m-%d %H:%M"), n=n_created,
-                                       skipped=len(messages) - n_created) + "\n")
+    out.write(
+        texts.TICK_QUEUED.format(at=now.strftime("%Y-%m-%d %H:%M"), n=n_created, skipped=len(messages) - n_created)
+        + "\n"
+    )
     from scheduler.sender import OutboxSender
 
     chans: dict[str, Channel] = dict(channels or {})
     chans.setdefault("console", PrintChannel(out))
     stats = asyncio.run(OutboxSender(app, chans).drain(now=now_utc))
     with app.session_factory() as s:
-        waiting = s.scalar(select(func.count()).select_from(Outbox).where(
-            Outbox.status == OUT_PENDING, Outbox.channel.not_in(list(chans)))) or 0
-    out.write(texts.TICK_SENT.format(sent=stats.sent, retried=stats.retried + stats.deferred, failed=stats.failed)
-              + "\n")
+        waiting = (
+            s.scalar(
+                select(func.count())
+                .select_from(Outbox)
+                .where(Outbox.status == OUT_PENDING, Outbox.channel.not_in(list(chans)))
+            )
+            or 0
+        )
+    out.write(
+        texts.TICK_SENT.format(sent=stats.sent, retried=stats.retried + stats.deferred, failed=stats.failed) + "\n"
+    )
     if waiting:
         out.write(texts.TICK_WAITING.format(n=waiting) + "\n")
     return 0
@@ -109,8 +123,17 @@ def _print_dry_run(messages: list[jobs.Message], now: dt.datetime, out: TextIO) 
     out.write(texts.TICK_DRY_HEADER.format(at=now.strftime("%Y-%m-%d %H:%M"), n=len(messages)) + "\n")
     for m in messages:
         r = m.recipient
-        out.write("\n" + texts.TICK_DRY_LINE.format(kind=texts.SCHED_KIND_NAMES.get(m.kind, m.kind), name=r.name,
-                                                    channel=r.channel, chat=r.chat_id, key=m.dedupe_key) + "\n")
+        out.write(
+            "\n"
+            + texts.TICK_DRY_LINE.format(
+                kind=texts.SCHED_KIND_NAMES.get(m.kind, m.kind),
+                name=r.name,
+                channel=r.channel,
+                chat=r.chat_id,
+                key=m.dedupe_key,
+            )
+            + "\n"
+        )
         if m.not_before is not None:
             out.write(texts.TICK_DRY_LATER.format(at=m.not_before.strftime("%Y-%m-%d %H:%M")) + "\n")
         out.write(m.text + "\n")

@@ -34,11 +34,12 @@ SILENCE = dt.timedelta(days=7)
 
 def to_utc(local: dt.datetime) -> dt.datetime:
     """Aware local → naive UTC (the stored form)."""
-    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def reports_at(session: Session, plan: Plan, cutoff_utc: dt.datetime,
-               kinds: tuple[str, ...] = REPORTABLE_KINDS) -> dict[int, Report]:
+def reports_at(
+    session: Session, plan: Plan, cutoff_utc: dt.datetime, kinds: tuple[str, ...] = REPORTABLE_KINDS
+) -> dict[int, Report]:
     """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments.
 
     The newest version per assignment is picked in SQL (a window over the (assignment, created_at) index), so
@@ -56,14 +57,17 @@ def reports_at(session: Session, plan: Plan, cutoff_utc: dt.datetime,
         .where(Item.plan_id == plan.id, Item.kind.in_(kinds), Report.created_at <= cutoff_utc)
         .subquery()
     )
-    rows = session.execute(
-        select(Report).join(ranked, ranked.c.id == Report.id).where(ranked.c.rn == 1)
-    ).scalars()
+    rows = session.execute(select(Report).join(ranked, ranked.c.id == Report.id).where(ranked.c.rn == 1)).scalars()
     return {r.assignment_id: r for r in rows}
 
 
-def views_at(session: Session, plan: Plan, at: dt.datetime, org_ids: list[int] | None = None,
-             kinds: tuple[str, ...] = REPORTABLE_KINDS) -> list[AssignmentView]:
+def views_at(
+    session: Session,
+    plan: Plan,
+    at: dt.datetime,
+    org_ids: list[int] | None = None,
+    kinds: tuple[str, ...] = REPORTABLE_KINDS,
+) -> list[AssignmentView]:
     """Assignment views as they stood at `at` (aware local): reports filed after it are ignored.
 
     Built on `progress.assignment_views` (items, organisations, windows) with the report fields replaced by
@@ -82,27 +86,34 @@ def views_at(session: Session, plan: Plan, at: dt.datetime, org_ids: list[int] |
         status = r.status if r else None
         percent = Decimal(100) if status == DONE else (r.percent if r else None)
         expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, today)
-        closed = bool(r and r.status == DONE and r.review_state == APPROVED and r.reviewed_at is not None
-                      and r.reviewed_at <= cutoff)
-        out.append(dataclasses.replace(
-            v,
-            status=status,
-            percent=percent,
-            last_report_id=r.id if r else None,
-            last_report_at=r.created_at if r else None,
-            review_state=r.review_state if r else None,
-            problems=r.problems if r else None,
-            description=r.description if r else None,
-            investment_done=r.investment_done if r else None,
-            physical_progress=r.physical_progress if r else None,
-            indicator_value=r.indicator_value if r else None,
-            indicator_number=r.indicator_number if r else None,
-            closed=closed,
-            expected=expected,
-            overdue=overdue,
-            lagging=lagging,
-            light=light,
-        ))
+        closed = bool(
+            r
+            and r.status == DONE
+            and r.review_state == APPROVED
+            and r.reviewed_at is not None
+            and r.reviewed_at <= cutoff
+        )
+        out.append(
+            dataclasses.replace(
+                v,
+                status=status,
+                percent=percent,
+                last_report_id=r.id if r else None,
+                last_report_at=r.created_at if r else None,
+                review_state=r.review_state if r else None,
+                problems=r.problems if r else None,
+                description=r.description if r else None,
+                investment_done=r.investment_done if r else None,
+                physical_progress=r.physical_progress if r else None,
+                indicator_value=r.indicator_value if r else None,
+                indicator_number=r.indicator_number if r else None,
+                closed=closed,
+                expected=expected,
+                overdue=overdue,
+                lagging=lagging,
+                light=light,
+            )
+        )
     out.sort(key=progress.urgency_key)
     return out
 
@@ -166,40 +177,119 @@ class Digest:
 
     def _title(self) -> str:
         scope = f"（{self.org_filter}）" if self.org_filter else ""
-        return texts.DIGEST_TITLE.format(scope=scope, start=_md(self.since.date() + dt.timedelta(days=1)),
-                                         end=_md(self.as_of.date()))
+        return texts.DIGEST_TITLE.format(
+            scope=scope, start=_md(self.since.date() + dt.timedelta(days=1)), end=_md(self.as_of.date())
+        )
 
     def _sections(self, bullet: str) -> list[tuple[str, list[str]]]:
         """(heading, lines) of each section; shared by text and markdown."""
         sections: list[tuple[str, list[str]]] = []
         o = self.overall
-        sections.append((texts.DIGEST_OVERALL, [texts.DIGEST_OVERALL_LINE.format(
-            completion=fmt_number(o.completion), delta=_delta(o.completion - self.overall_before), done=o.done,
-            total=o.total, overdue=o.overdue, lagging=o.lagging, blocked=o.blocked, unreported=o.unreported)]))
+        sections.append(
+            (
+                texts.DIGEST_OVERALL,
+                [
+                    texts.DIGEST_OVERALL_LINE.format(
+                        completion=fmt_number(o.completion),
+                        delta=_delta(o.completion - self.overall_before),
+                        done=o.done,
+                        total=o.total,
+                        overdue=o.overdue,
+                        lagging=o.lagging,
+                        blocked=o.blocked,
+                        unreported=o.unreported,
+                    )
+                ],
+            )
+        )
         if len(self.orgs) > 1 or not self.org_filter:
-            lines = [texts.DIGEST_ORG_LINE.format(
-                i=i, org=ol.name, completion=fmt_number(ol.completion), delta=_delta(ol.delta), done=ol.counts.done,
-                total=ol.counts.total, overdue=ol.counts.overdue, lagging=ol.counts.lagging)
-                for i, ol in enumerate(self.orgs, 1)]
+            lines = [
+                texts.DIGEST_ORG_LINE.format(
+                    i=i,
+                    org=ol.name,
+                    completion=fmt_number(ol.completion),
+                    delta=_delta(ol.delta),
+                    done=ol.counts.done,
+                    total=ol.counts.total,
+                    overdue=ol.counts.overdue,
+                    lagging=ol.counts.lagging,
+                )
+                for i, ol in enumerate(self.orgs, 1)
+            ]
             sections.append((texts.DIGEST_BY_ORG, lines))
-        sections.append((texts.DIGEST_OVERDUE.format(n=len(self.overdue)), _listed(
-            [texts.DIGEST_OVERDUE_LINE.format(bullet=bullet, org=v.org_name, label=v.label, due=_md(v.due),
-                                              days=-v.days_left, progress=_progress(v)) for v in self.overdue])))
-        sections.append((texts.DIGEST_LAGGING.format(n=len(self.lagging)), _listed(
-            [texts.DIGEST_LAGGING_LINE.format(bullet=bullet, org=v.org_name, label=v.label,
-                                              percent=fmt_number(v.percent or 0), expected=fmt_number(v.expected))
-             for v in self.lagging])))
-        sections.append((texts.DIGEST_BLOCKED.format(n=len(self.blocked)), _listed(
-            [texts.DIGEST_BLOCKED_LINE.format(bullet=bullet, org=v.org_name, label=v.label,
-                                              problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT)
-             for v in self.blocked])))
-        sections.append((texts.DIGEST_SILENT.format(n=len(self.silent)),
-                         ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE]))
+        sections.append(
+            (
+                texts.DIGEST_OVERDUE.format(n=len(self.overdue)),
+                _listed(
+                    [
+                        texts.DIGEST_OVERDUE_LINE.format(
+                            bullet=bullet,
+                            org=v.org_name,
+                            label=v.label,
+                            due=_md(v.due),
+                            days=-v.days_left,
+                            progress=_progress(v),
+                        )
+                        for v in self.overdue
+                    ]
+                ),
+            )
+        )
+        sections.append(
+            (
+                texts.DIGEST_LAGGING.format(n=len(self.lagging)),
+                _listed(
+                    [
+                        texts.DIGEST_LAGGING_LINE.format(
+                            bullet=bullet,
+                            org=v.org_name,
+                            label=v.label,
+                            percent=fmt_number(v.percent or 0),
+                            expected=fmt_number(v.expected),
+                        )
+                        for v in self.lagging
+                    ]
+                ),
+            )
+        )
+        sections.append(
+            (
+                texts.DIGEST_BLOCKED.format(n=len(self.blocked)),
+                _listed(
+                    [
+                        texts.DIGEST_BLOCKED_LINE.format(
+                            bullet=bullet,
+                            org=v.org_name,
+                            label=v.label,
+                            problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT,
+                        )
+                        for v in self.blocked
+                    ]
+                ),
+            )
+        )
+        sections.append(
+            (
+                texts.DIGEST_SILENT.format(n=len(self.silent)),
+                ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE],
+            )
+        )
         if self.projects:
             reported = sum(1 for p in self.projects if p.done is not None)
-            sections.append((texts.DIGEST_INVESTMENT, [texts.DIGEST_INVESTMENT_LINE.format(
-                done=fmt_number(self.invest_done, 2), planned=fmt_number(self.invest_planned, 2),
-                ratio=fmt_number(self.invest_ratio), reported=reported, total=len(self.projects))]))
+            sections.append(
+                (
+                    texts.DIGEST_INVESTMENT,
+                    [
+                        texts.DIGEST_INVESTMENT_LINE.format(
+                            done=fmt_number(self.invest_done, 2),
+                            planned=fmt_number(self.invest_planned, 2),
+                            ratio=fmt_number(self.invest_ratio),
+                            reported=reported,
+                            total=len(self.projects),
+                        )
+                    ],
+                )
+            )
         return sections
 
     def text(self) -> str:
@@ -252,28 +342,40 @@ def project_lines(session: Session, views: list[AssignmentView]) -> list[Project
             by_item[v.item_id].append(v)
     if not by_item:
         return []
-    roles: dict[int, str] = {aid: role for aid, role in session.execute(
-        select(Assignment.id, Assignment.role).where(Assignment.item_id.in_(list(by_item))))}
+    roles: dict[int, str] = {
+        aid: role
+        for aid, role in session.execute(
+            select(Assignment.id, Assignment.role).where(Assignment.item_id.in_(list(by_item)))
+        )
+    }
     out: list[ProjectLine] = []
     for item_id, vs in by_item.items():
         lead = [v for v in vs if roles.get(v.assignment_id) == "lead" and v.investment_done is not None]
         reported = lead or [v for v in vs if v.investment_done is not None]
         best = max(reported, key=lambda v: v.investment_done or 0) if reported else None
         first = vs[0]
-        out.append(ProjectLine(
-            item_id=item_id,
-            number=first.item_number,
-            label=first.label,
-            planned=first.investment_total or Decimal(0),
-            done=best.investment_done if best else None,
-            physical_progress=best.physical_progress if best else None,
-        ))
+        out.append(
+            ProjectLine(
+                item_id=item_id,
+                number=first.item_number,
+                label=first.label,
+                planned=first.investment_total or Decimal(0),
+                done=best.investment_done if best else None,
+                physical_progress=best.physical_progress if best else None,
+            )
+        )
     out.sort(key=lambda p: (p.number or 0, p.item_id))
     return out
 
 
-def build_digest(session: Session, plan: Plan, now: dt.datetime, org_ids: list[int] | None = None,
-                 org_filter: str | None = None, current: bool = True) -> Digest:
+def build_digest(
+    session: Session,
+    plan: Plan,
+    now: dt.datetime,
+    org_ids: list[int] | None = None,
+    org_filter: str | None = None,
+    current: bool = True,
+) -> Digest:
     """The digest as of `now` (aware local).
 
     Args:
@@ -283,8 +385,11 @@ def build_digest(session: Session, plan: Plan, now: dt.datetime, org_ids: list[i
             the history up to `now` (a past week).
     """
     since = now - dt.timedelta(days=7)
-    views = (progress.assignment_views(session, plan, now.date(), org_ids=org_ids) if current
-             else views_at(session, plan, now, org_ids))
+    views = (
+        progress.assignment_views(session, plan, now.date(), org_ids=org_ids)
+        if current
+        else views_at(session, plan, now, org_ids)
+    )
     before = views_at(session, plan, since, org_ids)
     before_by_org: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in before:
@@ -296,10 +401,16 @@ def build_digest(session: Session, plan: Plan, now: dt.datetime, org_ids: list[i
     lines: list[OrgLine] = []
     for org_id, vs in by_org.items():
         open_vs = [v for v in vs if not v.done and not v.closed and v.start <= now.date()]
-        silent = bool(open_vs) and not any(v.last_report_at is not None and v.last_report_at > silent_since
-                                           for v in vs)
-        lines.append(OrgLine(org_id, vs[0].org_name, progress.count(vs),
-                             progress.count(before_by_org.get(org_id, [])).completion, silent))
+        silent = bool(open_vs) and not any(v.last_report_at is not None and v.last_report_at > silent_since for v in vs)
+        lines.append(
+            OrgLine(
+                org_id,
+                vs[0].org_name,
+                progress.count(vs),
+                progress.count(before_by_org.get(org_id, [])).completion,
+                silent,
+            )
+        )
     lines.sort(key=lambda ol: (-ol.completion, ol.name))
     return Digest(
         plan_title=plan.title,
@@ -319,11 +430,25 @@ def build_digest(session: Session, plan: Plan, now: dt.datetime, org_ids: list[i
 
 # ---- chart --------------------------------------------------------------------------------------------------
 
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
-             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Droid Sans Fallback", "AR PL UMing CN")
-CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                  "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+CJK_FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
 
 
 def cjk_font() -> str | None:
@@ -376,8 +501,11 @@ def render_chart(d: Digest, path: Path) -> Path:
     ax.set_xlim(0, 105)
     for i, v in enumerate(values):
         ax.text(v + 1, i, f"{v:g}%", va="center", fontsize=7)
-    title = texts.DIGEST_CHART_TITLE.format(date=_md(d.as_of.date())) if font else \
-        f"Completion by organisation, {d.as_of.date().isoformat()}"
+    title = (
+        texts.DIGEST_CHART_TITLE.format(date=_md(d.as_of.date()))
+        if font
+        else f"Completion by organisation, {d.as_of.date().isoformat()}"
+    )
     ax.set_title(title, fontsize=10, fontfamily=family)
     ax.set_xlabel("%")
     fig.tight_layout()
@@ -402,18 +530,41 @@ def render_xlsx(d: Digest, path: Path) -> Path:
     ws.append(list(texts.DIGEST_ORG_HEADERS))
     for ol in d.orgs:
         c = ol.counts
-        ws.append([ol.name, c.total, c.done, c.in_progress, c.not_started, c.blocked,
-                   c.overdue, c.lagging, c.unreported, float(ol.completion), float(ol.delta),
-                   texts.DIGEST_YES if ol.silent else ""])
+        ws.append(
+            [
+                ol.name,
+                c.total,
+                c.done,
+                c.in_progress,
+                c.not_started,
+                c.blocked,
+                c.overdue,
+                c.lagging,
+                c.unreported,
+                float(ol.completion),
+                float(ol.delta),
+                texts.DIGEST_YES if ol.silent else "",
+            ]
+        )
     format_sheet(ws, [16, 8, 8, 8, 8, 8, 8, 8, 8, 10, 12, 12])
 
     def task_sheet(title: str, views: list[AssignmentView]) -> None:
         s = wb.create_sheet(title)
         s.append(list(texts.DIGEST_TASK_HEADERS))
         for v in views:
-            s.append([v.org_name, v.item_code, v.label, v.due, _status_text(v),
-                      float(v.percent) if v.percent is not None else None, float(v.expected),
-                      -v.days_left if v.overdue else None, v.problems or ""])
+            s.append(
+                [
+                    v.org_name,
+                    v.item_code,
+                    v.label,
+                    v.due,
+                    _status_text(v),
+                    float(v.percent) if v.percent is not None else None,
+                    float(v.expected),
+                    -v.days_left if v.overdue else None,
+                    v.problems or "",
+                ]
+            )
         format_sheet(s, [16, 10, 36, 12, 10, 8, 8, 8, 40], wrap_columns=(3, 9))
 
     task_sheet(texts.DIGEST_SHEET_OVERDUE, d.overdue)

@@ -23,9 +23,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.repositories.plan_xlsx import print_layout
 from db.models import INDICATOR, PROJECT, TASK, Item, Plan
 from db.repositories import progress
+from db.repositories.plan_xlsx import print_layout
 from db.repositories.progress import AssignmentView
 from handlers import texts
 from scheduler.digest import project_lines, views_at
@@ -82,7 +82,7 @@ def _status(v: AssignmentView) -> str:
 def _local_date(stored: dt.datetime | None, tz: Any) -> dt.date | None:
     if stored is None:
         return None
-    return stored.replace(tzinfo=dt.timezone.utc).astimezone(tz).date()
+    return stored.replace(tzinfo=dt.UTC).astimezone(tz).date()
 
 
 def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool = True) -> Workbook:
@@ -101,20 +101,35 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     ws.title = texts.EXPORT_SHEET_TASKS
     ws.append(list(texts.EXPORT_TASK_HEADERS))
     tasks = sorted((v for v in views if v.item_kind == TASK), key=lambda v: (v.item_code, v.org_name))
-    sections: dict[int, str | None] = {i: sec for i, sec in session.execute(
-        select(Item.id, Item.section).where(Item.plan_id == plan.id, Item.kind == TASK))}
+    sections: dict[int, str | None] = {
+        i: sec
+        for i, sec in session.execute(select(Item.id, Item.section).where(Item.plan_id == plan.id, Item.kind == TASK))
+    }
     for i, v in enumerate(tasks, 1):
-        ws.append([
-            i, v.item_code, sections.get(v.item_id) or "", v.title, v.org_name, v.due, _status(v),
-            _num(v.percent), v.description or "", v.problems or "", _local_date(v.last_report_at, tz),
-            texts.REVIEW_LABELS.get(v.review_state, "") if v.review_state else "",
-        ])
+        ws.append(
+            [
+                i,
+                v.item_code,
+                sections.get(v.item_id) or "",
+                v.title,
+                v.org_name,
+                v.due,
+                _status(v),
+                _num(v.percent),
+                v.description or "",
+                v.problems or "",
+                _local_date(v.last_report_at, tz),
+                texts.REVIEW_LABELS.get(v.review_state, "") if v.review_state else "",
+            ]
+        )
     format_sheet(ws, [6, 10, 22, 40, 16, 12, 9, 9, 40, 30, 12, 9], wrap_columns=(3, 4, 9, 10))
 
     # 年度工程清单
     ws = wb.create_sheet(texts.EXPORT_SHEET_PROJECTS)
     ws.append(list(texts.EXPORT_PROJECT_HEADERS))
-    items = {i.id: i for i in session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT)).scalars()}
+    items = {
+        i.id: i for i in session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT)).scalars()
+    }
     project_views: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == PROJECT:
@@ -125,12 +140,21 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
         statuses = {v.status for v in project_views[p.item_id]}
         all_done = bool(project_views[p.item_id]) and statuses == {"done"}
         ratio = (p.done * 100 / p.planned).quantize(Decimal("0.1")) if p.done is not None and p.planned else None
-        ws.append([
-            p.number, item.title, extra.get("lead") or "", item.years or "", _num(p.planned), _num(p.done),
-            _num(ratio), p.physical_progress or "",
-            texts.STATUS_LABELS["done"] if all_done else _status(max(
-                project_views[p.item_id], key=lambda v: v.last_report_at or dt.datetime.min)),
-        ])
+        ws.append(
+            [
+                p.number,
+                item.title,
+                extra.get("lead") or "",
+                item.years or "",
+                _num(p.planned),
+                _num(p.done),
+                _num(ratio),
+                p.physical_progress or "",
+                texts.STATUS_LABELS["done"]
+                if all_done
+                else _status(max(project_views[p.item_id], key=lambda v: v.last_report_at or dt.datetime.min)),
+            ]
+        )
     format_sheet(ws, [6, 40, 16, 12, 12, 12, 10, 40, 9], wrap_columns=(2, 8))
     for row in ws.iter_rows(min_row=2, min_col=5, max_col=6):
         for cell in row:
@@ -144,12 +168,16 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
         if v.item_kind == INDICATOR:
             ind_views[v.item_id].append(v)
     indicators = session.execute(
-        select(Item).where(Item.plan_id == plan.id, Item.kind == INDICATOR, Item.active.is_(True))
-        .order_by(Item.number, Item.id)).scalars()
+        select(Item)
+        .where(Item.plan_id == plan.id, Item.kind == INDICATOR, Item.active.is_(True))
+        .order_by(Item.number, Item.id)
+    ).scalars()
     for item in indicators:
         vs = ind_views.get(item.id, [])
         latest = latest_indicator_view(vs)
-        responsible = "、".join((item.extra or {}).get("responsible", [])) or "、".join(sorted({v.org_name for v in vs}))
+        responsible = "、".join((item.extra or {}).get("responsible", [])) or "、".join(
+            sorted({v.org_name for v in vs})
+        )
         met = indicator_met(item.check_op, item.check_value, latest.indicator_number if latest else None)
         if latest is None:
             verdict = texts.SCHED_NEVER_REPORTED
@@ -157,11 +185,21 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
             verdict = texts.INDICATOR_UNKNOWN
         else:
             verdict = texts.INDICATOR_MET if met else texts.INDICATOR_NOT_MET
-        ws.append([
-            item.number, item.domain or "", item.category or "", item.title, item.unit or "", item.target_text or "",
-            responsible, latest.indicator_value if latest else "", latest.org_name if latest else "",
-            _local_date(latest.last_report_at, tz) if latest else None, verdict,
-        ])
+        ws.append(
+            [
+                item.number,
+                item.domain or "",
+                item.category or "",
+                item.title,
+                item.unit or "",
+                item.target_text or "",
+                responsible,
+                latest.indicator_value if latest else "",
+                latest.org_name if latest else "",
+                _local_date(latest.last_report_at, tz) if latest else None,
+                verdict,
+            ]
+        )
     format_sheet(ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9], wrap_columns=(3, 4, 6, 7))
     return wb
 

@@ -56,10 +56,10 @@ from db.models import (
     ReminderLog,
 )
 from db.repositories import progress
+from db.repositories.conversations import PROMPTED, arm_if_idle
 from db.repositories.progress import AssignmentView
 from handlers import texts
 from handlers.numbers import fmt_number
-from db.repositories.conversations import PROMPTED, arm_if_idle
 from scheduler import outbox
 from scheduler.calendar import QuietHours, is_workday, next_workday, previous_workday, workdays_between
 
@@ -71,11 +71,32 @@ MAX_LISTED = 15  # tasks listed in one reminder; the rest are counted
 # not imported: the scheduler stays free of platform modules).
 WECOM_ROBOT_CHAT_ID = "group-robot"
 
-NUDGE, OVERDUE, ESCALATION, PROMPT, DIGEST, EVENT_REMINDER = "nudge", "overdue", "escalation", "prompt", "digest", "event"
+NUDGE, OVERDUE, ESCALATION, PROMPT, DIGEST, EVENT_REMINDER = (
+    "nudge",
+    "overdue",
+    "escalation",
+    "prompt",
+    "digest",
+    "event",
+)
 KINDS = (NUDGE, OVERDUE, ESCALATION, PROMPT, DIGEST, EVENT_REMINDER)
 
-WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
-            "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
+WEEKDAYS = {
+    "mon": 0,
+    "tue": 1,
+    "wed": 2,
+    "thu": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+    "周一": 0,
+    "周二": 1,
+    "周三": 2,
+    "周四": 3,
+    "周五": 4,
+    "周六": 5,
+    "周日": 6,
+}
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,7 @@ class Message:
 
 
 def parse_weekly(spec: str) -> tuple[int, dt.time]:
-    """"mon 09:30" → (0, 09:30). Accepts English three-letter days and 周一…周日."""
+    """ "mon 09:30" → (0, 09:30). Accepts English three-letter days and 周一…周日."""
     parts = spec.strip().lower().split()
     if len(parts) != 2 or parts[0] not in WEEKDAYS:
         raise ValueError(f"无效的每周时间“{spec}”，应为如 mon 09:30 或 周一 09:30")
@@ -165,13 +186,14 @@ class Planner:
         files_dir: where digests put their chart and workbook; None to skip rendering files (dry runs).
     """
 
-    def __init__(self, session: Session, plan: Plan, now: dt.datetime, settings: Settings,
-                 files_dir: Path | None = None) -> None:
+    def __init__(
+        self, session: Session, plan: Plan, now: dt.datetime, settings: Settings, files_dir: Path | None = None
+    ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self.session, self.plan, self.now, self.settings = session, plan, now, settings
         self.today = now.date()
-        self.now_utc = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        self.now_utc = now.astimezone(dt.UTC).replace(tzinfo=None)
         self.files_dir = files_dir
         self.quiet = QuietHours(settings.quiet_hours)
         self._views: list[AssignmentView] | None = None
@@ -194,7 +216,9 @@ class Planner:
         if self._people is None:
             self._people = list(
                 self.session.execute(
-                    select(Person).where(Person.active.is_(True)).options(selectinload(Person.identities))
+                    select(Person)
+                    .where(Person.active.is_(True))
+                    .options(selectinload(Person.identities))
                     .order_by(Person.id)
                 ).scalars()
             )
@@ -205,10 +229,14 @@ class Planner:
             self._logged = {
                 (k, o, a, p)
                 for k, o, a, p in self.session.execute(
-                    select(ReminderLog.kind, ReminderLog.occasion, ReminderLog.assignment_id, ReminderLog.person_id)
-                    .where(ReminderLog.kind.in_((NUDGE, OVERDUE, ESCALATION, EVENT_REMINDER)),
-                           ReminderLog.assignment_id.in_(
-                               select(Assignment.id).join(Item).where(Item.plan_id == self.plan.id)))
+                    select(
+                        ReminderLog.kind, ReminderLog.occasion, ReminderLog.assignment_id, ReminderLog.person_id
+                    ).where(
+                        ReminderLog.kind.in_((NUDGE, OVERDUE, ESCALATION, EVENT_REMINDER)),
+                        ReminderLog.assignment_id.in_(
+                            select(Assignment.id).join(Item).where(Item.plan_id == self.plan.id)
+                        ),
+                    )
                 )
             }
         return (kind, occasion, assignment_id, person_id) in self._logged
@@ -252,8 +280,12 @@ class Planner:
 
         def rank(i: Identity) -> tuple[bool, bool, dt.datetime, int]:
             real = i.channel != "console"
-            return (i.channel in self.enabled and real, real,
-                    recency.get((i.channel, i.external_id), dt.datetime.min), -i.id)
+            return (
+                i.channel in self.enabled and real,
+                real,
+                recency.get((i.channel, i.external_id), dt.datetime.min),
+                -i.id,
+            )
 
         best = max(person.identities, key=rank)
         return Recipient(person.id, person.name, best.channel, best.chat_id or best.external_id)
@@ -340,11 +372,14 @@ class Planner:
                 if msg:
                     out.append(msg)
         if escalated:
-            esc_items = [(v, Decision(ESCALATION, f"{colour}:{v.due.isoformat()}", v.assignment_id))
-                         for v, _k, colour, _last in escalated]
+            esc_items = [
+                (v, Decision(ESCALATION, f"{colour}:{v.due.isoformat()}", v.assignment_id))
+                for v, _k, colour, _last in escalated
+            ]
             for person in self.people_of(None, (COORDINATOR,)):
-                msg = self._task_message(ESCALATION, person, esc_items, texts.SCHED_ESCALATION_HEADER,
-                                         self._escalation_line)
+                msg = self._task_message(
+                    ESCALATION, person, esc_items, texts.SCHED_ESCALATION_HEADER, self._escalation_line
+                )
                 if msg:
                     out.append(msg)
             red_by_org: dict[int, list[tuple[AssignmentView, Decision]]] = defaultdict(list)
@@ -353,14 +388,16 @@ class Planner:
                     red_by_org[v.org_id].append(item)
             for org_id, items in red_by_org.items():
                 for person in self.people_of(org_id, (LEADER,)):
-                    msg = self._task_message(ESCALATION, person, items, texts.SCHED_LEADER_HEADER,
-                                             self._escalation_line)
+                    msg = self._task_message(
+                        ESCALATION, person, items, texts.SCHED_LEADER_HEADER, self._escalation_line
+                    )
                     if msg:
                         out.append(msg)
         return out
 
-    def _task_message(self, kind: str, person: Person, items: list[tuple[AssignmentView, Decision]], header: str,
-                      line: Any) -> Message | None:
+    def _task_message(
+        self, kind: str, person: Person, items: list[tuple[AssignmentView, Decision]], header: str, line: Any
+    ) -> Message | None:
         """One message to `person` listing the tasks of `items` not yet sent to them for that occasion."""
         if self.paused(person):
             return None
@@ -376,14 +413,17 @@ class Planner:
         if len(fresh) > MAX_LISTED:
             more = texts.SCHED_MORE if kind in (NUDGE, OVERDUE) else texts.SCHED_MORE_ESCALATION
             lines.append(more.format(n=len(fresh)))
-        text = "\n".join([
-            header.format(name=person.name, org="、".join(orgs), n=len(fresh)),
-            *lines,
-            texts.SCHED_REPORT_HINT if kind in (NUDGE, OVERDUE) else texts.SCHED_ESCALATION_HINT,
-        ])
+        text = "\n".join(
+            [
+                header.format(name=person.name, org="、".join(orgs), n=len(fresh)),
+                *lines,
+                texts.SCHED_REPORT_HINT if kind in (NUDGE, OVERDUE) else texts.SCHED_ESCALATION_HINT,
+            ]
+        )
         decisions = [d for _, d in fresh]
         key = f"{kind}:{person.id}:{self.today.isoformat()}:" + _short_hash(
-            f"{d.assignment_id}:{d.occasion}" for d in decisions)
+            f"{d.assignment_id}:{d.occasion}" for d in decisions
+        )
         payload: dict[str, Any] = {}
         if kind in (NUDGE, OVERDUE):
             payload["choices"] = [[texts.SCHED_CHOICE_REPORT, "汇报"]]
@@ -399,20 +439,34 @@ class Planner:
     def _nudge_line(self, i: int, v: AssignmentView, d: Decision) -> str:
         left = (v.due - self.today).days
         when = texts.SCHED_DUE_TODAY if left == 0 else texts.SCHED_DAYS_LEFT.format(n=left)
-        return texts.SCHED_TASK_LINE.format(i=i, label=v.label, org=v.org_name, due=md(v.due), when=when,
-                                            progress=self._progress(v))
+        return texts.SCHED_TASK_LINE.format(
+            i=i, label=v.label, org=v.org_name, due=md(v.due), when=when, progress=self._progress(v)
+        )
 
     def _overdue_line(self, i: int, v: AssignmentView, d: Decision) -> str:
         k = workdays_between(v.due, self.today)
-        return texts.SCHED_TASK_LINE.format(i=i, label=v.label, org=v.org_name, due=md(v.due),
-                                            when=texts.SCHED_OVERDUE_DAYS.format(n=k), progress=self._progress(v))
+        return texts.SCHED_TASK_LINE.format(
+            i=i,
+            label=v.label,
+            org=v.org_name,
+            due=md(v.due),
+            when=texts.SCHED_OVERDUE_DAYS.format(n=k),
+            progress=self._progress(v),
+        )
 
     def _escalation_line(self, i: int, v: AssignmentView, d: Decision) -> str:
         k = workdays_between(v.due, self.today)
         colour = d.occasion.split(":", 1)[0]
         return texts.SCHED_ESCALATION_LINE.format(
-            i=i, mark=texts.SCHED_LEVEL_MARKS.get(colour, ""), colour=colour, org=v.org_name, label=v.label,
-            due=md(v.due), n=k, progress=self._progress(v))
+            i=i,
+            mark=texts.SCHED_LEVEL_MARKS.get(colour, ""),
+            colour=colour,
+            org=v.org_name,
+            label=v.label,
+            due=md(v.due),
+            n=k,
+            progress=self._progress(v),
+        )
 
     # -- weekly --
 
@@ -452,10 +506,17 @@ class Planner:
                     continue
                 extra = texts.SCHED_PROMPT_URGENT.format(overdue=overdue, soon=soon) if overdue or soon else ""
                 text = texts.SCHED_PROMPT.format(name=person.name, org=vs[0].org_name, n=len(vs), urgent=extra)
-                out.append(Message(
-                    PROMPT, f"prompt:{person.id}:{nominal.isoformat()}", rcpt, text,
-                    {"choices": [[texts.SCHED_CHOICE_REPORT, "汇报"]]},
-                    [Decision(PROMPT, nominal.isoformat())], self.not_before()))
+                out.append(
+                    Message(
+                        PROMPT,
+                        f"prompt:{person.id}:{nominal.isoformat()}",
+                        rcpt,
+                        text,
+                        {"choices": [[texts.SCHED_CHOICE_REPORT, "汇报"]]},
+                        [Decision(PROMPT, nominal.isoformat())],
+                        self.not_before(),
+                    )
+                )
         return out
 
     def weekly_digest(self) -> list[Message]:
@@ -492,11 +553,15 @@ class Planner:
                 ["file", str(book), texts.DIGEST_XLSX_FILE.format(date=nominal.isoformat())],
             ]
         else:
-            payload["attachments_planned"] = [texts.DIGEST_CHART_FILE.format(date=nominal.isoformat()),
-                                              texts.DIGEST_XLSX_FILE.format(date=nominal.isoformat())]
+            payload["attachments_planned"] = [
+                texts.DIGEST_CHART_FILE.format(date=nominal.isoformat()),
+                texts.DIGEST_XLSX_FILE.format(date=nominal.isoformat()),
+            ]
         text = d.text()
-        return [Message(DIGEST, key, rcpt, text, dict(payload), [Decision(DIGEST, nominal.isoformat())],
-                        self.not_before()) for key, rcpt in targets]
+        return [
+            Message(DIGEST, key, rcpt, text, dict(payload), [Decision(DIGEST, nominal.isoformat())], self.not_before())
+            for key, rcpt in targets
+        ]
 
     # -- events --
 
@@ -517,7 +582,8 @@ class Planner:
         if not self.at_or_after(DAILY_AT) or not is_workday(self.today):
             return []
         items = self.session.execute(
-            select(Item).where(Item.plan_id == self.plan.id, Item.kind == EVENT, Item.active.is_(True))
+            select(Item)
+            .where(Item.plan_id == self.plan.id, Item.kind == EVENT, Item.active.is_(True))
             .options(selectinload(Item.assignments))
         ).scalars()
         out: list[Message] = []
@@ -536,16 +602,26 @@ class Planner:
                     rcpt = self.recipient(person)
                     if rcpt is None:
                         continue
-                    text = texts.SCHED_EVENT.format(name=person.name, event=item.title, date=date_text,
-                                                    text=item.text or "")
-                    out.append(Message(EVENT_REMINDER, f"event:{item.id}:{person.id}:{when.isoformat()}", rcpt,
-                                       text.strip(), {}, [Decision(EVENT_REMINDER, occasion, a.id)],
-                                       self.not_before()))
+                    text = texts.SCHED_EVENT.format(
+                        name=person.name, event=item.title, date=date_text, text=item.text or ""
+                    )
+                    out.append(
+                        Message(
+                            EVENT_REMINDER,
+                            f"event:{item.id}:{person.id}:{when.isoformat()}",
+                            rcpt,
+                            text.strip(),
+                            {},
+                            [Decision(EVENT_REMINDER, occasion, a.id)],
+                            self.not_before(),
+                        )
+                    )
         return out
 
 
-def due_messages(session: Session, plan: Plan, now: dt.datetime, settings: Settings,
-                 files_dir: Path | None = None) -> list[Message]:
+def due_messages(
+    session: Session, plan: Plan, now: dt.datetime, settings: Settings, files_dir: Path | None = None
+) -> list[Message]:
     """Every message due at `now` (aware) that has not been queued yet."""
     return Planner(session, plan, now, settings, files_dir).due_messages()
 
@@ -573,10 +649,20 @@ def queue(session: Session, messages: Iterable[Message], now_utc: dt.datetime) -
     for m in messages:
         not_before = None
         if m.not_before is not None:
-            not_before = m.not_before.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            not_before = m.not_before.astimezone(dt.UTC).replace(tzinfo=None)
         payload = {k: v for k, v in m.payload.items() if k != "attachments_planned"}
-        row = outbox.enqueue(session, m.dedupe_key, m.kind, m.recipient.channel, m.recipient.chat_id, m.text,
-                             person_id=m.recipient.person_id, payload=payload, now=now_utc, not_before=not_before)
+        row = outbox.enqueue(
+            session,
+            m.dedupe_key,
+            m.kind,
+            m.recipient.channel,
+            m.recipient.chat_id,
+            m.text,
+            person_id=m.recipient.person_id,
+            payload=payload,
+            now=now_utc,
+            not_before=not_before,
+        )
         if row is None:
             continue
         created.append(row)
@@ -586,8 +672,14 @@ def queue(session: Session, messages: Iterable[Message], now_utc: dt.datetime) -
         for d in m.decisions:
             session.execute(
                 insert(ReminderLog)
-                .values(kind=d.kind, occasion=d.occasion, assignment_id=d.assignment_id,
-                        person_id=m.recipient.person_id, outbox_id=row.id, created_at=now_utc)
+                .values(
+                    kind=d.kind,
+                    occasion=d.occasion,
+                    assignment_id=d.assignment_id,
+                    person_id=m.recipient.person_id,
+                    outbox_id=row.id,
+                    created_at=now_utc,
+                )
                 .on_conflict_do_nothing(index_elements=["kind", "occasion", "assignment_id", "person_id"])
             )
     session.flush()

@@ -88,8 +88,9 @@ def _finish(session: Session, row_id: int, worker_id: str, **values: Any) -> boo
 
 def mark_sent(session: Session, row_id: int, worker_id: str, now: dt.datetime) -> bool:
     """Record delivery. False when the row is no longer this worker's (its lease was taken over)."""
-    return _finish(session, row_id, worker_id, status=OUT_SENT, sent_at=now, claimed_by=None, claimed_at=None,
-                   last_error=None)
+    return _finish(
+        session, row_id, worker_id, status=OUT_SENT, sent_at=now, claimed_by=None, claimed_at=None, last_error=None
+    )
 
 
 def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
@@ -120,8 +121,16 @@ def mark_retry(
     """
     attempts = row.attempts + (1 if count_attempt else 0)
     if count_attempt and attempts >= max_attempts:
-        ok = _finish(session, row.id, worker_id, status=OUT_FAILED, attempts=attempts, claimed_by=None,
-                     claimed_at=None, last_error=error[:MAX_ERROR_CHARS])
+        ok = _finish(
+            session,
+            row.id,
+            worker_id,
+            status=OUT_FAILED,
+            attempts=attempts,
+            claimed_by=None,
+            claimed_at=None,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
         return OUT_FAILED if ok else ""
     wait = backoff_seconds(attempts) if delay is None else max(0.0, delay)
     ok = _finish(
@@ -140,8 +149,16 @@ def mark_retry(
 
 def mark_failed(session: Session, row: Outbox, worker_id: str, now: dt.datetime, error: str) -> bool:
     """Give up on a row (the platform says it can never be delivered)."""
-    return _finish(session, row.id, worker_id, status=OUT_FAILED, attempts=row.attempts + 1, claimed_by=None,
-                   claimed_at=None, last_error=error[:MAX_ERROR_CHARS])
+    return _finish(
+        session,
+        row.id,
+        worker_id,
+        status=OUT_FAILED,
+        attempts=row.attempts + 1,
+        claimed_by=None,
+        claimed_at=None,
+        last_error=error[:MAX_ERROR_CHARS],
+    )
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -59,8 +59,9 @@ class Claimed:
     @classmethod
     def of(cls, row: Outbox) -> Claimed:
         assert row.claimed_at is not None
-        return cls(row.id, row.kind, row.channel, row.chat_id, row.text, dict(row.payload or {}), row.attempts,
-                   row.claimed_at)
+        return cls(
+            row.id, row.kind, row.channel, row.chat_id, row.text, dict(row.payload or {}), row.attempts, row.claimed_at
+        )
 
 
 @dataclass
@@ -142,13 +143,23 @@ class OutboxSender:
             current = s.get(Outbox, row.id)
             if current is None:
                 return ""
-            return outbox.mark_retry(s, current, self.worker_id, self.app.clock.utcnow(), error, delay=delay,
-                                     count_attempt=count, max_attempts=self.max_attempts)
+            return outbox.mark_retry(
+                s,
+                current,
+                self.worker_id,
+                self.app.clock.utcnow(),
+                error,
+                delay=delay,
+                count_attempt=count,
+                max_attempts=self.max_attempts,
+            )
 
     def _failed(self, row: Claimed, error: str) -> bool:
         with self.app.session_factory() as s, s.begin():
             current = s.get(Outbox, row.id)
-            return current is not None and outbox.mark_failed(s, current, self.worker_id, self.app.clock.utcnow(), error)
+            return current is not None and outbox.mark_failed(
+                s, current, self.worker_id, self.app.clock.utcnow(), error
+            )
 
     # ---- delivery -----------------------------------------------------------------------------------------
 
@@ -181,8 +192,9 @@ class OutboxSender:
                 continue
             if row.channel in held:
                 delay, reason = held[row.channel]
-                await asyncio.to_thread(self._retry, row, reason, delay if delay is not None else
-                                        outbox.backoff_seconds(1), False)
+                await asyncio.to_thread(
+                    self._retry, row, reason, delay if delay is not None else outbox.backoff_seconds(1), False
+                )
                 stats.deferred += 1
                 continue
             await self._deliver(row, stats, held)

@@ -111,7 +111,7 @@ def run_due(app: App, now: dt.datetime | None = None) -> int:
         if plan is None:
             return 0
         messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
-        created = jobs.queue(s, messages, now.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        created = jobs.queue(s, messages, now.astimezone(dt.UTC).replace(tzinfo=None))
     if created:
         log.info("queued %d proactive messages", len(created))
     return len(created)
@@ -148,13 +148,18 @@ class SchedulerService:
         digest_day, digest_at = jobs.parse_weekly(s.weekly_digest)
         self.scheduler = AsyncIOScheduler(timezone=s.timezone)
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
-        self.scheduler.add_job(self.run_jobs, CronTrigger(minute=f"*/{TICK_MINUTES}", timezone=s.timezone),
-                               id="tick", **common)
+        self.scheduler.add_job(
+            self.run_jobs, CronTrigger(minute=f"*/{TICK_MINUTES}", timezone=s.timezone), id="tick", **common
+        )
         days = "mon,tue,wed,thu,fri,sat,sun".split(",")
         for job_id, day, at in (("weekly_prompt", prompt_day, prompt_at), ("weekly_digest", digest_day, digest_at)):
             # A run exactly at the configured time (the 5-minute tick would also catch it, a little later).
-            self.scheduler.add_job(self.run_jobs, CronTrigger(day_of_week=days[day], hour=at.hour, minute=at.minute,
-                                                              timezone=s.timezone), id=job_id, **common)
+            self.scheduler.add_job(
+                self.run_jobs,
+                CronTrigger(day_of_week=days[day], hour=at.hour, minute=at.minute, timezone=s.timezone),
+                id=job_id,
+                **common,
+            )
         self.scheduler.add_job(self._try_lead, IntervalTrigger(seconds=LEADER_RETRY_SECONDS), id="leader", **common)
         self.scheduler.start()
         self._stop.clear()

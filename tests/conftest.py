@@ -75,7 +75,9 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         created_pg.append(name)
     yield out
     if created_pg:
-        eng = create_engine(make_url(_pg_admin_url()).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        eng = create_engine(
+            make_url(_pg_admin_url()).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+        )
         with eng.connect() as c:
             for name in created_pg:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -179,7 +181,9 @@ class Chat:
             for c in r.choices:
                 if label_part in c.label:
                     return self.send(c.value, is_choice=True)
-        raise AssertionError(f"no choice containing {label_part!r} in {[c.label for r in self.last for c in r.choices]}")
+        raise AssertionError(
+            f"no choice containing {label_part!r} in {[c.label for r in self.last for c in r.choices]}"
+        )
 
     @property
     def choices(self) -> list[str]:

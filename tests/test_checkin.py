@@ -19,10 +19,9 @@ from db.models import (
     Item,
     Organisation,
     Outbox,
-    Person,
     Report,
 )
-from db.repositories import orgs, people, reports
+from db.repositories import orgs, people
 from tests.conftest import Chat
 
 
@@ -40,8 +39,7 @@ def _reports(app) -> list[Report]:
 def _assignment_id(app, org_name: str, code: str) -> int:
     with app.session_factory() as s:
         return s.execute(
-            select(Assignment.id).join(Item).join(Organisation)
-            .where(Organisation.name == org_name, Item.code == code)
+            select(Assignment.id).join(Item).join(Organisation).where(Organisation.name == org_name, Item.code == code)
         ).scalar_one()
 
 
@@ -340,9 +338,9 @@ def test_edit_last_report_keeps_every_version(app):
 
 
 def test_oneliner_report_is_confirmed_and_filed(app):
+    from db.models import Conversation
     from handlers import checkin
     from handlers.context import Context
-    from db.models import Conversation
 
     aid = _assignment_id(app, "墨脱县", "C3-2-03")
     c = Chat(app, "墨脱填报人")
@@ -350,10 +348,18 @@ def test_oneliner_report_is_confirmed_and_filed(app):
         from bot.messages import IncomingMessage
 
         person = people.find_by_identity(s, "console", "墨脱填报人")
-        conv = Conversation(channel="console", chat_id="墨脱填报人", user_id="墨脱填报人", state="idle", data={},
-                            updated_at=app.clock.utcnow())
+        conv = Conversation(
+            channel="console",
+            chat_id="墨脱填报人",
+            user_id="墨脱填报人",
+            state="idle",
+            data={},
+            updated_at=app.clock.utcnow(),
+        )
         s.add(conv)
-        ctx = Context(s, app.clock, app.settings, IncomingMessage("console", "墨脱填报人", "墨脱填报人", "x"), conv, person)
+        ctx = Context(
+            s, app.clock, app.settings, IncomingMessage("console", "墨脱填报人", "墨脱填报人", "x"), conv, person
+        )
         out = checkin.start_from_oneliner(ctx, [aid], Decimal(80), None, "污水处理设施建设完成80%")
         assert "请核对" in out[0].text and "80%" in out[0].text
     assert "已提交" in c.send("确认")
@@ -526,6 +532,8 @@ def test_edit_keeps_the_evidence_of_the_corrected_version(app, tmp_path):
     c.send("确认")
     old, new = _reports(app)[-2:]
     with app.session_factory() as s:
-        by_report = {r: [a.path for a in s.execute(select(Attachment).where(Attachment.report_id == r)).scalars()]
-                     for r in (old.id, new.id)}
+        by_report = {
+            r: [a.path for a in s.execute(select(Attachment).where(Attachment.report_id == r)).scalars()]
+            for r in (old.id, new.id)
+        }
     assert by_report == {old.id: [str(photo)], new.id: [str(photo)]}

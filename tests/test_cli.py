@@ -16,7 +16,9 @@ from db.models import Identity, InviteCode, Plan
 
 def run(db_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = main(["--database-url", db_url, "--data-dir", str(tmp_path / "data"), "--now", "2023-05-24T09:00", *args], out=out)
+    code = main(
+        ["--database-url", db_url, "--data-dir", str(tmp_path / "data"), "--now", "2023-05-24T09:00", *args], out=out
+    )
     return code, out.getvalue()
 
 
@@ -72,8 +74,21 @@ def test_importing_a_bad_file_writes_nothing(empty_db_url, tmp_path, capsys):
 
 def test_person_add_list_and_unknown_org(empty_db_url, tmp_path, capsys):
     run(empty_db_url, tmp_path, "init")
-    code, out = run(empty_db_url, tmp_path, "person", "add", "卓玛", "--org", "墨脱", "--role", "official",
-                    "--telegram-id", "12345", "--wecom-userid", "zhuoma")
+    code, out = run(
+        empty_db_url,
+        tmp_path,
+        "person",
+        "add",
+        "卓玛",
+        "--org",
+        "墨脱",
+        "--role",
+        "official",
+        "--telegram-id",
+        "12345",
+        "--wecom-userid",
+        "zhuoma",
+    )
     assert code == 0 and "墨脱县" in out
     code, out = run(empty_db_url, tmp_path, "person", "list")
     assert "卓玛" in out and "telegram:12345" in out and "wecom:zhuoma" in out
@@ -81,8 +96,19 @@ def test_person_add_list_and_unknown_org(empty_db_url, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "未知单位“墨托县”" in err and "墨脱县" in err
     assert len(err.strip().splitlines()) == 1
-    code, _ = run(empty_db_url, tmp_path, "person", "add", "李四", "--org", "墨脱县", "--role", "official",
-                  "--telegram-id", "12345")
+    code, _ = run(
+        empty_db_url,
+        tmp_path,
+        "person",
+        "add",
+        "李四",
+        "--org",
+        "墨脱县",
+        "--role",
+        "official",
+        "--telegram-id",
+        "12345",
+    )
     assert code == 1 and "已绑定" in capsys.readouterr().err
     engine = make_engine(empty_db_url)
     with engine.connect() as c:

@@ -40,12 +40,14 @@ NOW = dt.datetime(2023, 5, 24, 9, 0)
 
 
 def utc(app: App, y: int, m: int, d: int, h: int = 10) -> dt.datetime:
-    return app.clock.localize(dt.datetime(y, m, d, h)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return app.clock.localize(dt.datetime(y, m, d, h)).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def aid(s: Any, code: str, org: str) -> int:
     return s.execute(
-        select(Assignment.id).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
+        select(Assignment.id)
+        .join(Item)
+        .join(Organisation, Assignment.organisation_id == Organisation.id)
         .where(Item.code == code, Organisation.name == org)
     ).scalar_one()
 
@@ -60,14 +62,38 @@ def file(app: App, code: str, org: str, when: dt.datetime, **fields: Any) -> Non
 def reported(app: App) -> App:
     """A small history of reports, some older than a week before the clock's 2023-05-24 09:00."""
     file(app, "C3-4-04", "墨脱县", utc(app, 2023, 5, 10), status=IN_PROGRESS, percent=20, description="起草中")
-    file(app, "C3-4-04", "墨脱县", utc(app, 2023, 5, 22), status=IN_PROGRESS, percent=60, description="已征求意见",
-         problems="专家评审未安排")
+    file(
+        app,
+        "C3-4-04",
+        "墨脱县",
+        utc(app, 2023, 5, 22),
+        status=IN_PROGRESS,
+        percent=60,
+        description="已征求意见",
+        problems="专家评审未安排",
+    )
     file(app, "C3-4-05", "墨脱县", utc(app, 2023, 5, 22), status=BLOCKED, percent=10, problems="缺少申报经费")
     file(app, "C3-4-04", "米林县", utc(app, 2023, 5, 20), status=DONE, percent=100, description="已印发")
-    file(app, "P1", "市生态环境局", utc(app, 2023, 5, 23), status=IN_PROGRESS, percent=50, investment_done=800,
-         physical_progress="主体完工")
-    file(app, "P2", "市生态环境局", utc(app, 2023, 5, 12), status=IN_PROGRESS, percent=40, investment_done=1000,
-         physical_progress="护坡施工")
+    file(
+        app,
+        "P1",
+        "市生态环境局",
+        utc(app, 2023, 5, 23),
+        status=IN_PROGRESS,
+        percent=50,
+        investment_done=800,
+        physical_progress="主体完工",
+    )
+    file(
+        app,
+        "P2",
+        "市生态环境局",
+        utc(app, 2023, 5, 12),
+        status=IN_PROGRESS,
+        percent=40,
+        investment_done=1000,
+        physical_progress="护坡施工",
+    )
     file(app, "I2", "市委组织部", utc(app, 2023, 5, 15), status=IN_PROGRESS, indicator_value="25%", indicator_number=25)
     file(app, "I15", "市林草局", utc(app, 2023, 5, 16), status=IN_PROGRESS, indicator_value="78%", indicator_number=78)
     file(app, "I33", "巴宜区", utc(app, 2023, 5, 20), status=IN_PROGRESS, indicator_value="60%", indicator_number=60)
@@ -87,8 +113,12 @@ def db_latest(s: Any, cutoff: dt.datetime | None = None) -> dict[int, Report]:
 
 
 def db_completion(s: Any, cutoff: dt.datetime | None, org: str | None = None) -> Decimal:
-    q = (select(Assignment.id).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
-         .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True)))
+    q = (
+        select(Assignment.id)
+        .join(Item)
+        .join(Organisation, Assignment.organisation_id == Organisation.id)
+        .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True))
+    )
     if org:
         q = q.where(Organisation.name == org)
     ids = list(s.execute(q).scalars())
@@ -104,7 +134,7 @@ def db_completion(s: Any, cutoff: dt.datetime | None, org: str | None = None) ->
 def test_digest_figures_match_the_database(reported: App) -> None:
     app = reported
     now = app.clock.now()
-    week_ago = (now - dt.timedelta(days=7)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    week_ago = (now - dt.timedelta(days=7)).astimezone(dt.UTC).replace(tzinfo=None)
     with app.session_factory() as s:
         plan = plans.active_plan(s)
         d = digest_mod.build_digest(s, plan, now)  # type: ignore[arg-type]
@@ -119,9 +149,14 @@ def test_digest_figures_match_the_database(reported: App) -> None:
         assert by_name["墨脱县"].before == (Decimal(20) / n_motuo).quantize(Decimal("0.1"))
         assert by_name["米林县"].counts.done == 1
         # Every organisation with assignments has a line, completion sorted high to low.
-        orgs_with_work = set(s.execute(
-            select(Organisation.name).join(Assignment, Assignment.organisation_id == Organisation.id).join(Item)
-            .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True))).scalars())
+        orgs_with_work = set(
+            s.execute(
+                select(Organisation.name)
+                .join(Assignment, Assignment.organisation_id == Organisation.id)
+                .join(Item)
+                .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True))
+            ).scalars()
+        )
         assert set(by_name) == orgs_with_work
         assert [ol.completion for ol in d.orgs] == sorted((ol.completion for ol in d.orgs), reverse=True)
         # Blocked tasks with their problems; nothing is overdue on 5月24日.
@@ -179,8 +214,12 @@ def test_chart_and_digest_workbook(reported: App, tmp_path: Path, monkeypatch: p
     png2 = digest_mod.render_chart(d, tmp_path / "c2.png")
     assert png2.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     book = load_workbook(digest_mod.render_xlsx(d, tmp_path / "d.xlsx"))
-    assert book.sheetnames == [texts.DIGEST_SHEET_ORGS, texts.DIGEST_SHEET_OVERDUE, texts.DIGEST_SHEET_LAGGING,
-                               texts.DIGEST_SHEET_BLOCKED]
+    assert book.sheetnames == [
+        texts.DIGEST_SHEET_ORGS,
+        texts.DIGEST_SHEET_OVERDUE,
+        texts.DIGEST_SHEET_LAGGING,
+        texts.DIGEST_SHEET_BLOCKED,
+    ]
     orgs = book[texts.DIGEST_SHEET_ORGS]
     assert orgs.max_row == len(d.orgs) + 1
     rows = {r[0]: r for r in orgs.iter_rows(min_row=2, values_only=True)}
@@ -188,8 +227,19 @@ def test_chart_and_digest_workbook(reported: App, tmp_path: Path, monkeypatch: p
     assert rows["墨脱县"][1] == motuo.counts.total and rows["墨脱县"][9] == float(motuo.completion)
     assert rows["墨脱县"][10] == float(motuo.delta)
     blocked = list(book[texts.DIGEST_SHEET_BLOCKED].iter_rows(min_row=2, values_only=True))
-    assert blocked == [("墨脱县", "C3-4-05", "两山基地申报", dt.datetime(2023, 6, 30), "受阻", 10.0,
-                        float(d.blocked[0].expected), None, "缺少申报经费")]
+    assert blocked == [
+        (
+            "墨脱县",
+            "C3-4-05",
+            "两山基地申报",
+            dt.datetime(2023, 6, 30),
+            "受阻",
+            10.0,
+            float(d.blocked[0].expected),
+            None,
+            "缺少申报经费",
+        )
+    ]
     assert book[texts.DIGEST_SHEET_LAGGING].max_row == len(d.lagging) + 1
 
 
@@ -213,8 +263,11 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         ws = wb["重点工作任务"]
         assert [c.value for c in ws[1]] == list(texts.EXPORT_TASK_HEADERS)
         pairs = s.execute(
-            select(Assignment, Item, Organisation.name).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
-            .where(Item.kind == TASK, Item.active.is_(True), Assignment.active.is_(True))).all()
+            select(Assignment, Item, Organisation.name)
+            .join(Item)
+            .join(Organisation, Assignment.organisation_id == Organisation.id)
+            .where(Item.kind == TASK, Item.active.is_(True), Assignment.active.is_(True))
+        ).all()
         expected = {(item.code, org): (a, item) for a, item, org in pairs}
         seen = set()
         for i, row in enumerate(ws.iter_rows(min_row=2, values_only=True), 1):
@@ -236,14 +289,18 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         # 年度工程清单: planned (total) and completed investment, 形象进度.
         ws = wb["年度工程清单"]
         assert [c.value for c in ws[1]] == list(texts.EXPORT_PROJECT_HEADERS)
-        projects = {i.number: i for i in s.execute(select(Item).where(Item.kind == PROJECT, Item.active.is_(True))).scalars()}
+        projects = {
+            i.number: i for i in s.execute(select(Item).where(Item.kind == PROJECT, Item.active.is_(True))).scalars()
+        }
         got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
         assert set(got) == set(projects)
         for number, item in projects.items():
             row = got[number]
             assert row[1] == item.title and row[2] == item.extra["lead"] and row[3] == item.years
             assert row[4] == float(item.investment_total)
-            lead = s.execute(select(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead")).scalar_one()
+            lead = s.execute(
+                select(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead")
+            ).scalar_one()
             r = latest.get(lead.id)
             assert row[5] == (float(r.investment_done) if r and r.investment_done is not None else None)
             assert (row[7] or "") == ((r.physical_progress or "") if r else "")
@@ -252,7 +309,9 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         # 指标分工任务: target, latest value, 达标?
         ws = wb["指标分工任务"]
         assert [c.value for c in ws[1]] == list(texts.EXPORT_INDICATOR_HEADERS)
-        indicators = {i.number: i for i in s.execute(select(Item).where(Item.kind == INDICATOR, Item.active.is_(True))).scalars()}
+        indicators = {
+            i.number: i for i in s.execute(select(Item).where(Item.kind == INDICATOR, Item.active.is_(True))).scalars()
+        }
         got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
         assert set(got) == set(indicators)
         by_item: dict[int, list[Report]] = defaultdict(list)
@@ -260,7 +319,11 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             by_item[s.get(Assignment, r.assignment_id).item_id].append(r)  # type: ignore[union-attr]
         for number, item in indicators.items():
             row = got[number]
-            assert row[3] == item.title and (row[5] or "") == (item.target_text or "") and (row[4] or "") == (item.unit or "")
+            assert (
+                row[3] == item.title
+                and (row[5] or "") == (item.target_text or "")
+                and (row[4] or "") == (item.unit or "")
+            )
             reps = [r for r in by_item.get(item.id, []) if r.indicator_value]
             if not reps:
                 assert (row[7] or "") == "" and row[10] == texts.SCHED_NEVER_REPORTED
@@ -268,8 +331,9 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             newest = max(reps, key=lambda r: (r.created_at, r.id))
             assert row[7] == newest.indicator_value
             met = indicator_met(item.check_op, item.check_value, newest.indicator_number)
-            assert row[10] == (texts.INDICATOR_UNKNOWN if met is None else
-                               texts.INDICATOR_MET if met else texts.INDICATOR_NOT_MET)
+            assert row[10] == (
+                texts.INDICATOR_UNKNOWN if met is None else texts.INDICATOR_MET if met else texts.INDICATOR_NOT_MET
+            )
         assert got[2][7:] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
         assert got[15][7] == "78%" and got[15][10] == "未达标"
         assert got[33][7:9] == ("40%", "墨脱县") and got[33][10] == "未达标"

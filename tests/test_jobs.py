@@ -56,14 +56,16 @@ def run(app: App, when: dt.datetime, **settings: Any) -> list[jobs.Message]:
         plan = plans.active_plan(session)
         assert plan is not None
         msgs = jobs.due_messages(session, plan, when, s)
-        jobs.queue(session, msgs, when.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        jobs.queue(session, msgs, when.astimezone(dt.UTC).replace(tzinfo=None))
     return msgs
 
 
 def assignment(app: App, code: str, org: str) -> int:
     with app.session_factory() as s:
         return s.execute(
-            select(Assignment.id).join(Item).join(Organisation, Assignment.organisation_id == Organisation.id)
+            select(Assignment.id)
+            .join(Item)
+            .join(Organisation, Assignment.organisation_id == Organisation.id)
             .where(Item.code == code, Organisation.name == org)
         ).scalar_one()
 
@@ -71,7 +73,7 @@ def assignment(app: App, code: str, org: str) -> int:
 def file_report(app: App, code: str, org: str, when: dt.datetime, **fields: Any) -> None:
     with transaction(app.session_factory) as s:
         a = s.get(Assignment, assignment(app, code, org))
-        reports.add_report(s, a, None, "console", when.astimezone(dt.timezone.utc).replace(tzinfo=None), fields)
+        reports.add_report(s, a, None, "console", when.astimezone(dt.UTC).replace(tzinfo=None), fields)
 
 
 def of_kind(msgs: list[jobs.Message], kind: str) -> list[jobs.Message]:
@@ -90,7 +92,9 @@ def org_of(app: App, person_id: int | None) -> str:
 
 def test_2023_05_24_nudges_the_border_counties_about_the_two_mountains_plan(app: App) -> None:
     with app.session_factory() as s:
-        assigned = {a.organisation.name for a in s.execute(select(Item).where(Item.code == "C3-4-04")).scalar_one().assignments}
+        assigned = {
+            a.organisation.name for a in s.execute(select(Item).where(Item.code == "C3-4-04")).scalar_one().assignments
+        }
     assert assigned == BORDER
     msgs = plan_messages(app, at(app, 2023, 5, 24))
     assert {m.kind for m in msgs} == {jobs.NUDGE}
@@ -108,7 +112,9 @@ def test_2023_05_24_nudges_the_border_counties_about_the_two_mountains_plan(app:
 
 def test_2023_06_30_due_today_nudges_and_escalation(app: App) -> None:
     with transaction(app.session_factory) as s:
-        people.add_person(s, "墨脱县领导", orgs.find_org(s, "墨脱县"), LEADER, app.clock.utcnow(), {"console": "墨脱县领导"})
+        people.add_person(
+            s, "墨脱县领导", orgs.find_org(s, "墨脱县"), LEADER, app.clock.utcnow(), {"console": "墨脱县领导"}
+        )
     msgs = plan_messages(app, at(app, 2023, 6, 30))
     nudges = of_kind(msgs, jobs.NUDGE)
     assert {org_of(app, m.recipient.person_id) for m in nudges} == BORDER
@@ -168,14 +174,21 @@ def test_a_nudge_falling_on_the_national_day_holiday_moves_to_the_next_working_d
         # 7 days before (10-02) and 3 before (10-06) are holidays → both land on Saturday 10-07 (a working day);
         # 1 before is Sunday 10-08, also a make-up working day.
         assert planner.nudge_schedule(dt.date(2023, 10, 9)) == {
-            dt.date(2023, 10, 7): 3, dt.date(2023, 10, 8): 1, dt.date(2023, 10, 9): 0}
+            dt.date(2023, 10, 7): 3,
+            dt.date(2023, 10, 8): 1,
+            dt.date(2023, 10, 9): 0,
+        }
         # A deadline on a Sunday: the nudges that would pass it come on the Friday before.
         assert planner.nudge_schedule(dt.date(2023, 12, 31)) == {
-            dt.date(2023, 12, 25): 7, dt.date(2023, 12, 28): 3, dt.date(2023, 12, 29): 0}
+            dt.date(2023, 12, 25): 7,
+            dt.date(2023, 12, 28): 3,
+            dt.date(2023, 12, 29): 0,
+        }
 
     def mine(day: dt.datetime) -> list[jobs.Message]:
-        return [m for m in of_kind(plan_messages(app, day), jobs.NUDGE)
-                if any(d.assignment_id == aid for d in m.decisions)]
+        return [
+            m for m in of_kind(plan_messages(app, day), jobs.NUDGE) if any(d.assignment_id == aid for d in m.decisions)
+        ]
 
     assert mine(at(app, 2023, 10, 2)) == []
     [m] = mine(at(app, 2023, 10, 7))
@@ -186,7 +199,9 @@ def test_a_nudge_falling_on_the_national_day_holiday_moves_to_the_next_working_d
 
 def test_overdue_notices_every_few_working_days_and_the_escalation_ladder(app: App) -> None:
     with transaction(app.session_factory) as s:
-        people.add_person(s, "察隅县领导", orgs.find_org(s, "察隅县"), LEADER, app.clock.utcnow(), {"console": "察隅县领导"})
+        people.add_person(
+            s, "察隅县领导", orgs.find_org(s, "察隅县"), LEADER, app.clock.utcnow(), {"console": "察隅县领导"}
+        )
     for code_org in BORDER - {"察隅县"}:
         file_report(app, "C3-4-04", code_org, at(app, 2023, 5, 30), status=DONE, percent=100)
     seen: dict[dt.date, dict[str, list[jobs.Message]]] = {}
@@ -197,12 +212,19 @@ def test_overdue_notices_every_few_working_days_and_the_escalation_ladder(app: A
         day += dt.timedelta(days=1)
 
     def overdue_days(kind: str) -> list[dt.date]:
-        return [d for d, k in seen.items()
-                if any(any(x.occasion.endswith("2023-05-31") for x in m.decisions) for m in k[kind])]
+        return [
+            d
+            for d, k in seen.items()
+            if any(any(x.occasion.endswith("2023-05-31") for x in m.decisions) for m in k[kind])
+        ]
 
     # Working days after 5月31日: 6/1 (1), 6/2 (2), 6/5 (3), 6/6 (4) … 6/9 (7) … 6/14 (10), 6/15 (11).
-    assert overdue_days(jobs.OVERDUE) == [dt.date(2023, 6, 1), dt.date(2023, 6, 6), dt.date(2023, 6, 9),
-                                          dt.date(2023, 6, 14)]
+    assert overdue_days(jobs.OVERDUE) == [
+        dt.date(2023, 6, 1),
+        dt.date(2023, 6, 6),
+        dt.date(2023, 6, 9),
+        dt.date(2023, 6, 14),
+    ]
     assert all(m.recipient.name == "察隅填报人" for d in seen for m in seen[d][jobs.OVERDUE])
     assert "已逾期4个工作日" in seen[dt.date(2023, 6, 6)][jobs.OVERDUE][0].text
     esc = {d: v[jobs.ESCALATION] for d, v in seen.items() if v[jobs.ESCALATION]}
@@ -230,8 +252,7 @@ def test_weekly_prompt_skips_organisations_that_reported_this_week(app: App) -> 
     with app.session_factory() as s:
         plan = plans.active_plan(s)
         motuo = orgs.find_org(s, "墨脱县")
-        open_codes = [v.item_code for v in progress.assignment_views(
-            s, plan, dt.date(2023, 5, 29), org_ids=[motuo.id])]  # type: ignore[arg-type, union-attr]
+        open_codes = [v.item_code for v in progress.assignment_views(s, plan, dt.date(2023, 5, 29), org_ids=[motuo.id])]  # type: ignore[arg-type, union-attr]
     for code in open_codes:
         file_report(app, code, "墨脱县", at(app, 2023, 5, 26, 15), status=IN_PROGRESS, percent=30)
     # 米林县 reported one task only: it still has silent tasks and is prompted.
@@ -263,10 +284,15 @@ def test_weekly_prompt_on_a_holiday_monday_moves_within_the_week(app: App) -> No
 
 def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) -> None:
     friday = at(app, 2023, 6, 2, 17)
-    msgs = of_kind(plan_messages(app, friday, telegram_digest_chat_id="-1001", wecom_group_webhook="http://127.0.0.1:9/x"),
-                   jobs.DIGEST)
+    msgs = of_kind(
+        plan_messages(app, friday, telegram_digest_chat_id="-1001", wecom_group_webhook="http://127.0.0.1:9/x"),
+        jobs.DIGEST,
+    )
     assert {(m.recipient.name, m.recipient.channel) for m in msgs} == {
-        ("协调员", "console"), ("Telegram 工作群", "telegram"), ("企业微信群机器人", "wecom")}
+        ("协调员", "console"),
+        ("Telegram 工作群", "telegram"),
+        ("企业微信群机器人", "wecom"),
+    }
     assert [m.recipient.chat_id for m in msgs if m.recipient.channel == "wecom"] == ["group-robot"]
     assert all("督办周报" in m.text and m.payload["markdown"].startswith("**督办周报") for m in msgs)
     assert of_kind(plan_messages(app, at(app, 2023, 6, 2, 16, 59)), jobs.DIGEST) == []
@@ -310,7 +336,9 @@ def test_quiet_hours_defer_the_first_attempt_to_the_end_of_the_window(app: App) 
 def leave_ctx(app: App, session: Any, name: str) -> Context:
     person = session.execute(select(Person).where(Person.name == name)).scalar_one()
     msg = IncomingMessage(channel="console", chat_id=name, user_id=name, text="")
-    conv = Conversation(channel="console", chat_id=name, user_id=name, state="idle", data={}, updated_at=app.clock.utcnow())
+    conv = Conversation(
+        channel="console", chat_id=name, user_id=name, state="idle", data={}, updated_at=app.clock.utcnow()
+    )
     return Context(session=session, clock=app.clock, settings=app.settings, msg=msg, conversation=conv, person=person)
 
 
@@ -353,10 +381,26 @@ def test_a_person_on_two_channels_gets_one_message_on_the_one_last_used(app: App
         p = s.execute(select(Person).where(Person.name == "墨脱填报人")).scalar_one()
         people.bind_identity(s, p, "telegram", "5001", app.clock.utcnow(), chat_id="5001")
         people.bind_identity(s, p, "wecom", "motuo", app.clock.utcnow())
-        s.add(Conversation(channel="wecom", chat_id="motuo", user_id="motuo", state="idle", data={},
-                           updated_at=app.clock.utcnow() - dt.timedelta(days=1)))
-        s.add(Conversation(channel="telegram", chat_id="5001", user_id="5001", state="idle", data={},
-                           updated_at=app.clock.utcnow() - dt.timedelta(days=2)))
+        s.add(
+            Conversation(
+                channel="wecom",
+                chat_id="motuo",
+                user_id="motuo",
+                state="idle",
+                data={},
+                updated_at=app.clock.utcnow() - dt.timedelta(days=1),
+            )
+        )
+        s.add(
+            Conversation(
+                channel="telegram",
+                chat_id="5001",
+                user_id="5001",
+                state="idle",
+                data={},
+                updated_at=app.clock.utcnow() - dt.timedelta(days=2),
+            )
+        )
     app.settings.wecom_corp_id = app.settings.wecom_agent_id = app.settings.wecom_secret = "x"
     app.settings.wecom_token = app.settings.wecom_aes_key = "x"
     [m] = [m for m in plan_messages(app, at(app, 2023, 5, 24)) if m.recipient.name == "墨脱填报人"]
@@ -406,15 +450,17 @@ def test_tick_leaves_rows_of_other_channels_for_serve(app: App) -> None:
     assert tg.status == "pending" and tg.chat_id == "777"
 
 
-
 def test_one_message_per_person_lists_many_tasks_and_counts_the_rest(app: App) -> None:
     msgs = of_kind(plan_messages(app, at(app, 2023, 12, 25)), jobs.NUDGE)  # d-7 of 12月31日 (a Sunday → Monday)
     [bayi] = [m for m in msgs if m.recipient.name == "巴宜填报人"]
     with app.session_factory() as s:
         plan = plans.active_plan(s)
         org = orgs.find_org(s, "巴宜区")
-        due_then = [v for v in progress.assignment_views(s, plan, dt.date(2023, 12, 25), org_ids=[org.id])  # type: ignore[arg-type, union-attr]
-                    if v.due == dt.date(2023, 12, 31)]
+        due_then = [
+            v
+            for v in progress.assignment_views(s, plan, dt.date(2023, 12, 25), org_ids=[org.id])  # type: ignore[arg-type, union-attr]
+            if v.due == dt.date(2023, 12, 31)
+        ]
     assert len(bayi.decisions) == len(due_then) > jobs.MAX_LISTED
     assert {d.assignment_id for d in bayi.decisions} == {v.assignment_id for v in due_then}
     assert bayi.text.count("12月31日截止，还有6天") == jobs.MAX_LISTED

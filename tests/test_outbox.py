@@ -52,8 +52,9 @@ def put(app: App, n: int, channel: str = "console", prefix: str = "k", **kw: Any
     ids = []
     with transaction(app.session_factory) as s:
         for i in range(n):
-            row = outbox.enqueue(s, f"{prefix}{i}", "test", channel, f"chat{i % 7}", f"消息 {i}", now=app.clock.utcnow(),
-                                 **kw)
+            row = outbox.enqueue(
+                s, f"{prefix}{i}", "test", channel, f"chat{i % 7}", f"消息 {i}", now=app.clock.utcnow(), **kw
+            )
             assert row is not None
             ids.append(row.id)
     return ids
@@ -73,8 +74,17 @@ def advance(app: App, **delta: float) -> None:
 
 def test_enqueue_twice_creates_one_row(app: App) -> None:
     with transaction(app.session_factory) as s:
-        first = outbox.enqueue(s, "nudge:1:2023-05-24:x", "nudge", "console", "墨脱填报人", "提醒", person_id=None,
-                               payload={"choices": [["开始汇报", "汇报"]]}, now=T0)
+        first = outbox.enqueue(
+            s,
+            "nudge:1:2023-05-24:x",
+            "nudge",
+            "console",
+            "墨脱填报人",
+            "提醒",
+            person_id=None,
+            payload={"choices": [["开始汇报", "汇报"]]},
+            now=T0,
+        )
         second = outbox.enqueue(s, "nudge:1:2023-05-24:x", "nudge", "console", "墨脱填报人", "另一条", now=T0)
     assert first is not None and second is None
     with transaction(app.session_factory) as s:
@@ -159,9 +169,20 @@ async def test_sender_delivers_each_row_once_with_payload(app: App, tmp_path: An
     chart = tmp_path / "c.png"
     chart.write_bytes(b"\x89PNG")
     with transaction(app.session_factory) as s:
-        outbox.enqueue(s, "a", "digest", "console", "协调员", "周报", now=T0,
-                       payload={"markdown": "**周报**", "choices": [["开始汇报", "汇报"]],
-                                "attachments": [["photo", str(chart), "图.png"], ["file", str(tmp_path / "gone.xlsx"), "x"]]})
+        outbox.enqueue(
+            s,
+            "a",
+            "digest",
+            "console",
+            "协调员",
+            "周报",
+            now=T0,
+            payload={
+                "markdown": "**周报**",
+                "choices": [["开始汇报", "汇报"]],
+                "attachments": [["photo", str(chart), "图.png"], ["file", str(tmp_path / "gone.xlsx"), "x"]],
+            },
+        )
     ch = FakeChannel()
     sender = OutboxSender(app, {"console": ch})
     stats = await sender.run_once()

@@ -22,8 +22,19 @@ from db.repositories.plans import import_plan
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_93ced05011a5f557.txt"
 COUNTIES = ["巴宜区", "工布江达县", "波密县", "米林县", "朗县", "察隅县", "墨脱县"]
 DEPARTMENTS = [
-    "市委生态文明办", "市生态环境局", "市发展改革委", "市自然资源局", "市水利局", "市林草局", "市农业农村局",
-    "市住房和城乡建设局", "市城市管理综合执法局", "市乡村振兴局", "市交通局", "市旅游发展局", "市经济和信息化局",
+    "市委生态文明办",
+    "市生态环境局",
+    "市发展改革委",
+    "市自然资源局",
+    "市水利局",
+    "市林草局",
+    "市农业农村局",
+    "市住房和城乡建设局",
+    "市城市管理综合执法局",
+    "市乡村振兴局",
+    "市交通局",
+    "市旅游发展局",
+    "市经济和信息化局",
 ]
 PROJECTS = {  # 附件1: number → (distinctive part of the name, total investment 万元, lead)
     1: ("巴宜、波密生态环境监测中心", 1620, "市生态环境局"),
@@ -65,11 +76,17 @@ def test_every_county_and_department_has_tasks_found_in_the_plan_text(app, seed_
     with app.session_factory() as s:
         for name in COUNTIES + DEPARTMENTS:
             org = s.execute(select(Organisation).where(Organisation.name == name)).scalar_one()
-            items = list(s.execute(
-                select(Item).join(Assignment).where(Assignment.organisation_id == org.id, Item.kind == TASK)
-            ).scalars())
-            named = [i for i in items if name in (i.extra or {}).get("assignees", [])
-                     or any(name in g for g in (i.extra or {}).get("assignees", []))]
+            items = list(
+                s.execute(
+                    select(Item).join(Assignment).where(Assignment.organisation_id == org.id, Item.kind == TASK)
+                ).scalars()
+            )
+            named = [
+                i
+                for i in items
+                if name in (i.extra or {}).get("assignees", [])
+                or any(name in g for g in (i.extra or {}).get("assignees", []))
+            ]
             assert named, f"{name} has no task of its own"
             # the original sentence of at least one of its tasks is in the published text
             assert any(i.text and _squash(i.text)[:20] in seed_text for i in named), name
@@ -78,30 +95,46 @@ def test_every_county_and_department_has_tasks_found_in_the_plan_text(app, seed_
 def test_border_counties_share_the_two_mountains_tasks_with_deadlines(app):
     with app.session_factory() as s:
         rows = s.execute(
-            select(Item.due_date, Organisation.name).join(Assignment, Assignment.item_id == Item.id)
-            .join(Organisation).where(Item.code == "C3-4-04")
+            select(Item.due_date, Organisation.name)
+            .join(Assignment, Assignment.item_id == Item.id)
+            .join(Organisation)
+            .where(Item.code == "C3-4-04")
         ).all()
         assert sorted(n for _, n in rows) == sorted(["米林县", "朗县", "察隅县", "墨脱县"])
         assert {d for d, _ in rows} == {dt.date(2023, 5, 31)}
         due = dict(s.execute(select(Item.code, Item.due_date).where(Item.code.in_(["C3-4-05", "S-01"]))).all())
         assert due == {"C3-4-05": dt.date(2023, 6, 30), "S-01": dt.date(2023, 11, 20)}
         # 墨脱县 alone must finish its county-seat sewage plant
-        moto_only = s.execute(
-            select(Organisation.name).join(Assignment).join(Item).where(Item.code == "C3-2-03")
-        ).scalars().all()
+        moto_only = (
+            s.execute(select(Organisation.name).join(Assignment).join(Item).where(Item.code == "C3-2-03"))
+            .scalars()
+            .all()
+        )
         assert moto_only == ["墨脱县"]
 
 
 def test_department_actions_and_quantitative_targets(app):
     with app.session_factory() as s:
         eco = s.execute(select(Organisation).where(Organisation.name == "市生态环境局")).scalar_one()
-        n = s.scalar(select(func.count()).select_from(Item).join(Assignment).where(
-            Assignment.organisation_id == eco.id, Item.kind == TASK, Item.code.like("D02-%")))
+        n = s.scalar(
+            select(func.count())
+            .select_from(Item)
+            .join(Assignment)
+            .where(Assignment.organisation_id == eco.id, Item.kind == TASK, Item.code.like("D02-%"))
+        )
         assert n > 12
         targets = [t for (ts,) in s.execute(select(Item.targets).where(Item.kind == TASK)) for t in ts]
     values = {(Decimal(str(t["value"])), t.get("unit")) for t in targets if "value" in t}
-    for expected in [(Decimal("1.2"), "万亩"), (Decimal("7000"), "人"), (Decimal("6"), "个"), (Decimal("16"), "家"),
-                     (Decimal("90"), "%"), (Decimal("20"), "个"), (Decimal("50"), "个"), (Decimal("60"), "个")]:
+    for expected in [
+        (Decimal("1.2"), "万亩"),
+        (Decimal("7000"), "人"),
+        (Decimal("6"), "个"),
+        (Decimal("16"), "家"),
+        (Decimal("90"), "%"),
+        (Decimal("20"), "个"),
+        (Decimal("50"), "个"),
+        (Decimal("60"), "个"),
+    ]:
         assert expected in values, expected
 
 
@@ -115,7 +148,9 @@ def test_every_project_matches_annex_1(app, seed_text):
             assert _squash(item.title) in seed_text
             assert Decimal(str(item.investment_total)) == total
             lead_row = s.execute(
-                select(Organisation.name).join(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead")
+                select(Organisation.name)
+                .join(Assignment)
+                .where(Assignment.item_id == item.id, Assignment.role == "lead")
             ).scalar_one()
             assert lead_row == lead
             # the investment stands on the project's row of the annex table
@@ -140,7 +175,11 @@ def test_every_indicator_matches_annex_2(app, seed_text):
             assert len(subs.get(number, [])) >= 2, number
         assert rows[15].title == "林草覆盖率" and rows[15].check_op == ">=" and rows[15].check_value == 80
         assert rows[31].title == "城镇污水处理率" and rows[31].check_value == 95
-        lcr = s.execute(select(Organisation.name).join(Assignment).where(Assignment.item_id == rows[15].id)).scalars().all()
+        lcr = (
+            s.execute(select(Organisation.name).join(Assignment).where(Assignment.item_id == rows[15].id))
+            .scalars()
+            .all()
+        )
         assert lcr == ["市林草局"]
 
 

@@ -103,10 +103,26 @@ def test_shipped_workbook_is_up_to_date_with_the_yaml(exported):
 def test_workbook_uses_the_annex_headings_and_is_printable(exported):
     wb = openpyxl.load_workbook(exported)
     projects = wb["年度工程清单"]
-    assert [c.value for c in projects[1]][:6] == ["序号", "项目名称", "建设内容", "总投资(万元)", "实施年限", "牵头单位"]
+    assert [c.value for c in projects[1]][:6] == [
+        "序号",
+        "项目名称",
+        "建设内容",
+        "总投资(万元)",
+        "实施年限",
+        "牵头单位",
+    ]
     indicators = wb["指标分工任务"]
     assert [c.value for c in indicators[1]][:9] == [
-        "领域", "任务", "序号", "指标名称", "单位", "指标值", "2023年目标", "指标解释", "责任部门"]
+        "领域",
+        "任务",
+        "序号",
+        "指标名称",
+        "单位",
+        "指标值",
+        "2023年目标",
+        "指标解释",
+        "责任部门",
+    ]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert ws["A1"].font.bold
@@ -135,7 +151,11 @@ def test_shipped_workbook_imports_with_the_same_counts_as_the_yaml(empty_db_url)
             assert (ov.counties, ov.departments_with_tasks, ov.projects, ov.indicators) == (7, 13, 9, 41)
             assert ov.investment_total == Decimal("15376")
             yaml_doc = plans.load_plan_file(DEFAULT_PLAN)
-            assert ov.tasks == len(yaml_doc.tasks) and ov.goals == len(yaml_doc.goals) and ov.events == len(yaml_doc.events)
+            assert (
+                ov.tasks == len(yaml_doc.tasks)
+                and ov.goals == len(yaml_doc.goals)
+                and ov.events == len(yaml_doc.events)
+            )
             # Same plan digest: importing the YAML afterwards changes nothing.
             result = plans.import_plan(s, yaml_doc, dt.datetime(2023, 3, 3, 1, 0))
             assert result.unchanged
@@ -271,8 +291,14 @@ def _coordinator_workbook(path: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "计划"
-    for row in [("计划编号", "linzhi-2024"), ("标题", "林芝市2024年工作计划"), ("年度", "2024年"),
-                ("开始日期", "2024/3/1"), ("结束日期", dt.datetime(2024, 12, 31)), ("文号", "林环发〔2024〕1号")]:
+    for row in [
+        ("计划编号", "linzhi-2024"),
+        ("标题", "林芝市2024年工作计划"),
+        ("年度", "2024年"),
+        ("开始日期", "2024/3/1"),
+        ("结束日期", dt.datetime(2024, 12, 31)),
+        ("文号", "林环发〔2024〕1号"),
+    ]:
         ws.append(row)
     ws = wb.create_sheet("责任单位")
     ws.append(["名称", " 类型 ", "简称", "别名"])
@@ -317,14 +343,27 @@ def test_a_coordinators_spreadsheet_is_read(tmp_path):
     assert problems == []
     doc, problems = validate_plan_data(data)
     assert problems == [] and doc is not None
-    assert doc.plan.year == 2024 and doc.plan.start == dt.date(2024, 3, 1) and doc.plan.document_no == "林环发〔2024〕1号"
+    assert (
+        doc.plan.year == 2024 and doc.plan.start == dt.date(2024, 3, 1) and doc.plan.document_no == "林环发〔2024〕1号"
+    )
     assert doc.organisations[0].kind == "county" and doc.organisations[1].aliases == ["市环保局", "环保局"]
     assert doc.tasks[0].due == dt.date(2024, 6, 30) and doc.tasks[0].goal == "G1"
-    assert doc.tasks[0].targets[0].model_dump() == {"value": Decimal(1), "unit": "万亩", "op": ">=", "text": "完成国土绿化1万亩"}
+    assert doc.tasks[0].targets[0].model_dump() == {
+        "value": Decimal(1),
+        "unit": "万亩",
+        "op": ">=",
+        "text": "完成国土绿化1万亩",
+    }
     assert doc.tasks[1].assignees == ["巴宜区", "市直成员单位"]
     p1, p2 = doc.projects
     assert (p1.number, p1.investment, p1.years, p1.start_year, p1.end_year, p1.lead) == (
-        1, Decimal("1200"), "2023—2024年", 2023, 2024, "市生态环境局")
+        1,
+        Decimal("1200"),
+        "2023—2024年",
+        2023,
+        2024,
+        "市生态环境局",
+    )
     assert (p2.number, p2.investment, p2.start_year, p2.end_year) == (2, Decimal("300.5"), 2024, 2024)
     i1, i2 = doc.indicators
     assert i1.domain == i2.domain == "生态环境" and i2.category == "(三)生态系统保护"
@@ -348,14 +387,20 @@ def test_a_coordinators_spreadsheet_with_an_unknown_group(tmp_path):
 # ---- the cell syntaxes ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("≥1.2万亩；完成国土绿化1.2万亩", {"op": ">=", "value": Decimal("1.2"), "unit": "万亩", "text": "完成国土绿化1.2万亩"}),
-    (">= 7000 人", {"op": ">=", "value": Decimal("7000"), "unit": "人"}),
-    ("＝1个;每县一个", {"op": "=", "value": Decimal("1"), "unit": "个", "text": "每县一个"}),
-    ("≤0%；零增长；即不超过0", {"op": "<=", "value": Decimal("0"), "unit": "%", "text": "零增长；即不超过0"}),
-    ("文字；建立长效机制", {"op": "text", "text": "建立长效机制"}),
-    ("16家", {"value": Decimal("16"), "unit": "家"}),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "≥1.2万亩；完成国土绿化1.2万亩",
+            {"op": ">=", "value": Decimal("1.2"), "unit": "万亩", "text": "完成国土绿化1.2万亩"},
+        ),
+        (">= 7000 人", {"op": ">=", "value": Decimal("7000"), "unit": "人"}),
+        ("＝1个;每县一个", {"op": "=", "value": Decimal("1"), "unit": "个", "text": "每县一个"}),
+        ("≤0%；零增长；即不超过0", {"op": "<=", "value": Decimal("0"), "unit": "%", "text": "零增长；即不超过0"}),
+        ("文字；建立长效机制", {"op": "text", "text": "建立长效机制"}),
+        ("16家", {"value": Decimal("16"), "unit": "家"}),
+    ],
+)
 def test_target_lines(line, expected):
     assert parse_target(line) == expected
 
@@ -382,9 +427,12 @@ _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), ma
 
 
 @hypothesis_settings(max_examples=150, deadline=None)
-@given(op=st.sampled_from([">=", ">", "<=", "<", "=", "text"]),
-       value=st.none() | st.decimals(min_value=-10**6, max_value=10**6, places=3, allow_nan=False, allow_infinity=False),
-       unit=_UNITS, text=_TEXT)
+@given(
+    op=st.sampled_from([">=", ">", "<=", "<", "=", "text"]),
+    value=st.none() | st.decimals(min_value=-(10**6), max_value=10**6, places=3, allow_nan=False, allow_infinity=False),
+    unit=_UNITS,
+    text=_TEXT,
+)
 def test_target_syntax_round_trips(op, value, unit, text):
     t = Target(op=op, value=value, unit=unit, text=text.strip() or None)  # the schema strips whitespace
     assert Target(**parse_target(format_target(t))) == t
@@ -437,7 +485,12 @@ def test_group_names_do_not_collide_with_organisations_or_each_other(plan_data):
     data["groups"][2]["aliases"].append("边境4县")  # another group's alias
     # Keep references to the renamed group valid, so only the collisions are reported.
     old = plan_data["groups"][0]["name"]
-    for coll, key in (("tasks", "assignees"), ("projects", "assignees"), ("indicators", "responsible"), ("events", "responsible")):
+    for coll, key in (
+        ("tasks", "assignees"),
+        ("projects", "assignees"),
+        ("indicators", "responsible"),
+        ("events", "responsible"),
+    ):
         for entry in data[coll]:
             if old in entry.get(key, []):
                 entry[key] = ["墨脱县" if a == old else a for a in entry[key]]

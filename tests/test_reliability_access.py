@@ -21,9 +21,28 @@ from handlers import texts
 from tests.conftest import Chat
 
 LIGHTS = ("🔴", "🟡", "🟢")
-QUESTIONS = ["墨脱县进度", "巴宜区进度", "全市进度", "各县区进度", "谁还没汇报", "有逾期的吗", "八及曲项目",
-             "林草覆盖率达标了吗", "项目投资完成了多少", "汇报", "/report", "我的任务", "继续", "修改上次汇报", "待审核",
-             "通过", "邀请 墨脱县 official", "帮助", "#1", "1"]
+QUESTIONS = [
+    "墨脱县进度",
+    "巴宜区进度",
+    "全市进度",
+    "各县区进度",
+    "谁还没汇报",
+    "有逾期的吗",
+    "八及曲项目",
+    "林草覆盖率达标了吗",
+    "项目投资完成了多少",
+    "汇报",
+    "/report",
+    "我的任务",
+    "继续",
+    "修改上次汇报",
+    "待审核",
+    "通过",
+    "邀请 墨脱县 official",
+    "帮助",
+    "#1",
+    "1",
+]
 
 
 def shows_data(text: str) -> bool:
@@ -32,8 +51,10 @@ def shows_data(text: str) -> bool:
 
 def counts(app: App) -> tuple[int, int, int, int]:
     with app.session_factory() as s:
-        return tuple(int(s.scalar(select(func.count()).select_from(m)) or 0)  # type: ignore[return-value]
-                     for m in (Report, Person, Identity, InviteCode))
+        return tuple(
+            int(s.scalar(select(func.count()).select_from(m)) or 0)  # type: ignore[return-value]
+            for m in (Report, Person, Identity, InviteCode)
+        )
 
 
 def invite(app: App, org: str, ttl: dt.timedelta = dt.timedelta(days=7), role: str = "official") -> str:
@@ -74,8 +95,9 @@ def test_an_official_cannot_see_or_report_for_another_organisation(app: App) -> 
 
 def test_a_forged_button_for_another_organisations_task_is_refused(app: App) -> None:
     with app.session_factory() as s:
-        other = s.execute(select(Assignment.id).join(Item).join(Organisation)
-                          .where(Organisation.name == "巴宜区").limit(1)).scalar_one()
+        other = s.execute(
+            select(Assignment.id).join(Item).join(Organisation).where(Organisation.name == "巴宜区").limit(1)
+        ).scalar_one()
     c = Chat(app, "墨脱填报人")
     c.send("汇报")
     out = c.send(f"#{other}", is_choice=True)  # what a tampered or stale button would send
@@ -89,8 +111,16 @@ def test_a_forged_button_for_another_organisations_task_is_refused(app: App) -> 
         conv = s.get(Conversation, ("console", "墨脱填报人", "墨脱填报人"))
         assert conv is not None
         conv.state = "checkin.confirm"
-        conv.data = {"org_id": 1, "draft": {"assignment_id": other, "fields": {"status": "done"}, "attachments": [],
-                                            "supersedes": None, "editing": False}}
+        conv.data = {
+            "org_id": 1,
+            "draft": {
+                "assignment_id": other,
+                "fields": {"status": "done"},
+                "attachments": [],
+                "supersedes": None,
+                "editing": False,
+            },
+        }
     out = c.send("确认")
     assert "只能汇报本单位" in out
     assert counts(app)[0] == 0

@@ -65,29 +65,33 @@ class Serve:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-        env.update({
-            "DUBAN_DATABASE_URL": self.app.settings.sqlalchemy_url,
-            "DUBAN_DATA_DIR": str(self.workdir / "data"),
-            "DUBAN_TELEGRAM_TOKEN": self.api.token,
-            "DUBAN_TELEGRAM_BASE_URL": self.api.url,
-            "DUBAN_HTTP_PORT": str(free_port()),
-            "DUBAN_NOW": NOW.isoformat(),
-            "DUBAN_SENDER_INTERVAL_SECONDS": "0.2",
-            "DUBAN_LOG_LEVEL": "INFO",
-            "PYTHONPATH": str(REPO),
-        })
+        env.update(
+            {
+                "DUBAN_DATABASE_URL": self.app.settings.sqlalchemy_url,
+                "DUBAN_DATA_DIR": str(self.workdir / "data"),
+                "DUBAN_TELEGRAM_TOKEN": self.api.token,
+                "DUBAN_TELEGRAM_BASE_URL": self.api.url,
+                "DUBAN_HTTP_PORT": str(free_port()),
+                "DUBAN_NOW": NOW.isoformat(),
+                "DUBAN_SENDER_INTERVAL_SECONDS": "0.2",
+                "DUBAN_LOG_LEVEL": "INFO",
+                "PYTHONPATH": str(REPO),
+            }
+        )
         return env
 
     async def start(self) -> None:
         self.starts += 1
         polls_before = len(self.api.calls_of("getUpdates", ok_only=False))
         log = open(self.workdir / f"serve{self.starts}.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=self.env(),
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         await self.api.wait_for(
             lambda: len(self.api.calls_of("getUpdates", ok_only=False)) > polls_before or self.proc.poll() is not None,
-            timeout=TIMEOUT)
+            timeout=TIMEOUT,
+        )
         assert self.proc.poll() is None, self.log()
 
     def log(self) -> str:
@@ -142,12 +146,26 @@ def count(app: App, model: Any, *where: Any) -> int:
 
 def telegram_outbox(app: App) -> list[tuple[int, str, str, str]]:
     with app.session_factory() as s:
-        return [tuple(r) for r in s.execute(select(Outbox.id, Outbox.chat_id, Outbox.text, Outbox.status)
-                                            .where(Outbox.channel == "telegram").order_by(Outbox.id))]  # type: ignore[misc]
+        return [
+            tuple(r)
+            for r in s.execute(
+                select(Outbox.id, Outbox.chat_id, Outbox.text, Outbox.status)
+                .where(Outbox.channel == "telegram")
+                .order_by(Outbox.id)
+            )
+        ]  # type: ignore[misc]
 
 
 # The check-in of the most urgent task with status 已完成 (no % and no date asked).
-DONE_CHECKIN = [("汇报", 1), ("1", 2), ("已完成", 1), ("按时完成，文件已印发", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1)]
+DONE_CHECKIN = [
+    ("汇报", 1),
+    ("1", 2),
+    ("已完成", 1),
+    ("按时完成，文件已印发", 1),
+    ("跳过", 1),
+    ("跳过", 1),
+    ("跳过", 1),
+]
 
 
 async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
@@ -191,8 +209,12 @@ async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
     assert count(app, ProcessedMessage) == processed_before + 1
     # Everyone continues where they were.
     out_a, out_b, out_c, out_d = await asyncio.gather(
-        steps(api, A, [("30", 1), ("完成现场调研", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]),
-        steps(api, B, [("完成初稿，正在征求意见", 1), ("资金不足", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]),
+        steps(
+            api, A, [("30", 1), ("完成现场调研", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]
+        ),
+        steps(
+            api, B, [("完成初稿，正在征求意见", 1), ("资金不足", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]
+        ),
         steps(api, C, [("已完成", 1), ("已完成并通过验收", 1), ("跳过", 1), ("跳过", 1), ("跳过", 1), ("确认", 2)]),
         steps(api, D, [("确认", 2)]),
     )
@@ -217,8 +239,7 @@ async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
     assert all(r[3] == OUT_SENT for r in after)
     for _id, chat_id, text, _status in after:
         assert api.texts(chat_id).count(text) == 1, (chat_id, text[:60])
-    assert count(app, ReminderLog) == len({(r.kind, r.occasion, r.assignment_id, r.person_id)
-                                           for r in _reminders(app)})
+    assert count(app, ReminderLog) == len({(r.kind, r.occasion, r.assignment_id, r.person_id) for r in _reminders(app)})
     assert all(len(api.sent(chat)) > sent_at_kill[chat] for chat in USERS.values())
     assert await asyncio.to_thread(serve.stop) == 0, serve.log()
 
@@ -226,4 +247,3 @@ async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
 def _reminders(app: App) -> list[Any]:
     with app.session_factory() as s:
         return list(s.execute(select(ReminderLog)).scalars())
-

@@ -131,19 +131,29 @@ class FaultProxy:
 def add_people(app: App, channel: str, ids: list[str]) -> list[int]:
     with transaction(app.session_factory) as s:
         org = orgs.require_org(s, "墨脱县")
-        return [people.add_person(s, f"故障{i}", org, OFFICIAL, app.clock.utcnow(), {channel: ext}).id
-                for i, ext in enumerate(ids)]
+        return [
+            people.add_person(s, f"故障{i}", org, OFFICIAL, app.clock.utcnow(), {channel: ext}).id
+            for i, ext in enumerate(ids)
+        ]
 
 
 def queue(app: App, channel: str, chats: list[str], person_ids: list[int], per_chat: int) -> list[tuple[str, str]]:
     """`per_chat` distinct proactive messages for each chat; returns (chat, text) of all of them."""
     out = []
     with transaction(app.session_factory) as s:
-        for chat, pid in zip(chats, person_ids):
+        for chat, pid in zip(chats, person_ids, strict=False):
             for k in range(per_chat):
                 text = f"【提醒】第{k + 1}条：请及时汇报（{chat}）"
-                enqueue(s, f"fault:{channel}:{chat}:{k}", "nudge", channel, chat, text, person_id=pid,
-                        now=app.clock.utcnow())
+                enqueue(
+                    s,
+                    f"fault:{channel}:{chat}:{k}",
+                    "nudge",
+                    channel,
+                    chat,
+                    text,
+                    person_id=pid,
+                    now=app.clock.utcnow(),
+                )
                 out.append((chat, text))
     return out
 
@@ -153,8 +163,9 @@ def outbox_rows(app: App) -> list[Outbox]:
         return list(s.execute(select(Outbox).order_by(Outbox.id)).scalars())
 
 
-async def deliver(sender: OutboxSender, app: App, rounds: int, faults: list[Any], start: int = 0,
-                  until_done: bool = False) -> int:
+async def deliver(
+    sender: OutboxSender, app: App, rounds: int, faults: list[Any], start: int = 0, until_done: bool = False
+) -> int:
     """Sender rounds, each at a later moment than the last (so retries fall due); `faults[i]` runs before round
     i; with `until_done`, stop early once nothing is pending. Returns the round number to start the next call at."""
     for i in range(rounds):
@@ -187,8 +198,9 @@ async def tg() -> AsyncIterator[tuple[FakeTelegramAPI, FaultProxy]]:
 @pytest.fixture
 def tg_app(settings: Settings, clock: Clock, tg: tuple[FakeTelegramAPI, FaultProxy]) -> Iterator[App]:
     api, proxy = tg
-    a = build_app(settings.model_copy(update={"telegram_token": api.token, "telegram_base_url": proxy.url}),
-                  clock=clock)
+    a = build_app(
+        settings.model_copy(update={"telegram_token": api.token, "telegram_base_url": proxy.url}), clock=clock
+    )
     yield a
     a.close()
 
@@ -257,6 +269,7 @@ async def test_same_telegram_update_twice_is_handled_once(tg_app: App, tg: tuple
     chat = 880201
     add_people(tg_app, "telegram", [str(chat)])
     async with telegram_channel(tg_app) as channel:
+
         async def say(text: str, n: int = 1) -> None:
             before = len(api.sent(chat))
             api.inject_message(chat, text)
@@ -306,7 +319,6 @@ async def test_wecom_outbox_is_delivered_after_outages_and_nothing_twice(
     def token_outage() -> None:
         fake.expire_tokens()  # the next call gets 42001 and fetches a token, which fails twice
         fake.fail_http("gettoken", 503, times=2)
-
 
     def mode(m: str) -> Any:
         return lambda: setattr(wecom_proxy, "mode", m)
@@ -368,8 +380,20 @@ async def test_hostile_wecom_callbacks_are_refused_and_nothing_is_stored(server:
         for i in range(120):
             inner = sim.inner(WECOM_OFFICIAL, "text", str(7400000000000000000 + i), Content="确认")
             query, body = sim.encrypt(inner)
-            kind = rng.choice(["signature", "corp", "key", "truncate", "flip", "oversize", "entity", "garbage",
-                               "no-query", "stale-sig"])
+            kind = rng.choice(
+                [
+                    "signature",
+                    "corp",
+                    "key",
+                    "truncate",
+                    "flip",
+                    "oversize",
+                    "entity",
+                    "garbage",
+                    "no-query",
+                    "stale-sig",
+                ]
+            )
             if kind == "signature":
                 query = {**query, "msg_signature": "".join(rng.choice("0123456789abcdef") for _ in range(40))}
             elif kind == "corp":
@@ -381,14 +405,17 @@ async def test_hostile_wecom_callbacks_are_refused_and_nothing_is_stored(server:
             elif kind == "flip":
                 start = body.index(b"<Encrypt><![CDATA[") + 18
                 pos = rng.randrange(start, body.index(b"]]>", start))
-                body = body[:pos] + bytes([body[pos] ^ (1 << rng.randrange(7)) or 65]) + body[pos + 1:]
+                body = body[:pos] + bytes([body[pos] ^ (1 << rng.randrange(7)) or 65]) + body[pos + 1 :]
             elif kind == "oversize":
                 body = body[:-6] + b"<Pad>" + b"A" * rng.randrange(70_000, 400_000) + b"</Pad></xml>"
             elif kind == "entity":
                 depth = rng.randrange(2, 6)
                 ents = '<!ENTITY e0 "lol">' + "".join(
-                    f'<!ENTITY e{k} "{("&e" + str(k - 1) + ";") * 10}">' for k in range(1, depth))
-                body = f'<?xml version="1.0"?><!DOCTYPE xml [{ents}]><xml><Encrypt>&e{depth - 1};</Encrypt></xml>'.encode()
+                    f'<!ENTITY e{k} "{("&e" + str(k - 1) + ";") * 10}">' for k in range(1, depth)
+                )
+                body = (
+                    f'<?xml version="1.0"?><!DOCTYPE xml [{ents}]><xml><Encrypt>&e{depth - 1};</Encrypt></xml>'.encode()
+                )
             elif kind == "garbage":
                 body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 2000)))
             elif kind == "no-query":

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.app import App
@@ -26,19 +27,95 @@ from handlers import texts
 from tests.conftest import Chat
 
 KNOWN_STATES = {
-    "idle", PROMPTED, "checkin.pick", "checkin.ask", "checkin.over", "checkin.confirm", "checkin.modify",
-    "checkin.next", "checkin.oneliner", "query.pick", "query.page", "review.pick", "review.show", "review.reason",
+    "idle",
+    PROMPTED,
+    "checkin.pick",
+    "checkin.ask",
+    "checkin.over",
+    "checkin.confirm",
+    "checkin.modify",
+    "checkin.next",
+    "checkin.oneliner",
+    "query.pick",
+    "query.page",
+    "review.pick",
+    "review.show",
+    "review.reason",
 }
-ASK_STEPS = {"status", "percent", "investment", "physical", "indicator", "description", "problems", "next_step",
-             "expected", "evidence"}
+ASK_STEPS = {
+    "status",
+    "percent",
+    "investment",
+    "physical",
+    "indicator",
+    "description",
+    "problems",
+    "next_step",
+    "expected",
+    "evidence",
+}
 
 FRAGMENTS = [
-    "'; DROP TABLE report; --", "\" OR 1=1 --", "1; DELETE FROM conversation", "<b>粗体</b>", "<script>alert(1)</script>",
-    "*_`[链接](http://127.0.0.1)", "{text}", "{0}", "{label}", "%s%s%n", "\\x00", "\x00", "\u202e", "\ufeff",
-    "\u200b", "😀", "👍🏻", "🇨🇳", "👨‍👩‍👧", "\r\n", "\t", "\x1b[31m", "\x7f", "汇报", "确认", "取消", "继续", "修改",
-    "修改 进度", "#1", "#999999", "100%", "-5", "1e309", "NaN", "inf", "百分之一千", "9" * 40, "跳过", "完成",
-    "墨脱县进度", "/start", "/report", "/cancel", "&amp;", "]]>", "<![CDATA[x]]>", "<!ENTITY a 'b'>", "　", "，",
-    "下一项", "结束", "更多", "通过", "退回", "2099年13月45日", "0", "一二三", "受阻", "已完成",
+    "'; DROP TABLE report; --",
+    '" OR 1=1 --',
+    "1; DELETE FROM conversation",
+    "<b>粗体</b>",
+    "<script>alert(1)</script>",
+    "*_`[链接](http://127.0.0.1)",
+    "{text}",
+    "{0}",
+    "{label}",
+    "%s%s%n",
+    "\\x00",
+    "\x00",
+    "\u202e",
+    "\ufeff",
+    "\u200b",
+    "😀",
+    "👍🏻",
+    "🇨🇳",
+    "👨‍👩‍👧",
+    "\r\n",
+    "\t",
+    "\x1b[31m",
+    "\x7f",
+    "汇报",
+    "确认",
+    "取消",
+    "继续",
+    "修改",
+    "修改 进度",
+    "#1",
+    "#999999",
+    "100%",
+    "-5",
+    "1e309",
+    "NaN",
+    "inf",
+    "百分之一千",
+    "9" * 40,
+    "跳过",
+    "完成",
+    "墨脱县进度",
+    "/start",
+    "/report",
+    "/cancel",
+    "&amp;",
+    "]]>",
+    "<![CDATA[x]]>",
+    "<!ENTITY a 'b'>",
+    "　",
+    "，",
+    "下一项",
+    "结束",
+    "更多",
+    "通过",
+    "退回",
+    "2099年13月45日",
+    "0",
+    "一二三",
+    "受阻",
+    "已完成",
 ]
 
 
@@ -55,8 +132,12 @@ TEXT = st.one_of(
     st.builds(lambda a, b: a + b, st.sampled_from(FRAGMENTS), st.text(max_size=30)),
 )
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 # ---- reaching each state ------------------------------------------------------------------------------------
@@ -97,10 +178,18 @@ SCRIPTS: dict[str, tuple[str, list[str]]] = {
     "review.reason": ("协调员", ["待审核", "1", "退回"]),
 }
 EXPECTED_STATE = {
-    "idle-official": "idle", "idle-coordinator": "idle", "kept-draft": "idle",
-    "checkin.pick": "checkin.pick", "checkin.confirm": "checkin.confirm", "checkin.modify": "checkin.modify",
-    "checkin.next": "checkin.next", "checkin.over": "checkin.over", "query.page": "query.page",
-    "review.pick": "review.pick", "review.show": "review.show", "review.reason": "review.reason",
+    "idle-official": "idle",
+    "idle-coordinator": "idle",
+    "kept-draft": "idle",
+    "checkin.pick": "checkin.pick",
+    "checkin.confirm": "checkin.confirm",
+    "checkin.modify": "checkin.modify",
+    "checkin.next": "checkin.next",
+    "checkin.over": "checkin.over",
+    "query.page": "query.page",
+    "review.pick": "review.pick",
+    "review.show": "review.show",
+    "review.reason": "review.reason",
 }
 
 
@@ -123,10 +212,15 @@ def _reach(app: App, name: str) -> tuple[Chat, str, dict[str, Any]]:
 
 def _restore(app: App, chat: Chat, state: str, data: dict[str, Any]) -> None:
     with app.session_factory() as s, s.begin():
-        s.execute(update(Conversation)
-                  .where(Conversation.channel == chat.channel, Conversation.chat_id == chat.chat_id,
-                         Conversation.user_id == chat.user_id)
-                  .values(state=state, data=data, updated_at=app.clock.utcnow()))
+        s.execute(
+            update(Conversation)
+            .where(
+                Conversation.channel == chat.channel,
+                Conversation.chat_id == chat.chat_id,
+                Conversation.user_id == chat.user_id,
+            )
+            .values(state=state, data=data, updated_at=app.clock.utcnow())
+        )
 
 
 def check_invariants(app: App) -> None:
@@ -189,8 +283,9 @@ def test_a_stranger_gets_a_reply_to_anything_and_nothing_is_stored(app: App) -> 
         assert states <= {"idle"}
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=TEXT)
 def test_understanding_never_fails(nlu: Any, text: str) -> None:
     u = nlu.understand(text)

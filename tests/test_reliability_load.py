@@ -70,7 +70,8 @@ def make_users(app: App, n: int) -> list[User]:
     with transaction(app.session_factory) as s:
         rows = s.execute(
             select(Assignment.id, Assignment.organisation_id, Item.short_name, Item.title, Organisation.name)
-            .join(Item, Assignment.item_id == Item.id).join(Organisation, Assignment.organisation_id == Organisation.id)
+            .join(Item, Assignment.item_id == Item.id)
+            .join(Organisation, Assignment.organisation_id == Organisation.id)
             .where(Item.kind == TASK, Item.active.is_(True), Assignment.active.is_(True))
             .order_by(Assignment.organisation_id, Assignment.id)
         ).all()
@@ -138,19 +139,20 @@ async def test_300_users_check_in_at_the_same_time(tg_app: App, api: FakeTelegra
     users = make_users(tg_app, USERS)
     assert len({u.assignment_id for u in users}) == USERS
     assert len({u.org for u in users}) > 10  # many organisations, several users in each
-    channel = TelegramChannel(tg_app.settings, limiter=FloodLimiter(overall_per_second=1e6, chat_burst=1e6,
-                                                                   chat_per_second=1e6))
+    channel = TelegramChannel(
+        tg_app.settings, limiter=FloodLimiter(overall_per_second=1e6, chat_burst=1e6, chat_per_second=1e6)
+    )
     await channel.start(tg_app, web.Application())
     driver = Driver(api)
     try:
         results = await asyncio.gather(*(driver.check_in(u) for u in users), return_exceptions=True)
     finally:
         await channel.stop()
-    failures = [(u.n, r) for u, r in zip(users, results) if isinstance(r, BaseException)]
+    failures = [(u.n, r) for u, r in zip(users, results, strict=False) if isinstance(r, BaseException)]
     assert not failures, f"{len(failures)} users failed, first: {failures[:3]}"
 
     # Every user got every reply, none an apology, and nothing of anyone else's check-in.
-    for u, expected in zip(users, results):
+    for u, expected in zip(users, results, strict=False):
         got = api.texts(u.chat)
         assert len(got) == expected, (u.n, expected, got)
         assert not any(texts.INTERNAL_ERROR in t for t in got), (u.n, got)
@@ -165,8 +167,12 @@ async def test_300_users_check_in_at_the_same_time(tg_app: App, api: FakeTelegra
         assert len(by_person) == USERS
         for u in users:
             r = by_person[u.person_id]
-            assert (r.assignment_id, r.description, r.status, r.channel) == (u.assignment_id, u.description, DONE,
-                                                                              "telegram")
+            assert (r.assignment_id, r.description, r.status, r.channel) == (
+                u.assignment_id,
+                u.description,
+                DONE,
+                "telegram",
+            )
             a = s.get(Assignment, u.assignment_id)
             assert a is not None and a.last_report_id == r.id
     assert channel.updates_done == len(api.injected)

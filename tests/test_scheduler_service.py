@@ -43,8 +43,9 @@ def fast_settings(settings: Settings) -> Settings:
 
 
 def make_app(s: Settings) -> App:
-    return build_app(s, clock=Clock("Asia/Shanghai", dt.datetime(2023, 5, 24, 9, 0), frozen=True), migrate=False,
-                     warm_nlu=False)
+    return build_app(
+        s, clock=Clock("Asia/Shanghai", dt.datetime(2023, 5, 24, 9, 0), frozen=True), migrate=False, warm_nlu=False
+    )
 
 
 @pytest.fixture
@@ -73,11 +74,13 @@ async def test_service_runs_the_due_jobs_and_delivers(two_apps: tuple[App, App])
         assert svc.scheduler is not None
         jobs = {j.id for j in svc.scheduler.get_jobs()}
         assert {"tick", "weekly_prompt", "weekly_digest", "leader"} <= jobs
-        assert str(svc.scheduler.get_job("weekly_prompt").trigger).startswith("cron[day_of_week='mon', hour='9', minute='30'")
+        assert str(svc.scheduler.get_job("weekly_prompt").trigger).startswith(
+            "cron[day_of_week='mon', hour='9', minute='30'"
+        )
         assert await svc.run_jobs() == 0  # a second run at the same moment queues nothing
         # The APScheduler job itself runs the jobs (forced to fire now rather than at the next 5 minutes).
         runs = svc.runs
-        svc.scheduler.get_job("tick").modify(next_run_time=dt.datetime.now(dt.timezone.utc))
+        svc.scheduler.get_job("tick").modify(next_run_time=dt.datetime.now(dt.UTC))
         await wait_for(lambda: svc.runs > runs)
     finally:
         await svc.stop()

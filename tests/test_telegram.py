@@ -118,7 +118,9 @@ async def serving(app: App, api: FakeTelegramAPI, limiter: FloodLimiter | None =
 
 
 @contextlib.asynccontextmanager
-async def channel_running(app: App, port: int = 0, limiter: FloodLimiter | None = None) -> AsyncIterator[TelegramChannel]:
+async def channel_running(
+    app: App, port: int = 0, limiter: FloodLimiter | None = None
+) -> AsyncIterator[TelegramChannel]:
     """The channel alone on its own aiohttp server, for tests that need the channel object."""
     channel = TelegramChannel(app.settings, limiter=limiter or fast_limiter())
     web_app = web.Application()
@@ -161,7 +163,9 @@ class ScriptedEngine:
 
 async def test_deep_link_onboarding_binds_the_user(tg_app: App, api: FakeTelegramAPI) -> None:
     with transaction(tg_app.session_factory) as s:
-        code = people.new_invite(s, orgs.require_org(s, "墨脱县"), OFFICIAL, tg_app.clock.utcnow(), dt.timedelta(days=7)).code
+        code = people.new_invite(
+            s, orgs.require_org(s, "墨脱县"), OFFICIAL, tg_app.clock.utcnow(), dt.timedelta(days=7)
+        ).code
     async with serving(tg_app, api) as tg:
         # Start-up: identity, the command menu, polling (after removing any webhook).
         assert [c.method for c in api.calls[:2]] == ["getMe", "setMyCommands"]
@@ -213,10 +217,19 @@ def test_base_url_takes_the_server_root(tmp_path: Path) -> None:
         return api_urls(Settings(data_dir=tmp_path, telegram_token="1:x", **kw))
 
     assert urls() == ("https://api.telegram.org/bot", "https://api.telegram.org/file/bot")
-    assert urls(telegram_base_url="http://127.0.0.1:8081") == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
-    assert urls(telegram_base_url="http://tg.local:8081/") == ("http://tg.local:8081/bot", "http://tg.local:8081/file/bot")
+    assert urls(telegram_base_url="http://127.0.0.1:8081") == (
+        "http://127.0.0.1:8081/bot",
+        "http://127.0.0.1:8081/file/bot",
+    )
+    assert urls(telegram_base_url="http://tg.local:8081/") == (
+        "http://tg.local:8081/bot",
+        "http://tg.local:8081/file/bot",
+    )
     assert urls(telegram_base_url="http://tg.local/bot") == ("http://tg.local/bot", "http://tg.local/file/bot")
-    assert urls(telegram_base_url="http://a", telegram_base_file_url="http://files") == ("http://a/bot", "http://files/file/bot")
+    assert urls(telegram_base_url="http://a", telegram_base_file_url="http://files") == (
+        "http://a/bot",
+        "http://files/file/bot",
+    )
 
 
 # ---- the check-in dialogue (behaviour of handlers/checkin.py: adjust here when the dialogue changes) ---------
@@ -279,7 +292,11 @@ async def test_checkin_with_buttons_typed_answers_and_a_photo(tg_app: App, api: 
 
 async def test_inline_buttons_callback_values_and_double_presses(tg_app: App, api: FakeTelegramAPI) -> None:
     long_value = "选择:" + "很长的选项值" * 10  # > 64 bytes: must be mapped
-    choices = [Choice("推进中", "status:in_progress"), Choice("一个很长的选项", long_value), Choice("受阻", "status:blocked")]
+    choices = [
+        Choice("推进中", "status:in_progress"),
+        Choice("一个很长的选项", long_value),
+        Choice("受阻", "status:blocked"),
+    ]
 
     def respond(msg: IncomingMessage) -> list[Reply]:
         if msg.is_choice:
@@ -335,7 +352,7 @@ async def test_photos_and_documents_become_evidence(tg_app: App, api: FakeTelegr
     engine = ScriptedEngine(lambda msg: [Reply(f"收到{len(msg.attachments)}个附件")])
     tg_app.engine = engine  # type: ignore[assignment]
     evidence = tg_app.settings.data_dir / "evidence" / "telegram"
-    async with serving(tg_app, api) as tg:
+    async with serving(tg_app, api):
         before = len(api.sent(9001))
         api.inject_message(9001, photo=PNG, caption="现场照片")
         api.inject_message(9001, document=("验收报告.pdf", b"%PDF-1.4 fake", "application/pdf"))
@@ -352,7 +369,9 @@ async def test_photos_and_documents_become_evidence(tg_app: App, api: FakeTelegr
     assert doc.kind == "file" and doc.file_name == "验收报告.pdf" and doc.mime_type == "application/pdf"
     assert doc.local_path.endswith(".pdf") and Path(doc.local_path).read_bytes() == b"%PDF-1.4 fake"
     # The largest size of the photo was downloaded, not the thumbnail.
-    assert sorted(p.name for p in evidence.iterdir()) == sorted([Path(photo.local_path).name, Path(doc.local_path).name])
+    assert sorted(p.name for p in evidence.iterdir()) == sorted(
+        [Path(photo.local_path).name, Path(doc.local_path).name]
+    )
 
 
 async def test_failed_download_apologises_and_the_user_can_continue(tg_app: App, api: FakeTelegramAPI) -> None:
@@ -368,12 +387,27 @@ async def test_failed_download_apologises_and_the_user_can_continue(tg_app: App,
 
 
 async def test_unsupported_message_gets_a_hint(tg_app: App, api: FakeTelegramAPI) -> None:
-    async with serving(tg_app, api) as tg:
+    async with serving(tg_app, api):
         before = len(api.sent(9201))
-        api.inject_update({"message": {"message_id": 99999, "date": 0, "chat": {"id": 9201, "type": "private"},
-                                       "from": {"id": 9201, "is_bot": False, "first_name": "x"},
-                                       "sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                                                   "is_animated": False, "is_video": False, "type": "regular"}}})
+        api.inject_update(
+            {
+                "message": {
+                    "message_id": 99999,
+                    "date": 0,
+                    "chat": {"id": 9201, "type": "private"},
+                    "from": {"id": 9201, "is_bot": False, "first_name": "x"},
+                    "sticker": {
+                        "file_id": "s",
+                        "file_unique_id": "s",
+                        "width": 1,
+                        "height": 1,
+                        "is_animated": False,
+                        "is_video": False,
+                        "type": "regular",
+                    },
+                }
+            }
+        )
         await api.wait_for(lambda: len(api.sent(9201)) > before)
         assert api.texts(9201)[-1] == texts.TG_UNSUPPORTED
 
@@ -434,10 +468,14 @@ async def test_flood_limiter_spaces_messages_per_chat() -> None:
         return True
 
     started = time.monotonic()
-    await asyncio.gather(*(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": c}, None) for c in range(1, 6)))
+    await asyncio.gather(
+        *(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": c}, None) for c in range(1, 6))
+    )
     assert time.monotonic() - started < 0.5  # different chats: no waiting
     started = time.monotonic()
-    await asyncio.gather(*(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 99}, None) for _ in range(3)))
+    await asyncio.gather(
+        *(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 99}, None) for _ in range(3))
+    )
     assert time.monotonic() - started >= 0.9  # the third message in one chat waits about a second
 
 
@@ -457,8 +495,16 @@ async def test_webhook_checks_the_secret(tg_settings: Settings, clock: Clock, ap
             assert secret == webhook_secret(s) and len(secret) >= 32
             assert not api.calls_of("getUpdates")  # no polling in webhook mode
 
-            update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 11001, "type": "private"},
-                                                  "from": {"id": 11001, "is_bot": False, "first_name": "x"}, "text": "帮助"}}
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": 11001, "type": "private"},
+                    "from": {"id": 11001, "is_bot": False, "first_name": "x"},
+                    "text": "帮助",
+                },
+            }
             assert await api.push_webhook(update, secret=None) == 403
             assert await api.push_webhook(update, secret="wrong") == 403
             async with aiohttp.ClientSession() as http:
@@ -513,11 +559,18 @@ async def test_send_for_the_outbox(tg_app: App, api: FakeTelegramAPI, tmp_path: 
     report = tmp_path / "周报.xlsx"
     report.write_bytes(b"PK fake xlsx")
     async with channel_running(tg_app) as channel:
-        reply = Reply("本周督办周报", choices=[Choice("开始汇报", "汇报")],
-                      attachments=[OutAttachment("photo", str(photo)), OutAttachment("file", str(report), "周报.xlsx")])
+        reply = Reply(
+            "本周督办周报",
+            choices=[Choice("开始汇报", "汇报")],
+            attachments=[OutAttachment("photo", str(photo)), OutAttachment("file", str(report), "周报.xlsx")],
+        )
         await channel.send("13001", reply)
         sent = api.sent(13001)
-        assert [("text" in m, "photo" in m, "document" in m) for m in sent] == [(True, False, False), (False, True, False), (False, False, True)]
+        assert [("text" in m, "photo" in m, "document" in m) for m in sent] == [
+            (True, False, False),
+            (False, True, False),
+            (False, False, True),
+        ]
         assert api.buttons(sent[0]) == [("开始汇报", "汇报")]
         assert sent[2]["document"]["file_name"] == "周报.xlsx"
         await channel.send("-100777", Reply("督办周报（群）"))  # a digest to a group
@@ -549,7 +602,9 @@ async def test_send_for_the_outbox(tg_app: App, api: FakeTelegramAPI, tmp_path: 
         assert "\n".join(parts) == long_text
 
 
-async def test_unreachable_api_at_start_does_not_crash(tg_settings: Settings, clock: Clock, api: FakeTelegramAPI) -> None:
+async def test_unreachable_api_at_start_does_not_crash(
+    tg_settings: Settings, clock: Clock, api: FakeTelegramAPI
+) -> None:
     api.fail_next("getMe", times=1, status=502)
     app = build_app(tg_settings, clock=clock)
     bind_user(app, 14001)
@@ -572,22 +627,38 @@ async def test_duban_serve_with_only_a_token(api: FakeTelegramAPI, tmp_path: Pat
     """SQLite in the data directory, long polling, no other setting; SIGTERM ends it cleanly."""
     data_dir = tmp_path / "duban-data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-    env.update({
-        "DUBAN_DATA_DIR": str(data_dir),
-        "DUBAN_TELEGRAM_TOKEN": api.token,
-        "DUBAN_TELEGRAM_BASE_URL": api.url,
-        # Not configuration but a shared test machine: port 8080 may be taken by someone else.
-        "DUBAN_HTTP_PORT": "0",
-        "PYTHONPATH": str(REPO),
-    })
+    env.update(
+        {
+            "DUBAN_DATA_DIR": str(data_dir),
+            "DUBAN_TELEGRAM_TOKEN": api.token,
+            "DUBAN_TELEGRAM_BASE_URL": api.url,
+            # Not configuration but a shared test machine: port 8080 may be taken by someone else.
+            "DUBAN_HTTP_PORT": "0",
+            "PYTHONPATH": str(REPO),
+        }
+    )
     init = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "init", "--demo", cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "init",
+        "--demo",
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(init.communicate(), 120)
     assert init.returncode == 0, err.decode()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         await api.wait_for(lambda: api.calls_of("getUpdates"), 60)

@@ -32,7 +32,8 @@ def test_every_text_is_used_somewhere():
     )
     own = Path(texts.__file__).read_text(encoding="utf-8")
     unused = [
-        n for n in dir(texts)
+        n
+        for n in dir(texts)
         if n.isupper() and not re.search(rf"\b{n}\b", code) and len(re.findall(rf"\b{n}\b", own)) < 2
     ]
     assert unused == [], f"texts nobody uses: {unused}"

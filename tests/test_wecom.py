@@ -25,13 +25,15 @@ from typing import Any
 import aiohttp
 import pytest
 import xmltodict
-from yarl import URL
 from aiohttp import web
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
+from yarl import URL
 
 import bot.serve
 from bot.app import App, build_app
@@ -138,7 +140,12 @@ def test_official_sample_vectors_verify_and_decrypt() -> None:
     inner = crypto.decrypt_message(m["body"], m["msg_signature"], m["timestamp"], m["nonce"])
     inbound = inbound_from_xml(parse_xml(inner))
     assert inbound is not None
-    assert (inbound.user_id, inbound.msg_type, inbound.text, inbound.message_id) == ("ChenJiaShun", "text", "你好", "1456453720")
+    assert (inbound.user_id, inbound.msg_type, inbound.text, inbound.message_id) == (
+        "ChenJiaShun",
+        "text",
+        "你好",
+        "1456453720",
+    )
     with pytest.raises(InvalidSignatureException):
         crypto.decrypt_message(m["body"], m["msg_signature"].replace("0c", "0d", 1), m["timestamp"], m["nonce"])
 
@@ -151,7 +158,9 @@ def test_wechatpy_sample_vectors_verify_and_decrypt() -> None:
     with pytest.raises(InvalidSignatureException):  # wechatpy's test: a different nonce must fail
         crypto.check_signature(v["msg_signature"], v["timestamp"], "437374424", v["echostr"])
     m = s["message"]
-    inbound = inbound_from_xml(parse_xml(crypto.decrypt_message(m["body"], m["msg_signature"], m["timestamp"], m["nonce"])))
+    inbound = inbound_from_xml(
+        parse_xml(crypto.decrypt_message(m["body"], m["msg_signature"], m["timestamp"], m["nonce"]))
+    )
     assert inbound is not None and (inbound.user_id, inbound.text) == ("messense", "test")
 
 
@@ -309,7 +318,9 @@ async def test_url_verification(server: Server) -> None:
     ts, nonce = "1684890000", "9876"
     sig = _get_signature(TOKEN, ts, nonce, echo)
     async with aiohttp.ClientSession() as http:
-        async with http.get(server.url, params={"msg_signature": sig, "timestamp": ts, "nonce": nonce, "echostr": echo}) as r:
+        async with http.get(
+            server.url, params={"msg_signature": sig, "timestamp": ts, "nonce": nonce, "echostr": echo}
+        ) as r:
             assert (r.status, await r.text()) == (200, "4387519203846127")
         bad = {"msg_signature": sig, "timestamp": ts, "nonce": "9877", "echostr": echo}
         async with http.get(server.url, params=bad) as r:
@@ -317,12 +328,21 @@ async def test_url_verification(server: Server) -> None:
         async with http.get(server.url, params={"timestamp": ts}) as r:
             assert r.status == 400
         # A proxy that leaves the base64 '+' unescaped must not break verification.
-        plus = next(e for e in (PrpCrypto(server.sim.crypto.key).encrypt("77", CORP_ID).decode() for _ in range(200)) if "+" in e)
+        plus = next(
+            e
+            for e in (PrpCrypto(server.sim.crypto.key).encrypt("77", CORP_ID).decode() for _ in range(200))
+            if "+" in e
+        )
         raw = f"{server.url}?msg_signature={_get_signature(TOKEN, ts, nonce, plus)}&timestamp={ts}&nonce={nonce}&echostr={plus}"
         async with http.get(URL(raw, encoded=True)) as r:
             assert (r.status, await r.text()) == (200, "77")
         other = PrpCrypto(server.sim.crypto.key).encrypt("1", "wwOTHERCORP").decode()
-        params = {"msg_signature": _get_signature(TOKEN, ts, nonce, other), "timestamp": ts, "nonce": nonce, "echostr": other}
+        params = {
+            "msg_signature": _get_signature(TOKEN, ts, nonce, other),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": other,
+        }
         async with http.get(server.url, params=params) as r:
             assert r.status == 403
 
@@ -411,7 +431,9 @@ async def test_image_is_fetched_and_stored_as_evidence(server: Server) -> None:
     media_id = server.fake.add_media(jpeg, "image/jpeg", "现场照片.jpg")
     before = len(server.fake.sent_texts(OFFICIAL))
     status, _ = await server.sim.post(
-        server.sim.inner(OFFICIAL, "image", "7100000000000000001", PicUrl="http://example.invalid/x.jpg", MediaId=media_id)
+        server.sim.inner(
+            OFFICIAL, "image", "7100000000000000001", PicUrl="http://example.invalid/x.jpg", MediaId=media_id
+        )
     )
     assert status == 200
     await server.channel.drain()
@@ -493,7 +515,7 @@ async def test_malformed_oversized_and_entity_xml_are_refused(server: Server) ->
     # Entity expansion ("billion laughs") in the outer XML ...
     bomb = (
         b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-        b"<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]><xml><Encrypt>&c;</Encrypt></xml>"
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><Encrypt>&c;</Encrypt></xml>'
     )
     assert (await sim.post_raw(query, bomb))[0] == 400
     # ... and inside a correctly encrypted and signed message.
@@ -561,7 +583,9 @@ async def test_send_maps_errors_for_the_outbox(fake: FakeWecomApi, tmp_path: Pat
 
 async def test_long_markdown_and_attachment_replies(fake: FakeWecomApi, tmp_path: Path) -> None:
     channel = WecomChannel(wecom_settings(None, fake, tmp_path))
-    long_text = "\n".join(f"第{i}项：林芝市生态文明建设示范区创建任务进展顺利，已完成年度目标的百分之八十。" for i in range(120))
+    long_text = "\n".join(
+        f"第{i}项：林芝市生态文明建设示范区创建任务进展顺利，已完成年度目标的百分之八十。" for i in range(120)
+    )
     await channel.send("u1", Reply(long_text))
     parts = fake.sent_texts("u1")
     assert len(parts) > 1 and all(len(p.encode()) <= TEXT_LIMIT for p in parts)
@@ -640,7 +664,11 @@ async def stub_server(fake: FakeWecomApi, tmp_path: Path) -> AsyncIterator[tuple
 
 async def test_a_number_answers_the_last_offered_choices(stub_server: Any, fake: FakeWecomApi) -> None:
     channel, engine, sim = stub_server
-    engine.replies = [[Reply("选哪项？", choices=[Choice("污水处理", "task:17"), Choice("垃圾分类", "task:18")])], [], []]
+    engine.replies = [
+        [Reply("选哪项？", choices=[Choice("污水处理", "task:17"), Choice("垃圾分类", "task:18")])],
+        [],
+        [],
+    ]
     for text in ("汇报", "２", "2"):
         await sim.text("u1", text)
         await channel.drain()
@@ -664,7 +692,9 @@ async def test_a_number_answers_the_last_offered_choices(stub_server: Any, fake:
 async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, tmp_path: Path) -> None:
     """WeCom's published sample request, POSTed as is, reaches the engine as 你好 from ChenJiaShun."""
     s = OFFICIAL_SAMPLE
-    settings = wecom_settings(None, fake, tmp_path, wecom_token=s["token"], wecom_aes_key=s["aes_key"], wecom_corp_id=s["corp_id"])
+    settings = wecom_settings(
+        None, fake, tmp_path, wecom_token=s["token"], wecom_aes_key=s["aes_key"], wecom_corp_id=s["corp_id"]
+    )
     engine = StubEngine()
     channel = WecomChannel(settings)
     web_app = web.Application()
@@ -695,7 +725,10 @@ async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, 
 
 
 @hsettings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("汇报进度ab1\n🌲")), max_size=3000), st.sampled_from([16, 64, TEXT_LIMIT, MARKDOWN_LIMIT]))
+@given(
+    st.text(alphabet=st.sampled_from(list("汇报进度ab1\n🌲")), max_size=3000),
+    st.sampled_from([16, 64, TEXT_LIMIT, MARKDOWN_LIMIT]),
+)
 def test_split_utf8_respects_the_byte_limit(text: str, limit: int) -> None:
     parts = split_utf8(text, limit)
     assert all(len(p.encode()) <= limit for p in parts)
@@ -722,7 +755,9 @@ async def test_duban_serve_subprocess_end_to_end(fake: FakeWecomApi, serve_env: 
     env = serve_env
     r = await asyncio.to_thread(_cli, ["init", "--demo"], env)
     assert r.returncode == 0, r.stderr
-    r = await asyncio.to_thread(_cli, ["person", "add", "张三", "--org", "墨脱县", "--role", "official", "--wecom-userid", "zhangsan"], env)
+    r = await asyncio.to_thread(
+        _cli, ["person", "add", "张三", "--org", "墨脱县", "--role", "official", "--wecom-userid", "zhangsan"], env
+    )
     assert r.returncode == 0, r.stderr
     port = free_port()
     env.update(

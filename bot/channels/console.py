@@ -13,7 +13,7 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.app import App
-from bot.messages import Choice, IncomingMessage, InAttachment, render_plain
+from bot.messages import Choice, InAttachment, IncomingMessage, render_plain
 from db.models import Identity, Person
 
 CHANNEL = "console"
@@ -23,7 +23,9 @@ PROMPT = "> "
 def resolve_user(app: App, user: str) -> str:
     """The console identity for `user` (a console name or a person's name); unknown names stay as typed."""
     with app.session_factory() as s:
-        ident = s.execute(select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == user)).scalar_one_or_none()
+        ident = s.execute(
+            select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == user)
+        ).scalar_one_or_none()
         if ident:
             return ident.external_id
         person = s.execute(select(Person).where(Person.name == user)).scalars().first()

@@ -36,10 +36,17 @@ from telegram import (
 )
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, BaseUpdateProcessor, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
 
 from bot.channels.base import PermanentFailure, RetryLater
-from bot.messages import Choice, IncomingMessage, InAttachment, Reply, render_plain, split_text
+from bot.messages import Choice, InAttachment, IncomingMessage, Reply, render_plain, split_text
 from config.settings import Settings
 from handlers import texts
 
@@ -210,7 +217,9 @@ class FloodLimiter(BaseRateLimiter[dict[str, int]]):
                     async with self._overall:
                         return await callback(*args, **kwargs)
                 group_ctx: Any = (
-                    self._limiter(self._groups, chat, self._group_per_minute, 60) if is_group else contextlib.nullcontext()
+                    self._limiter(self._groups, chat, self._group_per_minute, 60)
+                    if is_group
+                    else contextlib.nullcontext()
                 )
                 chat_lim = self._limiter(self._chats, chat, self._chat_burst, self._chat_period)
                 async with group_ctx, chat_lim, self._overall:
@@ -543,8 +552,12 @@ class TelegramChannel:
     async def _mark_chosen(self, message: Message, data: str) -> None:
         """Replace the keyboard of a pressed message by the choice made, so it cannot be pressed again."""
         label = next(
-            (b.text for row in (message.reply_markup.inline_keyboard if message.reply_markup else ()) for b in row
-             if b.callback_data == data),
+            (
+                b.text
+                for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
+                for b in row
+                if b.callback_data == data
+            ),
             None,
         )
         if message.text and label:
@@ -694,8 +707,12 @@ class TelegramChannel:
             markup = keyboard if i == len(parts) - 1 else None
             once = proactive and first
 
-            async def send_part(part: str = part, markup: InlineKeyboardMarkup | None = markup, once: bool = once) -> Any:
-                return await bot.send_message(chat_id, part, reply_markup=markup, rate_limit_args=NO_RETRY if once else None)
+            async def send_part(
+                part: str = part, markup: InlineKeyboardMarkup | None = markup, once: bool = once
+            ) -> Any:
+                return await bot.send_message(
+                    chat_id, part, reply_markup=markup, rate_limit_args=NO_RETRY if once else None
+                )
 
             try:
                 await (send_part() if once else self._retrying(send_part))
@@ -712,7 +729,9 @@ class TelegramChannel:
             await self._send_attachment(chat_id, att.kind, att.path, att.file_name, once=proactive and first)
             first = False
 
-    async def _send_attachment(self, chat_id: int | str, kind: str, path: str, file_name: str | None, once: bool) -> None:
+    async def _send_attachment(
+        self, chat_id: int | str, kind: str, path: str, file_name: str | None, once: bool
+    ) -> None:
         assert self.application is not None
         bot = self.application.bot
         name = file_name or Path(path).name

@@ -46,7 +46,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 
 from bot.channels.base import PermanentFailure, RetryLater
-from bot.messages import Choice, IncomingMessage, InAttachment, OutAttachment, Reply, render_plain
+from bot.messages import Choice, InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
 from handlers import texts
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class _RedirectingSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         url = url.decode() if isinstance(url, bytes) else url
         if url.startswith(PUBLIC_BASE_URL) and self.base_url != PUBLIC_BASE_URL:
-            url = self.base_url + url[len(PUBLIC_BASE_URL):]
+            url = self.base_url + url[len(PUBLIC_BASE_URL) :]
         if kwargs.get("timeout") is None:
             # wechatpy fetches the token without a timeout: a hung server must not hang a worker thread forever.
             kwargs["timeout"] = self.default_timeout
@@ -167,7 +167,9 @@ class WecomClient(WeChatClient):
     media = _Media()
     material = _Material()
 
-    def __init__(self, corp_id: str, secret: str, base_url: str = PUBLIC_BASE_URL, timeout: float = API_TIMEOUT) -> None:
+    def __init__(
+        self, corp_id: str, secret: str, base_url: str = PUBLIC_BASE_URL, timeout: float = API_TIMEOUT
+    ) -> None:
         # auto_retry=False: wechatpy's own retry on an expired token recurses until the stack overflows if
         # the server keeps rejecting the token; `call` below retries a bounded number of times instead.
         super().__init__(corp_id, secret, timeout=timeout, auto_retry=False)
@@ -198,7 +200,10 @@ class WecomClient(WeChatClient):
                     log.error(
                         "WeCom %s: access token still rejected (errcode %s) after %d refreshes; giving up. "
                         "Check DUBAN_WECOM_CORP_ID, DUBAN_WECOM_SECRET and DUBAN_WECOM_API_BASE_URL (%s)",
-                        what, code, MAX_TOKEN_REFRESHES, self.API_BASE_URL,
+                        what,
+                        code,
+                        MAX_TOKEN_REFRESHES,
+                        self.API_BASE_URL,
                     )
                 raise WecomApiError(code, str(exc.errmsg or exc)) from exc
             except requests.RequestException as exc:
@@ -296,7 +301,7 @@ def split_utf8(text: str, limit: int) -> list[str]:
                 current = ""
             head = _utf8_prefix(line, limit)
             parts.append(head)
-            line = line[len(head):]
+            line = line[len(head) :]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate.encode()) > limit:
             parts.append(current)
@@ -388,7 +393,9 @@ def inbound_from_xml(doc: dict[str, Any]) -> Inbound | None:
         # With speech recognition switched on WeCom sends the transcript along.
         return Inbound(user, "text", msg_id, text=_field(doc, "Recognition"))
     if msg_type in ("image", "file", "video"):
-        return Inbound(user, msg_type, msg_id, media_id=_field(doc, "MediaId"), file_name=_field(doc, "FileName") or None)
+        return Inbound(
+            user, msg_type, msg_id, media_id=_field(doc, "MediaId"), file_name=_field(doc, "FileName") or None
+        )
     return Inbound(user, msg_type, msg_id)  # voice, location, link: answered with "not supported"
 
 
@@ -747,7 +754,7 @@ async def send_group_robot(
                     if res.status >= 400:
                         raise WecomApiError(None, f"group robot HTTP {res.status}")
                     data = await res.json(content_type=None)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 raise RetryLater(30.0, f"group robot unreachable: {exc}") from exc
             code = int(data.get("errcode", 0) or 0) if isinstance(data, dict) else 0
             if code == 0:

@@ -15,7 +15,9 @@ def arm_if_idle(session: Session, channel: str, chat_id: str, user_id: str, stat
     """Put an idle (or new) conversation into `state`; a dialogue in progress is left alone. True if armed."""
     conv = session.get(Conversation, (channel, chat_id, user_id))
     if conv is None:
-        session.add(Conversation(channel=channel, chat_id=chat_id, user_id=user_id, state=state, data={}, updated_at=now))
+        session.add(
+            Conversation(channel=channel, chat_id=chat_id, user_id=user_id, state=state, data={}, updated_at=now)
+        )
         return True
     if conv.state != "idle":
         return False

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import OrgAlias, OrgGroup, Organisation
+from db.models import OrgAlias, Organisation, OrgGroup
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,11 @@ class NameIndex:
 
 
 def all_orgs(session: Session) -> list[Organisation]:
-    return list(session.execute(select(Organisation).options(selectinload(Organisation.aliases)).order_by(Organisation.id)).scalars())
+    return list(
+        session.execute(
+            select(Organisation).options(selectinload(Organisation.aliases)).order_by(Organisation.id)
+        ).scalars()
+    )
 
 
 def name_index(session: Session) -> NameIndex:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -78,12 +77,28 @@ def preferred_identity(person: Person) -> Identity | None:
 
 
 def notify_person(
-    session: Session, person: Person, occasion: str, kind: str, text: str, now: dt.datetime,
-    payload: dict[str, Any] | None = None, not_before: dt.datetime | None = None,
+    session: Session,
+    person: Person,
+    occasion: str,
+    kind: str,
+    text: str,
+    now: dt.datetime,
+    payload: dict[str, Any] | None = None,
+    not_before: dt.datetime | None = None,
 ) -> Outbox | None:
     ident = preferred_identity(person)
     if ident is None:
         return None
     key = f"{occasion}:p{person.id}"
-    return enqueue(session, key, kind, ident.channel, ident.chat_id or ident.external_id, text,
-                   person_id=person.id, payload=payload, now=now, not_before=not_before)
+    return enqueue(
+        session,
+        key,
+        kind,
+        ident.channel,
+        ident.chat_id or ident.external_id,
+        text,
+        person_id=person.id,
+        payload=payload,
+        now=now,
+        not_before=not_before,
+    )

@@ -68,7 +68,9 @@ def bind_identity(
 def list_people(session: Session) -> list[Person]:
     return list(
         session.execute(
-            select(Person).options(selectinload(Person.identities), selectinload(Person.organisation)).order_by(Person.id)
+            select(Person)
+            .options(selectinload(Person.identities), selectinload(Person.organisation))
+            .order_by(Person.id)
         ).scalars()
     )
 
@@ -82,12 +84,19 @@ def people_of_org(session: Session, org_id: int, roles: tuple[str, ...] | None =
 
 def people_with_roles(session: Session, roles: tuple[str, ...]) -> list[Person]:
     return list(
-        session.execute(select(Person).where(Person.role.in_(roles), Person.active.is_(True)).order_by(Person.id)).scalars()
+        session.execute(
+            select(Person).where(Person.role.in_(roles), Person.active.is_(True)).order_by(Person.id)
+        ).scalars()
     )
 
 
 def new_invite(
-    session: Session, organisation: Organisation, role: str, now: dt.datetime, ttl: dt.timedelta, person_name: str | None = None
+    session: Session,
+    organisation: Organisation,
+    role: str,
+    now: dt.datetime,
+    ttl: dt.timedelta,
+    person_name: str | None = None,
 ) -> InviteCode:
     if role not in ROLES:
         raise ValueError(f"未知角色“{role}”，应为 {'/'.join(ROLES)}")

@@ -69,7 +69,18 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
 
 # Text kinds of cells; each has a reader (cell value → document value) and a writer (document value → cell).
 STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONTH, DAY = (
-    "str", "int", "decimal", "date", "list", "targets", "check", "years", "org_kind", "number_key", "month", "day"
+    "str",
+    "int",
+    "decimal",
+    "date",
+    "list",
+    "targets",
+    "check",
+    "years",
+    "org_kind",
+    "number_key",
+    "month",
+    "day",
 )
 
 
@@ -106,76 +117,104 @@ ORG_KIND_LABELS: dict[str, str] = {
 }
 
 SHEETS: tuple[SheetSpec, ...] = (
-    SheetSpec(ORG_SHEET, "organisations", (
-        Column("name", "名称", width=26, required=True, aliases=("单位名称", "规范名称")),
-        Column("kind", "类型", ORG_KIND, width=12, required=True),
-        Column("short", "简称", width=12),
-        Column("aliases", "别名", LIST, width=40),
-        Column("former_names", "曾用名", LIST, width=20),
-        Column("parent", "上级单位", width=16),
-        Column("note", "备注", width=50),
-    )),
-    SheetSpec(GROUP_SHEET, "groups", (
-        Column("name", "名称", width=14, required=True, aliases=("单位组",)),
-        Column("aliases", "别名", LIST, width=30),
-        Column("members", "成员", LIST, width=90, required=True),
-    )),
-    SheetSpec(GOAL_SHEET, "goals", (
-        Column("code", "编号", width=8, required=True),
-        Column("title", "标题", width=30, required=True),
-        Column("text", "内容", width=70, required=True),
-        Column("targets", "量化目标", TARGETS, width=40),
-    )),
-    SheetSpec(TASK_SHEET, "tasks", (
-        Column("code", "编号", width=10, required=True),
-        Column("section", "章节", width=24, required=True),
-        Column("title", "任务", width=44, required=True),
-        Column("short", "简称", width=14),
-        Column("text", "原文", width=50),
-        Column("assignees", "责任单位", LIST, width=24, required=True),
-        Column("start", "开始日期", DATE, width=12),
-        Column("due", "截止日期", DATE, width=12, aliases=("完成时限",)),
-        Column("targets", "量化目标", TARGETS, width=30),
-        Column("keywords", "关键词", LIST, width=20),
-        Column("goal", "对应目标", width=9),
-        Column("note", "备注", width=30),
-    )),
-    SheetSpec(PROJECT_SHEET, "projects", (
-        Column("number", "序号", INT, width=6, required=True),
-        Column("name", "项目名称", width=30, required=True),
-        Column("content", "建设内容", width=60, required=True),
-        Column("investment", "总投资(万元)", DECIMAL, width=12, required=True, aliases=("总投资",)),
-        Column("years", "实施年限", YEARS, width=12, required=True),
-        Column("lead", "牵头单位", width=20, required=True),
-        Column("short", "简称", width=12),
-        Column("assignees", "实施单位", LIST, width=20),
-        Column("keywords", "关键词", LIST, width=16),
-        Column("due", "完成时限", DATE, width=12),
-        Column("note", "备注", width=30),
-    )),
-    SheetSpec(INDICATOR_SHEET, "indicators", (
-        Column("domain", "领域", width=10, required=True),
-        Column("category", "任务", width=18, required=True),
-        Column("number", "序号", NUMBER_KEY, width=6, required=True),
-        Column("name", "指标名称", width=30, required=True),
-        Column("unit", "单位", width=10),
-        Column("target", "指标值", width=18, required=True),
-        Column("target_year", "年度目标", width=18, required=True, pattern=r"\d{4}年目标"),
-        Column("explanation", "指标解释", width=60, required=True),
-        Column("responsible", "责任部门", LIST, width=22),
-        Column("short", "简称", width=12),
-        Column("check", "判定", CHECK, width=8),
-        Column("keywords", "关键词", LIST, width=16),
-        Column("note", "备注", width=30),
-    )),
-    SheetSpec(EVENT_SHEET, "events", (
-        Column("code", "编号", width=8, required=True),
-        Column("name", "名称", width=24, required=True),
-        Column("month", "月", MONTH, width=6, required=True),
-        Column("day", "日", DAY, width=6),
-        Column("responsible", "责任单位", LIST, width=24, required=True),
-        Column("text", "说明", width=60),
-    )),
+    SheetSpec(
+        ORG_SHEET,
+        "organisations",
+        (
+            Column("name", "名称", width=26, required=True, aliases=("单位名称", "规范名称")),
+            Column("kind", "类型", ORG_KIND, width=12, required=True),
+            Column("short", "简称", width=12),
+            Column("aliases", "别名", LIST, width=40),
+            Column("former_names", "曾用名", LIST, width=20),
+            Column("parent", "上级单位", width=16),
+            Column("note", "备注", width=50),
+        ),
+    ),
+    SheetSpec(
+        GROUP_SHEET,
+        "groups",
+        (
+            Column("name", "名称", width=14, required=True, aliases=("单位组",)),
+            Column("aliases", "别名", LIST, width=30),
+            Column("members", "成员", LIST, width=90, required=True),
+        ),
+    ),
+    SheetSpec(
+        GOAL_SHEET,
+        "goals",
+        (
+            Column("code", "编号", width=8, required=True),
+            Column("title", "标题", width=30, required=True),
+            Column("text", "内容", width=70, required=True),
+            Column("targets", "量化目标", TARGETS, width=40),
+        ),
+    ),
+    SheetSpec(
+        TASK_SHEET,
+        "tasks",
+        (
+            Column("code", "编号", width=10, required=True),
+            Column("section", "章节", width=24, required=True),
+            Column("title", "任务", width=44, required=True),
+            Column("short", "简称", width=14),
+            Column("text", "原文", width=50),
+            Column("assignees", "责任单位", LIST, width=24, required=True),
+            Column("start", "开始日期", DATE, width=12),
+            Column("due", "截止日期", DATE, width=12, aliases=("完成时限",)),
+            Column("targets", "量化目标", TARGETS, width=30),
+            Column("keywords", "关键词", LIST, width=20),
+            Column("goal", "对应目标", width=9),
+            Column("note", "备注", width=30),
+        ),
+    ),
+    SheetSpec(
+        PROJECT_SHEET,
+        "projects",
+        (
+            Column("number", "序号", INT, width=6, required=True),
+            Column("name", "项目名称", width=30, required=True),
+            Column("content", "建设内容", width=60, required=True),
+            Column("investment", "总投资(万元)", DECIMAL, width=12, required=True, aliases=("总投资",)),
+            Column("years", "实施年限", YEARS, width=12, required=True),
+            Column("lead", "牵头单位", width=20, required=True),
+            Column("short", "简称", width=12),
+            Column("assignees", "实施单位", LIST, width=20),
+            Column("keywords", "关键词", LIST, width=16),
+            Column("due", "完成时限", DATE, width=12),
+            Column("note", "备注", width=30),
+        ),
+    ),
+    SheetSpec(
+        INDICATOR_SHEET,
+        "indicators",
+        (
+            Column("domain", "领域", width=10, required=True),
+            Column("category", "任务", width=18, required=True),
+            Column("number", "序号", NUMBER_KEY, width=6, required=True),
+            Column("name", "指标名称", width=30, required=True),
+            Column("unit", "单位", width=10),
+            Column("target", "指标值", width=18, required=True),
+            Column("target_year", "年度目标", width=18, required=True, pattern=r"\d{4}年目标"),
+            Column("explanation", "指标解释", width=60, required=True),
+            Column("responsible", "责任部门", LIST, width=22),
+            Column("short", "简称", width=12),
+            Column("check", "判定", CHECK, width=8),
+            Column("keywords", "关键词", LIST, width=16),
+            Column("note", "备注", width=30),
+        ),
+    ),
+    SheetSpec(
+        EVENT_SHEET,
+        "events",
+        (
+            Column("code", "编号", width=8, required=True),
+            Column("name", "名称", width=24, required=True),
+            Column("month", "月", MONTH, width=6, required=True),
+            Column("day", "日", DAY, width=6),
+            Column("responsible", "责任单位", LIST, width=24, required=True),
+            Column("text", "说明", width=60),
+        ),
+    ),
 )
 SPEC_BY_COLLECTION: dict[str, SheetSpec] = {s.collection: s for s in SHEETS}
 
@@ -205,12 +244,23 @@ _TOTAL_LABELS = {"合计", "总计", "小计", "总投资"}
 _LIST_SPLIT = re.compile(r"[、，,；;\n]+")
 _OP_WRITE = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "＝", "text": "文字"}
 _OP_READ = {
-    "≥": ">=", ">=": ">=", "=>": ">=", "≧": ">=",
-    ">": ">", "＞": ">",
-    "≤": "<=", "<=": "<=", "=<": "<=", "≦": "<=",
-    "<": "<", "＜": "<",
-    "=": "=", "＝": "=", "==": "=",
-    "文字": "text", "text": "text",
+    "≥": ">=",
+    ">=": ">=",
+    "=>": ">=",
+    "≧": ">=",
+    ">": ">",
+    "＞": ">",
+    "≤": "<=",
+    "<=": "<=",
+    "=<": "<=",
+    "≦": "<=",
+    "<": "<",
+    "＜": "<",
+    "=": "=",
+    "＝": "=",
+    "==": "=",
+    "文字": "text",
+    "text": "text",
 }
 _OP_RE = "|".join(sorted((re.escape(k) for k in _OP_READ), key=len, reverse=True))
 _SPEC_RE = re.compile(rf"^(?P<op>{_OP_RE})?\s*(?P<value>[+-]?\d+(?:\.\d+)?)?\s*(?P<unit>\S.*)?$")
@@ -234,7 +284,7 @@ def format_target(t: Target) -> str:
 def parse_target(line: str) -> dict[str, Any]:
     """Read one target line; raises ValueError with a Chinese explanation."""
     m = re.search(r"[；;]", line)
-    spec, text = (line[: m.start()], line[m.end():]) if m else (line, "")
+    spec, text = (line[: m.start()], line[m.end() :]) if m else (line, "")
     spec, text = spec.strip(), text.strip()
     sm = _SPEC_RE.match(spec)
     # A unit needs a comparison or a number before it, so that plain prose is not taken for a unit.
@@ -319,7 +369,7 @@ def _put(ws: Worksheet, row: int, col: int, value: Any) -> Cell:
 
 
 def _header(ws: Worksheet, headers: Iterable[str], widths: Iterable[int]) -> None:
-    for col, (text, width) in enumerate(zip(headers, widths), start=1):
+    for col, (text, width) in enumerate(zip(headers, widths, strict=False), start=1):
         cell = _put(ws, 1, col, text)
         cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _HEADER_ALIGN
         ws.column_dimensions[get_column_letter(col)].width = width
@@ -382,7 +432,9 @@ def write_workbook(doc: PlanDocument, path: str | Path) -> None:
                 # The annex ends with a total row; the reader skips it and checks it against the sum.
                 _put(ws, last + 1, 1, "合计").font = _HEADER_FONT
                 col = [c.field for c in spec.columns].index("investment") + 1
-                _put(ws, last + 1, col, _cell_value(DECIMAL, sum((p.investment for p in doc.projects), Decimal(0)))).font = _HEADER_FONT
+                _put(
+                    ws, last + 1, col, _cell_value(DECIMAL, sum((p.investment for p in doc.projects), Decimal(0)))
+                ).font = _HEADER_FONT
         else:
             _write_rows(ws, spec, (dict(e) for e in getattr(doc, spec.collection)), year)
 
@@ -422,7 +474,11 @@ def _norm(text: Any) -> str:
 
 # A plan window wide enough that no task date is reported against a plan date that could not be read.
 _PLAN_PLACEHOLDER: dict[str, Any] = {
-    "key": "x", "title": "?", "year": 2000, "start": dt.date(2000, 1, 1), "end": dt.date(2100, 12, 31),
+    "key": "x",
+    "title": "?",
+    "year": 2000,
+    "start": dt.date(2000, 1, 1),
+    "end": dt.date(2100, 12, 31),
 }
 
 
@@ -624,7 +680,9 @@ class _Reader:
 
     # -- reporting --
 
-    def report(self, sheet: str | None, row: int | None, col: int | None, message: str, key_field: str | None = None) -> None:
+    def report(
+        self, sheet: str | None, row: int | None, col: int | None, message: str, key_field: str | None = None
+    ) -> None:
         self.problems.append(_Problem(sheet, row, col, message))
         if sheet is not None:
             self.reported.add((sheet, row, key_field))
@@ -680,7 +738,12 @@ class _Reader:
             if label in (_norm(h) for h in PLAN_HEADER):
                 continue
             if label not in labels:
-                self.report(ws.title, r, col, f"未知的项目“{_as_text(raw_label)}”（应为：{'、'.join(f[1] for f in PLAN_FIELDS)}）")
+                self.report(
+                    ws.title,
+                    r,
+                    col,
+                    f"未知的项目“{_as_text(raw_label)}”（应为：{'、'.join(f[1] for f in PLAN_FIELDS)}）",
+                )
                 continue
             name, shown, kind = labels[label]
             if name in self.plan_rows:
@@ -703,9 +766,13 @@ class _Reader:
         self._settle(PlanMeta, out, where, lambda name: _PLAN_PLACEHOLDER.get(name))
         return out
 
-    def _settle(self, model: type[BaseModel], entry: dict[str, Any],
-                where: Callable[[str], tuple[str, int | None, int | None, str, str]],
-                stand_in: Callable[[str], Any]) -> None:
+    def _settle(
+        self,
+        model: type[BaseModel],
+        entry: dict[str, Any],
+        where: Callable[[str], tuple[str, int | None, int | None, str, str]],
+        stand_in: Callable[[str], Any],
+    ) -> None:
         """Check one entry against its schema model, report each problem at its cell, and replace what is wrong
         by a stand-in (required fields) or drop it (optional ones), so that the whole plan can still be
         cross-checked. Cells already reported are not reported again."""
@@ -768,7 +835,9 @@ class _Reader:
                 known = "、".join(c.header for c in spec.columns)
                 self.report(ws.title, r, c, f"未知的列“{_as_text(v)}”（可用的列：{known}）")
             elif col.field in info.columns:
-                self.report(ws.title, r, c, f"列“{_as_text(v)}”重复（已在 {get_column_letter(info.columns[col.field])} 列）")
+                self.report(
+                    ws.title, r, c, f"列“{_as_text(v)}”重复（已在 {get_column_letter(info.columns[col.field])} 列）"
+                )
             else:
                 info.columns[col.field] = c
                 info.headers[col.field] = _as_text(v) or col.header
@@ -783,8 +852,15 @@ class _Reader:
                 rows.append((r, raw))
         return info, rows
 
-    def _convert_row(self, spec: SheetSpec, info: _SheetInfo, r: int, raw: dict[str, Any],
-                     model: type[BaseModel], preset: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _convert_row(
+        self,
+        spec: SheetSpec,
+        info: _SheetInfo,
+        r: int,
+        raw: dict[str, Any],
+        model: type[BaseModel],
+        preset: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """One row as a document entry, checked against `model` (problems reported, stand-ins put in)."""
         out: dict[str, Any] = dict(preset or {})
         for f, value in raw.items():
@@ -828,7 +904,8 @@ class _Reader:
         total: tuple[int, Any] | None = None
         for r, raw in rows:
             if spec.collection == "projects" and (
-                _norm(raw.get("number")) in _TOTAL_LABELS or (raw.get("number") is None and _norm(raw.get("name")) in _TOTAL_LABELS)
+                _norm(raw.get("number")) in _TOTAL_LABELS
+                or (raw.get("number") is None and _norm(raw.get("name")) in _TOTAL_LABELS)
             ):
                 total = (r, raw.get("investment"))
                 continue
@@ -850,9 +927,13 @@ class _Reader:
             return
         summed = sum((p.get("investment", Decimal(0)) for p in projects), Decimal(0))
         if total != summed:
-            self.report(info.title, r, col, f"合计 {_num(total)} 与各项目总投资之和 {_num(summed)} 不一致（请改正或删去合计行）")
+            self.report(
+                info.title, r, col, f"合计 {_num(total)} 与各项目总投资之和 {_num(summed)} 不一致（请改正或删去合计行）"
+            )
 
-    def _read_indicators(self, spec: SheetSpec, info: _SheetInfo, rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def _read_indicators(
+        self, spec: SheetSpec, info: _SheetInfo, rows: list[tuple[int, dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         sub_fields = {"number", "name", "unit", "target", "target_year", "explanation", "check"}
         last: dict[str, Any] = {}  # domain/category carried down (merged or blank cells)
@@ -886,12 +967,21 @@ class _Reader:
                     continue
                 if f in ("domain", "category") and _norm(v) == _norm(last.get(f)):
                     continue
-                self.report(info.title, r, info.columns[f],
-                            f"{info.headers[f]} 分项指标行不填此列（填在第{parent_row}行的主指标上）", f)
+                self.report(
+                    info.title,
+                    r,
+                    info.columns[f],
+                    f"{info.headers[f]} 分项指标行不填此列（填在第{parent_row}行的主指标上）",
+                    f,
+                )
             if key.split(".")[0] != str(parent.get("number")):
-                self.report(info.title, r, info.columns["number"],
-                            f"序号 分项指标“{key}”应紧跟在序号为 {key.split('.')[0]} 的指标之后（上一个指标是第{parent_row}行）",
-                            "number")
+                self.report(
+                    info.title,
+                    r,
+                    info.columns["number"],
+                    f"序号 分项指标“{key}”应紧跟在序号为 {key.split('.')[0]} 的指标之后（上一个指标是第{parent_row}行）",
+                    "number",
+                )
             sub_raw = {f: v for f, v in raw.items() if f in sub_fields and f != "number"}
             sub = self._convert_row(spec, info, r, sub_raw, SubIndicator, preset={"key": key})
             self.origins[("indicators", len(out) - 1, len(parent["sub_indicators"]))] = r
@@ -946,7 +1036,11 @@ class _Reader:
         coll = collection.group(0) if collection else ""
         leaf = (re.findall(r"[a-z_]+", problem.where) or [""])[-1]
         # Echoes of problems already reported: the cell itself, its missing column, its missing sheet.
-        if (sheet, row, name) in self.reported or (sheet, None, name) in self.reported or (sheet, None, None) in self.reported:
+        if (
+            (sheet, row, name) in self.reported
+            or (sheet, None, name) in self.reported
+            or (sheet, None, None) in self.reported
+        ):
             return None
         if coll == "plan" and PLAN_SHEET in self.missing:
             return None
@@ -971,7 +1065,11 @@ class _Reader:
             sheet, row, col, _name, _heading = self.place_of(m.group(0))
             return _Problem(sheet, row, col, "").place() if sheet else m.group(0)
 
-        return re.sub(r"\b(?:organisations|groups|goals|tasks|projects|indicators|events)\[\d+\](?:\.[a-z_]+(?:\[\d+\])?)*", embedded, text)
+        return re.sub(
+            r"\b(?:organisations|groups|goals|tasks|projects|indicators|events)\[\d+\](?:\.[a-z_]+(?:\[\d+\])?)*",
+            embedded,
+            text,
+        )
 
 
 # Validator wording (pydantic's English and YAML terms) in the words of the workbook.

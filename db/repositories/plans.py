@@ -30,8 +30,8 @@ from db.models import (
     Assignment,
     Item,
     OrgAlias,
-    OrgGroup,
     Organisation,
+    OrgGroup,
     Plan,
 )
 
@@ -150,8 +150,14 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                     out.append(org)
         return out
 
-    def upsert(code: str, kind: str, values: dict[str, Any], assignees: list[Organisation], lead: Organisation | None = None,
-               parent: Item | None = None) -> Item:
+    def upsert(
+        code: str,
+        kind: str,
+        values: dict[str, Any],
+        assignees: list[Organisation],
+        lead: Organisation | None = None,
+        parent: Item | None = None,
+    ) -> Item:
         seen.add(code)
         values = {**values, "kind": kind, "parent_id": parent.id if parent else None, "active": True}
         item = existing.get(code)
@@ -183,7 +189,9 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
         return [t.model_dump(mode="json", exclude_none=True) for t in ts]
 
     for g in doc.goals:
-        upsert(g.code, GOAL, dict(title=g.title, short_name=None, text=g.text, targets=targets(g.targets), number=None), [])
+        upsert(
+            g.code, GOAL, dict(title=g.title, short_name=None, text=g.text, targets=targets(g.targets), number=None), []
+        )
     for t in doc.tasks:
         upsert(
             t.code,
@@ -217,8 +225,12 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                 due_date=p.due or meta.end,
                 keywords=list(p.keywords),
                 note=p.note,
-                extra={"start_year": p.start_year, "end_year": p.end_year, "lead": p.lead,
-                       "assignees": list(p.assignees) or [p.lead]},
+                extra={
+                    "start_year": p.start_year,
+                    "end_year": p.end_year,
+                    "lead": p.lead,
+                    "assignees": list(p.assignees) or [p.lead],
+                },
             ),
             # The lead unit always reports on its project; named implementing units report alongside it.
             [lead, *[o for o in expand(p.assignees) if o.id != lead.id]],
@@ -284,7 +296,9 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
 
 
 def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> dict[str, Organisation]:
-    by_name = {o.name: o for o in session.execute(select(Organisation).options(selectinload(Organisation.aliases))).scalars()}
+    by_name = {
+        o.name: o for o in session.execute(select(Organisation).options(selectinload(Organisation.aliases))).scalars()
+    }
     for spec in doc.organisations:
         org = by_name.get(spec.name)
         values = dict(kind=spec.kind, short_name=spec.short, note=spec.note)
@@ -369,9 +383,14 @@ class PlanOverview:
 
 def overview(session: Session, plan: Plan) -> PlanOverview:
     def count(kind: str) -> int:
-        return session.scalar(
-            select(func.count()).select_from(Item).where(Item.plan_id == plan.id, Item.kind == kind, Item.active.is_(True))
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Item)
+                .where(Item.plan_id == plan.id, Item.kind == kind, Item.active.is_(True))
+            )
+            or 0
+        )
 
     # Departments named by their own name on a task (not only through a group such as 市直成员单位).
     named: set[str] = set()
@@ -379,22 +398,29 @@ def overview(session: Session, plan: Plan) -> PlanOverview:
         select(Item.extra).where(Item.plan_id == plan.id, Item.kind == TASK, Item.active.is_(True))
     ):
         named.update((extra or {}).get("assignees", []))
-    depts = session.scalar(
-        select(func.count()).select_from(Organisation).where(
-            Organisation.kind.in_(("department", "office")), Organisation.name.in_(named)
+    depts = (
+        session.scalar(
+            select(func.count())
+            .select_from(Organisation)
+            .where(Organisation.kind.in_(("department", "office")), Organisation.name.in_(named))
         )
-    ) or 0
+        or 0
+    )
     counties = session.scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == "county")) or 0
     invest = session.scalar(
         select(func.coalesce(func.sum(Item.investment_total), 0)).where(
             Item.plan_id == plan.id, Item.kind == PROJECT, Item.active.is_(True)
         )
     )
-    assignments = session.scalar(
-        select(func.count()).select_from(Assignment).join(Item).where(
-            Item.plan_id == plan.id, Item.active.is_(True), Assignment.active.is_(True)
+    assignments = (
+        session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .join(Item)
+            .where(Item.plan_id == plan.id, Item.active.is_(True), Assignment.active.is_(True))
         )
-    ) or 0
+        or 0
+    )
     return PlanOverview(
         key=plan.key,
         title=plan.title,

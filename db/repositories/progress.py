@@ -19,7 +19,18 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from db.models import BLOCKED, DONE, IN_PROGRESS, NOT_STARTED, REPORTABLE_KINDS, Assignment, Item, Organisation, Plan, Report
+from db.models import (
+    BLOCKED,
+    DONE,
+    IN_PROGRESS,
+    NOT_STARTED,
+    REPORTABLE_KINDS,
+    Assignment,
+    Item,
+    Organisation,
+    Plan,
+    Report,
+)
 
 LAG_POINTS = 20
 DUE_SOON_DAYS = 7
@@ -101,11 +112,31 @@ def _views_query() -> Select[Any]:
     last = aliased(Report)
     return (
         select(
-            Assignment.id, Assignment.item_id, Assignment.organisation_id, Assignment.due_date, Assignment.closed,
-            Item.kind, Item.code, Item.number, Item.title, Item.short_name, Item.start_date, Item.due_date,
-            Item.investment_total, Organisation.name,
-            last.id, last.created_at, last.status, last.percent, last.review_state, last.problems, last.description,
-            last.investment_done, last.physical_progress, last.indicator_value, last.indicator_number,
+            Assignment.id,
+            Assignment.item_id,
+            Assignment.organisation_id,
+            Assignment.due_date,
+            Assignment.closed,
+            Item.kind,
+            Item.code,
+            Item.number,
+            Item.title,
+            Item.short_name,
+            Item.start_date,
+            Item.due_date,
+            Item.investment_total,
+            Organisation.name,
+            last.id,
+            last.created_at,
+            last.status,
+            last.percent,
+            last.review_state,
+            last.problems,
+            last.description,
+            last.investment_done,
+            last.physical_progress,
+            last.indicator_value,
+            last.indicator_number,
         )
         .join(Item, Assignment.item_id == Item.id)
         .join(Organisation, Assignment.organisation_id == Organisation.id)
@@ -142,9 +173,33 @@ def assignment_views(
         params["item_ids"] = list(item_ids)
     q = _views_statement(org_ids is not None, item_ids is not None)
     views: list[AssignmentView] = []
-    for (a_id, item_id, org_id, a_due, closed, kind, code, number, title, short_name, i_start, i_due, invest_total,
-         org_name, rep_id, rep_at, status, percent, review_state, problems, description, invest_done, physical,
-         ind_value, ind_number) in session.execute(q, params):
+    for (
+        a_id,
+        item_id,
+        org_id,
+        a_due,
+        closed,
+        kind,
+        code,
+        number,
+        title,
+        short_name,
+        i_start,
+        i_due,
+        invest_total,
+        org_name,
+        rep_id,
+        rep_at,
+        status,
+        percent,
+        review_state,
+        problems,
+        description,
+        invest_done,
+        physical,
+        ind_value,
+        ind_number,
+    ) in session.execute(q, params):
         start = i_start or plan.start_date
         due = a_due or i_due or plan.end_date
         if status == DONE:

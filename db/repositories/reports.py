@@ -67,10 +67,18 @@ def add_report(
 
 
 def add_attachment(
-    session: Session, kind: str, path: str, channel: str, now: dt.datetime, file_name: str | None = None,
-    mime_type: str | None = None, size: int | None = None,
+    session: Session,
+    kind: str,
+    path: str,
+    channel: str,
+    now: dt.datetime,
+    file_name: str | None = None,
+    mime_type: str | None = None,
+    size: int | None = None,
 ) -> Attachment:
-    att = Attachment(kind=kind, path=path, channel=channel, created_at=now, file_name=file_name, mime_type=mime_type, size=size)
+    att = Attachment(
+        kind=kind, path=path, channel=channel, created_at=now, file_name=file_name, mime_type=mime_type, size=size
+    )
     session.add(att)
     session.flush()
     return att
@@ -86,7 +94,10 @@ def history(session: Session, assignment_id: int) -> list[Report]:
 
 def last_report_by(session: Session, person: Person) -> Report | None:
     return session.execute(
-        select(Report).where(Report.person_id == person.id).order_by(Report.created_at.desc(), Report.id.desc()).limit(1)
+        select(Report)
+        .where(Report.person_id == person.id)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -97,9 +108,12 @@ def pending_reviews(session: Session, limit: int = 50) -> list[Report]:
             select(Report)
             .join(Assignment, Assignment.last_report_id == Report.id)
             .where(Report.review_state == PENDING)
-            .options(selectinload(Report.assignment).selectinload(Assignment.item),
-                     selectinload(Report.assignment).selectinload(Assignment.organisation),
-                     selectinload(Report.person), selectinload(Report.attachments))
+            .options(
+                selectinload(Report.assignment).selectinload(Assignment.item),
+                selectinload(Report.assignment).selectinload(Assignment.organisation),
+                selectinload(Report.person),
+                selectinload(Report.attachments),
+            )
             .order_by(Report.created_at, Report.id)
             .limit(limit)
         ).scalars()
@@ -112,14 +126,17 @@ class ReviewOutcome:
     closed: bool
 
 
-def review(session: Session, report: Report, reviewer: Person, approve: bool, now: dt.datetime,
-           comment: str | None = None) -> ReviewOutcome:
+def review(
+    session: Session, report: Report, reviewer: Person, approve: bool, now: dt.datetime, comment: str | None = None
+) -> ReviewOutcome:
     report.review_state = APPROVED if approve else RETURNED
     report.reviewed_by_id = reviewer.id
     report.reviewed_at = now
     report.review_comment = comment
     assignment = session.get(Assignment, report.assignment_id)
-    closed = bool(approve and report.status == DONE and assignment is not None and assignment.last_report_id == report.id)
+    closed = bool(
+        approve and report.status == DONE and assignment is not None and assignment.last_report_id == report.id
+    )
     if assignment is not None and assignment.last_report_id == report.id:
         assignment.closed = closed
     session.flush()

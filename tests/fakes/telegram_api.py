@@ -34,7 +34,16 @@ from aiohttp import web
 DEFAULT_TOKEN = "123456789:TEST-duban-fake-token"
 
 # Parameters PTB sends JSON-encoded inside form or multipart fields.
-_JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "caption_entities", "scope", "link_preview_options", "reply_parameters"}
+_JSON_PARAMS = {
+    "reply_markup",
+    "commands",
+    "allowed_updates",
+    "entities",
+    "caption_entities",
+    "scope",
+    "link_preview_options",
+    "reply_parameters",
+}
 _INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "reply_to_message_id", "max_connections"}
 
 
@@ -156,7 +165,12 @@ class FakeTelegramAPI:
     # ---- failure injection ----------------------------------------------------------------------------------
 
     def fail_next(
-        self, method: str, times: int = 1, status: int = 429, retry_after: int | None = 1, description: str | None = None
+        self,
+        method: str,
+        times: int = 1,
+        status: int = 429,
+        retry_after: int | None = 1,
+        description: str | None = None,
     ) -> None:
         """Answer the next `times` calls of `method` with an error (429 with retry_after by default)."""
         desc = description or {
@@ -212,11 +226,15 @@ class FakeTelegramAPI:
 
     # ---- injecting what users do ----------------------------------------------------------------------------
 
-    def add_file(self, content: bytes, file_name: str | None = None, mime_type: str | None = None, kind: str = "documents") -> str:
+    def add_file(
+        self, content: bytes, file_name: str | None = None, mime_type: str | None = None, kind: str = "documents"
+    ) -> str:
         """Store a file on the server; returns its file_id."""
         n = next(self._file_ids)
         file_id = f"FILE{n:06d}"
-        suffix = (file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else "jpg" if kind == "photos" else "bin")
+        suffix = (
+            file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else "jpg" if kind == "photos" else "bin"
+        )
         self._files[file_id] = _File(content, f"{kind}/file_{n}.{suffix}", mime_type, file_name)
         return file_id
 
@@ -254,7 +272,12 @@ class FakeTelegramAPI:
             chat["first_name"] = first_name
         else:
             chat["title"] = title
-        message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": user}
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+        }
         if text is not None:
             message["text"] = text
             entities = self._entities(text)
@@ -269,16 +292,32 @@ class FakeTelegramAPI:
             big = self.add_file(photo, None, "image/jpeg", kind="photos")
             small = self.add_file(photo[: max(1, len(photo) // 4)], None, "image/jpeg", kind="photos")
             message["photo"] = [
-                {"file_id": small, "file_unique_id": f"u{small}", "width": 90, "height": 90, "file_size": len(photo) // 4},
+                {
+                    "file_id": small,
+                    "file_unique_id": f"u{small}",
+                    "width": 90,
+                    "height": 90,
+                    "file_size": len(photo) // 4,
+                },
                 {"file_id": big, "file_unique_id": f"u{big}", "width": 1280, "height": 960, "file_size": len(photo)},
             ]
         if document is not None:
             name, content, mime = document
             fid = self.add_file(content, name, mime)
-            message["document"] = {"file_id": fid, "file_unique_id": f"u{fid}", "file_name": name, "mime_type": mime, "file_size": len(content)}
+            message["document"] = {
+                "file_id": fid,
+                "file_unique_id": f"u{fid}",
+                "file_name": name,
+                "mime_type": mime,
+                "file_size": len(content),
+            }
         if reply_to_message_id is not None:
             replied = self._messages.get((chat_id, reply_to_message_id))
-            message["reply_to_message"] = replied or {"message_id": reply_to_message_id, "date": int(time.time()), "chat": chat}
+            message["reply_to_message"] = replied or {
+                "message_id": reply_to_message_id,
+                "date": int(time.time()),
+                "chat": chat,
+            }
         self._messages[(chat_id, message["message_id"])] = message
         return self.inject_update({"message": message})
 
@@ -373,9 +412,13 @@ class FakeTelegramAPI:
                 # Short waits: the predicate may depend on state outside this server too.
                 await asyncio.wait_for(event.wait(), min(remaining, 0.05))
 
-    async def wait_for_call(self, method: str, count: int = 1, timeout: float = 5.0, ok_only: bool = True) -> list[ApiCall]:
+    async def wait_for_call(
+        self, method: str, count: int = 1, timeout: float = 5.0, ok_only: bool = True
+    ) -> list[ApiCall]:
         """Wait until `method` was called at least `count` times; returns those calls."""
-        return await self.wait_for(lambda: (calls := self.calls_of(method, ok_only)) and len(calls) >= count and calls, timeout)
+        return await self.wait_for(
+            lambda: (calls := self.calls_of(method, ok_only)) and len(calls) >= count and calls, timeout
+        )
 
     def _notify(self) -> None:
         # A fresh event per change: waiters of the old one wake up, new waiters wait for the next change.
@@ -459,7 +502,14 @@ class FakeTelegramAPI:
     # ---- Bot API methods ------------------------------------------------------------------------------------
 
     async def _m_getMe(self, p: dict[str, Any], _f: Any) -> web.Response:
-        return self._ok({**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False})
+        return self._ok(
+            {
+                **self.bot_user,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        )
 
     async def _m_logOut(self, p: dict[str, Any], _f: Any) -> web.Response:
         return self._ok(True)
@@ -470,7 +520,11 @@ class FakeTelegramAPI:
     async def _m_setWebhook(self, p: dict[str, Any], _f: Any) -> web.Response:
         if not p.get("url"):
             return await self._m_deleteWebhook(p, _f)
-        self.webhook = {"url": p["url"], "secret_token": p.get("secret_token"), "allowed_updates": p.get("allowed_updates")}
+        self.webhook = {
+            "url": p["url"],
+            "secret_token": p.get("secret_token"),
+            "allowed_updates": p.get("allowed_updates"),
+        }
         if str(p.get("drop_pending_updates", "")).lower() == "true":
             self._pending.clear()
         return self._ok(True)
@@ -482,12 +536,19 @@ class FakeTelegramAPI:
         return self._ok(True)
 
     async def _m_getWebhookInfo(self, p: dict[str, Any], _f: Any) -> web.Response:
-        info = {"url": self.webhook["url"] if self.webhook else "", "has_custom_certificate": False, "pending_update_count": len(self._pending)}
+        info = {
+            "url": self.webhook["url"] if self.webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
         return self._ok(info)
 
     async def _m_getUpdates(self, p: dict[str, Any], _f: Any) -> web.Response:
         if self.webhook is not None:
-            return self._error(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            return self._error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            )
         offset = int(p.get("offset") or 0)
         limit = int(p.get("limit") or 100)
         timeout = float(p.get("timeout") or 0)
@@ -568,7 +629,7 @@ class FakeTelegramAPI:
         ref = p.get(field_name)
         upload = files.get(field_name)
         if upload is None and isinstance(ref, str) and ref.startswith("attach://"):
-            upload = files.get(ref[len("attach://"):])
+            upload = files.get(ref[len("attach://") :])
         if upload is None:
             return self._error(400, f"Bad Request: there is no {field_name} in the request")
         name, content = upload
@@ -628,7 +689,9 @@ class FakeTelegramAPI:
         f = self._files.get(fid)
         if f is None:
             return self._error(400, "Bad Request: invalid file_id")
-        return self._ok({"file_id": fid, "file_unique_id": f"u{fid}", "file_size": len(f.content), "file_path": f.file_path})
+        return self._ok(
+            {"file_id": fid, "file_unique_id": f"u{fid}", "file_size": len(f.content), "file_path": f.file_path}
+        )
 
     # ---- helpers --------------------------------------------------------------------------------------------
 

@@ -57,7 +57,9 @@ class FakeWecomApi:
     calls: list[Call] = field(default_factory=list)
     media: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)  # media_id → (content, type, name)
     valid_tokens: set[str] = field(default_factory=set)
-    _errors: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))  # path → [errcode|-status]
+    _errors: dict[str, list[tuple[int, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # path → [errcode|-status]
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     port: int = 0
