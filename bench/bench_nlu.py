@@ -131,9 +131,9 @@ def measure_understanding(url: str, quick: bool, log: Callable[[str], None]) -> 
 
 def measure_end_to_end(url: str, work: Path, quick: bool) -> dict[str, float]:
     from bot.app import build_app
-    from bot.messages import IncomingMessage
     from config.clock import Clock
     from config.settings import Settings
+    from core.messages import IncomingMessage
     from handlers import queries
     from handlers.context import Context
     from handlers.nlu import REPORT

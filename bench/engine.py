@@ -19,9 +19,9 @@ from pathlib import Path
 
 from bench.common import NO_PG, POSTGRES, Row, backends, fresh_database, ms, percentile, seed_database
 from bot.app import App, build_app
-from bot.messages import IncomingMessage
 from config.clock import Clock
 from config.settings import Settings
+from core.messages import IncomingMessage
 from db.repositories import people
 
 NOW = dt.datetime(2023, 5, 24, 9, 0)

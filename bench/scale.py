@@ -399,7 +399,7 @@ def _answer_time(url: str, settings: Settings, reps: int) -> float | None:
     import uuid
 
     from bot.app import build_app
-    from bot.messages import IncomingMessage
+    from core.messages import IncomingMessage
 
     clock = Clock(TZ, dt.datetime.combine(TODAY, dt.time(9, 30)), frozen=True)
     app = build_app(settings.model_copy(update={"telegram_token": None}), migrate=False, clock=clock)

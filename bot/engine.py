@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import IncomingMessage, Reply
 from config.clock import Clock
 from config.settings import Settings
+from core.messages import IncomingMessage, Reply
 from db.models import Conversation, ProcessedMessage
 from db.repositories import people
 from handlers import router, texts

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import App
-from bot.channels.base import Channel
+from core.channel import Channel
 
 log = logging.getLogger(__name__)
 

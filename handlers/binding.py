@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from bot.messages import Reply
+from core.messages import Reply
 from db.models import Person
 from db.repositories import people
 from handlers import texts

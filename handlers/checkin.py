@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.messages import Choice, Reply
+from core.messages import Choice, Reply
 from db.models import (
     BLOCKED,
     DONE,

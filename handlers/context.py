@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.messages import IncomingMessage, Reply
 from config.clock import Clock
 from config.settings import Settings
+from core.messages import IncomingMessage, Reply
 from db.models import ADMIN, COORDINATOR, Conversation, Person
 
 IDLE = "idle"

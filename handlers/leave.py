@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from bot.messages import Reply
+from core.messages import Reply
 from handlers import texts
 from handlers.context import Context
 from handlers.numbers import normalize, parse_date, to_number

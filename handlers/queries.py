@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import Choice, Reply
+from core.messages import Choice, Reply
 from db.models import BLOCKED, INDICATOR, LEADER, PROJECT, Item, Plan
 from db.repositories import plans, progress, queries
 from db.repositories.progress import AssignmentView

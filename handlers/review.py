@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Choice, Reply
+from core.messages import Choice, Reply
 from db.models import DONE, Report
 from db.repositories import outbox, reports
 from handlers import texts

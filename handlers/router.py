@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from core.messages import Reply
 from handlers import binding, checkin, leave, queries, review, texts
 from handlers.context import IDLE, Context, Replies
 from handlers.numbers import normalize

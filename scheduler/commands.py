@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy import func, select
 
-from bot.messages import Reply, render_plain
+from core.messages import Reply, render_plain
 from db.engine import transaction
 from db.models import OUT_PENDING, Outbox
 from db.repositories import orgs, plans
@@ -27,8 +27,8 @@ from scheduler.export import export_workbook
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from bot.app import App
-    from bot.channels.base import Channel
+    from core.channel import Channel
+    from core.channel import Runtime as App
 
 
 class PrintChannel:

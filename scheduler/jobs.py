@@ -41,6 +41,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
+from core.ids import WECOM_ROBOT_CHAT_ID
 from db.models import (
     COORDINATOR,
     EVENT,
@@ -67,9 +68,6 @@ DAILY_AT = dt.time(9, 0)  # nudges, overdue notices, escalations and event remin
 EVENT_LEAD_DAYS = 7
 PROMPT_SILENCE = dt.timedelta(days=7)
 MAX_LISTED = 15  # tasks listed in one reminder; the rest are counted
-# The WeCom channel posts rows with this chat id to the group robot webhook (bot/channels/wecom.ROBOT_CHAT_ID;
-# not imported: the scheduler stays free of platform modules).
-WECOM_ROBOT_CHAT_ID = "group-robot"
 
 NUDGE, OVERDUE, ESCALATION, PROMPT, DIGEST, EVENT_REMINDER = (
     "nudge",

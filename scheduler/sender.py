@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.channels.base import PermanentFailure, RetryLater
-from bot.messages import Choice, OutAttachment, Reply
+from core.channel import PermanentFailure, RetryLater
+from core.messages import Choice, OutAttachment, Reply
 from db.models import Outbox
 from scheduler import outbox
 from scheduler.calendar import QuietHours
 
 if TYPE_CHECKING:
-    from bot.app import App
-    from bot.channels.base import Channel
+    from core.channel import Channel
+    from core.channel import Runtime as App
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from scheduler.calendar import CalendarRangeError
 from scheduler.sender import OutboxSender
 
 if TYPE_CHECKING:
-    from bot.app import App
-    from bot.channels.base import Channel
+    from core.channel import Channel
+    from core.channel import Runtime as App
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app, seed_database
-from bot.messages import IncomingMessage, Reply, render_plain
 from config.clock import Clock
 from config.settings import Settings
+from core.messages import IncomingMessage, Reply, render_plain
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 DEFAULT_NOW = dt.datetime(2023, 5, 24, 9, 0)

@@ -256,7 +256,7 @@ def test_done_status_skips_percent_and_records_100(app):
 def test_evidence_photo_is_stored_and_linked(app, tmp_path):
     photo = tmp_path / "site.jpg"
     photo.write_bytes(b"\xff\xd8\xff fake jpeg")
-    from bot.messages import InAttachment
+    from core.messages import InAttachment
 
     c = Chat(app, "波密填报人")
     c.send("汇报")
@@ -345,7 +345,7 @@ def test_oneliner_report_is_confirmed_and_filed(app):
     aid = _assignment_id(app, "墨脱县", "C3-2-03")
     c = Chat(app, "墨脱填报人")
     with app.session_factory() as s, s.begin():
-        from bot.messages import IncomingMessage
+        from core.messages import IncomingMessage
 
         person = people.find_by_identity(s, "console", "墨脱填报人")
         conv = Conversation(
@@ -441,7 +441,7 @@ def test_coordinator_can_report_for_any_organisation(app):
 
 
 def test_duplicate_message_is_handled_once(app):
-    from bot.messages import IncomingMessage
+    from core.messages import IncomingMessage
 
     msg = IncomingMessage("telegram", "500", "500", "汇报", message_id="upd-1")
     with app.session_factory() as s, s.begin():
@@ -492,7 +492,7 @@ def test_reply_to_weekly_prompt_starts_checkin_but_a_question_is_answered(app):
 def test_redelivered_message_gets_its_unsent_replies_after_a_crash_but_never_twice(app):
     """A message handled and committed, whose answer never went out (the process died), is answered when
     the platform delivers it again; once the channel confirmed delivery, a redelivery stays silent."""
-    from bot.messages import IncomingMessage
+    from core.messages import IncomingMessage
 
     with app.session_factory() as s, s.begin():
         org = orgs.require_org(s, "墨脱县")
@@ -511,7 +511,7 @@ def test_redelivered_message_gets_its_unsent_replies_after_a_crash_but_never_twi
 
 
 def test_edit_keeps_the_evidence_of_the_corrected_version(app, tmp_path):
-    from bot.messages import InAttachment
+    from core.messages import InAttachment
 
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"\xff\xd8 jpeg")

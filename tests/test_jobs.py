@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.messages import IncomingMessage
+from core.messages import IncomingMessage
 from db.engine import transaction
 from db.models import (
     DONE,

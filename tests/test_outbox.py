@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.base import PermanentFailure, RetryLater
-from bot.messages import Reply
 from config.clock import Clock
 from config.settings import Settings
+from core.channel import PermanentFailure, RetryLater
+from core.messages import Reply
 from db.engine import transaction
 from db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Outbox
 from scheduler import outbox

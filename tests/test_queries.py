@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.app import build_app
-from bot.messages import IncomingMessage
+from core.messages import IncomingMessage
 from db.models import Assignment, Item, OrgAlias, Organisation, Plan, Report
 from db.repositories import orgs, plans, progress, reports
 from handlers import queries

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.app import App, build_app
-from bot.messages import Reply
 from config.clock import Clock
 from config.settings import Settings
+from core.messages import Reply
 from db.engine import make_engine
 from db.models import OUT_SENT, Outbox
 from scheduler import outbox

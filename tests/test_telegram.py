@@ -27,13 +27,13 @@ from sqlalchemy import select
 
 from bot import serve as bot_serve
 from bot.app import App, build_app
-from bot.channels.base import PermanentFailure, RetryLater
 from bot.channels.telegram import FloodLimiter, TelegramChannel, api_urls, command_to_text, webhook_secret
-from bot.messages import Choice, IncomingMessage, OutAttachment, Reply
 from bot.serve import enabled_channels as real_enabled_channels
 from bot.serve import serve
 from config.clock import Clock
 from config.settings import Settings
+from core.channel import PermanentFailure, RetryLater
+from core.messages import Choice, IncomingMessage, OutAttachment, Reply
 from db.engine import transaction
 from db.models import OFFICIAL, Identity, Report
 from db.repositories import orgs, people

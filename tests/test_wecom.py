@@ -37,7 +37,6 @@ from yarl import URL
 
 import bot.serve
 from bot.app import App, build_app
-from bot.channels.base import PermanentFailure, RetryLater
 from bot.channels.wecom import (
     MARKDOWN_LIMIT,
     PUBLIC_BASE_URL,
@@ -53,9 +52,10 @@ from bot.channels.wecom import (
     send_group_robot,
     split_utf8,
 )
-from bot.messages import Choice, IncomingMessage, OutAttachment, Reply
 from config.clock import Clock
 from config.settings import Settings
+from core.channel import PermanentFailure, RetryLater
+from core.messages import Choice, IncomingMessage, OutAttachment, Reply
 from db.engine import transaction
 from db.models import IN_PROGRESS, ProcessedMessage, Report
 from db.repositories import orgs, people
@@ -819,10 +819,10 @@ def test_parse_xml_refuses_any_dtd() -> None:
 
 async def test_group_robot_only_channel_sends_digests_and_refuses_users(tmp_path):
     """With only DUBAN_WECOM_GROUP_WEBHOOK set, serve still delivers group digests."""
-    from bot.channels.base import PermanentFailure
     from bot.channels.wecom import ROBOT_CHAT_ID, WecomRobotChannel
-    from bot.messages import Reply
     from config.settings import Settings
+    from core.channel import PermanentFailure
+    from core.messages import Reply
     from tests.fakes.wecom_api import FakeWecomApi
 
     fake = FakeWecomApi(corp_id="wwrobot", secret="s")

@@ -13,10 +13,11 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.app import App
-from bot.messages import Choice, InAttachment, IncomingMessage, render_plain
+from core import ids
+from core.messages import Choice, InAttachment, IncomingMessage, render_plain
 from db.models import Identity, Person
 
-CHANNEL = "console"
+CHANNEL = ids.CONSOLE
 PROMPT = "> "
 
 

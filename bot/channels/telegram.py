@@ -45,9 +45,10 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.channels.base import PermanentFailure, RetryLater
-from bot.messages import Choice, InAttachment, IncomingMessage, Reply, render_plain, split_text
 from config.settings import Settings
+from core import ids
+from core.channel import PermanentFailure, RetryLater
+from core.messages import Choice, InAttachment, IncomingMessage, Reply, render_plain, split_text
 from handlers import texts
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
+CHANNEL = ids.TELEGRAM
 TELEGRAM_ROOT = "https://api.telegram.org"
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 CALLBACK_DATA_LIMIT = 64  # bytes

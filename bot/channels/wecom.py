@@ -45,8 +45,9 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 
-from bot.channels.base import PermanentFailure, RetryLater
-from bot.messages import Choice, InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
+from core import ids
+from core.channel import PermanentFailure, RetryLater
+from core.messages import Choice, InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
 from handlers import texts
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "wecom"
-ROBOT_CHAT_ID = "group-robot"  # send(ROBOT_CHAT_ID, reply) posts to DUBAN_WECOM_GROUP_WEBHOOK
+CHANNEL = ids.WECOM
+ROBOT_CHAT_ID = ids.WECOM_ROBOT_CHAT_ID  # send(ROBOT_CHAT_ID, reply) posts to DUBAN_WECOM_GROUP_WEBHOOK
 PUBLIC_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"  # what wechatpy hard-codes
 
 MAX_BODY = 64 * 1024  # a real callback is about 1 KiB; anything near this is not from WeCom

@@ -6,7 +6,8 @@ calls. All ids are strings. Nothing past the edge knows the platform, except for
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -41,7 +42,9 @@ class IncomingMessage:
     is_group: bool = False
     addressed: bool = True  # in a group: the bot was mentioned or commanded
     user_name: str | None = None
-    is_choice: bool = False  # the text is the value of a button the user pressed
+    # A button was pressed: the text is the choice's token (see `choice_token`), or for a button of a proactive
+    # message that names no question, the text the button stands for.
+    is_choice: bool = False
     event: str | None = None  # platform events: "enter" (opened the app), "subscribe"
 
     @property
@@ -51,10 +54,37 @@ class IncomingMessage:
 
 @dataclass(frozen=True)
 class Choice:
-    """One option offered to the user. Channels render it as a button or a numbered line."""
+    """One option offered to the user. Channels render it as a button or a numbered line.
+
+    `token` names the question the choice belongs to and its place in it (set by the engine when it stores the
+    question with the conversation); a button sends it back, so a press on an old question's button is known
+    as stale, on any process and after a restart. Choices of proactive messages have none: their button sends
+    `value` as if typed.
+    """
 
     label: str
     value: str
+    token: str | None = None
+
+    @property
+    def payload(self) -> str:
+        """What a button for this choice sends back."""
+        return self.token or self.value
+
+
+TOKEN_PREFIX = "~"
+_TOKEN_RE = re.compile(r"^~([0-9a-z]{1,16})\.(\d{1,3})$")
+
+
+def choice_token(question_id: str, index: int) -> str:
+    """The token of the `index`-th (0-based) choice of question `question_id`: short enough for any button."""
+    return f"{TOKEN_PREFIX}{question_id}.{index}"
+
+
+def parse_choice_token(text: str) -> tuple[str, int] | None:
+    """(question id, index) of a choice token, or None when `text` is not one."""
+    m = _TOKEN_RE.match(text)
+    return (m.group(1), int(m.group(2))) if m else None
 
 
 @dataclass(frozen=True)
@@ -77,7 +107,7 @@ class Reply:
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
-            "choices": [[c.label, c.value] for c in self.choices],
+            "choices": [[c.label, c.value, c.token] for c in self.choices],
             "attachments": [[a.kind, a.path, a.file_name] for a in self.attachments],
             "markdown": self.markdown,
             "listed": self.listed,
@@ -87,11 +117,15 @@ class Reply:
     def from_json(cls, data: dict[str, Any]) -> Reply:
         return cls(
             text=data["text"],
-            choices=[Choice(label, value) for label, value in data.get("choices", [])],
+            choices=[Choice(*c) for c in data.get("choices", [])],
             attachments=[OutAttachment(k, p, n) for k, p, n in data.get("attachments", [])],
             markdown=data.get("markdown"),
             listed=bool(data.get("listed", False)),
         )
+
+
+    def with_choices(self, choices: list[Choice]) -> Reply:
+        return replace(self, choices=choices)
 
 
 def render_plain(reply: Reply) -> str:
