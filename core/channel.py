@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.clock import Clock
@@ -42,6 +43,9 @@ class Runtime(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def db(self) -> Engine: ...
 
     @property
     def session_factory(self) -> sessionmaker[Session]: ...

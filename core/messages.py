@@ -123,7 +123,6 @@ class Reply:
             listed=bool(data.get("listed", False)),
         )
 
-
     def with_choices(self, choices: list[Choice]) -> Reply:
         return replace(self, choices=choices)
 

@@ -21,7 +21,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiolimiter import AsyncLimiter
@@ -47,12 +47,9 @@ from telegram.ext import (
 
 from config.settings import Settings
 from core import ids
-from core.channel import PermanentFailure, RetryLater
+from core.channel import PermanentFailure, RetryLater, Runtime
 from core.messages import Choice, InAttachment, IncomingMessage, Reply, render_plain, split_text
 from handlers import texts
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +298,7 @@ class TelegramChannel:
         self.settings = settings
         self.limiter = limiter or FloodLimiter()
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
-        self.app: App | None = None
+        self.app: Runtime | None = None
         self.evidence_dir = settings.data_dir / "evidence" / "telegram"
         self.connected = asyncio.Event()
         self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)  # network-error retries of a reply
@@ -335,7 +332,7 @@ class TelegramChannel:
         application.add_error_handler(self._on_error)
         return application
 
-    async def start(self, app: App, web_app: web.Application) -> None:
+    async def start(self, app: Runtime, web_app: web.Application) -> None:
         """Register the webhook route if configured, then connect; a network failure is retried in the background.
 
         Raises:

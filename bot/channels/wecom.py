@@ -46,12 +46,11 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 
 from core import ids
-from core.channel import PermanentFailure, RetryLater
+from core.channel import PermanentFailure, RetryLater, Runtime
 from core.messages import Choice, InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
 from handlers import texts
 
 if TYPE_CHECKING:
-    from bot.app import App
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -445,7 +444,7 @@ class WecomChannel:
         self.agent_id: int | str = int(agent) if agent.isdigit() else agent
         self.markdown: bool = bool(getattr(settings, "wecom_markdown", True))
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
-        self._app: App | None = None
+        self._app: Runtime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._choices: dict[str, list[Choice]] = {}
@@ -455,7 +454,7 @@ class WecomChannel:
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
-    async def start(self, app: App, web_app: web.Application) -> None:
+    async def start(self, app: Runtime, web_app: web.Application) -> None:
         self._app = app
         path = self.settings.wecom_callback_path
         web_app.router.add_get(path, self._on_verify)
@@ -778,7 +777,7 @@ class WecomRobotChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def start(self, app: App, web_app: web.Application) -> None:
+    async def start(self, app: Runtime, web_app: web.Application) -> None:
         log.info("WeCom group robot only: digests go to the group; the WeCom app is not configured")
 
     async def stop(self) -> None:
