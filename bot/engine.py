@@ -19,8 +19,8 @@ from config.clock import Clock
 from config.settings import Settings
 from core.messages import IncomingMessage, Reply
 from db.models import Conversation, ProcessedMessage
-from db.repositories import people
-from handlers import router, texts
+from db.repositories import conversations, people
+from handlers import kernel, router, texts
 from handlers.context import IDLE, Context
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,7 @@ class Engine:
                 processed = ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now)
                 session.add(processed)
                 session.flush()
-            conv = session.get(Conversation, (msg.channel, msg.chat_id, msg.user_id))
-            if conv is None:
-                conv = Conversation(
-                    channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id, state=IDLE, data={}, updated_at=now
-                )
-                session.add(conv)
+            conv = conversations.get_or_create(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
             person = people.find_by_identity(session, msg.channel, msg.user_id)
             if person is not None and not msg.is_group:
                 people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
@@ -108,7 +103,7 @@ class Engine:
                 person=person,
                 services=self.services,
             )
-            replies = router.dispatch(ctx)
+            replies = kernel.record_question(ctx, router.dispatch(ctx))
             conv.updated_at = now
             if processed is not None:
                 processed.replies = [r.to_json() for r in replies]

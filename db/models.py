@@ -295,6 +295,9 @@ class Conversation(Base):
     user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     state: Mapped[str] = mapped_column(String(60), default="idle")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The pending question: {"id": str, "choices": [[label, value], ...], "listed": bool, "held": str | None}.
+    # Written by the dialogue kernel; the repository only stores it.
+    question: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 

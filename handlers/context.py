@@ -25,6 +25,8 @@ class Context:
     conversation: Conversation
     person: Person | None
     services: dict[str, Any] = field(default_factory=dict)
+    # True while a question typed mid-dialogue is answered: the answer must not start a follow-up of its own.
+    nested: bool = False
 
     @property
     def state(self) -> str:

@@ -17,6 +17,11 @@ DAYS_RE = re.compile(r"^(\S+?)\s*(?:天|日)$")
 MAX_PAUSE_DAYS = 180  # a longer absence is a change of official, not a leave
 
 
+def is_command(text: str) -> bool:
+    t = normalize(text)
+    return bool(RESUME_RE.match(t) or LEAVE_RE.match(t))
+
+
 def command(ctx: Context, text: str) -> list[Reply] | None:
     """Handle a leave / resume command; None when `text` is not one."""
     t = normalize(text)

@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -29,8 +30,8 @@ from core.messages import Choice, Reply
 from db.models import BLOCKED, INDICATOR, LEADER, PROJECT, Item, Plan
 from db.repositories import plans, progress, queries
 from db.repositories.progress import AssignmentView
+from handlers import kernel, texts
 from handlers import nlu as nlu_mod
-from handlers import texts
 from handlers.context import Context, Replies
 from handlers.nlu import NLU, Candidate, Understanding
 from handlers.numbers import fmt_number
@@ -74,6 +75,18 @@ def _nlu(ctx: Context, plan: Plan | None) -> NLU:
 
 
 # ---- entry points -----------------------------------------------------------------------------------------------
+
+
+# What a question typed mid-dialogue asks for; the last two list the sender's own or everyone's open items.
+QUESTION_INTENTS = frozenset(
+    {nlu_mod.PROGRESS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.INVESTMENT, nlu_mod.MY_TASKS}
+)
+OWN_LIST_INTENTS = frozenset({nlu_mod.MY_TASKS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED})
+
+
+def understand(ctx: Context, text: str) -> Understanding:
+    """What `text` asks, with the understanding of the active plan."""
+    return _nlu(ctx, plans.active_plan(ctx.session)).understand(text)
 
 
 def answer(ctx: Context, text: str, allow_report: bool) -> Replies:
@@ -749,3 +762,27 @@ def _investment(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, u: Understanding
         n=len(by_item), total=_money(total), done=_money(done_all), pct=_pct(done_all, total)
     )
     return _paged(ctx, "【项目投资】", head, lines)
+
+
+class QueryState(StrEnum):
+    PAGE = "query.page"  # an answer in pages: "更多" shows the next
+    PICK = "query.pick"  # a name that means several things: pick one
+
+
+def _reset(ctx: Context) -> Replies:
+    ctx.reset()
+    return [Reply(texts.CANCELLED)]
+
+
+DIALOGUE = kernel.register(
+    kernel.Dialogue(
+        name="query",
+        states=QueryState,
+        handlers={},
+        soft={QueryState.PAGE: on_message, QueryState.PICK: on_message},
+        prompt=lambda ctx: [],
+        accepts=lambda ctx, text: kernel.Fit.NO,
+        cancel=_reset,
+        expires=False,
+    )
+)

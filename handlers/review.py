@@ -1,27 +1,48 @@
 """Coordinator review: `待审核` lists new reports; `通过` approves, `退回 理由` returns with a reason.
 
 A task counts as 办结 only when a 已完成 report is approved. The official who reported is told, through
-the outbox (a proactive message).
+the outbox (a proactive message). Declared as a dialogue of the kernel: the list and the report shown are soft
+states (anything else is a new message), the reason asked for is a firm one.
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
 
 from core.messages import Choice, Reply
 from db.models import DONE, Report
 from db.repositories import outbox, reports
-from handlers import texts
-from handlers.context import IDLE, Context, Replies
+from handlers import kernel, texts, vocabulary
+from handlers.context import Context, Replies
 from handlers.numbers import fmt_number, normalize
 
-LIST_RE = re.compile(r"^(待审核|审核|/review|待审|审核汇报)$")
-PASS_RE = re.compile(r"^(通过|同意|审核通过|pass|ok)$", re.IGNORECASE)
-RETURN_RE = re.compile(r"^(?:退回|驳回|不通过)\s*[:：,，]?\s*(.*)$")
+LIST_SIZE = 10
+
+
+class ReviewState(StrEnum):
+    PICK = "review.pick"  # the numbered list of reports waiting
+    SHOW = "review.show"  # one report: 通过 / 退回 理由
+    REASON = "review.reason"  # 退回 without a reason: ask for it
+
+
+class ReviewData(BaseModel):
+    options: list[int] = Field(default_factory=list)
+    report_id: int | None = None
+
+
+def _load(ctx: Context) -> ReviewData:
+    return ReviewData.model_validate({k: v for k, v in ctx.data.items() if not k.startswith("keep_")})
+
+
+def _save(ctx: Context, state: ReviewState, data: ReviewData) -> None:
+    ctx.go(state, **data.model_dump(mode="json", exclude_defaults=True))
 
 
 def command(ctx: Context, text: str) -> Replies | None:
-    if not LIST_RE.match(text):
+    if not vocabulary.REVIEW_LIST_RE.match(text):
         return None
     if not ctx.is_coordinator:
         return [Reply(texts.NOT_ALLOWED)]
@@ -39,62 +60,64 @@ def _pct(r: Report) -> str:
 def _list(ctx: Context) -> Replies:
     pending = reports.pending_reviews(ctx.session)
     if not pending:
-        ctx.go(IDLE)
+        ctx.reset()
         return [Reply(texts.REVIEW_NONE)]
     lines = [texts.REVIEW_LIST_HEADER.format(n=len(pending))]
     choices = []
-    for i, r in enumerate(pending[:10], 1):
+    for i, r in enumerate(pending[:LIST_SIZE], 1):
         a = r.assignment
-        lines.append(
-            f"{i}. "
-            + texts.REVIEW_LINE.format(
-                org=a.organisation.name,
-                label=a.item.label,
-                status=texts.STATUS_LABELS[r.status],
-                percent=_pct(r),
-                date=_local(ctx, r),
-            )
+        line = texts.REVIEW_LINE.format(
+            org=a.organisation.name,
+            label=a.item.label,
+            status=texts.STATUS_LABELS[r.status],
+            percent=_pct(r),
+            date=_local(ctx, r),
         )
+        lines.append(f"{i}. {line}")
         choices.append(Choice(f"{i}. {a.organisation.short_name or a.organisation.name} {a.item.label}", f"#{r.id}"))
-    ctx.go("review.pick", options=[r.id for r in pending[:10]])
+    _save(ctx, ReviewState.PICK, ReviewData(options=[r.id for r in pending[:LIST_SIZE]]))
     return [Reply("\n".join(lines), choices=choices, listed=True)]
 
 
-def on_message(ctx: Context, text: str) -> Replies | None:
+def _on_pick(ctx: Context, text: str) -> Replies | None:
     if not ctx.is_coordinator:
-        ctx.go(IDLE)
         return None
+    options = _load(ctx).options
     t = normalize(text)
-    if ctx.state == "review.pick":
-        options: list[int] = ctx.data.get("options", [])
-        m = re.fullmatch(r"#?(\d+)", t)
-        if not m:
-            ctx.go(IDLE)
-            return None
-        n = int(m.group(1))
-        rid = n if t.startswith("#") else (options[n - 1] if 1 <= n <= len(options) else None)
-        if rid is None or rid not in options:
-            return [Reply(texts.REVIEW_PICK_ERROR.format(n=len(options)))]
-        return _show(ctx, rid)
-    if ctx.state == "review.show":
-        rid = ctx.data["report_id"]
-        if PASS_RE.match(t):
-            return _decide(ctx, rid, True, None)
-        m = RETURN_RE.match(t)
-        if m:
-            reason = m.group(1).strip()
-            if not reason:
-                ctx.go("review.reason", report_id=rid)
-                return [Reply(texts.REVIEW_ASK_REASON)]
-            return _decide(ctx, rid, False, reason)
-        ctx.go(IDLE)
+    m = re.fullmatch(r"#?(\d+)", t)
+    if not m:
         return None
-    if ctx.state == "review.reason":
-        if len(t) < 2:
-            return [Reply(texts.REVIEW_ASK_REASON)]
-        return _decide(ctx, ctx.data["report_id"], False, t)
-    ctx.go(IDLE)
-    return None
+    n = int(m.group(1))
+    rid = n if t.startswith("#") else (options[n - 1] if 1 <= n <= len(options) else None)
+    if rid is None or rid not in options:
+        return [Reply(texts.REVIEW_PICK_ERROR.format(n=len(options)))]
+    return _show(ctx, rid)
+
+
+def _on_show(ctx: Context, text: str) -> Replies | None:
+    if not ctx.is_coordinator:
+        return None
+    rid = _load(ctx).report_id
+    assert rid is not None
+    t = normalize(text)
+    if vocabulary.PASS_RE.match(t):
+        return _decide(ctx, rid, True, None)
+    m = vocabulary.RETURN_RE.match(t)
+    if m is None:
+        return None
+    reason = m.group(1).strip()
+    if not reason:
+        _save(ctx, ReviewState.REASON, ReviewData(report_id=rid))
+        return [Reply(texts.REVIEW_ASK_REASON)]
+    return _decide(ctx, rid, False, reason)
+
+
+def _on_reason(ctx: Context, text: str) -> Replies:
+    t = normalize(text)
+    rid = _load(ctx).report_id
+    if len(t) < 2 or rid is None or not ctx.is_coordinator:
+        return [Reply(texts.REVIEW_ASK_REASON)]
+    return _decide(ctx, rid, False, t)
 
 
 def _show(ctx: Context, rid: int) -> Replies:
@@ -114,7 +137,7 @@ def _show(ctx: Context, rid: int) -> Replies:
     ):
         if value:
             details.append(f"{name}：{value}")
-    ctx.go("review.show", report_id=rid)
+    _save(ctx, ReviewState.SHOW, ReviewData(report_id=rid))
     text = texts.REVIEW_DETAIL.format(
         label=a.item.label,
         org=a.organisation.name,
@@ -146,13 +169,36 @@ def _decide(ctx: Context, rid: int, approve: bool, reason: str | None) -> Replie
         note = texts.REVIEW_NOTIFY_RETURNED.format(label=a.item.label, reason=reason)
         reply = texts.REVIEW_RETURNED.format(org=a.organisation.name, label=a.item.label, reason=reason)
     if r.person is not None:
-        outbox.notify_person(
-            ctx.session,
-            r.person,
-            f"review:{r.id}:{'pass' if approve else 'return'}",
-            "review",
-            note,
-            ctx.clock.utcnow(),
-        )
-    ctx.go(IDLE)
+        key = f"review:{r.id}:{'pass' if approve else 'return'}"
+        outbox.notify_person(ctx.session, r.person, key, "review", note, ctx.clock.utcnow())
+    ctx.reset()
     return [Reply(reply + "\n" + texts.REVIEW_NEXT_HINT)]
+
+
+def _prompt(ctx: Context) -> Replies:
+    state = ReviewState(ctx.state)
+    data = _load(ctx)
+    if state == ReviewState.PICK:
+        return _list(ctx)
+    if state == ReviewState.SHOW and data.report_id is not None:
+        return _show(ctx, data.report_id)
+    return [Reply(texts.REVIEW_ASK_REASON)]
+
+
+def _cancel(ctx: Context) -> Replies:
+    ctx.reset()
+    return [Reply(texts.CANCELLED)]
+
+
+DIALOGUE = kernel.register(
+    kernel.Dialogue(
+        name="review",
+        states=ReviewState,
+        handlers={ReviewState.REASON: _on_reason},
+        soft={ReviewState.PICK: _on_pick, ReviewState.SHOW: _on_show},
+        prompt=_prompt,
+        accepts=lambda ctx, text: kernel.Fit.FREE,
+        cancel=_cancel,
+        expires=False,
+    )
+)

@@ -1,19 +1,21 @@
-"""Routes one incoming message: binding for strangers, the running dialogue, commands, then free questions."""
+"""Routes one incoming message: binding for strangers, the running dialogue (through the kernel), commands, then
+free questions. It is also what the kernel calls for a command or question typed in the middle of a dialogue."""
 
 from __future__ import annotations
 
 import re
 
 from core.messages import Reply
-from handlers import binding, checkin, leave, queries, review, texts
+from handlers import binding, checkin, kernel, leave, queries, review, texts, vocabulary
 from handlers.context import IDLE, Context, Replies
+from handlers.kernel import Interrupt
 from handlers.numbers import normalize
 
-CANCEL_RE = re.compile(r"^(取消|/cancel|退出|算了|不填了|cancel)$", re.IGNORECASE)
-HELP_RE = re.compile(r"^(帮助|/help|help|\?|？|怎么用|使用说明|菜单)$", re.IGNORECASE)
-REPORT_RE = re.compile(r"^(汇报|/report|填报|报进度|开始汇报|我要汇报|报送进展|上报|/start_report)$", re.IGNORECASE)
-RESUME_RE = re.compile(r"^(继续|/continue|继续填写|接着填)$", re.IGNORECASE)
-EDIT_LAST_RE = re.compile(r"^(修改上次汇报|修改上一次汇报|更正上次汇报|/edit)$", re.IGNORECASE)
+# A question typed mid-dialogue is clearly a question (not an answer) with one of these, or when it is short and
+# names something of the plan without saying what was done.
+QUESTION_MARK_RE = re.compile(r"[?？]$|[吗呢么嘛]$|哪些|哪个|哪几|谁|多少|几项|几个|有没有|是否|怎么样|如何")
+QUERY_WORD_RE = re.compile(r"进度|进展|情况|逾期|超期|没汇报|未汇报|没报|达标|投资|任务$|项目$|指标$|清单$")
+SHORT_QUESTION = 12
 
 
 def dispatch(ctx: Context) -> Replies:
@@ -30,48 +32,93 @@ def dispatch(ctx: Context) -> Replies:
         return [Reply(texts.UNBOUND)]
     if msg.event in ("enter", "subscribe") and not text:
         return [Reply(texts.WELCOME_BOUND.format(name=ctx.person.name))]
-    if HELP_RE.match(text):
-        return [Reply(texts.HELP_COORDINATOR if ctx.is_coordinator else texts.HELP_OFFICIAL)]
-    if CANCEL_RE.match(text):
-        return _cancel(ctx)
     if msg.is_group:
         # Dialogues are for one person: in a group only questions are answered.
-        if REPORT_RE.match(text) or RESUME_RE.match(text) or EDIT_LAST_RE.match(text):
+        if vocabulary.HELP_RE.match(text):
+            return [Reply(_help(ctx))]
+        if vocabulary.CANCEL_RE.match(text):
+            return _cancel(ctx)
+        if _starts_dialogue(ctx, text) or vocabulary.RESUME_RE.match(text):
             return [Reply(texts.GROUP_PRIVATE_ONLY)]
         return queries.answer(ctx, text, allow_report=False)
-    state = ctx.state
-    if state.startswith("checkin."):
-        return checkin.on_message(ctx, text)
-    if state.startswith("review."):
-        replies = review.on_message(ctx, text)
-        if replies is not None:
-            return replies
-    if state.startswith("query."):
-        replies = queries.on_message(ctx, text)
-        if replies is not None:
-            return replies
-    if REPORT_RE.match(text):
+    replies = kernel.handle(ctx, text, INTERRUPTS)
+    if replies is not None:
+        return replies
+    return idle(ctx, text, allow_report=True)
+
+
+def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
+    """A message outside any dialogue: a command, or a question."""
+    if vocabulary.HELP_RE.match(text):
+        return [Reply(_help(ctx))]
+    if vocabulary.CANCEL_RE.match(text):
+        return _cancel(ctx)
+    if vocabulary.REPORT_RE.match(text):
         return checkin.start(ctx)
-    if RESUME_RE.match(text):
+    if vocabulary.RESUME_RE.match(text):
         return checkin.resume(ctx)
-    if EDIT_LAST_RE.match(text):
+    if vocabulary.EDIT_LAST_RE.match(text):
         return checkin.edit_last(ctx)
+    m = vocabulary.REPORT_ORG_RE.match(text)
+    if m:
+        return checkin.start(ctx, m.group(1).strip())
     for module_command in (leave.command, review.command, binding.invite):
         replies = module_command(ctx, text)
         if replies is not None:
             return replies
-    replies = checkin.command(ctx, text)
-    if replies is not None:
-        return replies
-    if msg.attachments:
+    if ctx.msg.attachments:
         return checkin.attachment_outside_dialogue(ctx)
-    return queries.answer(ctx, text, allow_report=True)
+    return queries.answer(ctx, text, allow_report=allow_report)
+
+
+def _help(ctx: Context) -> str:
+    return texts.HELP_COORDINATOR if ctx.is_coordinator else texts.HELP_OFFICIAL
 
 
 def _cancel(ctx: Context) -> Replies:
-    if ctx.state.startswith("checkin."):
-        return checkin.cancel(ctx)
     if ctx.state == IDLE:
         return [Reply(texts.NOTHING_TO_CANCEL)]
     ctx.reset()
     return [Reply(texts.CANCELLED)]
+
+
+def _starts_dialogue(ctx: Context, text: str) -> str | None:
+    """The dialogue `text` starts as a command, if any."""
+    if vocabulary.REPORT_RE.match(text) or vocabulary.EDIT_LAST_RE.match(text) or vocabulary.REPORT_ORG_RE.match(text):
+        return checkin.DIALOGUE.name
+    if vocabulary.REVIEW_LIST_RE.match(text) and ctx.is_coordinator:
+        return review.DIALOGUE.name
+    return None
+
+
+class _Interrupts:
+    """Commands and questions typed in the middle of a dialogue, for the kernel."""
+
+    def classify(self, ctx: Context, text: str) -> Interrupt | None:
+        starts = _starts_dialogue(ctx, text)
+        if starts is not None:
+            return Interrupt("command", True, starts)
+        if leave.is_command(text) or binding.INVITE_RE.match(text):
+            return Interrupt("command", True)
+        if ctx.msg.attachments:
+            return None
+        return _question(ctx, text)
+
+    def run(self, ctx: Context, text: str) -> Replies:
+        return idle(ctx, text, allow_report=False)
+
+
+def _question(ctx: Context, text: str) -> Interrupt | None:
+    """Whether `text` asks something of the plan (and how surely it is not an answer)."""
+    u = queries.understand(ctx, text)
+    if u.intent not in queries.QUESTION_INTENTS:
+        return None
+    if QUESTION_MARK_RE.search(text):
+        return Interrupt("question", True)
+    if not QUERY_WORD_RE.search(text):
+        return None  # names something of the plan, but asks nothing: an answer that mentions it
+    says_done = vocabulary.parse_status(text) is not None or any(ch.isdigit() for ch in text)
+    return Interrupt("question", len(text) <= SHORT_QUESTION and not says_done)
+
+
+INTERRUPTS = _Interrupts()

@@ -57,9 +57,8 @@ from db.models import (
     ReminderLog,
 )
 from db.repositories import progress
-from db.repositories.conversations import PROMPTED, arm_if_idle
 from db.repositories.progress import AssignmentView
-from handlers import texts
+from handlers import checkin, texts
 from handlers.numbers import fmt_number
 from scheduler import outbox
 from scheduler.calendar import QuietHours, is_workday, next_workday, previous_workday, workdays_between
@@ -666,7 +665,7 @@ def queue(session: Session, messages: Iterable[Message], now_utc: dt.datetime) -
         created.append(row)
         if m.kind == PROMPT:
             # A short reply to the prompt ("好", "1") starts the check-in at once (private chats: chat = user).
-            arm_if_idle(session, m.recipient.channel, m.recipient.chat_id, m.recipient.chat_id, PROMPTED, now_utc)
+            checkin.arm_weekly_prompt(session, m.recipient.channel, m.recipient.chat_id, m.recipient.chat_id, now_utc)
         for d in m.decisions:
             session.execute(
                 insert(ReminderLog)

@@ -474,11 +474,11 @@ def test_admin_creates_invite_in_chat_and_it_binds(app):
 
 
 def test_reply_to_weekly_prompt_starts_checkin_but_a_question_is_answered(app):
-    from db.repositories.conversations import PROMPTED, arm_if_idle
+    from handlers.checkin import arm_weekly_prompt
 
     with app.session_factory() as s, s.begin():
-        assert arm_if_idle(s, "console", "墨脱填报人", "墨脱填报人", PROMPTED, app.clock.utcnow())
-        assert arm_if_idle(s, "console", "朗县填报人", "朗县填报人", PROMPTED, app.clock.utcnow())
+        assert arm_weekly_prompt(s, "console", "墨脱填报人", "墨脱填报人", app.clock.utcnow())
+        assert arm_weekly_prompt(s, "console", "朗县填报人", "朗县填报人", app.clock.utcnow())
     assert "待汇报任务" in Chat(app, "墨脱填报人").send("好的")
     out = Chat(app, "朗县填报人").send("修改上次汇报")
     assert "还没有提交过汇报" in out
@@ -486,7 +486,7 @@ def test_reply_to_weekly_prompt_starts_checkin_but_a_question_is_answered(app):
     assert state == "idle"
     # a dialogue in progress is never overwritten by the prompt
     with app.session_factory() as s, s.begin():
-        assert not arm_if_idle(s, "console", "墨脱填报人", "墨脱填报人", PROMPTED, app.clock.utcnow())
+        assert not arm_weekly_prompt(s, "console", "墨脱填报人", "墨脱填报人", app.clock.utcnow())
 
 
 def test_redelivered_message_gets_its_unsent_replies_after_a_crash_but_never_twice(app):

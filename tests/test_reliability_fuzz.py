@@ -22,13 +22,13 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from db.models import STATUSES, Conversation, Outbox, Report
-from db.repositories.conversations import PROMPTED
 from handlers import texts
+from handlers.checkin.model import CheckinState
 from tests.conftest import Chat
 
 KNOWN_STATES = {
     "idle",
-    PROMPTED,
+    CheckinState.PROMPTED,
     "checkin.pick",
     "checkin.ask",
     "checkin.over",

@@ -1,0 +1,149 @@
+"""The check-in dialogue: an official reports progress on each of their organisation's tasks.
+
+Declared once for the dialogue kernel: the states (`model.CheckinState`), the typed draft (`model.Draft`), a handler
+per state (`flow`), the questions and how answers are read (`questions`), the summary and filing (`summary`), and
+the task list (`listing`). This module holds the entry points the router calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from core.messages import Reply
+from db.models import DONE, IN_PROGRESS, NOT_STARTED, Assignment
+from db.repositories import conversations, reports
+from handlers import kernel, texts
+from handlers.checkin import flow, listing
+from handlers.checkin.flow import start
+from handlers.checkin.model import KEEP, CheckinData, CheckinState, Fields, save
+from handlers.checkin.questions import MAX_TEXT, header
+from handlers.checkin.summary import begin_confirm
+from handlers.context import IDLE, Context, Replies
+from handlers.numbers import fmt_number
+
+__all__ = [
+    "DIALOGUE",
+    "arm_weekly_prompt",
+    "attachment_outside_dialogue",
+    "edit_last",
+    "resume",
+    "start",
+    "start_from_oneliner",
+]
+
+S = CheckinState
+DIALOGUE = kernel.register(
+    kernel.Dialogue(
+        name="checkin",
+        states=CheckinState,
+        handlers={
+            S.PICK: flow.on_pick,
+            S.ASK: flow.on_answer,
+            S.OVER: flow.on_over,
+            S.CONFIRM: flow.on_confirm,
+            S.MODIFY: flow.on_modify,
+            S.ONELINER: flow.on_oneliner,
+        },
+        soft={S.NEXT: flow.on_next, S.PROMPTED: flow.on_prompted},
+        prompt=flow.prompt,
+        accepts=flow.accepts,
+        cancel=flow.cancel,
+        expire=flow.expire,
+    )
+)
+
+
+def arm_weekly_prompt(session: Session, channel: str, chat_id: str, user_id: str, now: dt.datetime) -> bool:
+    """The weekly prompt went out: a short yes ("好", "1") to it starts the check-in. A dialogue in progress is
+    left alone. True if armed."""
+    return conversations.move_if_in(session, channel, chat_id, user_id, {IDLE}, S.PROMPTED, now)
+
+
+def resume(ctx: Context) -> Replies:
+    """`继续`: the parked draft, at the question where it was left."""
+    kept = ctx.data.get(KEEP)
+    if not kept:
+        return [Reply(texts.NO_DRAFT)]
+    data = CheckinData.model_validate(kept["data"])
+    ctx.conversation.data = {k: v for k, v in ctx.data.items() if k != KEEP}
+    save(ctx, S(kept["state"]), data)
+    intro = [Reply(texts.DRAFT_RESUMED)]
+    if data.draft is not None:
+        a = ctx.session.get(Assignment, data.draft.assignment_id)
+        assert a is not None
+        intro.append(header(ctx, a))
+    return [*intro, *flow.prompt(ctx)]
+
+
+def attachment_outside_dialogue(ctx: Context) -> Replies:
+    return [Reply(texts.ATTACHMENT_OUTSIDE)]
+
+
+def edit_last(ctx: Context) -> Replies:
+    """`修改上次汇报`: the sender's newest report, prefilled, to be corrected and confirmed as a new version."""
+    assert ctx.person is not None
+    last = reports.last_report_by(ctx.session, ctx.person)
+    if last is None:
+        return [Reply(texts.NO_LAST_REPORT)]
+    fields = Fields(
+        status=last.status,
+        percent=last.percent,
+        investment=last.investment_done,
+        physical=last.physical_progress,
+        indicator=last.indicator_value,
+        indicator_number=last.indicator_number,
+        description=last.description,
+        problems=last.problems,
+        next_step=last.next_step,
+        expected=last.expected_date,
+    )
+    date = listing.date_cn(ctx, last.created_at)
+    return [Reply(texts.EDIT_LAST_INTRO.format(date=date)), *begin_confirm(ctx, last.assignment_id, fields, last.id)]
+
+
+def start_from_oneliner(
+    ctx: Context, candidates: list[int], percent: Decimal | None, status: str | None, text: str
+) -> Replies:
+    """A one-line report ("污水处理设施建设完成80%"): find the task, take the figures, ask to confirm.
+
+    Args:
+        candidates: assignment ids that match the text, best first (the sender's organisation's open ones).
+        percent: the percentage found in the text, if any.
+        status: the status found in the text, if any.
+        text: the message, kept as the description.
+    """
+    assert ctx.person is not None
+    allowed = _allowed_assignments(ctx, candidates)
+    if not allowed:
+        return [Reply(texts.ONELINER_NONE.format(text=text))]
+    fields = _oneliner_fields(percent, status, text)
+    if len(allowed) > 1:
+        options = allowed[: listing.PAGE]
+        save(ctx, S.ONELINER, CheckinData(options=options, oneliner=fields))
+        return [Reply(texts.ONELINER_PICK, choices=listing.choices_for(ctx, options))]
+    return begin_confirm(ctx, allowed[0], fields)
+
+
+def _allowed_assignments(ctx: Context, candidates: list[int]) -> list[int]:
+    out = []
+    for aid in candidates:
+        a = ctx.session.get(Assignment, aid)
+        if a is None or not a.active or a.closed:
+            continue
+        if ctx.is_coordinator or (ctx.person is not None and a.organisation_id == ctx.person.organisation_id):
+            out.append(aid)
+    return out
+
+
+def _oneliner_fields(percent: Decimal | None, status: str | None, text: str) -> Fields:
+    if percent is not None and status is None:
+        status = DONE if percent >= 100 else (NOT_STARTED if percent == 0 else IN_PROGRESS)
+    if status == DONE:
+        percent = Decimal(100)
+    elif status == NOT_STARTED and percent is None:
+        percent = Decimal(0)
+    rounded = Decimal(fmt_number(percent, 2)) if percent is not None else None
+    return Fields(status=status or IN_PROGRESS, percent=rounded, description=text[:MAX_TEXT])

@@ -1,0 +1,144 @@
+"""The official's open tasks: listed most urgent first, and picked by number, button or words of a name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+
+from core.messages import Choice, Reply
+from db.models import Assignment, Item, Organisation
+from db.repositories import plans, progress
+from handlers import texts
+from handlers.context import Context
+from handlers.numbers import fmt_number, normalize, to_number
+
+PAGE = 8
+
+
+def own_open_assignments(ctx: Context, org_id: int) -> list[progress.AssignmentView]:
+    plan = plans.active_plan(ctx.session)
+    if plan is None:
+        return []
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=[org_id])
+    return [v for v in views if not v.closed]
+
+
+def date_cn(ctx: Context, d: object) -> str:
+    """ "5月24日" for a date, the clock's local date for a stored (naive UTC) time, "—" for none."""
+    if d is None:
+        return "—"
+    if isinstance(d, dt.datetime):
+        d = ctx.clock.to_local(d).date()
+    assert isinstance(d, dt.date)
+    return f"{d.month}月{d.day}日"
+
+
+def task_line(ctx: Context, v: progress.AssignmentView) -> str:
+    if v.status is None:
+        state = texts.TASK_STATE_NEVER
+    else:
+        date = date_cn(ctx, v.last_report_at) if v.last_report_at is not None else ""
+        pct = f" {fmt_number(v.percent)}%" if v.percent is not None else ""
+        state = texts.TASK_STATE_LAST.format(status=texts.STATUS_LABELS[v.status], percent=pct, date=date)
+    return texts.TASK_LINE.format(light=v.light, label=v.label, due=date_cn(ctx, v.due), state=state)
+
+
+def list_reply(ctx: Context, org_name: str, views: list[progress.AssignmentView], page: int) -> Reply:
+    chunk = views[page * PAGE : (page + 1) * PAGE]
+    lines = [texts.TASK_LIST_HEADER.format(org=org_name, n=len(views))]
+    choices = []
+    for i, v in enumerate(chunk, page * PAGE + 1):
+        lines.append(f"{i}. {task_line(ctx, v)}")
+        choices.append(Choice(f"{i}. {v.label}", f"#{v.assignment_id}"))
+    if (page + 1) * PAGE < len(views):
+        lines.append(texts.TASK_LIST_MORE)
+    return Reply("\n".join(lines), choices=choices, listed=True)
+
+
+def offered_views(ctx: Context, org: Organisation | None, options: list[int]) -> list[progress.AssignmentView]:
+    if org is None:
+        return []
+    return [v for v in own_open_assignments(ctx, org.id) if v.assignment_id in options]
+
+
+def pick_from(ctx: Context, text: str, options: list[int]) -> tuple[int | None, list[int]]:
+    """Resolve a pick: "#id" (button), a number in the list, or words of a task name. Returns (id, ambiguous)."""
+    t = normalize(text)
+    m = re.fullmatch(r"#(\d+)", t)
+    if m and int(m.group(1)) in options:
+        return int(m.group(1)), []
+    m = re.fullmatch(r"(?:第)?(\d{1,3})(?:项|个|条)?\.?", t)
+    if m:
+        n = int(m.group(1))
+        return (options[n - 1], []) if 1 <= n <= len(options) else (None, [])
+    n = to_number(t.strip("第项个条"))
+    if n is not None and n == int(n) and 1 <= n <= len(options) and len(t) <= 4:
+        return options[int(n) - 1], []
+    if len(t) < 2:
+        return None, []
+    return _by_name(ctx, t, options)
+
+
+def _by_name(ctx: Context, t: str, options: list[int]) -> tuple[int | None, list[int]]:
+    items = {a.id: a.item for a in ctx.session.execute(select(Assignment).where(Assignment.id.in_(options))).scalars()}
+    scored: list[tuple[int, int]] = []
+    for aid in options:
+        score = _name_score(t, items[aid])
+        if score:
+            scored.append((score, aid))
+    if not scored:
+        return None, []
+    scored.sort(reverse=True)
+    best = [aid for s, aid in scored if s == scored[0][0]]
+    return (best[0], []) if len(best) == 1 else (None, best)
+
+
+def _name_score(t: str, item: Item) -> int:
+    hay = " ".join([item.short_name or "", item.title, " ".join(item.keywords or [])])
+    if t == item.short_name or t == item.title:
+        return 1000  # the exact name wins over a keyword shared with another task
+    if item.short_name and t in item.short_name:
+        return 200 + len(t)
+    if t in hay:
+        return 100 + len(t)
+    grams = {t[i : i + 2] for i in range(len(t) - 1)}
+    hits = sum(1 for g in grams if g in hay)
+    if grams and hits / len(grams) >= 0.6:
+        return int(100 * hits / len(grams))
+    return 0
+
+
+def choices_for(ctx: Context, assignment_ids: list[int]) -> list[Choice]:
+    out = []
+    for aid in assignment_ids[:PAGE]:
+        a = ctx.session.get(Assignment, aid)
+        assert a is not None
+        out.append(Choice(a.item.label, f"#{aid}"))
+    return out
+
+
+def other_org_match(ctx: Context, text: str) -> str | None:
+    """When an official names a task that belongs to another organisation, say so."""
+    t = normalize(text)
+    if ctx.is_coordinator or ctx.person is None or len(t) < 2:
+        return None
+    plan = plans.active_plan(ctx.session)
+    if plan is None:
+        return None
+    q = (
+        select(Assignment, Item)
+        .join(Item)
+        .where(
+            Item.plan_id == plan.id,
+            Item.active.is_(True),
+            Assignment.active.is_(True),
+            Assignment.organisation_id != ctx.person.organisation_id,
+        )
+    )
+    for a, item in ctx.session.execute(q):
+        if t in (item.short_name or "") or t in item.title:
+            own = ctx.person.organisation.name if ctx.person.organisation else "—"
+            return texts.OTHER_ORG_TASK.format(own=own, label=item.label, other=a.organisation.name)
+    return None

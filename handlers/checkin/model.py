@@ -1,0 +1,122 @@
+"""The check-in dialogue's named states and its typed data: the draft of one report, numbers as numbers.
+
+The kernel stores a state's value and the data's JSON with the conversation; `load` and `save` are the only
+way this dialogue reads and writes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, PlainSerializer
+
+from handlers.context import Context
+
+
+class CheckinState(StrEnum):
+    PROMPTED = "checkin.prompted"  # armed by the weekly prompt: a short yes starts the check-in
+    PICK = "checkin.pick"  # the numbered list of open tasks
+    ASK = "checkin.ask"  # one question of the draft (`CheckinData.step`)
+    OVER = "checkin.over"  # the investment entered is above the project's total: confirm or re-enter
+    CONFIRM = "checkin.confirm"  # the summary: 确认 / 修改 <item> / 取消
+    MODIFY = "checkin.modify"  # which item to change
+    NEXT = "checkin.next"  # after submitting: offer the next open task
+    ONELINER = "checkin.oneliner"  # a one-line report matched several tasks: pick one
+
+
+class Step(StrEnum):
+    """The questions of a draft, in the order they are asked."""
+
+    STATUS = "status"
+    PERCENT = "percent"
+    INVESTMENT = "investment"
+    PHYSICAL = "physical"
+    INDICATOR = "indicator"
+    DESCRIPTION = "description"
+    PROBLEMS = "problems"
+    NEXT_STEP = "next_step"
+    EXPECTED = "expected"
+    EVIDENCE = "evidence"
+
+
+def _json_number(d: Decimal) -> int | float:
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+# A decimal in memory, a JSON number in the stored draft.
+Num = Annotated[Decimal, PlainSerializer(_json_number, when_used="json")]
+
+
+class Fields(BaseModel):
+    """The answers of a draft."""
+
+    status: str | None = None
+    percent: Num | None = None
+    investment: Num | None = None
+    physical: str | None = None
+    indicator: str | None = None
+    indicator_number: Num | None = None
+    description: str | None = None
+    problems: str | None = None
+    next_step: str | None = None
+    expected: dt.date | None = None
+
+    def report_values(self) -> dict[str, Any]:
+        """The report's columns for these answers."""
+        return {
+            "status": self.status,
+            "percent": self.percent,
+            "investment_done": self.investment,
+            "physical_progress": self.physical,
+            "indicator_value": self.indicator,
+            "indicator_number": self.indicator_number,
+            "description": self.description,
+            "problems": self.problems,
+            "next_step": self.next_step,
+            "expected_date": self.expected,
+        }
+
+
+class Draft(BaseModel):
+    """One report being written."""
+
+    assignment_id: int
+    fields: Fields = Field(default_factory=Fields)
+    attachments: list[int] = Field(default_factory=list)
+    supersedes: int | None = None  # the report this one corrects (修改上次汇报)
+    editing: bool = False  # answering one item of the summary again (修改)
+    answered: list[Step] = Field(default_factory=list)
+
+
+class CheckinData(BaseModel):
+    """What the dialogue remembers between messages."""
+
+    org_id: int | None = None
+    options: list[int] = Field(default_factory=list)  # assignment ids offered in the list, or by a one-liner
+    page: int = 0
+    step: Step | None = None
+    queue: list[int] = Field(default_factory=list)  # the tasks still to report in this sitting
+    draft: Draft | None = None
+    oneliner: Fields | None = None  # the figures of a one-line report waiting for its task
+
+
+KEEP = "keep_checkin"  # a parked draft: {"state": ..., "data": CheckinData}; `继续` resumes it
+
+
+def load(ctx: Context) -> CheckinData:
+    raw = {k: v for k, v in (ctx.data or {}).items() if not k.startswith("keep_")}
+    return CheckinData.model_validate(raw)
+
+
+def save(ctx: Context, state: CheckinState, data: CheckinData) -> None:
+    """Move to `state` with `data` (a parked draft survives)."""
+    ctx.go(state, **data.model_dump(mode="json", exclude_defaults=True))
+
+
+def draft_of(data: CheckinData) -> Draft:
+    if data.draft is None:
+        raise LookupError("this check-in state has no draft")
+    return data.draft

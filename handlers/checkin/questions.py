@@ -1,0 +1,236 @@
+"""The questions of a draft: which are asked for a kind of item, how each is put, and how an answer is read.
+
+`read_answer` turns a text into a change of the draft's fields, or an error that says what was expected; it does
+not store anything, so the kernel can also ask it whether a text is an answer at all (`fits`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.messages import Choice, Reply
+from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, NOT_STARTED, PROJECT, Assignment, Item
+from handlers import texts, vocabulary
+from handlers.checkin.listing import date_cn
+from handlers.checkin.model import Draft, Fields, Step
+from handlers.context import Context
+from handlers.kernel import Fit
+from handlers.numbers import fmt_number, normalize, parse_amount, parse_date, parse_percent, to_number
+
+MAX_TEXT = 500
+MAX_INDICATOR_TEXT = 100
+SKIPPABLE = {Step.PROBLEMS, Step.NEXT_STEP, Step.EXPECTED, Step.EVIDENCE}
+FREE_TEXT = {Step.PHYSICAL, Step.DESCRIPTION, Step.PROBLEMS, Step.NEXT_STEP}
+
+FIELD_NAMES = {
+    Step.STATUS: texts.F_STATUS,
+    Step.PERCENT: texts.F_PERCENT,
+    Step.INVESTMENT: texts.F_INVESTMENT,
+    Step.PHYSICAL: texts.F_PHYSICAL,
+    Step.INDICATOR: texts.F_INDICATOR,
+    Step.DESCRIPTION: texts.F_DESCRIPTION,
+    Step.PROBLEMS: texts.F_PROBLEMS,
+    Step.NEXT_STEP: texts.F_NEXT,
+    Step.EXPECTED: texts.F_EXPECTED,
+    Step.EVIDENCE: texts.F_EVIDENCE,
+}
+ERRORS = {
+    Step.STATUS: texts.E_STATUS,
+    Step.PERCENT: texts.E_PERCENT,
+    Step.INVESTMENT: texts.E_INVESTMENT,
+    Step.INDICATOR: texts.E_INDICATOR,
+    Step.EXPECTED: texts.E_DATE,
+}
+
+
+def steps_for(kind: str, status: str | None) -> list[Step]:
+    """The questions for an item of `kind`, given the status chosen so far."""
+    s = Step
+    if kind == PROJECT:
+        steps = [s.STATUS, s.PERCENT, s.INVESTMENT, s.PHYSICAL, s.DESCRIPTION, s.PROBLEMS, s.NEXT_STEP, s.EXPECTED]
+    elif kind == INDICATOR:
+        steps = [s.STATUS, s.INDICATOR, s.DESCRIPTION, s.PROBLEMS, s.NEXT_STEP]
+    else:
+        steps = [s.STATUS, s.PERCENT, s.DESCRIPTION, s.PROBLEMS, s.NEXT_STEP, s.EXPECTED]
+    steps.append(s.EVIDENCE)
+    if status in (DONE, NOT_STARTED):
+        steps = [x for x in steps if x not in (s.PERCENT, s.EXPECTED)]
+    return steps
+
+
+def skippable(step: Step, kind: str, status: str | None) -> bool:
+    if step in SKIPPABLE:
+        return True
+    if step == Step.DESCRIPTION:
+        return kind != "task" or status == NOT_STARTED
+    return step == Step.PHYSICAL and status == NOT_STARTED
+
+
+def unit(item: Item) -> str:
+    return "" if not item.unit or item.unit in ("-", "—") else item.unit
+
+
+def header(ctx: Context, a: Assignment) -> Reply:
+    """The item's title, owner, deadline and target, shown before its first question."""
+    item = a.item
+    due = a.due_date or item.due_date or item.plan.end_date
+    target = ""
+    if item.kind == INDICATOR and item.target_year_text:
+        target = texts.CHECKIN_TARGET.format(target=f"{item.target_year_text}{unit(item)}")
+    elif item.kind == PROJECT and item.investment_total is not None:
+        target = texts.CHECKIN_TARGET.format(target=f"总投资{fmt_number(item.investment_total, 2)}万元")
+    elif item.targets:
+        t = item.targets[0]
+        target = texts.CHECKIN_TARGET.format(target=t.get("text") or f"{t.get('value', '')}{t.get('unit', '')}")
+    return Reply(
+        texts.CHECKIN_HEADER.format(
+            label=item.label, org=a.organisation.name, title=item.title, due=date_cn(ctx, due), target=target
+        )
+    )
+
+
+def question(step: Step, item: Item, status: str | None) -> Reply:
+    """The question for `step` of a draft on `item`."""
+    if step == Step.EVIDENCE:
+        choices = [Choice(texts.CHOICE_DONE, texts.CHOICE_DONE), Choice(texts.CHOICE_SKIP, texts.CHOICE_SKIP)]
+        return Reply(texts.Q_EVIDENCE, choices=choices)
+    prompts = {
+        Step.STATUS: texts.Q_STATUS,
+        Step.PERCENT: texts.Q_PERCENT,
+        Step.PHYSICAL: texts.Q_PHYSICAL,
+        Step.DESCRIPTION: texts.Q_DESCRIPTION,
+        Step.PROBLEMS: texts.Q_PROBLEMS_BLOCKED if status == BLOCKED else texts.Q_PROBLEMS,
+        Step.NEXT_STEP: texts.Q_NEXT_STEP,
+        Step.EXPECTED: texts.Q_EXPECTED,
+    }
+    if step == Step.INVESTMENT:
+        q = texts.Q_INVESTMENT.format(total=fmt_number(item.investment_total, 2))
+    elif step == Step.INDICATOR:
+        q = texts.Q_INDICATOR.format(target=item.target_year_text or item.target_text or "—", unit=unit(item))
+    else:
+        q = prompts[step]
+    choices = [Choice(label, label) for label in texts.STATUS_LABELS.values()] if step == Step.STATUS else []
+    skip = texts.SKIP_HINT if skippable(step, item.kind, status) else ""
+    if skip:
+        choices.append(Choice(texts.CHOICE_SKIP, texts.CHOICE_SKIP))
+    return Reply(q + skip, choices=choices)
+
+
+# ---- reading answers --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """What an answer does to the draft: new fields, or an error to show with the question again."""
+
+    fields: Fields | None = None
+    error: str | None = None
+    over_total: bool = False  # the investment is above the project's total: ask to confirm
+
+
+def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Answer:
+    """Read `text` as the answer to `step` (the evidence step is read elsewhere: it takes files)."""
+    t = normalize(text)
+    fields = draft.fields.model_copy()
+    if not t:
+        return Answer(error=ERRORS.get(step, texts.E_TEXT_SHORT))
+    if vocabulary.is_skip(t) and skippable(step, item.kind, fields.status):
+        setattr(fields, step.value, None)
+        return Answer(fields)
+    if step == Step.STATUS:
+        return _status(t, fields)
+    if step == Step.PERCENT:
+        return _percent(t, fields)
+    if step == Step.INVESTMENT:
+        return _investment(t, fields, item)
+    if step == Step.INDICATOR:
+        return _indicator(ctx, t, fields)
+    if len(t) < 2:
+        return Answer(error=texts.E_TEXT_SHORT)
+    if len(t) > MAX_TEXT:
+        return Answer(error=texts.E_TEXT_LONG.format(n=len(t), limit=MAX_TEXT))
+    if step == Step.EXPECTED:
+        return _expected(ctx, t, fields)
+    # Store what was typed (full-width punctuation included), not the normalised form used for parsing.
+    setattr(fields, step.value, re.sub(r"\s+", " ", ctx.msg.text).strip() or t)
+    return Answer(fields)
+
+
+def _status(t: str, fields: Fields) -> Answer:
+    status = vocabulary.parse_status(t)
+    pct = parse_percent(t, bare_number=False)
+    if status is None and pct is not None:
+        status = DONE if pct >= 100 else IN_PROGRESS
+    if status is None:
+        return Answer(error=texts.E_STATUS)
+    fields.status = status
+    if status == DONE:
+        fields.percent = Decimal(100)
+    elif status == NOT_STARTED:
+        fields.percent = Decimal(0)
+    elif pct is not None and 0 <= pct < 100:
+        fields.percent = _rounded(pct, 1)
+    elif fields.percent in (Decimal(100), Decimal(0)):
+        fields.percent = None
+    return Answer(fields)
+
+
+def _percent(t: str, fields: Fields) -> Answer:
+    pct = parse_percent(t, bare_number=True)
+    if pct is None:
+        return Answer(error=texts.E_PERCENT)
+    if not 0 <= pct <= 100:
+        return Answer(error=texts.E_PERCENT_RANGE.format(value=fmt_number(pct)))
+    fields.percent = _rounded(pct, 1)
+    if pct == 100 and fields.status == IN_PROGRESS:
+        fields.status = DONE
+    return Answer(fields)
+
+
+def _investment(t: str, fields: Fields, item: Item) -> Answer:
+    amount = parse_amount(t)
+    if amount is None or amount < 0:
+        return Answer(error=texts.E_INVESTMENT)
+    fields.investment = _rounded(amount, 2)
+    total = item.investment_total
+    return Answer(fields, over_total=total is not None and amount > Decimal(str(total)))
+
+
+def _indicator(ctx: Context, t: str, fields: Fields) -> Answer:
+    if len(t) > MAX_INDICATOR_TEXT:
+        return Answer(error=texts.E_TEXT_LONG.format(n=len(t), limit=MAX_INDICATOR_TEXT))
+    if "%" in t or "百分" in t:
+        number = parse_percent(t, bare_number=False)
+    else:
+        number = to_number(re.sub(r"[^\d.一二三四五六七八九十百千万点两零〇]", "", t) or t)
+    fields.indicator = ctx.msg.text.strip() or t
+    fields.indicator_number = _rounded(number, 4) if number is not None and number.is_finite() else None
+    return Answer(fields)
+
+
+def _expected(ctx: Context, t: str, fields: Fields) -> Answer:
+    today = ctx.clock.today()
+    d = parse_date(t, today)
+    if d is None:
+        return Answer(error=texts.E_DATE)
+    if d < today:
+        return Answer(error=texts.E_DATE_PAST.format(date=d.isoformat(), today=today.isoformat()))
+    fields.expected = d
+    return Answer(fields)
+
+
+def _rounded(value: Decimal, places: int) -> Decimal:
+    """The value as it is shown (80 not 80.0; at most `places` decimals)."""
+    return Decimal(fmt_number(value, places))
+
+
+def fits(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Fit:
+    """How `text` fits the question of `step`: free text takes anything; the others must parse."""
+    if step == Step.EVIDENCE:
+        t = normalize(text)
+        return Fit.YES if ctx.msg.attachments or t in vocabulary.DONE_WORDS or vocabulary.is_skip(t) else Fit.NO
+    if step in FREE_TEXT:
+        return Fit.FREE
+    return Fit.NO if read_answer(ctx, step, draft, item, text).error else Fit.YES

@@ -1,0 +1,213 @@
+"""The end of a draft: the summary to confirm, changing one item of it, and filing the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core.messages import Choice, Reply
+from db.models import DONE, IN_PROGRESS, INDICATOR, Assignment, Item, Report
+from db.repositories import progress, reports
+from handlers import texts
+from handlers.checkin.listing import own_open_assignments
+from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, save
+from handlers.checkin.questions import FIELD_NAMES, steps_for, unit
+from handlers.context import Context, Replies
+from handlers.numbers import fmt_number
+
+FIELD_ALIASES = {
+    "状态": Step.STATUS,
+    "进度": Step.PERCENT,
+    "百分比": Step.PERCENT,
+    "完成率": Step.PERCENT,
+    "投资": Step.INVESTMENT,
+    "完成投资": Step.INVESTMENT,
+    "资金": Step.INVESTMENT,
+    "形象进度": Step.PHYSICAL,
+    "形象": Step.PHYSICAL,
+    "指标": Step.INDICATOR,
+    "指标值": Step.INDICATOR,
+    "数值": Step.INDICATOR,
+    "工作情况": Step.DESCRIPTION,
+    "说明": Step.DESCRIPTION,
+    "情况": Step.DESCRIPTION,
+    "描述": Step.DESCRIPTION,
+    "困难": Step.PROBLEMS,
+    "问题": Step.PROBLEMS,
+    "困难问题": Step.PROBLEMS,
+    "下一步": Step.NEXT_STEP,
+    "计划": Step.NEXT_STEP,
+    "预计完成": Step.EXPECTED,
+    "日期": Step.EXPECTED,
+    "完成日期": Step.EXPECTED,
+    "时间": Step.EXPECTED,
+    "佐证": Step.EVIDENCE,
+    "佐证材料": Step.EVIDENCE,
+    "附件": Step.EVIDENCE,
+    "照片": Step.EVIDENCE,
+}
+VERDICT_TEXT = {
+    progress.MET: texts.INDICATOR_MET,
+    progress.NOT_MET: texts.INDICATOR_NOT_MET,
+    progress.UNJUDGED: texts.INDICATOR_UNKNOWN,
+    progress.UNREPORTED: texts.INDICATOR_UNKNOWN,
+}
+
+
+def assignment(ctx: Context, draft: Draft) -> Assignment:
+    a = ctx.session.get(Assignment, draft.assignment_id)
+    assert a is not None
+    return a
+
+
+def _value(step: Step, draft: Draft, item: Item) -> str:
+    f = draft.fields
+    none = texts.NONE_TEXT
+    if step == Step.STATUS:
+        return texts.STATUS_LABELS.get(f.status or "", none)
+    if step == Step.PERCENT:
+        return f"{fmt_number(f.percent)}%" if f.percent is not None else none
+    if step == Step.INVESTMENT:
+        if not f.investment:
+            return none
+        return f"{fmt_number(f.investment, 2)} 万元 / 总投资 {fmt_number(item.investment_total, 2)} 万元"
+    if step == Step.INDICATOR:
+        if not f.indicator:
+            return none
+        verdict = VERDICT_TEXT[
+            progress.indicator_verdict(item.check_op, item.check_value, f.indicator_number, f.status)
+        ]
+        return f"{f.indicator}（目标 {item.target_year_text or '—'}{unit(item)}，{verdict}）"
+    if step == Step.EXPECTED:
+        return f.expected.isoformat() if f.expected else none
+    if step == Step.EVIDENCE:
+        return texts.EVIDENCE_COUNT.format(n=len(draft.attachments)) if draft.attachments else none
+    value = getattr(f, step.value)
+    return str(value) if value else none
+
+
+def summary(ctx: Context, draft: Draft) -> Reply:
+    a = assignment(ctx, draft)
+    item = a.item
+    steps = steps_for(item.kind, draft.fields.status)
+    if Step.PERCENT not in steps and draft.fields.percent is not None:
+        steps.insert(1, Step.PERCENT)
+    lines = [texts.SUMMARY_HEADER, f"【{item.label}】{a.organisation.name}"]
+    lines += [f"• {FIELD_NAMES[step]}：{_value(step, draft, item)}" for step in steps]
+    lines.append(texts.SUMMARY_FOOTER)
+    choices = [Choice(c, c) for c in (texts.CHOICE_CONFIRM, texts.CHOICE_MODIFY, texts.CHOICE_CANCEL)]
+    return Reply("\n".join(lines), choices=choices)
+
+
+def modifiable(ctx: Context, draft: Draft) -> list[Step]:
+    kind = assignment(ctx, draft).item.kind
+    steps = steps_for(kind, draft.fields.status)
+    if Step.PERCENT not in steps and kind != INDICATOR:
+        steps.insert(1, Step.PERCENT)
+    return steps
+
+
+def field_from_text(ctx: Context, draft: Draft, t: str) -> Step | None:
+    """The item of the summary `t` names: its number in the summary, or a word for it."""
+    t = t.strip()
+    if not t:
+        return None
+    options = modifiable(ctx, draft)
+    if t.isdigit() and 1 <= int(t) <= len(options):
+        return options[int(t) - 1]
+    key = FIELD_ALIASES.get(t)
+    if key is None:
+        key = next((k for alias, k in FIELD_ALIASES.items() if alias in t), None)
+    return key if key in options else None
+
+
+def modify_choices(ctx: Context, draft: Draft) -> list[Choice]:
+    return [Choice(FIELD_NAMES[s], FIELD_NAMES[s]) for s in modifiable(ctx, draft)]
+
+
+def modify_error(ctx: Context, draft: Draft, text: str) -> str:
+    return texts.E_MODIFY.format(text=text, fields="、".join(FIELD_NAMES[s] for s in modifiable(ctx, draft)))
+
+
+def begin_confirm(ctx: Context, assignment_id: int, fields: Fields, supersedes: int | None = None) -> Replies:
+    """A draft whose answers are known (a one-liner, an edit): straight to the summary."""
+    a = ctx.session.get(Assignment, assignment_id)
+    assert a is not None
+    draft = Draft(assignment_id=assignment_id, fields=fields, supersedes=supersedes, answered=list(Step))
+    save(ctx, CheckinState.CONFIRM, CheckinData(org_id=a.organisation_id, draft=draft))
+    return [summary(ctx, draft)]
+
+
+def submit(ctx: Context, data: CheckinData) -> Replies:
+    """File the draft as a new report version, then offer the next open task of this sitting."""
+    draft = draft_of(data)
+    a = assignment(ctx, draft)
+    if not ctx.is_coordinator and (ctx.person is None or a.organisation_id != ctx.person.organisation_id):
+        ctx.reset()
+        own = ctx.person.organisation.name if ctx.person and ctx.person.organisation else "—"
+        return [Reply(texts.OTHER_ORG_TASK.format(own=own, label=a.item.label, other=a.organisation.name))]
+    supersedes = ctx.session.get(Report, draft.supersedes) if draft.supersedes else None
+    fields = draft.fields.model_copy()
+    fields.status = fields.status or IN_PROGRESS
+    if fields.status == DONE:
+        fields.percent = Decimal(100)
+    attachment_ids = list(draft.attachments)
+    if supersedes is not None:
+        attachment_ids += _copy_attachments(ctx, supersedes)  # an edit keeps the evidence of the version it corrects
+    now = ctx.clock.utcnow()
+    reports.add_report(
+        ctx.session,
+        a,
+        ctx.person,
+        ctx.msg.channel,
+        now,
+        fields.report_values(),
+        supersedes=supersedes,
+        attachment_ids=attachment_ids,
+    )
+    pct = f" {fmt_number(fields.percent)}%" if fields.percent is not None and fields.status != DONE else ""
+    template = texts.SUBMITTED_EDIT if supersedes else texts.SUBMITTED
+    done = Reply(template.format(label=a.item.label, status=texts.STATUS_LABELS[fields.status], percent=pct))
+    return [done, *_after_submit(ctx, data, a, supersedes is not None)]
+
+
+def _after_submit(ctx: Context, data: CheckinData, a: Assignment, was_edit: bool) -> Replies:
+    queue = [aid for aid in data.queue if aid != a.id]
+    org_id = a.organisation_id
+    if queue:
+        open_ids = {v.assignment_id for v in own_open_assignments(ctx, org_id)}
+        reported_now = _reported_today(ctx, org_id)
+        queue = [aid for aid in queue if aid in open_ids and aid not in reported_now]
+    if queue:
+        save(ctx, CheckinState.NEXT, CheckinData(org_id=org_id, queue=queue))
+        choices = [Choice(texts.CHOICE_NEXT, texts.CHOICE_NEXT), Choice(texts.CHOICE_END, texts.CHOICE_END)]
+        return [Reply(texts.Q_NEXT_TASK.format(n=len(queue)), choices=choices)]
+    ctx.reset()
+    if not was_edit and not data.queue and not data.options:
+        return []
+    return [Reply(texts.ALL_REPORTED)]
+
+
+def _copy_attachments(ctx: Context, old: Report) -> list[int]:
+    """Copies of the corrected version's evidence, for the new version (the old keeps its own). Returns their ids."""
+    now = ctx.clock.utcnow()
+    copies = [
+        reports.add_attachment(
+            ctx.session, att.kind, att.path, att.channel, now, att.file_name, att.mime_type, att.size
+        )
+        for att in old.attachments
+    ]
+    return [c.id for c in copies]
+
+
+def _reported_today(ctx: Context, org_id: int) -> set[int]:
+    """Assignments of the organisation with a report in the last 12 hours (done in this sitting)."""
+    since = ctx.clock.utcnow() - dt.timedelta(hours=12)
+    rows = ctx.session.execute(
+        select(Report.assignment_id)
+        .join(Assignment, Assignment.id == Report.assignment_id)
+        .where(Assignment.organisation_id == org_id, Report.created_at >= since)
+    ).scalars()
+    return set(rows)
