@@ -21,13 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from typing import Any, Protocol
 
-from core.messages import Choice, Reply, choice_token, parse_choice_token
+from core.messages import Choice, Reply, choice_token, parse_choice_token, render_plain
 from handlers import texts, vocabulary
 from handlers.context import IDLE, Context, Replies
+from handlers.numbers import normalize
 
 Handler = Callable[[Context, str], Replies]
 SoftHandler = Callable[[Context, str], Replies | None]
@@ -47,12 +48,14 @@ class Interrupt:
 
     Attributes:
         kind: "command" or "question".
-        sure: clearly not an answer (a command word, a question mark, a short recognised question).
+        sure: clearly not free text written as an answer (a short recognised question).
+        asks: it asks (a question mark, 哪些, 谁, 多少 ...): never an answer, even where the words would parse.
         starts: the dialogue the command starts, if it starts one (its name).
     """
 
     kind: str
     sure: bool
+    asks: bool = False
     starts: str | None = None
 
 
@@ -150,8 +153,10 @@ def record_question(ctx: Context, replies: Replies, held: str | None = None) -> 
     if last is None:
         ctx.conversation.question = None
         return replies
-    qid = secrets.token_hex(4)
     reply = replies[last]
+    if reply.choices[0].token is not None:
+        return replies  # recorded already (with a held text) earlier in this turn
+    qid = secrets.token_hex(4)
     stamped = [Choice(c.label, c.value, choice_token(qid, i)) for i, c in enumerate(reply.choices)]
     question = Question(qid, [(c.label, c.value) for c in reply.choices], reply.listed, held)
     ctx.conversation.question = question.dump()
@@ -223,6 +228,9 @@ def handle(ctx: Context, text: str, interrupts: Interrupts) -> Replies | None:
         return None
     if question is not None and question.held is not None and resolved.by_choice:
         return _on_held(ctx, dialogue, question.held, resolved.text, interrupts)
+    if resolved.by_choice:
+        # Handlers read what was chosen, also where they keep the typed text verbatim.
+        ctx.msg = replace(ctx.msg, text=resolved.text, is_choice=False)
     return _in_dialogue(ctx, dialogue, resolved, interrupts)
 
 
@@ -248,7 +256,7 @@ def _in_dialogue(ctx: Context, dialogue: Dialogue, resolved: _Resolved, interrup
     if interrupt is None:
         return dialogue.handlers[state](ctx, text)
     fit = dialogue.accepts(ctx, text)
-    if interrupt.kind == "command" or fit is Fit.NO or (fit is Fit.FREE and interrupt.sure):
+    if interrupt.kind == "command" or interrupt.asks or fit is Fit.NO or (fit is Fit.FREE and interrupt.sure):
         return _interrupt(ctx, dialogue, text, interrupt, interrupts)
     if fit is Fit.YES:
         return dialogue.handlers[state](ctx, text)
@@ -257,14 +265,17 @@ def _in_dialogue(ctx: Context, dialogue: Dialogue, resolved: _Resolved, interrup
         texts.K_WHICH.format(text=text),
         choices=[Choice(texts.K_WHICH_ANSWER, HOLD_ANSWER), Choice(texts.K_WHICH_QUERY, HOLD_QUERY)],
     )
-    return record_question(ctx, [ask], held=text)
+    return record_question(ctx, [ask], held=ctx.msg.text)
 
 
 def _on_held(ctx: Context, dialogue: Dialogue, held: str, choice: str, interrupts: Interrupts) -> Replies:
+    """The answer to "作为回答，还是查询？": the held text goes where the user said."""
+    ctx.msg = replace(ctx.msg, text=held, is_choice=False)
+    text = normalize(held)
     if choice == HOLD_ANSWER:
-        return dialogue.handlers[dialogue.states(ctx.state)](ctx, held)
-    interrupt = interrupts.classify(ctx, held) or Interrupt("question", True)
-    return _interrupt(ctx, dialogue, held, interrupt, interrupts)
+        return dialogue.handlers[dialogue.states(ctx.state)](ctx, text)
+    interrupt = interrupts.classify(ctx, text) or Interrupt("question", True)
+    return _interrupt(ctx, dialogue, text, interrupt, interrupts)
 
 
 def _interrupt(ctx: Context, dialogue: Dialogue, text: str, interrupt: Interrupt, interrupts: Interrupts) -> Replies:
@@ -282,4 +293,6 @@ def _interrupt(ctx: Context, dialogue: Dialogue, text: str, interrupt: Interrupt
     finally:
         ctx.nested = False
     ctx.conversation.state, ctx.conversation.data = state, data
-    return [*answer, Reply(texts.K_BACK), *dialogue.prompt(ctx)]
+    # The answer's own follow-ups (a pick among names) do not run inside the dialogue: its choices become text.
+    flat = [Reply(render_plain(r), attachments=r.attachments) if r.choices else r for r in answer]
+    return [*flat, Reply(texts.K_BACK), *dialogue.prompt(ctx)]

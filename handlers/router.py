@@ -13,7 +13,7 @@ from handlers.numbers import normalize
 
 # A question typed mid-dialogue is clearly a question (not an answer) with one of these, or when it is short and
 # names something of the plan without saying what was done.
-QUESTION_MARK_RE = re.compile(r"[?？]$|[吗呢么嘛]$|哪些|哪个|哪几|谁|多少|几项|几个|有没有|是否|怎么样|如何")
+QUESTION_MARK_RE = re.compile(r"[?？]$|[吗呢么嘛]$|怎么样$|如何$|哪些|哪个|哪几|谁|多少|几项|几个|有没有|是否")
 QUERY_WORD_RE = re.compile(r"进度|进展|情况|逾期|超期|没汇报|未汇报|没报|达标|投资|任务$|项目$|指标$|清单$")
 SHORT_QUESTION = 12
 
@@ -97,7 +97,7 @@ class _Interrupts:
     def classify(self, ctx: Context, text: str) -> Interrupt | None:
         starts = _starts_dialogue(ctx, text)
         if starts is not None:
-            return Interrupt("command", True, starts)
+            return Interrupt("command", True, starts=starts)
         if leave.is_command(text) or binding.INVITE_RE.match(text):
             return Interrupt("command", True)
         if ctx.msg.attachments:
@@ -114,7 +114,7 @@ def _question(ctx: Context, text: str) -> Interrupt | None:
     if u.intent not in queries.QUESTION_INTENTS:
         return None
     if QUESTION_MARK_RE.search(text):
-        return Interrupt("question", True)
+        return Interrupt("question", True, asks=True)
     if not QUERY_WORD_RE.search(text):
         return None  # names something of the plan, but asks nothing: an answer that mentions it
     says_done = vocabulary.parse_status(text) is not None or any(ch.isdigit() for ch in text)

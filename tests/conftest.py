@@ -180,7 +180,7 @@ class Chat:
         for r in self.last:
             for c in r.choices:
                 if label_part in c.label:
-                    return self.send(c.value, is_choice=True)
+                    return self.send(c.payload, is_choice=True)
         raise AssertionError(
             f"no choice containing {label_part!r} in {[c.label for r in self.last for c in r.choices]}"
         )

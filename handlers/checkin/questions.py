@@ -233,4 +233,9 @@ def fits(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Fit:
         return Fit.YES if ctx.msg.attachments or t in vocabulary.DONE_WORDS or vocabulary.is_skip(t) else Fit.NO
     if step in FREE_TEXT:
         return Fit.FREE
-    return Fit.NO if read_answer(ctx, step, draft, item, text).error else Fit.YES
+    answer = read_answer(ctx, step, draft, item, text)
+    if answer.error or answer.fields is None:
+        return Fit.NO
+    if step == Step.INDICATOR and answer.fields.indicator_number is None:
+        return Fit.FREE  # a value in words ("已建立"): free text
+    return Fit.YES
