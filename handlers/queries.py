@@ -297,6 +297,9 @@ def _paged(ctx: Context, title: str, head: str, lines: Sequence[str], tail: str 
         rendered.append(body)
     if total == 1:
         return [Reply(rendered[0])]
+    if ctx.nested:
+        # Asked in the middle of a dialogue: no paging follow-up of its own; say how to see the rest.
+        return [Reply(rendered[0] + "\n" + texts.Q_MORE_AFTER_DIALOGUE.format(page=1, pages=total))]
     ctx.go("query.page", pages=rendered[1:], page=2, pages_total=total)
     return [_with_more(rendered[0], 1, total)]
 

@@ -336,6 +336,7 @@ Q_UNKNOWN_HINT = "您是不是要找：{names}？\n"
 Q_EXAMPLES_COORDINATOR = ("墨脱县进度", "哪些任务逾期了", "谁还没汇报", "八及曲项目进度", "林草覆盖率达标了吗")
 Q_EXAMPLES_OFFICIAL = ("我的任务", "本单位有逾期的吗", "污水处理设施建设完成80%")
 Q_EXAMPLE_LINE = "• {text}"
+Q_MORE_AFTER_DIALOGUE = "（第{page}/{pages}页；填写完成后再问一次可查看其余各页）"
 Q_PICK = "您指的是哪一个？请回复序号："
 Q_MORE = "（第{page}/{pages}页）回复“更多”查看下一页"
 Q_MORE_CHOICE = "更多"
