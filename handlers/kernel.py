@@ -81,6 +81,8 @@ class Dialogue:
         cancel: what `取消` does (reset, or park a draft).
         expire: what silence past the expiry does; None: the state is left and the message handled anew.
         expires: whether the dialogue expires at all.
+        soft_keeps_questions: in a soft state, a question is answered and the state kept (an offer, a report
+            under review); otherwise any text that is no follow-up starts over (a list's paging).
     """
 
     name: str
@@ -92,6 +94,7 @@ class Dialogue:
     soft: Mapping[StrEnum, SoftHandler] = field(default_factory=dict)
     expire: Callable[[Context], Replies | None] | None = None
     expires: bool = True
+    soft_keeps_questions: bool = True
 
 
 _BY_STATE: dict[str, Dialogue] = {}
@@ -245,9 +248,13 @@ def _in_dialogue(ctx: Context, dialogue: Dialogue, resolved: _Resolved, interrup
             return [Reply(help_text + "\n\n" + texts.K_PENDING), *dialogue.prompt(ctx)]
     if state in dialogue.soft:
         replies = dialogue.soft[state](ctx, text)
-        if replies is None:
-            ctx.reset()
-        return replies
+        if replies is not None:
+            return replies
+        interrupt = interrupts.classify(ctx, text) if dialogue.soft_keeps_questions else None
+        if interrupt is not None and interrupt.kind == "question":
+            return _interrupt(ctx, dialogue, text, interrupt, interrupts)
+        ctx.reset()
+        return None
     if resolved.by_choice:
         return dialogue.handlers[state](ctx, text)
     if vocabulary.RESUME_RE.match(text):
@@ -295,4 +302,5 @@ def _interrupt(ctx: Context, dialogue: Dialogue, text: str, interrupt: Interrupt
     ctx.conversation.state, ctx.conversation.data = state, data
     # The answer's own follow-ups (a pick among names) do not run inside the dialogue: its choices become text.
     flat = [Reply(render_plain(r), attachments=r.attachments) if r.choices else r for r in answer]
-    return [*flat, Reply(texts.K_BACK), *dialogue.prompt(ctx)]
+    pending = dialogue.prompt(ctx)
+    return [*flat, Reply(texts.K_BACK), *pending] if pending else flat

@@ -787,5 +787,6 @@ DIALOGUE = kernel.register(
         accepts=lambda ctx, text: kernel.Fit.NO,
         cancel=_reset,
         expires=False,
+        soft_keeps_questions=False,
     )
 )

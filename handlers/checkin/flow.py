@@ -306,8 +306,10 @@ def on_next(ctx: Context, text: str) -> Replies | None:
 
 def on_prompted(ctx: Context, text: str) -> Replies | None:
     """Armed by the weekly prompt: a short yes starts the check-in; anything else is a normal message."""
+    if not vocabulary.ACK_RE.match(text):
+        return None
     ctx.reset()
-    return start(ctx) if vocabulary.ACK_RE.match(text) else None
+    return start(ctx)
 
 
 # ---- leaving ----------------------------------------------------------------------------------------------------
