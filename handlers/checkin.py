@@ -41,7 +41,8 @@ from db.repositories import orgs, plans, progress, reports
 from db.repositories.conversations import PROMPTED
 from handlers import texts
 from handlers.context import IDLE, Context, Replies
-from handlers.numbers import fmt_number, normalize, parse_amount, parse_date, parse_percent, to_number
+from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, to_number
+from handlers.understanding.text import normalize
 
 PAGE = 8
 KEEP = "keep_checkin"

@@ -13,7 +13,8 @@ from db.models import DONE, Report
 from db.repositories import outbox, reports
 from handlers import texts
 from handlers.context import IDLE, Context, Replies
-from handlers.numbers import fmt_number, normalize
+from handlers.understanding.numbers import fmt_number
+from handlers.understanding.text import normalize
 
 LIST_RE = re.compile(r"^(待审核|审核|/review|待审|审核汇报)$")
 PASS_RE = re.compile(r"^(通过|同意|审核通过|pass|ok)$", re.IGNORECASE)

@@ -7,7 +7,7 @@ import re
 from core.messages import Reply
 from handlers import binding, checkin, leave, queries, review, texts
 from handlers.context import IDLE, Context, Replies
-from handlers.numbers import normalize
+from handlers.understanding.text import normalize
 
 CANCEL_RE = re.compile(r"^(取消|/cancel|退出|算了|不填了|cancel)$", re.IGNORECASE)
 HELP_RE = re.compile(r"^(帮助|/help|help|\?|？|怎么用|使用说明|菜单)$", re.IGNORECASE)

@@ -60,7 +60,7 @@ from db.repositories import progress
 from db.repositories.conversations import PROMPTED, arm_if_idle
 from db.repositories.progress import AssignmentView
 from handlers import texts
-from handlers.numbers import fmt_number
+from handlers.understanding.numbers import fmt_number
 from scheduler import outbox
 from scheduler.calendar import QuietHours, is_workday, next_workday, previous_workday, workdays_between
 
