@@ -43,7 +43,7 @@ KNOWN_CAUSES: dict[str, str] = {
     "resident memory after it (peak)": (
         "The process holds jieba's prefix dictionary (~70 MB once initialised) and the plan lexicon with its typo "
         "and partial-name tables; SQLAlchemy, python-telegram-bot, aiohttp, wechatpy and pydantic take ~70 MB "
-        "before any of it. (pypinyin's phrase dictionary, another ~55 MB, is no longer imported: handlers/nlu.py "
+        "before any of it. (pypinyin's phrase dictionary, another ~55 MB, is no longer imported: handlers/understanding/pinyin.py "
         "reads only its single-character table.)"
     ),
     "duban ÷ echo bot": (

@@ -88,15 +88,15 @@ def measure_understanding(url: str, quick: bool, log: Callable[[str], None]) -> 
     import jieba
 
     from db.engine import make_engine, make_session_factory
-    from handlers import nlu as nlu_mod
     from handlers import queries
+    from handlers.understanding.segmentation import tokenizer
 
     figures: dict[str, Any] = {}
     t0 = time.perf_counter()
     jieba.initialize()
     figures["jieba_init"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    nlu_mod.tokenizer()
+    tokenizer()
     figures["tokenizer_init"] = time.perf_counter() - t0
     engine = make_engine(url)
     try:
@@ -136,7 +136,7 @@ def measure_end_to_end(url: str, work: Path, quick: bool) -> dict[str, float]:
     from core.messages import IncomingMessage
     from handlers import queries
     from handlers.context import Context
-    from handlers.nlu import REPORT
+    from handlers.understanding.nlu import REPORT
 
     settings = Settings(data_dir=work / "data", database_url=url, now=NOW, scheduler_enabled=False)
     clock = Clock("Asia/Shanghai", NOW, frozen=True)

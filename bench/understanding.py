@@ -1,7 +1,7 @@
 """Understanding: one message understood by duban's NLU against plain `jieba.lcut` on the same messages.
 
 The figures come from `bench/bench_nlu.py` (written with the understanding layer) when it offers them;
-otherwise they are measured here through the public API (`handlers.nlu.NLU.understand`) on questions as
+otherwise they are measured here through the public API (`handlers.understanding.nlu.NLU.understand`) on questions as
 officials type them. Target: understanding costs at most 3x a bare jieba segmentation.
 """
 
@@ -61,7 +61,7 @@ def measure(rounds: int, work: Path) -> dict[str, float]:
     """Median and p99 time per message of NLU.understand and of jieba.lcut, and their ratio."""
     import jieba
 
-    from handlers.nlu import NLU
+    from handlers.understanding.nlu import NLU
 
     with fresh_database(SQLITE, work, "nlu") as url:
         seed_database(url)

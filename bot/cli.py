@@ -97,7 +97,7 @@ def _print_overview(ov: plans.PlanOverview, out: TextIO) -> None:
 
 
 def _money(value: Any) -> str:
-    from handlers.numbers import fmt_number
+    from handlers.understanding.numbers import fmt_number
 
     return fmt_number(value, 2)
 

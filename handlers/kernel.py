@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from core.messages import Choice, Reply, choice_token, parse_choice_token, render_plain
 from handlers import texts, vocabulary
 from handlers.context import IDLE, Context, Replies
-from handlers.numbers import normalize
+from handlers.understanding.text import normalize
 
 Handler = Callable[[Context, str], Replies]
 SoftHandler = Callable[[Context, str], Replies | None]

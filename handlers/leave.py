@@ -9,7 +9,8 @@ import re
 from core.messages import Reply
 from handlers import texts
 from handlers.context import Context
-from handlers.numbers import normalize, parse_date, to_number
+from handlers.understanding.numbers import parse_date, to_number
+from handlers.understanding.text import normalize
 
 LEAVE_RE = re.compile(r"^(?:请假|休假|暂停提醒|停止提醒|不要提醒)\s*(?:到|至|直到|截至|截止到|截止)?\s*(.*?)\s*$")
 RESUME_RE = re.compile(r"^(?:取消请假|销假|结束请假|恢复提醒|开启提醒|重新提醒|我回来了)$")

@@ -18,8 +18,10 @@ from db.models import INDICATOR, PROJECT, Item, Organisation, Plan
 from db.repositories import progress, queries
 from db.repositories.progress import AssignmentView
 from handlers import texts
-from handlers.nlu import GROUP, ITEM, NUMBERED_RE, ORG, Lexicon, normalize_text
-from handlers.numbers import fmt_number, to_number
+from handlers.understanding.lexicon import GROUP, ITEM, ORG, Lexicon
+from handlers.understanding.names import NUMBERED_RE, lookup, numbered_item
+from handlers.understanding.numbers import fmt_number
+from handlers.understanding.text import normalize_for_matching
 
 
 def describe(session: Session, plan: Plan, name: str, today: dt.date) -> str | None:
@@ -45,10 +47,10 @@ def describe(session: Session, plan: Plan, name: str, today: dt.date) -> str | N
 
 
 def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
-    t = normalize_text(name)
+    t = normalize_for_matching(name)
     if not t:
         return None
-    by_code = {normalize_text(i.code): i.id for i in lex.items.values()}
+    by_code = {normalize_for_matching(i.code): i.id for i in lex.items.values()}
     if t in by_code:
         return ITEM, by_code[t]
     m = re.fullmatch(r"([pi])\s*(\d+)", t)
@@ -57,14 +59,10 @@ def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
         if int(m.group(2)) in table:
             return ITEM, table[int(m.group(2))]
     m = NUMBERED_RE.fullmatch(t)
-    if m:
-        num_s = m.group(1) or m.group(3) or m.group(6)
-        what = m.group(2) or m.group(4) or m.group(5)
-        num = to_number(num_s) if num_s else None
-        table = lex.indicators if what == "指标" else lex.projects
-        if num is not None and int(num) in table:
-            return ITEM, table[int(num)]
-    refs = lex.lookup(name)
+    item_id = numbered_item(lex, m) if m else None
+    if item_id is not None:
+        return ITEM, item_id
+    refs = lookup(lex, name)
     if not refs:
         return None
     # An organisation's own name beats an item keyword; among items, a name beats a keyword.

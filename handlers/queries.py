@@ -1,6 +1,6 @@
 """Questions in plain Chinese: "墨脱县进度", "生态环境局有逾期的吗", "谁还没汇报", "八及曲项目", "林草覆盖率达标了吗".
 
-The understanding layer (`handlers.nlu`) is built once at start-up (`install`) and kept in `services["nlu"]`;
+The understanding layer (`handlers.understanding`) is built once at start-up (`install`) and kept in `services["nlu"]`;
 every free-text message that is not part of a dialogue comes to `answer`. Answers are made for a phone: one
 header line, then one short line per task/organisation, most urgent first, paged ("回复 更多 查看下一页")
 so that no reply exceeds what a phone screen and WeCom (2048 bytes) accept.
@@ -31,10 +31,10 @@ from db.models import BLOCKED, INDICATOR, LEADER, PROJECT, Item, Plan
 from db.repositories import plans, progress, queries
 from db.repositories.progress import AssignmentView
 from handlers import kernel, texts
-from handlers import nlu as nlu_mod
 from handlers.context import Context, Replies
-from handlers.nlu import NLU, Candidate, Understanding
-from handlers.numbers import fmt_number
+from handlers.understanding import nlu as nlu_mod
+from handlers.understanding.nlu import NLU, Candidate, Understanding
+from handlers.understanding.numbers import fmt_number
 
 log = logging.getLogger(__name__)
 

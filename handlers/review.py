@@ -17,7 +17,8 @@ from db.models import DONE, Report
 from db.repositories import outbox, reports
 from handlers import kernel, texts, vocabulary
 from handlers.context import Context, Replies
-from handlers.numbers import fmt_number, normalize
+from handlers.understanding.numbers import fmt_number
+from handlers.understanding.text import normalize
 
 LIST_SIZE = 10
 

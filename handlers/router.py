@@ -9,7 +9,7 @@ from core.messages import Reply
 from handlers import binding, checkin, kernel, leave, queries, review, texts, vocabulary
 from handlers.context import IDLE, Context, Replies
 from handlers.kernel import Interrupt
-from handlers.numbers import normalize
+from handlers.understanding.text import normalize
 
 # A question typed mid-dialogue is clearly a question (not an answer) with one of these, or when it is short and
 # names something of the plan without saying what was done.

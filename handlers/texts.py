@@ -474,3 +474,7 @@ Q_UNREPORTED_SUMMARY = "近7天（{since}以来）{reported}个单位已汇报�
 # ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
 Q_INDICATOR_RESPONSIBLE_N = "责任单位：{n}个，各单位填报情况如下"
 Q_INDICATOR_UNIT = "{light}{org}{value} {verdict}{date}"
+
+# ---- understanding (handlers/understanding/lexicon.py) ---------------------------------------------------------
+ITEM_LABEL_PROJECT = "项目{number}·{label}"
+ITEM_LABEL_INDICATOR = "指标{number}·{label}"

@@ -24,7 +24,7 @@ from db.models import APPROVED, BLOCKED, DONE, PROJECT, REPORTABLE_KINDS, Assign
 from db.repositories import progress
 from db.repositories.progress import AssignmentView, Counts
 from handlers import texts
-from handlers.numbers import fmt_number
+from handlers.understanding.numbers import fmt_number
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ from db.models import (
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
 from handlers import checkin, texts
-from handlers.numbers import fmt_number
+from handlers.understanding.numbers import fmt_number
 from scheduler import outbox
 from scheduler.calendar import QuietHours, is_workday, next_workday, previous_workday, workdays_between
 

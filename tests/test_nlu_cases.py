@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from db.engine import make_engine, make_session_factory
-from handlers.nlu import NLU, Lexicon, Understanding
+from handlers.understanding.nlu import NLU, Lexicon, Understanding
 
 HERE = Path(__file__).resolve().parent
 SHARED_CASES = HERE.parent.parent / "shared" / "nlu" / "cases.yaml"

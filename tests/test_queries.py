@@ -17,7 +17,7 @@ from core.messages import IncomingMessage
 from db.models import Assignment, Item, OrgAlias, Organisation, Plan, Report
 from db.repositories import orgs, plans, progress, reports
 from handlers import queries
-from handlers.nlu import NLU, REPORT
+from handlers.understanding.nlu import NLU, REPORT
 from tests.conftest import Chat
 from tests.test_nlu_cases import EXTRA_CASES, SHARED_CASES
 

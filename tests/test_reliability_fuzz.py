@@ -298,7 +298,7 @@ def test_understanding_never_fails(nlu: Any, text: str) -> None:
 def nlu(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The understanding layer built once from the shipped plan (in a SQLite file of its own)."""
     from db.engine import make_engine, make_session_factory
-    from handlers.nlu import NLU
+    from handlers.understanding.nlu import NLU
     from tests.conftest import _build_template
 
     url = f"sqlite:///{tmp_path_factory.mktemp('nlu') / 'nlu.db'}"

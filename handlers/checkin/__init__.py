@@ -22,7 +22,7 @@ from handlers.checkin.model import KEEP, CheckinData, CheckinState, Fields, save
 from handlers.checkin.questions import MAX_TEXT, header
 from handlers.checkin.summary import begin_confirm
 from handlers.context import IDLE, Context, Replies
-from handlers.numbers import fmt_number
+from handlers.understanding.numbers import fmt_number
 
 __all__ = [
     "DIALOGUE",

@@ -23,7 +23,8 @@ from handlers.checkin.summary import (
 )
 from handlers.context import Context, Replies
 from handlers.kernel import Fit
-from handlers.numbers import fmt_number, normalize, parse_amount
+from handlers.understanding.numbers import fmt_number, parse_amount
+from handlers.understanding.text import normalize
 
 S = CheckinState
 

@@ -12,7 +12,8 @@ from db.models import Assignment, Item, Organisation
 from db.repositories import plans, progress
 from handlers import texts
 from handlers.context import Context
-from handlers.numbers import fmt_number, normalize, to_number
+from handlers.understanding.numbers import fmt_number, to_number
+from handlers.understanding.text import normalize
 
 PAGE = 8
 

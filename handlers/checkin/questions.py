@@ -17,7 +17,8 @@ from handlers.checkin.listing import date_cn
 from handlers.checkin.model import Draft, Fields, Step
 from handlers.context import Context
 from handlers.kernel import Fit
-from handlers.numbers import fmt_number, normalize, parse_amount, parse_date, parse_percent, to_number
+from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, to_number
+from handlers.understanding.text import normalize
 
 MAX_TEXT = 500
 MAX_INDICATOR_TEXT = 100

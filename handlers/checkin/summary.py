@@ -15,7 +15,7 @@ from handlers.checkin.listing import own_open_assignments
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, save
 from handlers.checkin.questions import FIELD_NAMES, steps_for, unit
 from handlers.context import Context, Replies
-from handlers.numbers import fmt_number
+from handlers.understanding.numbers import fmt_number
 
 FIELD_ALIASES = {
     "状态": Step.STATUS,

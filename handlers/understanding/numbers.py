@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 
 import cn2an
+
+from handlers.understanding.text import normalize
 
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿点"
 _NUM = rf"(?:[0-9]+(?:\.[0-9]+)?|[{_CN_DIGITS}]+)"
@@ -20,12 +21,6 @@ _PERCENT_SIGN = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:%|％|个点|个百分�
 _CHENG = re.compile(rf"([{_CN_DIGITS}0-9]{{1,2}})\s*成\s*([一二三四五六七八九0-9])?(?!功|果|效|立|本|绩|熟)")
 _ALL_DONE = re.compile(r"(全部完成|全面完成|已完成|完成了|已办结|办结了|100%|百分之百|全部搞定)")
 _PLAIN = re.compile(rf"^\s*({_NUM})\s*$")
-
-
-def normalize(text: str) -> str:
-    """Full-width to half-width, trimmed, internal whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text or "")
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def to_number(token: str) -> Decimal | None:
@@ -154,6 +149,7 @@ def _month_end(year: int, month: int) -> dt.date:
 
 
 def is_all_done(text: str) -> bool:
+    """Whether the text says the work is entirely done ("全部完成", "100%", "办结了")."""
     return bool(_ALL_DONE.search(normalize(text)))
 
 
