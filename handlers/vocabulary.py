@@ -41,7 +41,31 @@ def is_skip(text: str) -> bool:
 
 
 # ---- statuses -----------------------------------------------------------------------------------------------
-STATUS_WORDS: list[tuple[str, re.Pattern[str]]] = [
+# The one status vocabulary. What a sentence states ("两山基地实施方案已印发", "完成30%但资金没到位"): blocked and
+# not-started first, because "完成30%但资金没到位" is blocked.
+BLOCKED_RE = re.compile(
+    r"卡住|卡壳|受阻|阻碍|停滞|停工|推不动|推进不了|进行不下去|没到位|未到位|不到位|缺资金|缺钱|没钱|资金困难"
+    r"|遇到(了)?(困难|问题)|有困难|搁置|暂停|停了|无法推进|难以推进"
+)
+NOT_STARTED_RE = re.compile(
+    r"还没开始|没开始|未开始|尚未开始|没有开始|还没启动|未启动|没启动|尚未启动|没动|还没动|未开展|尚未开展|还没做|没开工|未开工|尚未开工"
+)
+DONE_RE = re.compile(
+    r"已(经)?(全部)?(印发|完成|出台|制定|编制|建成|投运|投入运行|验收|上报|提交|报送|办结|落实|建立|成立|组建|召开|举办|签订|批复"
+    r"|挂牌|竣工|完工|通过|颁布|开通|上线|实施完毕|做完|搞定)"
+    r"|(印发|出台|建成|竣工|验收|办结|做完|搞定|完工|成立|组建|颁布)了|完成了|全部完成|全面完成|圆满完成|办结"
+)
+IN_PROGRESS_RE = re.compile(
+    r"正在|推进中|进行中|在推进|在做|开展中|实施中|建设中|施工中|已开工|已启动|开工了|启动了|有序推进|稳步推进|在建|在弄|动工了"
+)
+STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
+    (BLOCKED, BLOCKED_RE),
+    (NOT_STARTED, NOT_STARTED_RE),
+    (DONE, DONE_RE),
+    (IN_PROGRESS, IN_PROGRESS_RE),
+]
+# A check-in answer is short and answers "当前状态？", so shorter words count there too ("困难", "还没", "进行").
+ANSWER_WORDS: list[tuple[str, re.Pattern[str]]] = [
     (BLOCKED, re.compile(r"受阻|卡住|阻碍|停滞|停工|困难|推不动|搁置|暂停|没到位")),
     (NOT_STARTED, re.compile(r"未启动|没启动|未开始|没开始|还没|尚未|没动|未开展")),
     (DONE, re.compile(r"已完成|完成了|已办结|办结|全部完成|已印发|已提交|已建成|做完|搞定|^完成$|竣工")),
@@ -51,14 +75,20 @@ STATUS_BY_NUMBER = {"1": NOT_STARTED, "2": IN_PROGRESS, "3": DONE, "4": BLOCKED}
 STATUS_BY_LABEL = {v: k for k, v in texts.STATUS_LABELS.items()}
 
 
+def _first(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> str | None:
+    return next((status for status, pattern in patterns if pattern.search(text)), None)
+
+
+def stated_status(text: str) -> str | None:
+    """The status a sentence states, if any (one-line reports)."""
+    return _first(text, STATEMENTS)
+
+
 def parse_status(text: str) -> str | None:
-    """The status a check-in answer names: its number, its label, or words people use for it."""
+    """The status a check-in answer names: its number, its label, what it states, or a short word for it."""
     t = text.strip()
     if t in STATUS_BY_NUMBER:
         return STATUS_BY_NUMBER[t]
     if t in STATUS_BY_LABEL:
         return STATUS_BY_LABEL[t]
-    for status, pattern in STATUS_WORDS:
-        if pattern.search(t):
-            return status
-    return None
+    return stated_status(t) or _first(t, ANSWER_WORDS)

@@ -7,29 +7,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from db.models import BLOCKED, DONE, IN_PROGRESS, NOT_STARTED
+from db.models import DONE
 from db.repositories.queries import ItemEntry
 from handlers.understanding.names import NUMBERED_RE
 from handlers.understanding.numbers import parse_amount, parse_percent
 from handlers.understanding.result import MAX_CHOICES, Understanding
 from handlers.understanding.text import normalize_for_matching
+from handlers.vocabulary import stated_status
 
-# Report: status words. Blocked and not-started first: "完成30%但资金没到位" is blocked.
-BLOCKED_RE = re.compile(
-    r"卡住|卡壳|受阻|阻碍|停滞|停工|推不动|推进不了|进行不下去|没到位|未到位|不到位|缺资金|缺钱|没钱|资金困难"
-    r"|遇到(了)?(困难|问题)|有困难|搁置|暂停|停了|无法推进|难以推进"
-)
-NOT_STARTED_RE = re.compile(
-    r"还没开始|没开始|未开始|尚未开始|没有开始|还没启动|未启动|没启动|尚未启动|没动|还没动|未开展|尚未开展|还没做|没开工|未开工|尚未开工"
-)
-DONE_RE = re.compile(
-    r"已(经)?(全部)?(印发|完成|出台|制定|编制|建成|投运|投入运行|验收|上报|提交|报送|办结|落实|建立|成立|组建|召开|举办|签订|批复"
-    r"|挂牌|竣工|完工|通过|颁布|开通|上线|实施完毕|做完|搞定)"
-    r"|(印发|出台|建成|竣工|验收|办结|做完|搞定|完工|成立|组建|颁布)了|完成了|全部完成|全面完成|圆满完成|办结"
-)
-IN_PROGRESS_RE = re.compile(
-    r"正在|推进中|进行中|在推进|在做|开展中|实施中|建设中|施工中|已开工|已启动|开工了|启动了|有序推进|稳步推进|在建|在弄|动工了"
-)
 PERCENT_HINT = re.compile(r"[0-9]|百分|[一二两三四五六七八九十]成|半")
 PERCENT_AFTER_VERB = re.compile(
     r"(?:完成|进度|达到|推进到|做到|到了)(?:了)?\s*(\d{1,3}(?:\.\d+)?)(?![\d.万亿元个项号%])"
@@ -56,15 +41,7 @@ def report_figures(t: str) -> tuple[Decimal | None, str | None, Decimal | None]:
     m = AMOUNT_RE.search(t)
     if m:
         amount = parse_amount(m.group(1) + m.group(2))
-    status: str | None = None
-    if BLOCKED_RE.search(t):
-        status = BLOCKED
-    elif NOT_STARTED_RE.search(t):
-        status = NOT_STARTED
-    elif DONE_RE.search(t):
-        status = DONE
-    elif IN_PROGRESS_RE.search(t):
-        status = IN_PROGRESS
+    status = stated_status(t)
     if percent is not None:
         if percent >= 100:
             status = DONE
