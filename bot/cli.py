@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import App, build_app, setup_logging
+from config.plan.files import PlanFileError, load_plan_file
 from config.settings import DEFAULT_PLAN, Settings, load_settings
 from db.engine import transaction
 from db.models import COORDINATOR, OFFICIAL, ROLES
 from db.repositories import orgs, people, plans
 from db.repositories.orgs import UnknownOrganisation
-from db.repositories.plans import PlanFileError
 
 
 class CliError(Exception):
@@ -54,7 +54,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_init(app: App, args: argparse.Namespace, out: TextIO) -> int:
     path = Path(args.plan) if args.plan else app.settings.plan_file
-    doc = plans.load_plan_file(path)
+    doc = load_plan_file(path)
     with transaction(app.session_factory) as s:
         result = plans.import_plan(s, doc, app.clock.utcnow())
         if args.demo:
@@ -129,7 +129,7 @@ def cmd_plan_show(app: App, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_plan_import(app: App, args: argparse.Namespace, out: TextIO) -> int:
-    doc = plans.load_plan_file(args.file)
+    doc = load_plan_file(args.file)
     with transaction(app.session_factory) as s:
         result = plans.import_plan(s, doc, app.clock.utcnow())
     _print_import(result, out)
@@ -139,7 +139,7 @@ def cmd_plan_import(app: App, args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_plan_validate(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        doc = plans.load_plan_file(args.file)
+        doc = load_plan_file(args.file)
     except PlanFileError as exc:
         for p in exc.problems:
             out.write(f"{p}\n")
@@ -153,9 +153,9 @@ def cmd_plan_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_plan_export_xlsx(args: argparse.Namespace, out: TextIO) -> int:
-    from db.repositories.plan_xlsx import write_workbook
+    from config.plan.xlsx_write import write_workbook
 
-    doc = plans.load_plan_file(args.plan or DEFAULT_PLAN)
+    doc = load_plan_file(args.plan or DEFAULT_PLAN)
     write_workbook(doc, Path(args.file))
     out.write(f"已生成 {args.file}\n")
     return 0

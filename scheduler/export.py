@@ -23,9 +23,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.plan.xlsx_write import print_layout
 from db.models import INDICATOR, PROJECT, TASK, Item, Plan
 from db.repositories import progress
-from db.repositories.plan_xlsx import print_layout
 from db.repositories.progress import AssignmentView
 from handlers import texts
 from scheduler.digest import project_lines, views_at
