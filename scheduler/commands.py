@@ -21,8 +21,9 @@ from db.models import OUT_PENDING, Outbox
 from db.repositories import orgs, plans
 from handlers import texts
 from scheduler import jobs
-from scheduler.digest import build_digest, to_utc
+from scheduler.digest import build_digest
 from scheduler.export import export_workbook
+from scheduler.history import to_utc
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -17,44 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.plan.xlsx_write import print_layout
 from db.models import INDICATOR, PROJECT, TASK, Item, Plan
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
 from handlers import texts
-from scheduler.digest import project_lines, views_at
-
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-THIN = Side(style="thin", color="999999")
-BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-
-
-def format_sheet(ws: Worksheet, widths: list[float], wrap_columns: tuple[int, ...] = ()) -> None:
-    """Header styling, column widths, wrapped text, frozen header, print layout. Columns are 1-based."""
-    for col, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = BORDER
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            cell.border = BORDER
-            cell.alignment = Alignment(vertical="top", wrap_text=cell.column in wrap_columns)
-            if isinstance(cell.value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    if ws.max_row > 1:
-        ws.auto_filter.ref = ws.dimensions
-    print_layout(ws)
-    ws.print_options.gridLines = False
-    ws.oddFooter.center.text = "&P / &N"
+from scheduler.history import views_at
+from scheduler.sheets import format_sheet
 
 
 def indicator_met(op: str | None, target: Decimal | None, value: Decimal | None) -> bool | None:
@@ -134,7 +105,7 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     for v in views:
         if v.item_kind == PROJECT:
             project_views[v.item_id].append(v)
-    for p in project_lines(session, views):
+    for p in progress.project_lines(session, views):
         item = items[p.item_id]
         extra = item.extra or {}
         statuses = {v.status for v in project_views[p.item_id]}

@@ -35,6 +35,7 @@ from scheduler import digest as digest_mod
 from scheduler.commands import digest as digest_cmd
 from scheduler.commands import export as export_cmd
 from scheduler.export import build_workbook, indicator_met
+from scheduler.history import views_at
 
 NOW = dt.datetime(2023, 5, 24, 9, 0)
 
@@ -200,7 +201,7 @@ def test_digest_of_a_past_week_replays_the_history(reported: App) -> None:
     with reported.session_factory() as s:
         plan = plans.active_plan(s)
         end = reported.clock.localize(dt.datetime(2023, 5, 14, 23, 59, 59))
-        views = {v.item_code: v for v in digest_mod.views_at(s, plan, end) if v.org_name == "墨脱县"}  # type: ignore[arg-type]
+        views = {v.item_code: v for v in views_at(s, plan, end) if v.org_name == "墨脱县"}  # type: ignore[arg-type]
     assert views["C3-4-04"].percent == Decimal(20) and views["C3-4-04"].description == "起草中"
     assert views["C3-4-05"].status is None
 
