@@ -566,8 +566,7 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
         target_year=item.target_year_text or "—",
     )
     lines: list[str] = []
-    reported = [v for v in views if v.last_report_at is not None]
-    latest = max(reported, key=lambda v: v.last_report_at or dt.datetime.min, default=None)
+    latest = progress.newest_report(views)
     if latest is None:
         lines.append(texts.Q_INDICATOR_NONE)
     else:
@@ -577,7 +576,7 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
                 value=value,
                 date=_date(ctx, latest.last_report_at),
                 org=lex.org_name(latest.org_id),
-                verdict=texts.Q_VERDICTS[_verdict(item, latest)],
+                verdict=texts.VERDICT_LABELS[_verdict(item, latest)],
             )
         )
     if len(views) > 3:
@@ -604,7 +603,7 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
                     light=v.light,
                     org=lex.org_label(v.org_id),
                     value=f" {value}" if value else "",
-                    verdict=texts.Q_VERDICTS[_verdict(item, v)],
+                    verdict=texts.VERDICT_LABELS[_verdict(item, v)],
                     date=texts.Q_DATE.format(date=date) if date else "",
                 )
             )

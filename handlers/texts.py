@@ -99,6 +99,13 @@ F_INDICATOR, F_DESCRIPTION, F_PROBLEMS, F_NEXT, F_EXPECTED, F_EVIDENCE = (
     "佐证材料",
 )
 INDICATOR_MET, INDICATOR_NOT_MET, INDICATOR_UNKNOWN = "达标", "未达标", "待判定"
+# The verdicts of db.repositories.progress.indicator_verdict, as chat and export show them.
+VERDICT_LABELS = {
+    "met": INDICATOR_MET,
+    "not_met": INDICATOR_NOT_MET,
+    "unjudged": INDICATOR_UNKNOWN,
+    "unreported": "未填报",
+}
 EVIDENCE_COUNT = "{n}份"
 NONE_TEXT = "无"
 E_CONFIRM = "请回复“确认”提交，“修改 项目名”更改某项，或“取消”。"
@@ -380,7 +387,6 @@ Q_INDICATOR_NONE = "最新值：未填报"
 Q_INDICATOR_RESPONSIBLE = "责任单位：{names}"
 Q_INDICATOR_SUBS = "分项指标："
 Q_INDICATOR_SUB_LINE = "· {key} {name}：{target}"
-Q_VERDICTS = {"met": "达标", "not_met": "未达标", "unjudged": "待判定", "unreported": "未填报"}
 Q_OVERDUE_HEADER = "【{scope}】逾期任务{n}项："
 Q_OVERDUE_LINE = "🔴{org}｜{label} 逾期{days}天 {state}"
 Q_OVERDUE_NONE = "【{scope}】目前没有逾期任务。"

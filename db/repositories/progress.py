@@ -340,6 +340,13 @@ def project_lines(session: Session, views: list[AssignmentView]) -> list[Project
 MET, NOT_MET, UNJUDGED, UNREPORTED = "met", "not_met", "unjudged", "unreported"
 
 
+def newest_report(views: Iterable[AssignmentView]) -> AssignmentView | None:
+    """The view whose report was filed last (the latest filing time, then the latest report); None when none
+    of `views` has a report. An indicator's value and verdict are those of this report, in chat and export."""
+    reported = [v for v in views if v.last_report_at is not None]
+    return max(reported, key=lambda v: (v.last_report_at, v.last_report_id or 0), default=None)
+
+
 def indicator_verdict(
     check_op: str | None, check_value: Decimal | None, number: Decimal | None, status: str | None
 ) -> str:
