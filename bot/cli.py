@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -96,10 +97,10 @@ def _print_overview(ov: plans.PlanOverview, out: TextIO) -> None:
     )
 
 
-def _money(value: Any) -> str:
-    from handlers.numbers import fmt_number
+def _money(value: Decimal) -> str:
+    from handlers import formatting
 
-    return fmt_number(value, 2)
+    return formatting.money(value)
 
 
 def _refresh_nlu(app: App) -> None:
@@ -119,7 +120,7 @@ def cmd_plan_show(app: App, args: argparse.Namespace, out: TextIO) -> int:
             return 0
         from handlers import plan_text
 
-        text = plan_text.describe(s, plan, args.name, app.clock.today())
+        text = plan_text.describe(s, plan, args.name, app.clock)
         if text is None:
             idx = orgs.name_index(s)
             hint = idx.closest(args.name)
@@ -204,7 +205,9 @@ def cmd_invite(app: App, args: argparse.Namespace, out: TextIO) -> int:
             invite = people.new_invite(s, org, args.role, app.clock.utcnow(), ttl, person_name=args.name)
         except ValueError as exc:
             raise CliError(str(exc)) from exc
-        expires = app.clock.to_local(invite.expires_at).strftime("%Y-%m-%d %H:%M")
+        from handlers import formatting
+
+        expires = formatting.stored_minute(invite.expires_at, app.clock.tz)
         out.write(f"绑定码：{invite.code}（{org.name}，{args.role}，{expires} 前有效，仅可使用一次）\n")
         out.write(f"用户发送：绑定 {invite.code}\n")
         if app.settings.telegram_bot_username:

@@ -29,11 +29,11 @@ from core.messages import Choice, Reply
 from db.models import BLOCKED, INDICATOR, LEADER, PROJECT, Item, Plan
 from db.repositories import plans, progress, queries
 from db.repositories.progress import AssignmentView
+from handlers import formatting as fmt
 from handlers import nlu as nlu_mod
 from handlers import texts
 from handlers.context import Context, Replies
 from handlers.nlu import NLU, Candidate, Understanding
-from handlers.numbers import fmt_number
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def _own_org(ctx: Context) -> int | None:
 
 def _own_name(ctx: Context, lex: nlu_mod.Lexicon) -> str:
     own = _own_org(ctx)
-    return lex.org_name(own) if own is not None else "—"
+    return lex.org_name(own) if own is not None else fmt.DASH
 
 
 def _scope(ctx: Context, lex: nlu_mod.Lexicon, u: Understanding) -> tuple[list[int] | None, Reply | None]:
@@ -193,22 +193,14 @@ def _scope(ctx: Context, lex: nlu_mod.Lexicon, u: Understanding) -> tuple[list[i
 
 
 def _date(ctx: Context, stored: dt.datetime | None) -> str:
-    if stored is None:
-        return ""
-    local = ctx.clock.to_local(stored)
-    return texts.Q_DATE_FMT.format(m=local.month, d=local.day)
-
-
-def _day(d: dt.date) -> str:
-    return texts.Q_DATE_FMT.format(m=d.month, d=d.day)
+    return fmt.stored_day(stored, ctx.clock.tz)
 
 
 def _state(v: AssignmentView) -> str:
-    if v.status is None:
-        return texts.Q_NEVER
+    """The reported percentage, or the status when there is none."""
     if v.percent is None:
-        return texts.STATUS_LABELS.get(v.status, v.status)
-    return f"{fmt_number(v.percent)}%"
+        return fmt.status_label(v.status, never=texts.Q_NEVER)
+    return fmt.percent(v.percent)
 
 
 def _flags(v: AssignmentView) -> str:
@@ -249,16 +241,6 @@ def _task_line(ctx: Context, v: AssignmentView, label: str) -> str:
 def _urgent_first(views: list[AssignmentView]) -> list[AssignmentView]:
     # the organisation last: a stable order on every backend (PostgreSQL returns rows in no particular order)
     return sorted(views, key=lambda v: (LIGHT_ORDER.get(v.light, 3), progress.urgency_key(v), v.org_id))
-
-
-def _pct(done: Decimal | None, total: Decimal | None) -> str:
-    if done is None or not total:
-        return "—"
-    return f"{fmt_number(Decimal(done) * 100 / Decimal(total))}%"
-
-
-def _money(v: Decimal | None) -> str:
-    return fmt_number(v, 2) if v is not None else "—"
 
 
 def _paged(ctx: Context, title: str, head: str, lines: Sequence[str], tail: str = "") -> Replies:
@@ -426,7 +408,7 @@ def _summary(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, title: str, org_ids
         name=title,
         n=len(by_org),
         total=c.total,
-        completion=fmt_number(c.completion),
+        completion=fmt.number(c.completion),
         done=c.done,
         in_progress=c.in_progress,
         not_started=c.not_started,
@@ -444,7 +426,7 @@ def _summary(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, title: str, org_ids
         texts.Q_GROUP_LINE.format(
             light=light,
             name=lex.org_label(oid),
-            completion=fmt_number(oc.completion),
+            completion=fmt.number(oc.completion),
             lagging=oc.lagging,
             overdue=oc.overdue,
         )
@@ -485,11 +467,11 @@ def _task(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assignment
                 texts.Q_TASK_ONE.format(
                     org=lex.org_name(v.org_id),
                     title=item.title,
-                    due=_day(v.due),
+                    due=fmt.day(v.due),
                     light=v.light,
                     state=_state(v),
                     flags=_flags(v),
-                    expected=fmt_number(v.expected),
+                    expected=fmt.number(v.expected),
                     date=date,
                     problems=problems,
                 )
@@ -498,29 +480,36 @@ def _task(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assignment
     c = progress.count(views)
     due = min(v.due for v in views) if views else item.due_date
     head = texts.Q_TASK_HEADER.format(
-        title=item.title, due=_day(due) if due else "—", n=len(views), done=c.done, overdue=c.overdue, lagging=c.lagging
+        title=item.title,
+        due=fmt.day_or_dash(due),
+        n=len(views),
+        done=c.done,
+        overdue=c.overdue,
+        lagging=c.lagging,
     )
     lines = [_task_line(ctx, v, lex.org_label(v.org_id)) for v in _urgent_first(views)]
     return _paged(ctx, f"【{item.short_name or item.title}】", head, lines)
 
 
 def _project(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[AssignmentView]) -> Replies:
-    lead = (item.extra or {}).get("lead") or "—"
-    head = texts.Q_PROJECT_HEADER.format(number=item.number, title=item.title, lead=lead, years=item.years or "—")
+    lead = (item.extra or {}).get("lead") or fmt.DASH
+    head = texts.Q_PROJECT_HEADER.format(number=item.number, title=item.title, lead=lead, years=item.years or fmt.DASH)
     total = item.investment_total
     done = queries.decimal_sum([v.investment_done for v in views])
     lines: list[str] = []
     if done is None:
-        lines.append(texts.Q_PROJECT_INVEST_NONE.format(total=_money(total)))
+        lines.append(texts.Q_PROJECT_INVEST_NONE.format(total=fmt.money(total)))
     else:
-        lines.append(texts.Q_PROJECT_INVEST.format(done=_money(done), total=_money(total), pct=_pct(done, total)))
+        lines.append(
+            texts.Q_PROJECT_INVEST.format(done=fmt.money(done), total=fmt.money(total), pct=fmt.share(done, total))
+        )
     if len(views) == 1:
         v = views[0]
         if v.physical_progress:
             lines.append(texts.Q_PROJECT_PHYSICAL.format(text=v.physical_progress))
         lines.append(
             texts.Q_PROJECT_PROGRESS.format(
-                light=v.light, state=_state(v), flags=_flags(v), expected=fmt_number(v.expected)
+                light=v.light, state=_state(v), flags=_flags(v), expected=fmt.number(v.expected)
             )
         )
         if v.last_report_at is not None:
@@ -538,7 +527,9 @@ def _project(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assignm
     for v in _urgent_first(views):
         date = _date(ctx, v.last_report_at)
         invest = (
-            texts.Q_PROJECT_UNIT_INVEST.format(done=_money(v.investment_done)) if v.investment_done is not None else ""
+            texts.Q_PROJECT_UNIT_INVEST.format(done=fmt.money(v.investment_done))
+            if v.investment_done is not None
+            else ""
         )
         lines.append(
             texts.Q_PROJECT_UNIT_LINE.format(
@@ -562,8 +553,8 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
         number=item.number,
         title=item.title,
         unit=unit,
-        target=item.target_text or "—",
-        target_year=item.target_year_text or "—",
+        target=item.target_text or fmt.DASH,
+        target_year=item.target_year_text or fmt.DASH,
     )
     lines: list[str] = []
     latest = progress.newest_report(views)
@@ -576,13 +567,13 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
                 value=value,
                 date=_date(ctx, latest.last_report_at),
                 org=lex.org_name(latest.org_id),
-                verdict=texts.VERDICT_LABELS[_verdict(item, latest)],
+                verdict=fmt.verdict_label(_verdict(item, latest)),
             )
         )
     if len(views) > 3:
         lines.append(texts.Q_INDICATOR_RESPONSIBLE_N.format(n=len(views)))
     else:
-        names = "、".join(lex.org_name(v.org_id) for v in views) or "—"
+        names = "、".join(lex.org_name(v.org_id) for v in views) or fmt.DASH
         lines.append(texts.Q_INDICATOR_RESPONSIBLE.format(names=names))
     subs = [c for c in item.children if c.active]
     if subs:
@@ -591,7 +582,7 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
             key = (s.extra or {}).get("key", "")
             lines.append(
                 texts.Q_INDICATOR_SUB_LINE.format(
-                    key=key, name=s.title, target=s.target_year_text or s.target_text or "—"
+                    key=key, name=s.title, target=s.target_year_text or s.target_text or fmt.DASH
                 )
             )
     if len(views) > 1:
@@ -603,7 +594,7 @@ def _indicator(ctx: Context, lex: nlu_mod.Lexicon, item: Item, views: list[Assig
                     light=v.light,
                     org=lex.org_label(v.org_id),
                     value=f" {value}" if value else "",
-                    verdict=texts.VERDICT_LABELS[_verdict(item, v)],
+                    verdict=fmt.verdict_label(_verdict(item, v)),
                     date=texts.Q_DATE.format(date=date) if date else "",
                 )
             )
@@ -649,7 +640,10 @@ def _overdue(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, u: Understanding) -
         return [Reply(head)]
     lines = [texts.Q_DUE_SOON_HEADER.format(n=len(soon))] + [
         texts.Q_DUE_SOON_LINE.format(
-            org=lex.org_label(v.org_id) if several_orgs else "", label=_item_label(v), due=_day(v.due), state=_state(v)
+            org=lex.org_label(v.org_id) if several_orgs else "",
+            label=_item_label(v),
+            due=fmt.day(v.due),
+            state=_state(v),
         ).replace("🟡｜", "🟡")
         for v in soon
     ]
@@ -664,7 +658,7 @@ def _unreported(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, u: Understanding
         return [Reply(texts.Q_NOT_ALLOWED_ALL.format(own=_own_name(ctx, lex)))]
     now = ctx.clock.utcnow()
     since = now - dt.timedelta(days=UNREPORTED_DAYS)
-    since_text = _day(ctx.clock.to_local(since).date())
+    since_text = fmt.stored_day(since, ctx.clock.tz)
     activity = queries.reporting_activity(ctx.session, plan, org_ids)
     if org_ids is not None and len(org_ids) == 1 and not u.group:
         name = lex.org_name(org_ids[0])
@@ -729,7 +723,7 @@ def _investment(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, u: Understanding
         if done is None:
             lines.append(
                 texts.Q_INVEST_LINE_NONE.format(
-                    light=light, number=v0.item_number, label=v0.label, total=_money(planned)
+                    light=light, number=v0.item_number, label=v0.label, total=fmt.money(planned)
                 )
             )
             continue
@@ -738,13 +732,13 @@ def _investment(ctx: Context, lex: nlu_mod.Lexicon, plan: Plan, u: Understanding
                 light=light,
                 number=v0.item_number,
                 label=v0.label,
-                done=_money(done),
-                total=_money(planned),
-                pct=_pct(done, planned),
+                done=fmt.money(done),
+                total=fmt.money(planned),
+                pct=fmt.share(done, planned),
                 date=texts.Q_DATE.format(date=date) if date else "",
             )
         )
     head = texts.Q_INVEST_HEADER.format(
-        n=len(by_item), total=_money(total), done=_money(done_all), pct=_pct(done_all, total)
+        n=len(by_item), total=fmt.money(total), done=fmt.money(done_all), pct=fmt.share(done_all, total)
     )
     return _paged(ctx, "【项目投资】", head, lines)

@@ -5,6 +5,11 @@ Texts with placeholders are format strings; callers fill them with `.format(...)
 
 from __future__ import annotations
 
+# ---- values (handlers/formatting.py) ---------------------------------------------------------------------
+FMT_DAY = "{m}月{d}日"
+FMT_MONTH = "{m}月"
+FMT_MONEY_WAN = "{n} 万元"
+
 # ---- general ---------------------------------------------------------------------------------------------
 INTERNAL_ERROR = "抱歉，系统刚才出了点问题，请稍后再发一次。您已填写的内容都已保存。"
 UNBOUND = (
@@ -179,8 +184,7 @@ INVITE_CREATED = "已生成{org}{role}绑定码：{code}（{expires} 前有效�
 INVITE_UNKNOWN_ORG = "没有找到单位“{name}”。{hint}"
 
 # ---- scheduler: nudges, overdue notices, escalation, prompts, events (scheduler/jobs.py) -------------------
-SCHED_DATE = "{m}月{d}日"
-SCHED_MONTH = "{m}月"
+SCHED_DATE = "{m}月{d}日"  # handlers/leave.py; the other dates go through handlers/formatting.py (FMT_DAY)
 SCHED_NUDGE_HEADER = "【督办提醒】{name}您好，{org}有{n}项任务临近截止："
 SCHED_OVERDUE_HEADER = "【逾期提醒】{name}您好，{org}有{n}项任务已逾期："
 SCHED_ESCALATION_HEADER = "【督办升级】{name}您好，以下{n}项任务逾期未完成，请协调督促："
@@ -361,7 +365,6 @@ Q_FLAG_LAGGING = " 滞后"
 Q_FLAG_DUE_TODAY = " 今天到期"
 Q_FLAG_DUE_SOON = " {days}天后到期"
 Q_DATE = " · {date}"
-Q_DATE_FMT = "{m}月{d}日"
 Q_PROJECT_PREFIX = "项目·"
 Q_INDICATOR_PREFIX = "指标·"
 Q_TASK_HEADER = "【任务】{title}\n截止{due}｜{n}个单位：已完成{done}、逾期{overdue}、滞后{lagging}"

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from db.models import BLOCKED, Plan
 from db.repositories import progress
 from db.repositories.progress import AssignmentView, Counts
+from handlers import formatting as fmt
 from handlers import texts
-from handlers.numbers import fmt_number
 from scheduler.history import to_utc, views_at
 from scheduler.sheets import format_sheet
 
@@ -81,7 +81,7 @@ class Digest:
     def _title(self) -> str:
         scope = f"（{self.org_filter}）" if self.org_filter else ""
         return texts.DIGEST_TITLE.format(
-            scope=scope, start=_md(self.since.date() + dt.timedelta(days=1)), end=_md(self.as_of.date())
+            scope=scope, start=fmt.day(self.since.date() + dt.timedelta(days=1)), end=fmt.day(self.as_of.date())
         )
 
     def _sections(self, bullet: str) -> list[tuple[str, list[str]]]:
@@ -93,7 +93,7 @@ class Digest:
                 texts.DIGEST_OVERALL,
                 [
                     texts.DIGEST_OVERALL_LINE.format(
-                        completion=fmt_number(o.completion),
+                        completion=fmt.number(o.completion),
                         delta=_delta(o.completion - self.overall_before),
                         done=o.done,
                         total=o.total,
@@ -110,7 +110,7 @@ class Digest:
                 texts.DIGEST_ORG_LINE.format(
                     i=i,
                     org=ol.name,
-                    completion=fmt_number(ol.completion),
+                    completion=fmt.number(ol.completion),
                     delta=_delta(ol.delta),
                     done=ol.counts.done,
                     total=ol.counts.total,
@@ -129,9 +129,9 @@ class Digest:
                             bullet=bullet,
                             org=v.org_name,
                             label=v.label,
-                            due=_md(v.due),
+                            due=fmt.day(v.due),
                             days=-v.days_left,
-                            progress=_progress(v),
+                            progress=fmt.status_with_percent(v.status, v.percent),
                         )
                         for v in self.overdue
                     ]
@@ -147,8 +147,8 @@ class Digest:
                             bullet=bullet,
                             org=v.org_name,
                             label=v.label,
-                            percent=fmt_number(v.percent or 0),
-                            expected=fmt_number(v.expected),
+                            percent=fmt.number(v.percent or 0),
+                            expected=fmt.number(v.expected),
                         )
                         for v in self.lagging
                     ]
@@ -184,9 +184,9 @@ class Digest:
                     texts.DIGEST_INVESTMENT,
                     [
                         texts.DIGEST_INVESTMENT_LINE.format(
-                            done=fmt_number(self.invest_done, 2),
-                            planned=fmt_number(self.invest_planned, 2),
-                            ratio=fmt_number(self.invest_ratio),
+                            done=fmt.money(self.invest_done),
+                            planned=fmt.money(self.invest_planned),
+                            ratio=fmt.number(self.invest_ratio),
                             reported=reported,
                             total=len(self.projects),
                         )
@@ -210,23 +210,12 @@ class Digest:
         return "\n".join(parts)
 
 
-def _md(d: dt.date) -> str:
-    return texts.SCHED_DATE.format(m=d.month, d=d.day)
-
-
 def _delta(d: Decimal) -> str:
     if d > 0:
-        return texts.DIGEST_UP.format(n=fmt_number(d))
+        return texts.DIGEST_UP.format(n=fmt.number(d))
     if d < 0:
-        return texts.DIGEST_DOWN.format(n=fmt_number(-d))
+        return texts.DIGEST_DOWN.format(n=fmt.number(-d))
     return texts.DIGEST_FLAT
-
-
-def _progress(v: AssignmentView) -> str:
-    if v.status is None:
-        return texts.SCHED_NEVER_REPORTED
-    pct = f" {fmt_number(v.percent)}%" if v.percent is not None else ""
-    return f"{texts.STATUS_LABELS.get(v.status, v.status)}{pct}"
 
 
 def _listed(lines: list[str]) -> list[str]:
@@ -371,7 +360,7 @@ def render_chart(d: Digest, path: Path) -> Path:
     for i, v in enumerate(values):
         ax.text(v + 1, i, f"{v:g}%", va="center", fontsize=7)
     title = (
-        texts.DIGEST_CHART_TITLE.format(date=_md(d.as_of.date()))
+        texts.DIGEST_CHART_TITLE.format(date=fmt.day(d.as_of.date()))
         if font
         else f"Completion by organisation, {d.as_of.date().isoformat()}"
     )
@@ -425,7 +414,7 @@ def render_xlsx(d: Digest, path: Path) -> Path:
                     v.item_code,
                     v.label,
                     v.due,
-                    _status_text(v),
+                    fmt.status_label(v.status),
                     float(v.percent) if v.percent is not None else None,
                     float(v.expected),
                     -v.days_left if v.overdue else None,
@@ -440,7 +429,3 @@ def render_xlsx(d: Digest, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
-
-
-def _status_text(v: AssignmentView) -> str:
-    return texts.STATUS_LABELS.get(v.status, v.status) if v.status else texts.SCHED_NEVER_REPORTED

@@ -14,16 +14,16 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import INDICATOR, PROJECT, TASK, Item, Plan
+from db.models import DONE, INDICATOR, PROJECT, TASK, Item, Plan
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
+from handlers import formatting as fmt
 from handlers import texts
 from scheduler.history import views_at
 from scheduler.sheets import format_sheet
@@ -33,14 +33,8 @@ def _num(v: Decimal | None) -> float | None:
     return float(v) if v is not None else None
 
 
-def _status(v: AssignmentView) -> str:
-    return texts.STATUS_LABELS.get(v.status, v.status) if v.status else texts.SCHED_NEVER_REPORTED
-
-
-def _local_date(stored: dt.datetime | None, tz: Any) -> dt.date | None:
-    if stored is None:
-        return None
-    return stored.replace(tzinfo=dt.UTC).astimezone(tz).date()
+def _local_date(stored: dt.datetime | None, tz: dt.tzinfo) -> dt.date | None:
+    return fmt.local_date(stored, tz) if stored is not None else None
 
 
 def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool = True) -> Workbook:
@@ -49,6 +43,8 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     Args:
         current: `at` is now: use the stored newest reports; False replays the history up to `at`.
     """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
     views = progress.assignment_views(session, plan, at.date()) if current else views_at(session, plan, at)
     wb = Workbook()
     ws = wb.active
@@ -59,7 +55,7 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     return wb
 
 
-def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: Any) -> None:
+def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
     """重点工作任务: each task × responsible organisation."""
     ws.title = texts.EXPORT_SHEET_TASKS
     ws.append(list(texts.EXPORT_TASK_HEADERS))
@@ -77,12 +73,12 @@ def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assignm
                 v.title,
                 v.org_name,
                 v.due,
-                _status(v),
+                fmt.status_label(v.status),
                 _num(v.percent),
                 v.description or "",
                 v.problems or "",
                 _local_date(v.last_report_at, tz),
-                texts.REVIEW_LABELS.get(v.review_state, "") if v.review_state else "",
+                fmt.review_label(v.review_state),
             ]
         )
     format_sheet(ws, [6, 10, 22, 40, 16, 12, 9, 9, 40, 30, 12, 9], wrap_columns=(3, 4, 9, 10))
@@ -101,7 +97,7 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
     for p in progress.project_lines(session, views):
         item = items[p.item_id]
         vs = project_views[p.item_id]
-        all_done = bool(vs) and {v.status for v in vs} == {"done"}
+        all_done = bool(vs) and {v.status for v in vs} == {DONE}
         ratio = (p.done * 100 / p.planned).quantize(Decimal("0.1")) if p.done is not None and p.planned else None
         newest = max(vs, key=lambda v: v.last_report_at or dt.datetime.min)
         ws.append(
@@ -114,7 +110,7 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
                 _num(p.done),
                 _num(ratio),
                 p.physical_progress or "",
-                texts.STATUS_LABELS["done"] if all_done else _status(newest),
+                fmt.status_label(DONE if all_done else newest.status),
             ]
         )
     format_sheet(ws, [6, 40, 16, 12, 12, 12, 10, 40, 9], wrap_columns=(2, 8))
@@ -123,7 +119,7 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
             cell.number_format = "#,##0.00"
 
 
-def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: Any) -> None:
+def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
     """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it."""
     ws.append(list(texts.EXPORT_INDICATOR_HEADERS))
     ind_views: dict[int, list[AssignmentView]] = defaultdict(list)
@@ -146,7 +142,7 @@ def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[As
         else:
             value = latest.indicator_value or ""
             code = progress.indicator_verdict(item.check_op, item.check_value, latest.indicator_number, latest.status)
-            verdict = texts.VERDICT_LABELS[code]
+            verdict = fmt.verdict_label(code)
         ws.append(
             [
                 item.number,
