@@ -331,7 +331,7 @@ LEAVE_USAGE = "请告诉我请假到哪天，例如：请假到 6月5日，或�
 LEAVE_PAST = "{date}已经过去了，请发送今天以后的日期，例如：请假到 6月5日。"
 LEAVE_TOO_LONG = "请假最长{n}天。长期不在岗请联系市委生态文明办更换填报人。"
 
-# ---- queries (handlers/queries.py, handlers/plan_text.py) ------------------------------------------------
+# ---- queries (handlers/queries/, handlers/plan_text.py) ------------------------------------------------
 Q_NO_PLAN = "还没有导入工作计划，暂时无法查询。"
 Q_UNKNOWN = "没太明白“{text}”。{hint}您可以这样问：\n{examples}"
 Q_UNKNOWN_HINT = "您是不是要找：{names}？\n"
@@ -348,6 +348,15 @@ Q_NOT_ALLOWED_ALL = "全市情况请向市委生态文明办了解。您可以�
 Q_NOT_ALLOWED_ITEM = "“{label}”不是本单位（{own}）的任务，无法查询。"
 Q_NO_ORG = "您还没有所属单位，无法查看本单位任务。请联系管理员。"
 Q_REPORT_GROUP = "汇报请私聊我进行，群里只回答查询。"
+Q_TITLE = "【{name}】"
+Q_TITLE_PROJECT = "【项目{number}】"
+Q_TITLE_INDICATOR = "【指标{number}】"
+Q_TITLE_UNREPORTED = "【未汇报】"
+Q_TITLE_INVESTMENT = "【项目投资】"
+Q_ORG_MORE = "\n……另有{n}项，发送“{org}进度”查看全部"
+Q_GROUP_FOOTER_EXAMPLE = "墨脱"
+Q_PROJECT_PHYSICAL_BY = "{text}（{org}）"
+Q_INDICATOR_UNIT_SUFFIX = "（{unit}）"
 Q_REPORT_NO_ORG = "您还没有所属单位，无法汇报。请联系管理员。"
 Q_NO_TASKS = "{name}目前没有分解到的任务。"
 Q_ORG_HEADER = (
@@ -454,22 +463,22 @@ PT_PROGRESS = "进展（截至{today}）："
 PT_PROGRESS_LINE = "  {light}{org}｜{state}｜最近汇报 {date}"
 PT_NEVER = "未汇报"
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_ACK = "不客气，有需要随时发消息给我。"
 
 # ---- plan show, continued (handlers/plan_text.py) -----------------------------------------------------------
 PT_AMBIGUOUS = "“{name}”对应多项，请用更完整的名称：\n{choices}"
 PT_AMBIGUOUS_LINE = "• {label}"
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_INVEST_LINE_NONE = "{light}项目{number} {label}：计划{total}万元，未填报"
 
 # ---- scheduler, continued (scheduler/jobs.py) -------------------------------------------------------------
 SCHED_MORE_ESCALATION = "……共{n}项，可发送“哪些任务逾期了”查看全部。"
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_UNREPORTED_SUMMARY = "近7天（{since}以来）{reported}个单位已汇报，{n}个单位未汇报："
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_INDICATOR_RESPONSIBLE_N = "责任单位：{n}个，各单位填报情况如下"
 Q_INDICATOR_UNIT = "{light}{org}{value} {verdict}{date}"
