@@ -218,6 +218,7 @@ SCHED_KIND_NAMES = {
 
 # ---- scheduler: weekly digest (scheduler/digest.py) -------------------------------------------------------
 DIGEST_TITLE = "督办周报{scope}：{start}—{end}"
+DIGEST_SCOPE = "（{org}）"
 DIGEST_OVERALL = "总体"
 DIGEST_OVERALL_LINE = (
     "平均完成进度 {completion}%（较上周{delta}），已完成 {done}/{total} 项；"

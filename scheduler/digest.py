@@ -79,121 +79,94 @@ class Digest:
     # ---- renderings ----
 
     def _title(self) -> str:
-        scope = f"（{self.org_filter}）" if self.org_filter else ""
+        scope = texts.DIGEST_SCOPE.format(org=self.org_filter) if self.org_filter else ""
         return texts.DIGEST_TITLE.format(
             scope=scope, start=fmt.day(self.since.date() + dt.timedelta(days=1)), end=fmt.day(self.as_of.date())
         )
 
     def _sections(self, bullet: str) -> list[tuple[str, list[str]]]:
         """(heading, lines) of each section; shared by text and markdown."""
-        sections: list[tuple[str, list[str]]] = []
-        o = self.overall
-        sections.append(
-            (
-                texts.DIGEST_OVERALL,
-                [
-                    texts.DIGEST_OVERALL_LINE.format(
-                        completion=fmt.number(o.completion),
-                        delta=_delta(o.completion - self.overall_before),
-                        done=o.done,
-                        total=o.total,
-                        overdue=o.overdue,
-                        lagging=o.lagging,
-                        blocked=o.blocked,
-                        unreported=o.unreported,
-                    )
-                ],
-            )
-        )
+        sections: list[tuple[str, list[str]]] = [(texts.DIGEST_OVERALL, [self._overall_line()])]
         if len(self.orgs) > 1 or not self.org_filter:
-            lines = [
-                texts.DIGEST_ORG_LINE.format(
-                    i=i,
-                    org=ol.name,
-                    completion=fmt.number(ol.completion),
-                    delta=_delta(ol.delta),
-                    done=ol.counts.done,
-                    total=ol.counts.total,
-                    overdue=ol.counts.overdue,
-                    lagging=ol.counts.lagging,
-                )
-                for i, ol in enumerate(self.orgs, 1)
-            ]
-            sections.append((texts.DIGEST_BY_ORG, lines))
-        sections.append(
-            (
-                texts.DIGEST_OVERDUE.format(n=len(self.overdue)),
-                _listed(
-                    [
-                        texts.DIGEST_OVERDUE_LINE.format(
-                            bullet=bullet,
-                            org=v.org_name,
-                            label=v.label,
-                            due=fmt.day(v.due),
-                            days=-v.days_left,
-                            progress=fmt.status_with_percent(v.status, v.percent),
-                        )
-                        for v in self.overdue
-                    ]
-                ),
-            )
-        )
-        sections.append(
-            (
-                texts.DIGEST_LAGGING.format(n=len(self.lagging)),
-                _listed(
-                    [
-                        texts.DIGEST_LAGGING_LINE.format(
-                            bullet=bullet,
-                            org=v.org_name,
-                            label=v.label,
-                            percent=fmt.number(v.percent or 0),
-                            expected=fmt.number(v.expected),
-                        )
-                        for v in self.lagging
-                    ]
-                ),
-            )
-        )
-        sections.append(
-            (
-                texts.DIGEST_BLOCKED.format(n=len(self.blocked)),
-                _listed(
-                    [
-                        texts.DIGEST_BLOCKED_LINE.format(
-                            bullet=bullet,
-                            org=v.org_name,
-                            label=v.label,
-                            problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT,
-                        )
-                        for v in self.blocked
-                    ]
-                ),
-            )
-        )
-        sections.append(
-            (
-                texts.DIGEST_SILENT.format(n=len(self.silent)),
-                ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE],
-            )
-        )
+            sections.append((texts.DIGEST_BY_ORG, self._org_lines()))
+        sections += self._task_lists(bullet)
+        silent = ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE]
+        sections.append((texts.DIGEST_SILENT.format(n=len(self.silent)), silent))
         if self.projects:
-            reported = sum(1 for p in self.projects if p.done is not None)
-            sections.append(
-                (
-                    texts.DIGEST_INVESTMENT,
-                    [
-                        texts.DIGEST_INVESTMENT_LINE.format(
-                            done=fmt.money(self.invest_done),
-                            planned=fmt.money(self.invest_planned),
-                            ratio=fmt.number(self.invest_ratio),
-                            reported=reported,
-                            total=len(self.projects),
-                        )
-                    ],
-                )
-            )
+            sections.append((texts.DIGEST_INVESTMENT, [self._investment_line()]))
         return sections
+
+    def _overall_line(self) -> str:
+        o = self.overall
+        return texts.DIGEST_OVERALL_LINE.format(
+            completion=fmt.number(o.completion),
+            delta=_delta(o.completion - self.overall_before),
+            done=o.done,
+            total=o.total,
+            overdue=o.overdue,
+            lagging=o.lagging,
+            blocked=o.blocked,
+            unreported=o.unreported,
+        )
+
+    def _org_lines(self) -> list[str]:
+        return [
+            texts.DIGEST_ORG_LINE.format(
+                i=i,
+                org=ol.name,
+                completion=fmt.number(ol.completion),
+                delta=_delta(ol.delta),
+                done=ol.counts.done,
+                total=ol.counts.total,
+                overdue=ol.counts.overdue,
+                lagging=ol.counts.lagging,
+            )
+            for i, ol in enumerate(self.orgs, 1)
+        ]
+
+    def _task_lists(self, bullet: str) -> list[tuple[str, list[str]]]:
+        """The overdue, lagging and blocked sections."""
+        overdue = [
+            texts.DIGEST_OVERDUE_LINE.format(
+                bullet=bullet,
+                org=v.org_name,
+                label=v.label,
+                due=fmt.day(v.due),
+                days=-v.days_left,
+                progress=fmt.status_with_percent(v.status, v.percent),
+            )
+            for v in self.overdue
+        ]
+        lagging = [
+            texts.DIGEST_LAGGING_LINE.format(
+                bullet=bullet,
+                org=v.org_name,
+                label=v.label,
+                percent=fmt.number(v.percent or 0),
+                expected=fmt.number(v.expected),
+            )
+            for v in self.lagging
+        ]
+        blocked = [
+            texts.DIGEST_BLOCKED_LINE.format(
+                bullet=bullet, org=v.org_name, label=v.label, problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT
+            )
+            for v in self.blocked
+        ]
+        return [
+            (texts.DIGEST_OVERDUE.format(n=len(self.overdue)), _listed(overdue)),
+            (texts.DIGEST_LAGGING.format(n=len(self.lagging)), _listed(lagging)),
+            (texts.DIGEST_BLOCKED.format(n=len(self.blocked)), _listed(blocked)),
+        ]
+
+    def _investment_line(self) -> str:
+        return texts.DIGEST_INVESTMENT_LINE.format(
+            done=fmt.money(self.invest_done),
+            planned=fmt.money(self.invest_planned),
+            ratio=fmt.number(self.invest_ratio),
+            reported=sum(1 for p in self.projects if p.done is not None),
+            total=len(self.projects),
+        )
 
     def text(self) -> str:
         parts = [self._title()]
