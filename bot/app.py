@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
 from config.clock import Clock
+from config.plan.files import load_plan_file
 from config.settings import DEFAULT_PLAN, Settings
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
@@ -76,7 +77,7 @@ def seed_database(url: str, now: dt.datetime, plan_file: Path = DEFAULT_PLAN, de
     db = make_engine(url)
     try:
         upgrade(db)
-        doc = plans.load_plan_file(plan_file)
+        doc = load_plan_file(plan_file)
         with transaction(make_session_factory(db)) as s:
             plans.import_plan(s, doc, now)
             if demo:

@@ -11,16 +11,17 @@ import datetime as dt
 import re
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import App, build_app, setup_logging
+from config.plan.files import PlanFileError, load_plan_file
 from config.settings import DEFAULT_PLAN, Settings, load_settings
 from db.engine import transaction
 from db.models import COORDINATOR, OFFICIAL, ROLES
 from db.repositories import orgs, people, plans
 from db.repositories.orgs import UnknownOrganisation
-from db.repositories.plans import PlanFileError
 
 
 class CliError(Exception):
@@ -54,7 +55,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_init(app: App, args: argparse.Namespace, out: TextIO) -> int:
     path = Path(args.plan) if args.plan else app.settings.plan_file
-    doc = plans.load_plan_file(path)
+    doc = load_plan_file(path)
     with transaction(app.session_factory) as s:
         result = plans.import_plan(s, doc, app.clock.utcnow())
         if args.demo:
@@ -96,10 +97,10 @@ def _print_overview(ov: plans.PlanOverview, out: TextIO) -> None:
     )
 
 
-def _money(value: Any) -> str:
-    from handlers.understanding.numbers import fmt_number
+def _money(value: Decimal) -> str:
+    from handlers import formatting
 
-    return fmt_number(value, 2)
+    return formatting.money(value)
 
 
 def _refresh_nlu(app: App) -> None:
@@ -119,7 +120,7 @@ def cmd_plan_show(app: App, args: argparse.Namespace, out: TextIO) -> int:
             return 0
         from handlers import plan_text
 
-        text = plan_text.describe(s, plan, args.name, app.clock.today())
+        text = plan_text.describe(s, plan, args.name, app.clock)
         if text is None:
             idx = orgs.name_index(s)
             hint = idx.closest(args.name)
@@ -129,7 +130,7 @@ def cmd_plan_show(app: App, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_plan_import(app: App, args: argparse.Namespace, out: TextIO) -> int:
-    doc = plans.load_plan_file(args.file)
+    doc = load_plan_file(args.file)
     with transaction(app.session_factory) as s:
         result = plans.import_plan(s, doc, app.clock.utcnow())
     _print_import(result, out)
@@ -139,7 +140,7 @@ def cmd_plan_import(app: App, args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_plan_validate(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        doc = plans.load_plan_file(args.file)
+        doc = load_plan_file(args.file)
     except PlanFileError as exc:
         for p in exc.problems:
             out.write(f"{p}\n")
@@ -153,9 +154,9 @@ def cmd_plan_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_plan_export_xlsx(args: argparse.Namespace, out: TextIO) -> int:
-    from db.repositories.plan_xlsx import write_workbook
+    from config.plan.xlsx_write import write_workbook
 
-    doc = plans.load_plan_file(args.plan or DEFAULT_PLAN)
+    doc = load_plan_file(args.plan or DEFAULT_PLAN)
     write_workbook(doc, Path(args.file))
     out.write(f"已生成 {args.file}\n")
     return 0
@@ -204,7 +205,9 @@ def cmd_invite(app: App, args: argparse.Namespace, out: TextIO) -> int:
             invite = people.new_invite(s, org, args.role, app.clock.utcnow(), ttl, person_name=args.name)
         except ValueError as exc:
             raise CliError(str(exc)) from exc
-        expires = app.clock.to_local(invite.expires_at).strftime("%Y-%m-%d %H:%M")
+        from handlers import formatting
+
+        expires = formatting.stored_minute(invite.expires_at, app.clock.tz)
         out.write(f"绑定码：{invite.code}（{org.name}，{args.role}，{expires} 前有效，仅可使用一次）\n")
         out.write(f"用户发送：绑定 {invite.code}\n")
         if app.settings.telegram_bot_username:

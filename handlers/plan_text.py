@@ -14,18 +14,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.clock import Clock
 from db.models import INDICATOR, PROJECT, Item, Organisation, Plan
 from db.repositories import progress, queries
 from db.repositories.progress import AssignmentView
+from handlers import formatting as fmt
 from handlers import texts
 from handlers.understanding.lexicon import GROUP, ITEM, ORG, Lexicon
 from handlers.understanding.names import NUMBERED_RE, lookup, numbered_item
-from handlers.understanding.numbers import fmt_number
 from handlers.understanding.text import normalize_for_matching
 
 
-def describe(session: Session, plan: Plan, name: str, today: dt.date) -> str | None:
-    """Details of the organisation / project / indicator / task called `name`; None when nothing matches."""
+def describe(session: Session, plan: Plan, name: str, clock: Clock) -> str | None:
+    """Details of the organisation / project / indicator / task called `name` as of `clock`'s today; None when
+    nothing matches."""
+    today = clock.today()
     lex = Lexicon.build(queries.vocabulary(session, plan))
     target = _resolve(lex, name)
     if target is None:
@@ -35,7 +38,7 @@ def describe(session: Session, plan: Plan, name: str, today: dt.date) -> str | N
         lines = [texts.PT_AMBIGUOUS_LINE.format(label=label) for label in key]
         return texts.PT_AMBIGUOUS.format(name=name.strip(), choices="\n".join(lines))
     if kind == ORG:
-        return _describe_org(session, plan, lex, key, today)
+        return _describe_org(session, plan, lex, key, clock)
     if kind == GROUP:
         group = lex.groups[key]
         return "\n".join([key, "成员：" + "、".join(lex.org_name(o) for o in group.member_ids)])
@@ -43,7 +46,7 @@ def describe(session: Session, plan: Plan, name: str, today: dt.date) -> str | N
     if item is None:
         return None
     views = progress.assignment_views(session, plan, today, item_ids=[item.id])
-    return _describe_item(lex, item, views, today)
+    return _describe_item(lex, item, views, clock)
 
 
 def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
@@ -77,14 +80,12 @@ def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
 
 
 def _state(v: AssignmentView) -> str:
-    if v.status is None:
-        return texts.PT_NEVER
-    label = texts.STATUS_LABELS.get(v.status, v.status)
-    return f"{label} {fmt_number(v.percent)}%" if v.percent is not None else label
+    return fmt.status_with_percent(v.status, v.percent, never=texts.PT_NEVER)
 
 
-def _date(v: AssignmentView) -> str:
-    return v.last_report_at.date().isoformat() if v.last_report_at else texts.PT_NEVER
+def _date(v: AssignmentView, tz: dt.tzinfo) -> str:
+    """The day of the newest report, in the plan's timezone (a report filed after 16:00 UTC is the next day)."""
+    return fmt.iso_day(fmt.local_date(v.last_report_at, tz)) if v.last_report_at else texts.PT_NEVER
 
 
 def _targets(targets: list[dict[str, Any]] | None) -> str:
@@ -93,7 +94,8 @@ def _targets(targets: list[dict[str, Any]] | None) -> str:
     )
 
 
-def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, today: dt.date) -> str:
+def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, clock: Clock) -> str:
+    today = clock.today()
     org = session.get(Organisation, org_id)
     assert org is not None
     lines = [texts.PT_ORG_HEADER.format(name=org.name, kind=texts.PT_KINDS.get(org.kind, org.kind))]
@@ -116,7 +118,7 @@ def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, today
     views = progress.assignment_views(session, plan, today, org_ids=[org.id])
     views.sort(key=lambda v: v.item_id)
     items = {i.id: i for i in _items(session, [v.item_id for v in views])}
-    lines.append(texts.PT_ORG_TASKS.format(n=len(views), today=today.isoformat()))
+    lines.append(texts.PT_ORG_TASKS.format(n=len(views), today=fmt.iso_day(today)))
     for i, v in enumerate(views, 1):
         item = items.get(v.item_id)
         target = _targets(item.targets if item else None)
@@ -125,7 +127,7 @@ def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, today
                 i=i,
                 code=v.item_code,
                 title=v.title,
-                due=v.due.isoformat(),
+                due=fmt.iso_day(v.due),
                 light=v.light,
                 state=_state(v),
                 target=texts.PT_TARGET.format(text=target) if target else "",
@@ -146,9 +148,9 @@ def _field(key: str, value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
         value = "、".join(str(v) for v in value)
     elif isinstance(value, Decimal):
-        value = fmt_number(value, 2)
+        value = fmt.number(value, 2)
     elif isinstance(value, dt.date):
-        value = value.isoformat()
+        value = fmt.iso_day(value)
     return texts.PT_FIELD.format(name=texts.PT_FIELDS.get(key, key), value=value)
 
 
@@ -157,10 +159,10 @@ def _check(op: str | None, value: Decimal | None) -> str | None:
         return None
     if op == "text":
         return "人工判定（完成即达标）"
-    return f"{op} {fmt_number(value, 4)}" if value is not None else op
+    return f"{op} {fmt.number(value, 4)}" if value is not None else op
 
 
-def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], today: dt.date) -> str:
+def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], clock: Clock) -> str:
     extra = item.extra or {}
     fields: list[tuple[str, Any]]
     if item.kind == PROJECT:
@@ -221,11 +223,11 @@ def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], today:
                 if line:
                     lines.append("  " + line)
     if views:
-        lines.append(texts.PT_PROGRESS.format(today=today.isoformat()))
+        lines.append(texts.PT_PROGRESS.format(today=fmt.iso_day(clock.today())))
         for view in sorted(views, key=lambda x: x.org_id):
             lines.append(
                 texts.PT_PROGRESS_LINE.format(
-                    light=view.light, org=lex.org_name(view.org_id), state=_state(view), date=_date(view)
+                    light=view.light, org=lex.org_name(view.org_id), state=_state(view), date=_date(view, clock.tz)
                 )
             )
     return "\n".join(lines)

@@ -5,6 +5,11 @@ Texts with placeholders are format strings; callers fill them with `.format(...)
 
 from __future__ import annotations
 
+# ---- values (handlers/formatting.py) ---------------------------------------------------------------------
+FMT_DAY = "{m}月{d}日"
+FMT_MONTH = "{m}月"
+FMT_MONEY_WAN = "{n} 万元"
+
 # ---- general ---------------------------------------------------------------------------------------------
 INTERNAL_ERROR = "抱歉，系统刚才出了点问题，请稍后再发一次。您已填写的内容都已保存。"
 UNBOUND = (
@@ -108,6 +113,13 @@ F_INDICATOR, F_DESCRIPTION, F_PROBLEMS, F_NEXT, F_EXPECTED, F_EVIDENCE = (
     "佐证材料",
 )
 INDICATOR_MET, INDICATOR_NOT_MET, INDICATOR_UNKNOWN = "达标", "未达标", "待判定"
+# The verdicts of db.repositories.progress.indicator_verdict, as chat and export show them.
+VERDICT_LABELS = {
+    "met": INDICATOR_MET,
+    "not_met": INDICATOR_NOT_MET,
+    "unjudged": INDICATOR_UNKNOWN,
+    "unreported": "未填报",
+}
 EVIDENCE_COUNT = "{n}份"
 NONE_TEXT = "无"
 E_CONFIRM = "请回复“确认”提交，“修改 项目名”更改某项，或“取消”。"
@@ -181,8 +193,7 @@ INVITE_CREATED = "已生成{org}{role}绑定码：{code}（{expires} 前有效�
 INVITE_UNKNOWN_ORG = "没有找到单位“{name}”。{hint}"
 
 # ---- scheduler: nudges, overdue notices, escalation, prompts, events (scheduler/jobs.py) -------------------
-SCHED_DATE = "{m}月{d}日"
-SCHED_MONTH = "{m}月"
+SCHED_DATE = "{m}月{d}日"  # handlers/leave.py; the other dates go through handlers/formatting.py (FMT_DAY)
 SCHED_NUDGE_HEADER = "【督办提醒】{name}您好，{org}有{n}项任务临近截止："
 SCHED_OVERDUE_HEADER = "【逾期提醒】{name}您好，{org}有{n}项任务已逾期："
 SCHED_ESCALATION_HEADER = "【督办升级】{name}您好，以下{n}项任务逾期未完成，请协调督促："
@@ -216,6 +227,7 @@ SCHED_KIND_NAMES = {
 
 # ---- scheduler: weekly digest (scheduler/digest.py) -------------------------------------------------------
 DIGEST_TITLE = "督办周报{scope}：{start}—{end}"
+DIGEST_SCOPE = "（{org}）"
 DIGEST_OVERALL = "总体"
 DIGEST_OVERALL_LINE = (
     "平均完成进度 {completion}%（较上周{delta}），已完成 {done}/{total} 项；"
@@ -329,7 +341,7 @@ LEAVE_USAGE = "请告诉我请假到哪天，例如：请假到 6月5日，或�
 LEAVE_PAST = "{date}已经过去了，请发送今天以后的日期，例如：请假到 6月5日。"
 LEAVE_TOO_LONG = "请假最长{n}天。长期不在岗请联系市委生态文明办更换填报人。"
 
-# ---- queries (handlers/queries.py, handlers/plan_text.py) ------------------------------------------------
+# ---- queries (handlers/queries/, handlers/plan_text.py) ------------------------------------------------
 Q_NO_PLAN = "还没有导入工作计划，暂时无法查询。"
 Q_UNKNOWN = "没太明白“{text}”。{hint}您可以这样问：\n{examples}"
 Q_UNKNOWN_HINT = "您是不是要找：{names}？\n"
@@ -347,6 +359,15 @@ Q_NOT_ALLOWED_ALL = "全市情况请向市委生态文明办了解。您可以�
 Q_NOT_ALLOWED_ITEM = "“{label}”不是本单位（{own}）的任务，无法查询。"
 Q_NO_ORG = "您还没有所属单位，无法查看本单位任务。请联系管理员。"
 Q_REPORT_GROUP = "汇报请私聊我进行，群里只回答查询。"
+Q_TITLE = "【{name}】"
+Q_TITLE_PROJECT = "【项目{number}】"
+Q_TITLE_INDICATOR = "【指标{number}】"
+Q_TITLE_UNREPORTED = "【未汇报】"
+Q_TITLE_INVESTMENT = "【项目投资】"
+Q_ORG_MORE = "\n……另有{n}项，发送“{org}进度”查看全部"
+Q_GROUP_FOOTER_EXAMPLE = "墨脱"
+Q_PROJECT_PHYSICAL_BY = "{text}（{org}）"
+Q_INDICATOR_UNIT_SUFFIX = "（{unit}）"
 Q_REPORT_NO_ORG = "您还没有所属单位，无法汇报。请联系管理员。"
 Q_NO_TASKS = "{name}目前没有分解到的任务。"
 Q_ORG_HEADER = (
@@ -364,7 +385,6 @@ Q_FLAG_LAGGING = " 滞后"
 Q_FLAG_DUE_TODAY = " 今天到期"
 Q_FLAG_DUE_SOON = " {days}天后到期"
 Q_DATE = " · {date}"
-Q_DATE_FMT = "{m}月{d}日"
 Q_PROJECT_PREFIX = "项目·"
 Q_INDICATOR_PREFIX = "指标·"
 Q_TASK_HEADER = "【任务】{title}\n截止{due}｜{n}个单位：已完成{done}、逾期{overdue}、滞后{lagging}"
@@ -390,7 +410,6 @@ Q_INDICATOR_NONE = "最新值：未填报"
 Q_INDICATOR_RESPONSIBLE = "责任单位：{names}"
 Q_INDICATOR_SUBS = "分项指标："
 Q_INDICATOR_SUB_LINE = "· {key} {name}：{target}"
-Q_VERDICTS = {"met": "达标", "not_met": "未达标", "unjudged": "待判定", "unreported": "未填报"}
 Q_OVERDUE_HEADER = "【{scope}】逾期任务{n}项："
 Q_OVERDUE_LINE = "🔴{org}｜{label} 逾期{days}天 {state}"
 Q_OVERDUE_NONE = "【{scope}】目前没有逾期任务。"
@@ -455,23 +474,23 @@ PT_PROGRESS = "进展（截至{today}）："
 PT_PROGRESS_LINE = "  {light}{org}｜{state}｜最近汇报 {date}"
 PT_NEVER = "未汇报"
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_ACK = "不客气，有需要随时发消息给我。"
 
 # ---- plan show, continued (handlers/plan_text.py) -----------------------------------------------------------
 PT_AMBIGUOUS = "“{name}”对应多项，请用更完整的名称：\n{choices}"
 PT_AMBIGUOUS_LINE = "• {label}"
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_INVEST_LINE_NONE = "{light}项目{number} {label}：计划{total}万元，未填报"
 
 # ---- scheduler, continued (scheduler/jobs.py) -------------------------------------------------------------
 SCHED_MORE_ESCALATION = "……共{n}项，可发送“哪些任务逾期了”查看全部。"
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_UNREPORTED_SUMMARY = "近7天（{since}以来）{reported}个单位已汇报，{n}个单位未汇报："
 
-# ---- queries, continued (handlers/queries.py) ---------------------------------------------------------------
+# ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_INDICATOR_RESPONSIBLE_N = "责任单位：{n}个，各单位填报情况如下"
 Q_INDICATOR_UNIT = "{light}{org}{value} {verdict}{date}"
 

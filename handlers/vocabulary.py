@@ -20,7 +20,11 @@ RESUME_RE = re.compile(r"^(继续|/continue|继续填写|接着填)$", re.IGNORE
 EDIT_LAST_RE = re.compile(r"^(修改上次汇报|修改上一次汇报|更正上次汇报|/edit)$", re.IGNORECASE)
 REVIEW_LIST_RE = re.compile(r"^(待审核|审核|/review|待审|审核汇报)$")
 # A short yes to the weekly prompt ("好", "1"): start the check-in at once.
-ACK_RE = re.compile(r"^(好|好的|收到|开始|开始汇报|汇报|1|ok|OK|嗯|行|马上|现在|来吧|是)[。!！.]?$")
+PROMPT_YES_RE = re.compile(r"^(好|好的|收到|开始|开始汇报|汇报|1|ok|OK|嗯|行|马上|现在|来吧|是)[。!！.]?$")
+# Thanks and okays after an answer: acknowledged, not "not understood".
+THANKS_RE = re.compile(
+    r"^(谢谢|多谢|感谢|谢了|好的|好|收到|ok|okay|嗯|嗯嗯|知道了|明白|明白了|了解|辛苦了|辛苦|👍|🙏)$", re.IGNORECASE
+)
 MORE_RE = re.compile(r"^(更多|下一页|下页|翻页|继续看|还有呢|more|next|n)$", re.IGNORECASE)
 
 # ---- short answers ------------------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ from core.messages import Reply, render_plain
 from db.engine import transaction
 from db.models import OUT_PENDING, Outbox
 from db.repositories import orgs, plans
+from handlers import formatting as fmt
 from handlers import texts
 from scheduler import jobs
-from scheduler.digest import build_digest, to_utc
+from scheduler.digest import build_digest
 from scheduler.export import export_workbook
+from scheduler.history import to_utc
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -93,10 +95,7 @@ def tick(
         messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
         created = jobs.queue(s, messages, now_utc)
         n_created = len(created)
-    out.write(
-        texts.TICK_QUEUED.format(at=now.strftime("%Y-%m-%d %H:%M"), n=n_created, skipped=len(messages) - n_created)
-        + "\n"
-    )
+    out.write(texts.TICK_QUEUED.format(at=fmt.minute(now), n=n_created, skipped=len(messages) - n_created) + "\n")
     from scheduler.sender import OutboxSender
 
     chans: dict[str, Channel] = dict(channels or {})
@@ -120,7 +119,7 @@ def tick(
 
 
 def _print_dry_run(messages: list[jobs.Message], now: dt.datetime, out: TextIO) -> None:
-    out.write(texts.TICK_DRY_HEADER.format(at=now.strftime("%Y-%m-%d %H:%M"), n=len(messages)) + "\n")
+    out.write(texts.TICK_DRY_HEADER.format(at=fmt.minute(now), n=len(messages)) + "\n")
     for m in messages:
         r = m.recipient
         out.write(
@@ -135,7 +134,7 @@ def _print_dry_run(messages: list[jobs.Message], now: dt.datetime, out: TextIO) 
             + "\n"
         )
         if m.not_before is not None:
-            out.write(texts.TICK_DRY_LATER.format(at=m.not_before.strftime("%Y-%m-%d %H:%M")) + "\n")
+            out.write(texts.TICK_DRY_LATER.format(at=fmt.minute(m.not_before)) + "\n")
         out.write(m.text + "\n")
         for name in m.payload.get("attachments_planned", []):
             out.write(texts.TICK_ATTACHMENT.format(name=name, path="—") + "\n")
@@ -189,5 +188,5 @@ def export(app: App, path: Path, at: dt.date | None = None, out: TextIO | None =
             out.write(texts.SCHED_NO_PLAN + "\n")
             return 1
         export_workbook(s, plan, Path(path), moment, current)
-    out.write(texts.EXPORT_DONE.format(path=path, date=moment.date().isoformat()) + "\n")
+    out.write(texts.EXPORT_DONE.format(path=path, date=fmt.iso_day(moment.date())) + "\n")
     return 0

@@ -2,14 +2,12 @@
 逾期 lists, blocked tasks with their problems, who has not reported, and project investment; as plain text,
 as markdown, as a chart (completion per organisation) and as a workbook.
 
-Figures come from `db.repositories.progress` (assignment_views, count). For a moment in the past (the change
-since last week, `duban digest --week`, `duban export --at`) `views_at` replays the report history: each
-assignment is taken with its newest report filed up to that moment.
+Figures come from `db.repositories.progress` (assignment_views, count, project_lines); the week before and a
+past week come from `scheduler.history.views_at`, which replays the report history.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -17,105 +15,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import APPROVED, BLOCKED, DONE, PROJECT, REPORTABLE_KINDS, Assignment, Item, Plan, Report
+from db.models import BLOCKED, Plan
 from db.repositories import progress
 from db.repositories.progress import AssignmentView, Counts
+from handlers import formatting as fmt
 from handlers import texts
-from handlers.understanding.numbers import fmt_number
+from scheduler.history import to_utc, views_at
+from scheduler.sheets import format_sheet
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 20  # per list in the text; the workbook has them all
 SILENCE = dt.timedelta(days=7)
-
-
-def to_utc(local: dt.datetime) -> dt.datetime:
-    """Aware local → naive UTC (the stored form)."""
-    return local.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def reports_at(
-    session: Session, plan: Plan, cutoff_utc: dt.datetime, kinds: tuple[str, ...] = REPORTABLE_KINDS
-) -> dict[int, Report]:
-    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments.
-
-    The newest version per assignment is picked in SQL (a window over the (assignment, created_at) index), so
-    only one report per assignment is loaded, however long the history.
-    """
-    ranked = (
-        select(
-            Report.id.label("id"),
-            func.row_number()
-            .over(partition_by=Report.assignment_id, order_by=(Report.created_at.desc(), Report.id.desc()))
-            .label("rn"),
-        )
-        .join(Assignment, Report.assignment_id == Assignment.id)
-        .join(Item, Assignment.item_id == Item.id)
-        .where(Item.plan_id == plan.id, Item.kind.in_(kinds), Report.created_at <= cutoff_utc)
-        .subquery()
-    )
-    rows = session.execute(select(Report).join(ranked, ranked.c.id == Report.id).where(ranked.c.rn == 1)).scalars()
-    return {r.assignment_id: r for r in rows}
-
-
-def views_at(
-    session: Session,
-    plan: Plan,
-    at: dt.datetime,
-    org_ids: list[int] | None = None,
-    kinds: tuple[str, ...] = REPORTABLE_KINDS,
-) -> list[AssignmentView]:
-    """Assignment views as they stood at `at` (aware local): reports filed after it are ignored.
-
-    Built on `progress.assignment_views` (items, organisations, windows) with the report fields replaced by
-    those of the newest report up to `at`, and the traffic light recomputed with `progress.classify`.
-    """
-    today = at.date()
-    current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
-    cutoff = to_utc(at)
-    history = reports_at(session, plan, cutoff, kinds)
-    out: list[AssignmentView] = []
-    for v in current:
-        r = history.get(v.assignment_id)
-        if (r.id if r else None) == v.last_report_id:
-            out.append(v)  # nothing filed since: the current view is the view at `at`
-            continue
-        status = r.status if r else None
-        percent = Decimal(100) if status == DONE else (r.percent if r else None)
-        expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, today)
-        closed = bool(
-            r
-            and r.status == DONE
-            and r.review_state == APPROVED
-            and r.reviewed_at is not None
-            and r.reviewed_at <= cutoff
-        )
-        out.append(
-            dataclasses.replace(
-                v,
-                status=status,
-                percent=percent,
-                last_report_id=r.id if r else None,
-                last_report_at=r.created_at if r else None,
-                review_state=r.review_state if r else None,
-                problems=r.problems if r else None,
-                description=r.description if r else None,
-                investment_done=r.investment_done if r else None,
-                physical_progress=r.physical_progress if r else None,
-                indicator_value=r.indicator_value if r else None,
-                indicator_number=r.indicator_number if r else None,
-                closed=closed,
-                expected=expected,
-                overdue=overdue,
-                lagging=lagging,
-                light=light,
-            )
-        )
-    out.sort(key=progress.urgency_key)
-    return out
 
 
 @dataclass(frozen=True)
@@ -135,16 +48,6 @@ class OrgLine:
         return self.completion - self.before
 
 
-@dataclass(frozen=True)
-class ProjectLine:
-    item_id: int
-    number: int | None
-    label: str
-    planned: Decimal
-    done: Decimal | None
-    physical_progress: str | None
-
-
 @dataclass
 class Digest:
     plan_title: str
@@ -158,7 +61,7 @@ class Digest:
     overdue: list[AssignmentView]
     blocked: list[AssignmentView]
     silent: list[OrgLine]
-    projects: list[ProjectLine]
+    projects: list[progress.ProjectLine]
 
     @property
     def invest_planned(self) -> Decimal:
@@ -176,121 +79,94 @@ class Digest:
     # ---- renderings ----
 
     def _title(self) -> str:
-        scope = f"（{self.org_filter}）" if self.org_filter else ""
+        scope = texts.DIGEST_SCOPE.format(org=self.org_filter) if self.org_filter else ""
         return texts.DIGEST_TITLE.format(
-            scope=scope, start=_md(self.since.date() + dt.timedelta(days=1)), end=_md(self.as_of.date())
+            scope=scope, start=fmt.day(self.since.date() + dt.timedelta(days=1)), end=fmt.day(self.as_of.date())
         )
 
     def _sections(self, bullet: str) -> list[tuple[str, list[str]]]:
         """(heading, lines) of each section; shared by text and markdown."""
-        sections: list[tuple[str, list[str]]] = []
-        o = self.overall
-        sections.append(
-            (
-                texts.DIGEST_OVERALL,
-                [
-                    texts.DIGEST_OVERALL_LINE.format(
-                        completion=fmt_number(o.completion),
-                        delta=_delta(o.completion - self.overall_before),
-                        done=o.done,
-                        total=o.total,
-                        overdue=o.overdue,
-                        lagging=o.lagging,
-                        blocked=o.blocked,
-                        unreported=o.unreported,
-                    )
-                ],
-            )
-        )
+        sections: list[tuple[str, list[str]]] = [(texts.DIGEST_OVERALL, [self._overall_line()])]
         if len(self.orgs) > 1 or not self.org_filter:
-            lines = [
-                texts.DIGEST_ORG_LINE.format(
-                    i=i,
-                    org=ol.name,
-                    completion=fmt_number(ol.completion),
-                    delta=_delta(ol.delta),
-                    done=ol.counts.done,
-                    total=ol.counts.total,
-                    overdue=ol.counts.overdue,
-                    lagging=ol.counts.lagging,
-                )
-                for i, ol in enumerate(self.orgs, 1)
-            ]
-            sections.append((texts.DIGEST_BY_ORG, lines))
-        sections.append(
-            (
-                texts.DIGEST_OVERDUE.format(n=len(self.overdue)),
-                _listed(
-                    [
-                        texts.DIGEST_OVERDUE_LINE.format(
-                            bullet=bullet,
-                            org=v.org_name,
-                            label=v.label,
-                            due=_md(v.due),
-                            days=-v.days_left,
-                            progress=_progress(v),
-                        )
-                        for v in self.overdue
-                    ]
-                ),
-            )
-        )
-        sections.append(
-            (
-                texts.DIGEST_LAGGING.format(n=len(self.lagging)),
-                _listed(
-                    [
-                        texts.DIGEST_LAGGING_LINE.format(
-                            bullet=bullet,
-                            org=v.org_name,
-                            label=v.label,
-                            percent=fmt_number(v.percent or 0),
-                            expected=fmt_number(v.expected),
-                        )
-                        for v in self.lagging
-                    ]
-                ),
-            )
-        )
-        sections.append(
-            (
-                texts.DIGEST_BLOCKED.format(n=len(self.blocked)),
-                _listed(
-                    [
-                        texts.DIGEST_BLOCKED_LINE.format(
-                            bullet=bullet,
-                            org=v.org_name,
-                            label=v.label,
-                            problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT,
-                        )
-                        for v in self.blocked
-                    ]
-                ),
-            )
-        )
-        sections.append(
-            (
-                texts.DIGEST_SILENT.format(n=len(self.silent)),
-                ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE],
-            )
-        )
+            sections.append((texts.DIGEST_BY_ORG, self._org_lines()))
+        sections += self._task_lists(bullet)
+        silent = ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE]
+        sections.append((texts.DIGEST_SILENT.format(n=len(self.silent)), silent))
         if self.projects:
-            reported = sum(1 for p in self.projects if p.done is not None)
-            sections.append(
-                (
-                    texts.DIGEST_INVESTMENT,
-                    [
-                        texts.DIGEST_INVESTMENT_LINE.format(
-                            done=fmt_number(self.invest_done, 2),
-                            planned=fmt_number(self.invest_planned, 2),
-                            ratio=fmt_number(self.invest_ratio),
-                            reported=reported,
-                            total=len(self.projects),
-                        )
-                    ],
-                )
-            )
+            sections.append((texts.DIGEST_INVESTMENT, [self._investment_line()]))
         return sections
+
+    def _overall_line(self) -> str:
+        o = self.overall
+        return texts.DIGEST_OVERALL_LINE.format(
+            completion=fmt.number(o.completion),
+            delta=_delta(o.completion - self.overall_before),
+            done=o.done,
+            total=o.total,
+            overdue=o.overdue,
+            lagging=o.lagging,
+            blocked=o.blocked,
+            unreported=o.unreported,
+        )
+
+    def _org_lines(self) -> list[str]:
+        return [
+            texts.DIGEST_ORG_LINE.format(
+                i=i,
+                org=ol.name,
+                completion=fmt.number(ol.completion),
+                delta=_delta(ol.delta),
+                done=ol.counts.done,
+                total=ol.counts.total,
+                overdue=ol.counts.overdue,
+                lagging=ol.counts.lagging,
+            )
+            for i, ol in enumerate(self.orgs, 1)
+        ]
+
+    def _task_lists(self, bullet: str) -> list[tuple[str, list[str]]]:
+        """The overdue, lagging and blocked sections."""
+        overdue = [
+            texts.DIGEST_OVERDUE_LINE.format(
+                bullet=bullet,
+                org=v.org_name,
+                label=v.label,
+                due=fmt.day(v.due),
+                days=-v.days_left,
+                progress=fmt.status_with_percent(v.status, v.percent),
+            )
+            for v in self.overdue
+        ]
+        lagging = [
+            texts.DIGEST_LAGGING_LINE.format(
+                bullet=bullet,
+                org=v.org_name,
+                label=v.label,
+                percent=fmt.number(v.percent or 0),
+                expected=fmt.number(v.expected),
+            )
+            for v in self.lagging
+        ]
+        blocked = [
+            texts.DIGEST_BLOCKED_LINE.format(
+                bullet=bullet, org=v.org_name, label=v.label, problems=v.problems or texts.DIGEST_NO_PROBLEM_TEXT
+            )
+            for v in self.blocked
+        ]
+        return [
+            (texts.DIGEST_OVERDUE.format(n=len(self.overdue)), _listed(overdue)),
+            (texts.DIGEST_LAGGING.format(n=len(self.lagging)), _listed(lagging)),
+            (texts.DIGEST_BLOCKED.format(n=len(self.blocked)), _listed(blocked)),
+        ]
+
+    def _investment_line(self) -> str:
+        return texts.DIGEST_INVESTMENT_LINE.format(
+            done=fmt.money(self.invest_done),
+            planned=fmt.money(self.invest_planned),
+            ratio=fmt.number(self.invest_ratio),
+            reported=sum(1 for p in self.projects if p.done is not None),
+            total=len(self.projects),
+        )
 
     def text(self) -> str:
         parts = [self._title()]
@@ -307,23 +183,12 @@ class Digest:
         return "\n".join(parts)
 
 
-def _md(d: dt.date) -> str:
-    return texts.SCHED_DATE.format(m=d.month, d=d.day)
-
-
 def _delta(d: Decimal) -> str:
     if d > 0:
-        return texts.DIGEST_UP.format(n=fmt_number(d))
+        return texts.DIGEST_UP.format(n=fmt.number(d))
     if d < 0:
-        return texts.DIGEST_DOWN.format(n=fmt_number(-d))
+        return texts.DIGEST_DOWN.format(n=fmt.number(-d))
     return texts.DIGEST_FLAT
-
-
-def _progress(v: AssignmentView) -> str:
-    if v.status is None:
-        return texts.SCHED_NEVER_REPORTED
-    pct = f" {fmt_number(v.percent)}%" if v.percent is not None else ""
-    return f"{texts.STATUS_LABELS.get(v.status, v.status)}{pct}"
 
 
 def _listed(lines: list[str]) -> list[str]:
@@ -332,40 +197,6 @@ def _listed(lines: list[str]) -> list[str]:
     if len(lines) > MAX_LISTED:
         return lines[:MAX_LISTED] + [texts.DIGEST_MORE.format(n=len(lines))]
     return lines
-
-
-def project_lines(session: Session, views: list[AssignmentView]) -> list[ProjectLine]:
-    """One line per project: the lead unit's reported investment (or the largest any assignee reported)."""
-    by_item: dict[int, list[AssignmentView]] = defaultdict(list)
-    for v in views:
-        if v.item_kind == PROJECT:
-            by_item[v.item_id].append(v)
-    if not by_item:
-        return []
-    roles: dict[int, str] = {
-        aid: role
-        for aid, role in session.execute(
-            select(Assignment.id, Assignment.role).where(Assignment.item_id.in_(list(by_item)))
-        )
-    }
-    out: list[ProjectLine] = []
-    for item_id, vs in by_item.items():
-        lead = [v for v in vs if roles.get(v.assignment_id) == "lead" and v.investment_done is not None]
-        reported = lead or [v for v in vs if v.investment_done is not None]
-        best = max(reported, key=lambda v: v.investment_done or 0) if reported else None
-        first = vs[0]
-        out.append(
-            ProjectLine(
-                item_id=item_id,
-                number=first.item_number,
-                label=first.label,
-                planned=first.investment_total or Decimal(0),
-                done=best.investment_done if best else None,
-                physical_progress=best.physical_progress if best else None,
-            )
-        )
-    out.sort(key=lambda p: (p.number or 0, p.item_id))
-    return out
 
 
 def build_digest(
@@ -424,7 +255,7 @@ def build_digest(
         overdue=[v for v in views if v.overdue],
         blocked=[v for v in views if v.status == BLOCKED],
         silent=[ol for ol in lines if ol.silent],
-        projects=project_lines(session, views),
+        projects=progress.project_lines(session, views),
     )
 
 
@@ -502,7 +333,7 @@ def render_chart(d: Digest, path: Path) -> Path:
     for i, v in enumerate(values):
         ax.text(v + 1, i, f"{v:g}%", va="center", fontsize=7)
     title = (
-        texts.DIGEST_CHART_TITLE.format(date=_md(d.as_of.date()))
+        texts.DIGEST_CHART_TITLE.format(date=fmt.day(d.as_of.date()))
         if font
         else f"Completion by organisation, {d.as_of.date().isoformat()}"
     )
@@ -521,8 +352,6 @@ def render_chart(d: Digest, path: Path) -> Path:
 def render_xlsx(d: Digest, path: Path) -> Path:
     """The digest as a workbook: one sheet per organisation table and list."""
     from openpyxl import Workbook
-
-    from scheduler.export import format_sheet
 
     wb = Workbook()
     ws = wb.active
@@ -558,7 +387,7 @@ def render_xlsx(d: Digest, path: Path) -> Path:
                     v.item_code,
                     v.label,
                     v.due,
-                    _status_text(v),
+                    fmt.status_label(v.status),
                     float(v.percent) if v.percent is not None else None,
                     float(v.expected),
                     -v.days_left if v.overdue else None,
@@ -573,7 +402,3 @@ def render_xlsx(d: Digest, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
-
-
-def _status_text(v: AssignmentView) -> str:
-    return texts.STATUS_LABELS.get(v.status, v.status) if v.status else texts.SCHED_NEVER_REPORTED

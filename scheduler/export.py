@@ -3,7 +3,7 @@
 Three sheets, as the plan asks the report to be organised:
 - 重点工作任务: each task × responsible organisation: status, %, latest description, problems;
 - 年度工程清单: each project: total and completed investment, 形象进度;
-- 指标分工任务: each indicator: target, latest value reported, 达标?
+- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.indicator_verdict`, as in chat).
 Formatted for printing: bold shaded header row repeated on every page and frozen on screen, column widths,
 wrapped long text, landscape A4 fitted to the page width.
 """
@@ -14,75 +14,27 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import INDICATOR, PROJECT, TASK, Item, Plan
+from db.models import DONE, INDICATOR, PROJECT, TASK, Item, Plan
 from db.repositories import progress
-from db.repositories.plan_xlsx import print_layout
 from db.repositories.progress import AssignmentView
+from handlers import formatting as fmt
 from handlers import texts
-from scheduler.digest import project_lines, views_at
-
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-THIN = Side(style="thin", color="999999")
-BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-
-
-def format_sheet(ws: Worksheet, widths: list[float], wrap_columns: tuple[int, ...] = ()) -> None:
-    """Header styling, column widths, wrapped text, frozen header, print layout. Columns are 1-based."""
-    for col, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = BORDER
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            cell.border = BORDER
-            cell.alignment = Alignment(vertical="top", wrap_text=cell.column in wrap_columns)
-            if isinstance(cell.value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    if ws.max_row > 1:
-        ws.auto_filter.ref = ws.dimensions
-    print_layout(ws)
-    ws.print_options.gridLines = False
-    ws.oddFooter.center.text = "&P / &N"
-
-
-def indicator_met(op: str | None, target: Decimal | None, value: Decimal | None) -> bool | None:
-    """Whether a reported value meets the indicator's check; None when it cannot be judged by number."""
-    if op is None or op == "text" or target is None or value is None:
-        return None
-    value, target = Decimal(str(value)), Decimal(str(target))
-    return {
-        ">=": value >= target,
-        ">": value > target,
-        "<=": value <= target,
-        "<": value < target,
-        "=": value == target,
-    }.get(op)
+from scheduler.history import views_at
+from scheduler.sheets import format_sheet
 
 
 def _num(v: Decimal | None) -> float | None:
     return float(v) if v is not None else None
 
 
-def _status(v: AssignmentView) -> str:
-    return texts.STATUS_LABELS.get(v.status, v.status) if v.status else texts.SCHED_NEVER_REPORTED
-
-
-def _local_date(stored: dt.datetime | None, tz: Any) -> dt.date | None:
-    if stored is None:
-        return None
-    return stored.replace(tzinfo=dt.UTC).astimezone(tz).date()
+def _local_date(stored: dt.datetime | None, tz: dt.tzinfo) -> dt.date | None:
+    return fmt.local_date(stored, tz) if stored is not None else None
 
 
 def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool = True) -> Workbook:
@@ -91,13 +43,20 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     Args:
         current: `at` is now: use the stored newest reports; False replays the history up to `at`.
     """
-    today = at.date()
-    views = progress.assignment_views(session, plan, today) if current else views_at(session, plan, at)
-    tz = at.tzinfo
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    views = progress.assignment_views(session, plan, at.date()) if current else views_at(session, plan, at)
     wb = Workbook()
-
-    # 重点工作任务
     ws = wb.active
+    assert ws is not None
+    _task_sheet(ws, session, plan, views, at.tzinfo)
+    _project_sheet(wb.create_sheet(texts.EXPORT_SHEET_PROJECTS), session, plan, views)
+    _indicator_sheet(wb.create_sheet(texts.EXPORT_SHEET_INDICATORS), session, plan, views, at.tzinfo)
+    return wb
+
+
+def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
+    """重点工作任务: each task × responsible organisation."""
     ws.title = texts.EXPORT_SHEET_TASKS
     ws.append(list(texts.EXPORT_TASK_HEADERS))
     tasks = sorted((v for v in views if v.item_kind == TASK), key=lambda v: (v.item_code, v.org_name))
@@ -114,18 +73,19 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
                 v.title,
                 v.org_name,
                 v.due,
-                _status(v),
+                fmt.status_label(v.status),
                 _num(v.percent),
                 v.description or "",
                 v.problems or "",
                 _local_date(v.last_report_at, tz),
-                texts.REVIEW_LABELS.get(v.review_state, "") if v.review_state else "",
+                fmt.review_label(v.review_state),
             ]
         )
     format_sheet(ws, [6, 10, 22, 40, 16, 12, 9, 9, 40, 30, 12, 9], wrap_columns=(3, 4, 9, 10))
 
-    # 年度工程清单
-    ws = wb.create_sheet(texts.EXPORT_SHEET_PROJECTS)
+
+def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView]) -> None:
+    """年度工程清单: each project's planned and completed investment, 形象进度 and status."""
     ws.append(list(texts.EXPORT_PROJECT_HEADERS))
     items = {
         i.id: i for i in session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT)).scalars()
@@ -134,25 +94,23 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     for v in views:
         if v.item_kind == PROJECT:
             project_views[v.item_id].append(v)
-    for p in project_lines(session, views):
+    for p in progress.project_lines(session, views):
         item = items[p.item_id]
-        extra = item.extra or {}
-        statuses = {v.status for v in project_views[p.item_id]}
-        all_done = bool(project_views[p.item_id]) and statuses == {"done"}
+        vs = project_views[p.item_id]
+        all_done = bool(vs) and {v.status for v in vs} == {DONE}
         ratio = (p.done * 100 / p.planned).quantize(Decimal("0.1")) if p.done is not None and p.planned else None
+        newest = max(vs, key=lambda v: v.last_report_at or dt.datetime.min)
         ws.append(
             [
                 p.number,
                 item.title,
-                extra.get("lead") or "",
+                (item.extra or {}).get("lead") or "",
                 item.years or "",
                 _num(p.planned),
                 _num(p.done),
                 _num(ratio),
                 p.physical_progress or "",
-                texts.STATUS_LABELS["done"]
-                if all_done
-                else _status(max(project_views[p.item_id], key=lambda v: v.last_report_at or dt.datetime.min)),
+                fmt.status_label(DONE if all_done else newest.status),
             ]
         )
     format_sheet(ws, [6, 40, 16, 12, 12, 12, 10, 40, 9], wrap_columns=(2, 8))
@@ -160,8 +118,9 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
         for cell in row:
             cell.number_format = "#,##0.00"
 
-    # 指标分工任务
-    ws = wb.create_sheet(texts.EXPORT_SHEET_INDICATORS)
+
+def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
+    """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it."""
     ws.append(list(texts.EXPORT_INDICATOR_HEADERS))
     ind_views: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
@@ -174,17 +133,16 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
     ).scalars()
     for item in indicators:
         vs = ind_views.get(item.id, [])
-        latest = latest_indicator_view(vs)
+        latest = progress.newest_report(vs)
         responsible = "、".join((item.extra or {}).get("responsible", [])) or "、".join(
             sorted({v.org_name for v in vs})
         )
-        met = indicator_met(item.check_op, item.check_value, latest.indicator_number if latest else None)
         if latest is None:
-            verdict = texts.SCHED_NEVER_REPORTED
-        elif met is None:
-            verdict = texts.INDICATOR_UNKNOWN
+            value, verdict = "", texts.SCHED_NEVER_REPORTED
         else:
-            verdict = texts.INDICATOR_MET if met else texts.INDICATOR_NOT_MET
+            value = latest.indicator_value or ""
+            code = progress.indicator_verdict(item.check_op, item.check_value, latest.indicator_number, latest.status)
+            verdict = fmt.verdict_label(code)
         ws.append(
             [
                 item.number,
@@ -194,23 +152,17 @@ def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool 
                 item.unit or "",
                 item.target_text or "",
                 responsible,
-                latest.indicator_value if latest else "",
+                value,
                 latest.org_name if latest else "",
                 _local_date(latest.last_report_at, tz) if latest else None,
                 verdict,
             ]
         )
     format_sheet(ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9], wrap_columns=(3, 4, 6, 7))
-    return wb
-
-
-def latest_indicator_view(views: list[AssignmentView]) -> AssignmentView | None:
-    """The assignment of an indicator with the newest report carrying a value (None when none has one)."""
-    reported = [v for v in views if v.last_report_at is not None and v.indicator_value]
-    return max(reported, key=lambda v: (v.last_report_at, v.last_report_id or 0)) if reported else None
 
 
 def export_workbook(session: Session, plan: Plan, path: Path, at: dt.datetime, current: bool = True) -> Path:
+    """Write the completion workbook as of `at` to `path`."""
     wb = build_workbook(session, plan, at, current)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

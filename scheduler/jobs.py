@@ -59,7 +59,7 @@ from db.models import (
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
 from handlers import checkin, texts
-from handlers.understanding.numbers import fmt_number
+from handlers import formatting as fmt
 from scheduler import outbox
 from scheduler.calendar import QuietHours, is_workday, next_workday, previous_workday, workdays_between
 
@@ -159,10 +159,6 @@ def enabled_channel_names(settings: Settings) -> set[str]:
     if settings.wecom_enabled:
         names.add("wecom")
     return names
-
-
-def md(d: dt.date) -> str:
-    return texts.SCHED_DATE.format(m=d.month, d=d.day)
 
 
 def _short_hash(parts: Iterable[str]) -> str:
@@ -426,18 +422,16 @@ class Planner:
             payload["choices"] = [[texts.SCHED_CHOICE_REPORT, "汇报"]]
         return Message(kind, key, rcpt, text, payload, decisions, self.not_before())
 
-    def _progress(self, v: AssignmentView) -> str:
-        if v.status is None:
-            return texts.SCHED_NEVER_REPORTED
-        label = texts.STATUS_LABELS.get(v.status, v.status)
-        pct = f" {fmt_number(v.percent)}%" if v.percent is not None else ""
-        return f"{label}{pct}"
-
     def _nudge_line(self, i: int, v: AssignmentView, d: Decision) -> str:
         left = (v.due - self.today).days
         when = texts.SCHED_DUE_TODAY if left == 0 else texts.SCHED_DAYS_LEFT.format(n=left)
         return texts.SCHED_TASK_LINE.format(
-            i=i, label=v.label, org=v.org_name, due=md(v.due), when=when, progress=self._progress(v)
+            i=i,
+            label=v.label,
+            org=v.org_name,
+            due=fmt.day(v.due),
+            when=when,
+            progress=fmt.status_with_percent(v.status, v.percent),
         )
 
     def _overdue_line(self, i: int, v: AssignmentView, d: Decision) -> str:
@@ -446,9 +440,9 @@ class Planner:
             i=i,
             label=v.label,
             org=v.org_name,
-            due=md(v.due),
+            due=fmt.day(v.due),
             when=texts.SCHED_OVERDUE_DAYS.format(n=k),
-            progress=self._progress(v),
+            progress=fmt.status_with_percent(v.status, v.percent),
         )
 
     def _escalation_line(self, i: int, v: AssignmentView, d: Decision) -> str:
@@ -460,9 +454,9 @@ class Planner:
             colour=colour,
             org=v.org_name,
             label=v.label,
-            due=md(v.due),
+            due=fmt.day(v.due),
             n=k,
-            progress=self._progress(v),
+            progress=fmt.status_with_percent(v.status, v.percent),
         )
 
     # -- weekly --
@@ -589,7 +583,7 @@ class Planner:
             if when is None or self.event_reminder_day(when) != self.today:
                 continue
             occasion = f"{item.code}:{when.isoformat()}"
-            date_text = md(when) if item.event_day else texts.SCHED_MONTH.format(m=when.month)
+            date_text = fmt.day(when) if item.event_day else fmt.month(when.month)
             for a in item.assignments:
                 if not a.active:
                     continue

@@ -28,13 +28,14 @@ from db.models import (
     Organisation,
     Report,
 )
-from db.repositories import plans, reports
+from db.repositories import plans, progress, reports
 from db.repositories.orgs import UnknownOrganisation
 from handlers import texts
 from scheduler import digest as digest_mod
 from scheduler.commands import digest as digest_cmd
 from scheduler.commands import export as export_cmd
-from scheduler.export import build_workbook, indicator_met
+from scheduler.export import build_workbook
+from scheduler.history import views_at
 
 NOW = dt.datetime(2023, 5, 24, 9, 0)
 
@@ -200,7 +201,7 @@ def test_digest_of_a_past_week_replays_the_history(reported: App) -> None:
     with reported.session_factory() as s:
         plan = plans.active_plan(s)
         end = reported.clock.localize(dt.datetime(2023, 5, 14, 23, 59, 59))
-        views = {v.item_code: v for v in digest_mod.views_at(s, plan, end) if v.org_name == "墨脱县"}  # type: ignore[arg-type]
+        views = {v.item_code: v for v in views_at(s, plan, end) if v.org_name == "墨脱县"}  # type: ignore[arg-type]
     assert views["C3-4-04"].percent == Decimal(20) and views["C3-4-04"].description == "起草中"
     assert views["C3-4-05"].status is None
 
@@ -306,7 +307,7 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             assert (row[7] or "") == ((r.physical_progress or "") if r else "")
         assert got[1][5:8] == (800.0, round(800 * 100 / float(projects[1].investment_total), 1), "主体完工")
 
-        # 指标分工任务: target, latest value, 达标?
+        # 指标分工任务: target, the newest report, 达标? (the verdict chat gives)
         ws = wb["指标分工任务"]
         assert [c.value for c in ws[1]] == list(texts.EXPORT_INDICATOR_HEADERS)
         indicators = {
@@ -324,16 +325,16 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
                 and (row[5] or "") == (item.target_text or "")
                 and (row[4] or "") == (item.unit or "")
             )
-            reps = [r for r in by_item.get(item.id, []) if r.indicator_value]
+            reps = by_item.get(item.id, [])
             if not reps:
                 assert (row[7] or "") == "" and row[10] == texts.SCHED_NEVER_REPORTED
                 continue
             newest = max(reps, key=lambda r: (r.created_at, r.id))
-            assert row[7] == newest.indicator_value
-            met = indicator_met(item.check_op, item.check_value, newest.indicator_number)
-            assert row[10] == (
-                texts.INDICATOR_UNKNOWN if met is None else texts.INDICATOR_MET if met else texts.INDICATOR_NOT_MET
+            assert (row[7] or "") == (newest.indicator_value or "")
+            verdict = progress.indicator_verdict(
+                item.check_op, item.check_value, newest.indicator_number, newest.status
             )
+            assert row[10] == texts.VERDICT_LABELS[verdict]
         assert got[2][7:] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
         assert got[15][7] == "78%" and got[15][10] == "未达标"
         assert got[33][7:9] == ("40%", "墨脱县") and got[33][10] == "未达标"
@@ -363,12 +364,16 @@ def test_export_at_a_past_date_leaves_out_later_reports(reported: App, tmp_path:
 
 
 def test_indicator_checks() -> None:
-    assert indicator_met(">", Decimal(20), Decimal(25)) is True
-    assert indicator_met(">", Decimal(20), Decimal(20)) is False
-    assert indicator_met(">=", Decimal(80), Decimal(80)) is True
-    assert indicator_met("<=", Decimal(5), Decimal(6)) is False
-    assert indicator_met("text", None, Decimal(1)) is None
-    assert indicator_met(">=", Decimal(80), None) is None
+    verdict = progress.indicator_verdict
+    assert verdict(">", Decimal(20), Decimal(25), IN_PROGRESS) == progress.MET
+    assert verdict(">", Decimal(20), Decimal(20), IN_PROGRESS) == progress.NOT_MET
+    assert verdict(">=", Decimal(80), Decimal(80), IN_PROGRESS) == progress.MET
+    assert verdict("<=", Decimal(5), Decimal(6), IN_PROGRESS) == progress.NOT_MET
+    # A qualitative rule is met once the unit reports it done (the export said 待判定 here before).
+    assert verdict("text", None, Decimal(1), IN_PROGRESS) == progress.NOT_MET
+    assert verdict("text", None, None, DONE) == progress.MET
+    assert verdict(">=", Decimal(80), None, IN_PROGRESS) == progress.UNJUDGED
+    assert verdict(">=", Decimal(80), None, None) == progress.UNREPORTED
 
 
 def test_build_workbook_on_an_empty_history(app: App) -> None:

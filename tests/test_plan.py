@@ -13,7 +13,8 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from config.plan_schema import validate_plan_data
+from config.plan.files import load_plan_file
+from config.plan.schema import validate_plan_data
 from config.settings import DEFAULT_PLAN
 from db.models import EVENT, GOAL, INDICATOR, PROJECT, SUB_INDICATOR, TASK, Assignment, Item, Organisation, Report
 from db.repositories import plans
@@ -191,7 +192,7 @@ def test_goals_and_events(app):
 
 
 def test_reimport_is_idempotent(app):
-    doc = plans.load_plan_file(DEFAULT_PLAN)
+    doc = load_plan_file(DEFAULT_PLAN)
     with app.session_factory() as s, s.begin():
         before = s.scalar(select(func.count()).select_from(Assignment))
         result = import_plan(s, doc, app.clock.utcnow())

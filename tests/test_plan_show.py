@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from config.clock import Clock
 from db.engine import make_engine, make_session_factory
 from db.models import Assignment, Item
 from db.repositories import orgs, plans, reports
 from handlers.plan_text import describe
 
-TODAY = dt.date(2023, 5, 24)
+CLOCK = Clock("Asia/Shanghai", dt.datetime(2023, 5, 24, 9, 0), frozen=True)
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def session(db_url: str):
 def _show(session, name: str) -> str | None:
     plan = plans.active_plan(session)
     assert plan is not None
-    return describe(session, plan, name, TODAY)
+    return describe(session, plan, name, CLOCK)
 
 
 def test_organisation_by_short_and_later_name(session):
@@ -62,6 +63,20 @@ def test_project_every_field_and_progress(session):
     assert "实施年限：2022-2023年" in out and "牵头单位：市生态环境局" in out
     assert "建设内容：八及曲河岸带生态护坡" in out and "关键词：八及曲、尼洋河" in out
     assert "🟢市生态环境局｜推进中 40%｜最近汇报 2023-05-20" in out
+
+
+def test_report_dates_are_local_days(session):
+    """A report filed at 01:00 China time on 5月21日 (17:00 UTC the day before) is shown on 5月21日."""
+    org = orgs.require_org(session, "市生态环境局")
+    a = session.execute(
+        select(Assignment).join(Item).where(Item.code == "P2", Assignment.organisation_id == org.id)
+    ).scalar_one()
+    reports.add_report(
+        session, a, None, "console", dt.datetime(2023, 5, 20, 17), {"status": "in_progress", "percent": Decimal(45)}
+    )
+    session.flush()
+    out = _show(session, "P2")
+    assert out is not None and "🟢市生态环境局｜推进中 45%｜最近汇报 2023-05-21" in out
 
 
 def test_indicator_with_sub_indicators(session):

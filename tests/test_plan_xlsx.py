@@ -20,19 +20,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.cli import main
-from config.plan_schema import Target, validate_plan_data
+from config.plan.files import load_plan_file
+from config.plan.schema import Target, validate_plan_data
+from config.plan.xlsx_cells import format_check, format_target, parse_check, parse_target
+from config.plan.xlsx_read import read_workbook
 from config.settings import DEFAULT_PLAN
 from db.engine import make_engine, make_session_factory, transaction
 from db.migrate import upgrade
 from db.models import Item, Organisation, Plan
 from db.repositories import plans
-from db.repositories.plan_xlsx import (
-    format_check,
-    format_target,
-    parse_check,
-    parse_target,
-    read_workbook,
-)
 
 SHIPPED_XLSX = DEFAULT_PLAN.with_suffix(".xlsx")
 
@@ -76,7 +72,7 @@ def _validate(path: Path) -> tuple[int, list[str]]:
 
 
 def test_round_trip_yaml_xlsx_gives_the_same_plan(exported):
-    doc = plans.load_plan_file(DEFAULT_PLAN)
+    doc = load_plan_file(DEFAULT_PLAN)
     data, problems = read_workbook(exported)
     assert problems == []
     again, problems = validate_plan_data(data)
@@ -141,7 +137,7 @@ def test_shipped_workbook_imports_with_the_same_counts_as_the_yaml(empty_db_url)
     try:
         upgrade(engine)
         factory = make_session_factory(engine)
-        doc = plans.load_plan_file(SHIPPED_XLSX)
+        doc = load_plan_file(SHIPPED_XLSX)
         with transaction(factory) as s:
             plans.import_plan(s, doc, dt.datetime(2023, 3, 3, 1, 0))
         with factory() as s:
@@ -150,7 +146,7 @@ def test_shipped_workbook_imports_with_the_same_counts_as_the_yaml(empty_db_url)
             ov = plans.overview(s, plan)
             assert (ov.counties, ov.departments_with_tasks, ov.projects, ov.indicators) == (7, 13, 9, 41)
             assert ov.investment_total == Decimal("15376")
-            yaml_doc = plans.load_plan_file(DEFAULT_PLAN)
+            yaml_doc = load_plan_file(DEFAULT_PLAN)
             assert (
                 ov.tasks == len(yaml_doc.tasks)
                 and ov.goals == len(yaml_doc.goals)

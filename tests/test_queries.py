@@ -17,6 +17,7 @@ from core.messages import IncomingMessage
 from db.models import Assignment, Item, OrgAlias, Organisation, Plan, Report
 from db.repositories import orgs, plans, progress, reports
 from handlers import queries
+from handlers.queries.dialogue import report_candidates
 from handlers.understanding.nlu import NLU, REPORT
 from tests.conftest import Chat
 from tests.test_nlu_cases import EXTRA_CASES, SHARED_CASES
@@ -321,13 +322,13 @@ def test_oneliner_understanding_and_candidates(app):
             session = s
             clock = app.clock
 
-        found = [codes[i] for i in queries.report_candidates(_Ctx(), nlu, plan, u, org.id)]  # type: ignore[arg-type]
+        found = [codes[i] for i in report_candidates(_Ctx(), nlu, plan, u, org.id)]  # type: ignore[arg-type]
         assert found and set(found) <= {"C3-2-02", "C3-2-03", "C3-2-01", "P8"}
         assert "C3-2-02" in found[:2]
-        found2 = [codes[i] for i in queries.report_candidates(_Ctx(), nlu, plan, u2, org.id)]  # type: ignore[arg-type]
+        found2 = [codes[i] for i in report_candidates(_Ctx(), nlu, plan, u2, org.id)]  # type: ignore[arg-type]
         assert found2[0] == "C3-4-04"
         u3 = nlu.understand("今天天气不错已完成")
-        assert queries.report_candidates(_Ctx(), nlu, plan, u3, org.id) == []  # type: ignore[arg-type]
+        assert report_candidates(_Ctx(), nlu, plan, u3, org.id) == []  # type: ignore[arg-type]
 
 
 def test_oneliner_through_engine_starts_checkin(app, chat):

@@ -1,4 +1,4 @@
-"""Loading plan files and importing them into the database.
+"""Importing a plan document (loaded by `config.plan.files.load_plan_file`) into the database.
 
 Import is idempotent and updates in place: organisations are matched by name, items by (plan, code),
 assignments by (item, organisation). Items and assignments that a corrected plan no longer has are
@@ -12,14 +12,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from config.plan_schema import PlanDocument, PlanProblem, validate_plan_data
+from config.plan.schema import PlanDocument
 from db.models import (
     EVENT,
     GOAL,
@@ -34,40 +32,6 @@ from db.models import (
     OrgGroup,
     Plan,
 )
-
-
-class PlanFileError(ValueError):
-    """A plan file that cannot be used; `problems` says where and what."""
-
-    def __init__(self, problems: list[PlanProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-def load_plan_file(path: str | Path) -> PlanDocument:
-    """Read and validate a plan file (.yaml or .xlsx). Raises PlanFileError listing every problem."""
-    path = Path(path)
-    if not path.exists():
-        raise PlanFileError([PlanProblem(where=str(path), message="文件不存在")])
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from db.repositories.plan_xlsx import read_workbook
-
-        data, problems = read_workbook(path)
-        if problems:
-            raise PlanFileError(problems)
-    else:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-            raise PlanFileError([PlanProblem(where=where, message=f"YAML 格式错误：{exc}")]) from exc
-        except UnicodeDecodeError as exc:
-            raise PlanFileError([PlanProblem(where=path.name, message="文件不是 UTF-8 编码")]) from exc
-    doc, problems = validate_plan_data(data)
-    if problems or doc is None:
-        raise PlanFileError(problems)
-    return doc
 
 
 @dataclass

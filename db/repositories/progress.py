@@ -4,13 +4,15 @@ One query joins assignments with their item, organisation and newest report; the
 - expected progress for today (序时进度): the share of the task's window (start → due) already elapsed;
 - 滞后 (lagging): reported % more than `LAG_POINTS` below that;
 - 逾期 (overdue): past due and not done;
-- traffic light: 🔴 overdue or blocked, 🟡 lagging or due within 7 days, 🟢 otherwise.
+- traffic light: 🔴 overdue or blocked, 🟡 lagging or due within 7 days, 🟢 otherwise;
+- a project's completed investment (`project_lines`) and an indicator's verdict (`indicator_verdict`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +26,7 @@ from db.models import (
     DONE,
     IN_PROGRESS,
     NOT_STARTED,
+    PROJECT,
     REPORTABLE_KINDS,
     Assignment,
     Item,
@@ -284,8 +287,64 @@ def count(views: list[AssignmentView]) -> Counts:
     )
 
 
+# ---- investment ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectLine:
+    """One project's investment: planned (the total) and completed as reported, with its 形象进度."""
+
+    item_id: int
+    number: int | None
+    label: str
+    planned: Decimal
+    done: Decimal | None
+    physical_progress: str | None
+
+
+def project_lines(session: Session, views: list[AssignmentView]) -> list[ProjectLine]:
+    """One line per project: the lead unit's reported investment (or the largest any assignee reported)."""
+    by_item: dict[int, list[AssignmentView]] = defaultdict(list)
+    for v in views:
+        if v.item_kind == PROJECT:
+            by_item[v.item_id].append(v)
+    if not by_item:
+        return []
+    roles: dict[int, str] = {
+        aid: role
+        for aid, role in session.execute(
+            select(Assignment.id, Assignment.role).where(Assignment.item_id.in_(list(by_item)))
+        )
+    }
+    out: list[ProjectLine] = []
+    for item_id, vs in by_item.items():
+        lead = [v for v in vs if roles.get(v.assignment_id) == "lead" and v.investment_done is not None]
+        reported = lead or [v for v in vs if v.investment_done is not None]
+        best = max(reported, key=lambda v: v.investment_done or 0) if reported else None
+        first = vs[0]
+        out.append(
+            ProjectLine(
+                item_id=item_id,
+                number=first.item_number,
+                label=first.label,
+                planned=first.investment_total or Decimal(0),
+                done=best.investment_done if best else None,
+                physical_progress=best.physical_progress if best else None,
+            )
+        )
+    out.sort(key=lambda p: (p.number or 0, p.item_id))
+    return out
+
+
 # Verdicts of an indicator against its target
 MET, NOT_MET, UNJUDGED, UNREPORTED = "met", "not_met", "unjudged", "unreported"
+
+
+def newest_report(views: Iterable[AssignmentView]) -> AssignmentView | None:
+    """The view whose report was filed last (the latest filing time, then the latest report); None when none
+    of `views` has a report. An indicator's value and verdict are those of this report, in chat and export."""
+    reported = [v for v in views if v.last_report_at is not None]
+    return max(reported, key=lambda v: (v.last_report_at, v.last_report_id or 0), default=None)
 
 
 def indicator_verdict(

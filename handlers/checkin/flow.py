@@ -307,7 +307,7 @@ def on_next(ctx: Context, text: str) -> Replies | None:
 
 def on_prompted(ctx: Context, text: str) -> Replies | None:
     """Armed by the weekly prompt: a short yes starts the check-in; anything else is a normal message."""
-    if not vocabulary.ACK_RE.match(text):
+    if not vocabulary.PROMPT_YES_RE.match(text):
         return None
     ctx.reset()
     return start(ctx)

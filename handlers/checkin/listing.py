@@ -74,9 +74,9 @@ def pick_from(ctx: Context, text: str, options: list[int]) -> tuple[int | None, 
     if m:
         n = int(m.group(1))
         return (options[n - 1], []) if 1 <= n <= len(options) else (None, [])
-    n = to_number(t.strip("第项个条"))
-    if n is not None and n == int(n) and 1 <= n <= len(options) and len(t) <= 4:
-        return options[int(n) - 1], []
+    spoken = to_number(t.strip("第项个条"))  # "第三项"
+    if spoken is not None and spoken == int(spoken) and 1 <= spoken <= len(options) and len(t) <= 4:
+        return options[int(spoken) - 1], []
     if len(t) < 2:
         return None, []
     return _by_name(ctx, t, options)

@@ -1,4 +1,4 @@
-"""Schema of a plan file (config/plans/*.yaml) and its validation.
+"""Schema of a plan file (config/plans/*.yaml, or a workbook read by `config.plan.xlsx_read`) and its validation.
 
 A plan file is the structured transcription of one year's work plan: the responsible organisations, the
 annual goals, the tasks split into checkable actions, the engineering projects (附件1), the indicators
@@ -248,8 +248,8 @@ def _code_checks(doc: PlanDocument) -> list[PlanProblem]:
     return problems
 
 
-def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
-    """Checks that span entries: names resolve, codes and numbers are unique, dates lie in the plan year."""
+def _name_checks(doc: PlanDocument) -> tuple[list[PlanProblem], set[str]]:
+    """Organisation and group names are unique across both; returns the problems and the group names."""
     problems: list[PlanProblem] = []
     names: dict[str, str] = {}
     for i, org in enumerate(doc.organisations):
@@ -270,7 +270,12 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
             elif n in group_of and group_of[n] != g.name:
                 problems.append(PlanProblem(where=where, message=f"单位组名称“{n}”与单位组“{group_of[n]}”重复"))
             group_of.setdefault(n, g.name)
-    group_names = set(group_of)
+    return problems, set(group_of)
+
+
+def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
+    """Checks that span entries: names resolve, codes and numbers are unique, dates lie in the plan year."""
+    problems, group_names = _name_checks(doc)
     org_names = {o.name for o in doc.organisations}
 
     def check_ref(ref: str, where: str, allow_group: bool) -> None:

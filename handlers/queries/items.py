@@ -1,0 +1,184 @@
+"""One item of the plan asked about by name: a task (each responsible organisation's line), a project
+(investment, 形象进度, the units' lines) or an indicator (target, newest value and verdict, sub-indicators, the
+units' values). Officials see only their own organisation's line.
+"""
+
+from __future__ import annotations
+
+from core.messages import Reply
+from db.models import INDICATOR, PROJECT, Item, Plan
+from db.repositories import progress, queries
+from db.repositories.progress import AssignmentView
+from handlers import formatting as fmt
+from handlers import texts
+from handlers.context import Context
+from handlers.queries import access, lines
+from handlers.queries.paging import Answer, Page
+from handlers.understanding.nlu import Lexicon, Understanding
+
+
+def item_progress(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """The answer about the item `u` names (optionally one organisation's line of it)."""
+    assert u.item_id is not None
+    item = queries.item_with_children(ctx.session, u.item_id)
+    if item is None:
+        return [Reply(texts.Q_NO_PLAN)]
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), item_ids=[item.id])
+    if u.org_ids:
+        # "墨脱县污水处理厂": that organisation's line only (when it is one of the item's units)
+        views = [v for v in views if v.org_id in u.org_ids] or views
+    if not access.sees_all(ctx):
+        own = access.own_org(ctx)
+        views = [v for v in views if v.org_id == own]
+        if not views:
+            label, own_name = lex.item_label(item.id), access.own_name(ctx, lex)
+            return [Reply(texts.Q_NOT_ALLOWED_ITEM.format(label=label, own=own_name))]
+    if item.kind == PROJECT:
+        return project(ctx, lex, item, views)
+    if item.kind == INDICATOR:
+        return indicator(ctx, lex, item, views)
+    return task(ctx, lex, item, views)
+
+
+def task(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) -> Answer:
+    """A task: one unit's state in full, or a line per unit."""
+    if len(views) == 1:
+        v = views[0]
+        problems = texts.Q_ITEM_PROBLEMS.format(text=v.problems) if v.problems else ""
+        text = texts.Q_TASK_ONE.format(
+            org=lex.org_name(v.org_id),
+            title=item.title,
+            due=fmt.day(v.due),
+            light=v.light,
+            state=lines.state(v),
+            flags=lines.flags(v),
+            expected=fmt.number(v.expected),
+            date=lines.report_day(ctx, v.last_report_at) or texts.Q_NEVER,
+            problems=problems,
+        )
+        return [Reply(text)]
+    c = progress.count(views)
+    due = min(v.due for v in views) if views else item.due_date
+    head = texts.Q_TASK_HEADER.format(
+        title=item.title,
+        due=fmt.day_or_dash(due),
+        n=len(views),
+        done=c.done,
+        overdue=c.overdue,
+        lagging=c.lagging,
+    )
+    rows = [lines.task_line(ctx, v, lex.org_label(v.org_id)) for v in lines.urgent_first(views)]
+    return Page(texts.Q_TITLE.format(name=item.short_name or item.title), head, rows)
+
+
+def project(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) -> Answer:
+    """A project: investment against its total, then one unit's state in full or a line per unit."""
+    lead = (item.extra or {}).get("lead") or fmt.DASH
+    head = texts.Q_PROJECT_HEADER.format(number=item.number, title=item.title, lead=lead, years=item.years or fmt.DASH)
+    total = item.investment_total
+    done = queries.decimal_sum([v.investment_done for v in views])
+    if done is None:
+        rows = [texts.Q_PROJECT_INVEST_NONE.format(total=fmt.money(total))]
+    else:
+        rows = [texts.Q_PROJECT_INVEST.format(done=fmt.money(done), total=fmt.money(total), pct=fmt.share(done, total))]
+    if len(views) == 1:
+        return [Reply("\n".join([head, *rows, *_project_one_unit(ctx, lex, views[0])]))]
+    latest = progress.newest_report(views)
+    if latest is not None and latest.physical_progress:
+        by = texts.Q_PROJECT_PHYSICAL_BY.format(text=latest.physical_progress, org=lex.org_label(latest.org_id))
+        rows.append(texts.Q_PROJECT_PHYSICAL.format(text=by))
+    for v in lines.urgent_first(views):
+        date = lines.report_day(ctx, v.last_report_at)
+        invest = (
+            texts.Q_PROJECT_UNIT_INVEST.format(done=fmt.money(v.investment_done))
+            if v.investment_done is not None
+            else ""
+        )
+        rows.append(
+            texts.Q_PROJECT_UNIT_LINE.format(
+                light=v.light,
+                org=lex.org_label(v.org_id),
+                state=lines.state(v) + lines.flags(v),
+                invest=invest,
+                date=texts.Q_DATE.format(date=date) if date else "",
+            )
+        )
+    return Page(texts.Q_TITLE_PROJECT.format(number=item.number), head, rows)
+
+
+def _project_one_unit(ctx: Context, lex: Lexicon, v: AssignmentView) -> list[str]:
+    """The lines of a project with one unit: 形象进度, progress against 序时进度, the newest report."""
+    rows: list[str] = []
+    if v.physical_progress:
+        rows.append(texts.Q_PROJECT_PHYSICAL.format(text=v.physical_progress))
+    rows.append(
+        texts.Q_PROJECT_PROGRESS.format(
+            light=v.light, state=lines.state(v), flags=lines.flags(v), expected=fmt.number(v.expected)
+        )
+    )
+    if v.last_report_at is not None:
+        date = lines.report_day(ctx, v.last_report_at)
+        rows.append(texts.Q_PROJECT_LAST.format(date=date, org=lex.org_name(v.org_id)))
+    else:
+        rows.append(texts.Q_PROJECT_NEVER)
+    return rows
+
+
+def _verdict(item: Item, v: AssignmentView) -> str:
+    return progress.indicator_verdict(item.check_op, item.check_value, v.indicator_number, v.status)
+
+
+def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) -> Answer:
+    """An indicator: target, the newest value and its verdict, responsible units, sub-indicators, units' values."""
+    head = texts.Q_INDICATOR_HEADER.format(
+        number=item.number,
+        title=item.title,
+        unit=texts.Q_INDICATOR_UNIT_SUFFIX.format(unit=item.unit) if item.unit else "",
+        target=item.target_text or fmt.DASH,
+        target_year=item.target_year_text or fmt.DASH,
+    )
+    rows: list[str] = []
+    latest = progress.newest_report(views)
+    if latest is None:
+        rows.append(texts.Q_INDICATOR_NONE)
+    else:
+        rows.append(
+            texts.Q_INDICATOR_LATEST.format(
+                value=latest.indicator_value or lines.state(latest),
+                date=lines.report_day(ctx, latest.last_report_at),
+                org=lex.org_name(latest.org_id),
+                verdict=fmt.verdict_label(_verdict(item, latest)),
+            )
+        )
+    if len(views) > 3:
+        rows.append(texts.Q_INDICATOR_RESPONSIBLE_N.format(n=len(views)))
+    else:
+        names = "、".join(lex.org_name(v.org_id) for v in views) or fmt.DASH
+        rows.append(texts.Q_INDICATOR_RESPONSIBLE.format(names=names))
+    rows += _sub_indicator_lines(item)
+    if len(views) > 1:
+        rows += [_indicator_unit_line(ctx, lex, item, v) for v in lines.urgent_first(views)]
+    return Page(texts.Q_TITLE_INDICATOR.format(number=item.number), head, rows)
+
+
+def _sub_indicator_lines(item: Item) -> list[str]:
+    subs = [c for c in item.children if c.active]
+    if not subs:
+        return []
+    rows = [texts.Q_INDICATOR_SUBS]
+    for s in subs:
+        target = s.target_year_text or s.target_text or fmt.DASH
+        rows.append(texts.Q_INDICATOR_SUB_LINE.format(key=(s.extra or {}).get("key", ""), name=s.title, target=target))
+    return rows
+
+
+def _indicator_unit_line(ctx: Context, lex: Lexicon, item: Item, v: AssignmentView) -> str:
+    date = lines.report_day(ctx, v.last_report_at)
+    value = v.indicator_value or (lines.state(v) if v.status is not None else "")
+    return texts.Q_INDICATOR_UNIT.format(
+        light=v.light,
+        org=lex.org_label(v.org_id),
+        value=f" {value}" if value else "",
+        verdict=fmt.verdict_label(_verdict(item, v)),
+        date=texts.Q_DATE.format(date=date) if date else "",
+    )

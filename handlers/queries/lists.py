@@ -1,0 +1,154 @@
+"""The lists coordinators ask for: what is overdue (or, when nothing is, what falls due within a week), who has
+not reported in the last 7 days, and each project's investment against its total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from core.messages import Reply
+from db.models import PROJECT, Plan
+from db.repositories import progress, queries
+from db.repositories.progress import AssignmentView
+from db.repositories.queries import OrgActivity
+from handlers import formatting as fmt
+from handlers import texts
+from handlers.context import Context
+from handlers.queries import access, items, lines
+from handlers.queries.paging import Answer, Page
+from handlers.understanding.nlu import Lexicon, Understanding
+
+UNREPORTED_DAYS = 7
+
+
+def overdue(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """ "哪些任务逾期了", "生态环境局有逾期的吗": overdue assignments, or those due within a week."""
+    org_ids, refusal = access.scope(ctx, lex, u)
+    if refusal is not None:
+        return [refusal]
+    item_ids = [u.item_id] if u.item_id is not None else None
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, item_ids=item_ids)
+    scope = access.scope_title(lex, u, org_ids)
+    views = lines.urgent_first(views)
+    late = [v for v in views if v.overdue]
+    several_orgs = org_ids is None or len(org_ids) > 1
+    if late:
+        head = texts.Q_OVERDUE_HEADER.format(scope=scope, n=len(late))
+        rows = [
+            texts.Q_OVERDUE_LINE.format(
+                org=lex.org_label(v.org_id) if several_orgs else "",
+                label=lines.item_label(v),
+                days=-v.days_left,
+                state=lines.state(v),
+            ).replace("🔴｜", "🔴")
+            for v in late
+        ]
+        return Page(texts.Q_TITLE.format(name=scope), head, rows)
+    soon = [v for v in views if not v.done and 0 <= v.days_left <= progress.DUE_SOON_DAYS]
+    head = texts.Q_OVERDUE_NONE.format(scope=scope)
+    if not soon:
+        return [Reply(head)]
+    rows = [texts.Q_DUE_SOON_HEADER.format(n=len(soon))] + [
+        texts.Q_DUE_SOON_LINE.format(
+            org=lex.org_label(v.org_id) if several_orgs else "",
+            label=lines.item_label(v),
+            due=fmt.day(v.due),
+            state=lines.state(v),
+        ).replace("🟡｜", "🟡")
+        for v in soon
+    ]
+    return Page(texts.Q_TITLE.format(name=scope), head, rows)
+
+
+def _last_report(ctx: Context, a: OrgActivity) -> str:
+    if a.last_report_at is None:
+        return texts.Q_UNREPORTED_NEVER
+    return texts.Q_UNREPORTED_LAST.format(date=lines.report_day(ctx, a.last_report_at))
+
+
+def unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """ "谁还没汇报": organisations with open tasks and no report in the last UNREPORTED_DAYS days."""
+    org_ids, refusal = access.scope(ctx, lex, u)
+    if refusal is not None:
+        return [refusal]
+    if org_ids is None and not access.sees_all(ctx):
+        return [Reply(texts.Q_NOT_ALLOWED_ALL.format(own=access.own_name(ctx, lex)))]
+    since = ctx.clock.utcnow() - dt.timedelta(days=UNREPORTED_DAYS)
+    since_text = fmt.stored_day(since, ctx.clock.tz)
+    activity = queries.reporting_activity(ctx.session, plan, org_ids)
+    if org_ids is not None and len(org_ids) == 1 and not u.group:
+        name = lex.org_name(org_ids[0])
+        if not activity:
+            return [Reply(texts.Q_ORG_NO_OPEN.format(org=name))]
+        a = activity[0]
+        if a.last_report_at is not None and a.last_report_at >= since:
+            return [Reply(texts.Q_ORG_REPORTED.format(org=name, date=lines.report_day(ctx, a.last_report_at)))]
+        return [Reply(texts.Q_ORG_NOT_REPORTED.format(org=name, last=_last_report(ctx, a)))]
+    silent = [a for a in activity if a.last_report_at is None or a.last_report_at < since]
+    if not silent:
+        return [Reply(texts.Q_UNREPORTED_NONE.format(since=since_text))]
+    # Never reported first, then the longest silent.
+    silent.sort(key=lambda a: (a.last_report_at is not None, a.last_report_at or dt.datetime.min, a.org_id))
+    people = queries.reporters_of(ctx.session, [a.org_id for a in silent])
+    rows = []
+    for i, a in enumerate(silent, 1):
+        names = people.get(a.org_id, [])
+        rows.append(
+            texts.Q_UNREPORTED_LINE.format(
+                i=i,
+                org=a.org_name,
+                people=texts.Q_UNREPORTED_PEOPLE.format(names="、".join(names[:3])) if names else "",
+                last=_last_report(ctx, a),
+            )
+        )
+    head = texts.Q_UNREPORTED_SUMMARY.format(since=since_text, reported=len(activity) - len(silent), n=len(silent))
+    return Page(texts.Q_TITLE_UNREPORTED, head, rows)
+
+
+def investment(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """ "项目投资完成情况": each project's completed investment against its total, and the sums."""
+    if u.item_id is not None and u.item_kind == PROJECT:
+        return items.item_progress(ctx, lex, plan, u)
+    org_ids, refusal = access.scope(ctx, lex, u)
+    if refusal is not None:
+        return [refusal]
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=(PROJECT,))
+    by_item: dict[int, list[AssignmentView]] = {}
+    for v in views:
+        by_item.setdefault(v.item_id, []).append(v)
+    if not by_item:
+        return [Reply(texts.Q_NO_PROJECTS.format(name=access.scope_title(lex, u, org_ids)))]
+    total = Decimal(0)
+    done_all = Decimal(0)
+    rows = []
+    for _item_id, vs in sorted(by_item.items(), key=lambda kv: (kv[1][0].item_number or 0, kv[0])):
+        planned = Decimal(str(vs[0].investment_total or 0))
+        done = queries.decimal_sum([v.investment_done for v in vs])
+        total += planned
+        done_all += done or 0
+        rows.append(_investment_line(ctx, vs, planned, done))
+    head = texts.Q_INVEST_HEADER.format(
+        n=len(by_item), total=fmt.money(total), done=fmt.money(done_all), pct=fmt.share(done_all, total)
+    )
+    return Page(texts.Q_TITLE_INVESTMENT, head, rows)
+
+
+def _investment_line(ctx: Context, vs: list[AssignmentView], planned: Decimal, done: Decimal | None) -> str:
+    """One project: its worst light, completed / planned investment, the day of its newest report."""
+    v0 = vs[0]
+    light = min((v.light for v in vs), key=lambda x: lines.LIGHT_ORDER.get(x, 3))
+    if done is None:
+        return texts.Q_INVEST_LINE_NONE.format(
+            light=light, number=v0.item_number, label=v0.label, total=fmt.money(planned)
+        )
+    date = lines.report_day(ctx, max((v.last_report_at for v in vs if v.last_report_at), default=None))
+    return texts.Q_INVEST_LINE.format(
+        light=light,
+        number=v0.item_number,
+        label=v0.label,
+        done=fmt.money(done),
+        total=fmt.money(planned),
+        pct=fmt.share(done, planned),
+        date=texts.Q_DATE.format(date=date) if date else "",
+    )

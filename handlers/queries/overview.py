@@ -1,0 +1,114 @@
+"""Progress of organisations: one organisation's assignments line by line, or a table of several (a group, the
+whole city) with one line per organisation, worst first. A question about an item goes to `items`.
+"""
+
+from __future__ import annotations
+
+from core.messages import Reply
+from db.models import Plan
+from db.repositories import progress
+from db.repositories.progress import AssignmentView
+from handlers import formatting as fmt
+from handlers import texts
+from handlers.context import Context, Replies
+from handlers.queries import access, items, lines
+from handlers.queries.paging import PAGE_LINES, Answer, Page
+from handlers.understanding.nlu import Lexicon, Understanding
+
+
+def progress_answer(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """ "墨脱县进度", "边境县进度", "全市进度", "米林和朗县进度", or an item's progress."""
+    if u.item_id is not None:
+        return items.item_progress(ctx, lex, plan, u)
+    org_ids, refusal = access.scope(ctx, lex, u)
+    if refusal is not None:
+        return [refusal]
+    if org_ids is None:
+        return summary(ctx, lex, plan, texts.Q_WHOLE_CITY, None)
+    if len(org_ids) == 1:
+        return org_progress(ctx, lex, plan, org_ids[0])
+    if u.group or len(org_ids) > 3:
+        return summary(ctx, lex, plan, u.group or "、".join(lex.org_label(o) for o in org_ids), org_ids)
+    replies: Replies = []
+    for oid in org_ids:
+        replies.append(org_progress_short(ctx, lex, plan, oid))
+    return replies
+
+
+def _org_lines(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> tuple[str, list[str]] | None:
+    """The header and the lines of one organisation's answer; None when it has no tasks."""
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=[org_id])
+    if not views:
+        return None
+    c = progress.count(views)
+    head = texts.Q_ORG_HEADER.format(
+        name=lex.org_name(org_id),
+        total=c.total,
+        done=c.done,
+        in_progress=c.in_progress,
+        not_started=c.not_started,
+        blocked=c.blocked,
+        overdue=c.overdue,
+    )
+    return head, [lines.task_line(ctx, v, lines.item_label(v)) for v in lines.urgent_first(views)]
+
+
+def org_progress(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> Answer:
+    """One organisation's assignments, most urgent first, paged."""
+    name = lex.org_name(org_id)
+    found = _org_lines(ctx, lex, plan, org_id)
+    if found is None:
+        return [Reply(texts.Q_NO_TASKS.format(name=name))]
+    head, rows = found
+    return Page(texts.Q_TITLE.format(name=name), head, rows)
+
+
+def org_progress_short(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> Reply:
+    """One organisation's assignments cut to one page (several organisations in one answer)."""
+    found = _org_lines(ctx, lex, plan, org_id)
+    if found is None:
+        return Reply(texts.Q_NO_TASKS.format(name=lex.org_name(org_id)))
+    head, rows = found
+    shown = rows[:PAGE_LINES]
+    more = len(rows) - len(shown)
+    tail = texts.Q_ORG_MORE.format(n=more, org=lex.org_label(org_id)) if more else ""
+    return Reply("\n".join([head, *shown]) + tail)
+
+
+def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[int] | None) -> Page:
+    """Several organisations (None: all): the totals, then one line per organisation, worst first."""
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids)
+    by_org: dict[int, list[AssignmentView]] = {}
+    for v in views:
+        by_org.setdefault(v.org_id, []).append(v)
+    c = progress.count(views)
+    head = texts.Q_GROUP_HEADER.format(
+        name=title,
+        n=len(by_org),
+        total=c.total,
+        completion=fmt.number(c.completion),
+        done=c.done,
+        in_progress=c.in_progress,
+        not_started=c.not_started,
+        blocked=c.blocked,
+        overdue=c.overdue,
+        lagging=c.lagging,
+    )
+    rows = []
+    for oid, vs in by_org.items():
+        oc = progress.count(vs)
+        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if oc.lagging else progress.GREEN)
+        rows.append((lines.LIGHT_ORDER[light], -oc.overdue, -oc.lagging, oc.completion, oid, light, oc))
+    rows.sort(key=lambda r: r[:5])
+    shown = [
+        texts.Q_GROUP_LINE.format(
+            light=light,
+            name=lex.org_label(oid),
+            completion=fmt.number(oc.completion),
+            lagging=oc.lagging,
+            overdue=oc.overdue,
+        )
+        for *_, oid, light, oc in rows
+    ]
+    example = lex.org_label(rows[0][4]) if rows else texts.Q_GROUP_FOOTER_EXAMPLE
+    return Page(texts.Q_TITLE.format(name=title), head, shown, texts.Q_GROUP_FOOTER.format(example=example))

@@ -1,0 +1,105 @@
+"""The report history replayed: assignment views as they stood at a past moment.
+
+For a moment in the past (the change since last week in the digest, `duban digest --week`, `duban export --at`)
+each assignment is taken with its newest report filed up to that moment; the rest of the view (item,
+organisation, window) is today's, and the traffic light is recomputed with `progress.classify`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import APPROVED, DONE, REPORTABLE_KINDS, Assignment, Item, Plan, Report
+from db.repositories import progress
+from db.repositories.progress import AssignmentView
+
+
+def to_utc(local: dt.datetime) -> dt.datetime:
+    """Aware local → naive UTC (the stored form)."""
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def reports_at(
+    session: Session, plan: Plan, cutoff_utc: dt.datetime, kinds: tuple[str, ...] = REPORTABLE_KINDS
+) -> dict[int, Report]:
+    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments.
+
+    The newest version per assignment is picked in SQL (a window over the (assignment, created_at) index), so
+    only one report per assignment is loaded, however long the history.
+    """
+    ranked = (
+        select(
+            Report.id.label("id"),
+            func.row_number()
+            .over(partition_by=Report.assignment_id, order_by=(Report.created_at.desc(), Report.id.desc()))
+            .label("rn"),
+        )
+        .join(Assignment, Report.assignment_id == Assignment.id)
+        .join(Item, Assignment.item_id == Item.id)
+        .where(Item.plan_id == plan.id, Item.kind.in_(kinds), Report.created_at <= cutoff_utc)
+        .subquery()
+    )
+    rows = session.execute(select(Report).join(ranked, ranked.c.id == Report.id).where(ranked.c.rn == 1)).scalars()
+    return {r.assignment_id: r for r in rows}
+
+
+def views_at(
+    session: Session,
+    plan: Plan,
+    at: dt.datetime,
+    org_ids: list[int] | None = None,
+    kinds: tuple[str, ...] = REPORTABLE_KINDS,
+) -> list[AssignmentView]:
+    """Assignment views as they stood at `at` (aware local): reports filed after it are ignored.
+
+    Built on `progress.assignment_views` (items, organisations, windows) with the report fields replaced by
+    those of the newest report up to `at`, and the traffic light recomputed with `progress.classify`.
+    """
+    today = at.date()
+    current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
+    cutoff = to_utc(at)
+    history = reports_at(session, plan, cutoff, kinds)
+    out: list[AssignmentView] = []
+    for v in current:
+        r = history.get(v.assignment_id)
+        if (r.id if r else None) == v.last_report_id:
+            out.append(v)  # nothing filed since: the current view is the view at `at`
+            continue
+        status = r.status if r else None
+        percent = Decimal(100) if status == DONE else (r.percent if r else None)
+        expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, today)
+        closed = bool(
+            r
+            and r.status == DONE
+            and r.review_state == APPROVED
+            and r.reviewed_at is not None
+            and r.reviewed_at <= cutoff
+        )
+        out.append(
+            dataclasses.replace(
+                v,
+                status=status,
+                percent=percent,
+                last_report_id=r.id if r else None,
+                last_report_at=r.created_at if r else None,
+                review_state=r.review_state if r else None,
+                problems=r.problems if r else None,
+                description=r.description if r else None,
+                investment_done=r.investment_done if r else None,
+                physical_progress=r.physical_progress if r else None,
+                indicator_value=r.indicator_value if r else None,
+                indicator_number=r.indicator_number if r else None,
+                closed=closed,
+                expected=expected,
+                overdue=overdue,
+                lagging=lagging,
+                light=light,
+            )
+        )
+    out.sort(key=progress.urgency_key)
+    return out
