@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 from core.messages import Reply
+from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
 from handlers.understanding.numbers import parse_date, to_number
@@ -46,12 +47,12 @@ def command(ctx: Context, text: str) -> list[Reply] | None:
     if until is None:
         return [Reply(texts.LEAVE_USAGE)]
     if until < today:
-        return [Reply(texts.LEAVE_PAST.format(date=_md(until)))]
+        return [Reply(texts.LEAVE_PAST.format(date=fmt.day(until)))]
     if (until - today).days > MAX_PAUSE_DAYS:
         return [Reply(texts.LEAVE_TOO_LONG.format(n=MAX_PAUSE_DAYS))]
     person.paused_until = until
     back = until + dt.timedelta(days=1)
-    return [Reply(texts.LEAVE_OK.format(until=_md(until), back=_md(back)))]
+    return [Reply(texts.LEAVE_OK.format(until=fmt.day(until), back=fmt.day(back)))]
 
 
 def _until(rest: str, today: dt.date) -> dt.date | None:
@@ -73,7 +74,3 @@ def _until(rest: str, today: dt.date) -> dt.date | None:
         if (later - today).days <= MAX_PAUSE_DAYS:
             return later
     return d
-
-
-def _md(d: dt.date) -> str:
-    return texts.SCHED_DATE.format(m=d.month, d=d.day)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from core.messages import Choice, Reply
 from db.models import DONE, Report
 from db.repositories import outbox, reports
+from handlers import formatting as fmt
 from handlers import kernel, texts, vocabulary
 from handlers.context import Context, Replies
 from handlers.understanding.numbers import fmt_number
@@ -51,7 +52,7 @@ def command(ctx: Context, text: str) -> Replies | None:
 
 
 def _local(ctx: Context, r: Report) -> str:
-    return ctx.clock.to_local(r.created_at).strftime("%m-%d %H:%M")
+    return fmt.stored_short_minute(r.created_at, ctx.clock.tz)
 
 
 def _pct(r: Report) -> str:

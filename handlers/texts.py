@@ -193,7 +193,6 @@ INVITE_CREATED = "已生成{org}{role}绑定码：{code}（{expires} 前有效�
 INVITE_UNKNOWN_ORG = "没有找到单位“{name}”。{hint}"
 
 # ---- scheduler: nudges, overdue notices, escalation, prompts, events (scheduler/jobs.py) -------------------
-SCHED_DATE = "{m}月{d}日"  # handlers/leave.py; the other dates go through handlers/formatting.py (FMT_DAY)
 SCHED_NUDGE_HEADER = "【督办提醒】{name}您好，{org}有{n}项任务临近截止："
 SCHED_OVERDUE_HEADER = "【逾期提醒】{name}您好，{org}有{n}项任务已逾期："
 SCHED_ESCALATION_HEADER = "【督办升级】{name}您好，以下{n}项任务逾期未完成，请协调督促："

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.messages import Reply
 from db.models import DONE, IN_PROGRESS, NOT_STARTED, Assignment
 from db.repositories import conversations, reports
+from handlers import formatting as fmt
 from handlers import kernel, texts
 from handlers.checkin import flow, listing
 from handlers.checkin.flow import start
@@ -100,7 +101,7 @@ def edit_last(ctx: Context) -> Replies:
         next_step=last.next_step,
         expected=last.expected_date,
     )
-    date = listing.date_cn(ctx, last.created_at)
+    date = fmt.stored_day(last.created_at, ctx.clock.tz)
     return [Reply(texts.EDIT_LAST_INTRO.format(date=date)), *begin_confirm(ctx, last.assignment_id, fields, last.id)]
 
 

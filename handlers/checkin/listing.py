@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from sqlalchemy import select
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from core.messages import Choice, Reply
 from db.models import Assignment, Item, Organisation
 from db.repositories import plans, progress
+from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
 from handlers.understanding.numbers import fmt_number, to_number
@@ -26,24 +26,14 @@ def own_open_assignments(ctx: Context, org_id: int) -> list[progress.AssignmentV
     return [v for v in views if not v.closed]
 
 
-def date_cn(ctx: Context, d: object) -> str:
-    """ "5月24日" for a date, the clock's local date for a stored (naive UTC) time, "—" for none."""
-    if d is None:
-        return "—"
-    if isinstance(d, dt.datetime):
-        d = ctx.clock.to_local(d).date()
-    assert isinstance(d, dt.date)
-    return f"{d.month}月{d.day}日"
-
-
 def task_line(ctx: Context, v: progress.AssignmentView) -> str:
     if v.status is None:
         state = texts.TASK_STATE_NEVER
     else:
-        date = date_cn(ctx, v.last_report_at) if v.last_report_at is not None else ""
+        date = fmt.stored_day(v.last_report_at, ctx.clock.tz)
         pct = f" {fmt_number(v.percent)}%" if v.percent is not None else ""
         state = texts.TASK_STATE_LAST.format(status=texts.STATUS_LABELS[v.status], percent=pct, date=date)
-    return texts.TASK_LINE.format(light=v.light, label=v.label, due=date_cn(ctx, v.due), state=state)
+    return texts.TASK_LINE.format(light=v.light, label=v.label, due=fmt.day_or_dash(v.due), state=state)
 
 
 def list_reply(ctx: Context, org_name: str, views: list[progress.AssignmentView], page: int) -> Reply:

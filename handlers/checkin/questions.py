@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from core.messages import Choice, Reply
 from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, NOT_STARTED, PROJECT, Assignment, Item
+from handlers import formatting as fmt
 from handlers import texts, vocabulary
-from handlers.checkin.listing import date_cn
 from handlers.checkin.model import Draft, Fields, Step
 from handlers.context import Context
 from handlers.kernel import Fit
@@ -87,7 +87,7 @@ def header(ctx: Context, a: Assignment) -> Reply:
         target = texts.CHECKIN_TARGET.format(target=t.get("text") or f"{t.get('value', '')}{t.get('unit', '')}")
     return Reply(
         texts.CHECKIN_HEADER.format(
-            label=item.label, org=a.organisation.name, title=item.title, due=date_cn(ctx, due), target=target
+            label=item.label, org=a.organisation.name, title=item.title, due=fmt.day_or_dash(due), target=target
         )
     )
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.messages import Choice, Reply
 from db.models import DONE, IN_PROGRESS, INDICATOR, Assignment, Item, Report
 from db.repositories import progress, reports
+from handlers import formatting as fmt
 from handlers import texts
 from handlers.checkin.listing import own_open_assignments
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, save
@@ -48,12 +49,6 @@ FIELD_ALIASES = {
     "附件": Step.EVIDENCE,
     "照片": Step.EVIDENCE,
 }
-VERDICT_TEXT = {
-    progress.MET: texts.INDICATOR_MET,
-    progress.NOT_MET: texts.INDICATOR_NOT_MET,
-    progress.UNJUDGED: texts.INDICATOR_UNKNOWN,
-    progress.UNREPORTED: texts.INDICATOR_UNKNOWN,
-}
 
 
 def assignment(ctx: Context, draft: Draft) -> Assignment:
@@ -76,9 +71,9 @@ def _value(step: Step, draft: Draft, item: Item) -> str:
     if step == Step.INDICATOR:
         if not f.indicator:
             return none
-        verdict = VERDICT_TEXT[
+        verdict = fmt.verdict_label(
             progress.indicator_verdict(item.check_op, item.check_value, f.indicator_number, f.status)
-        ]
+        )
         return f"{f.indicator}（目标 {item.target_year_text or '—'}{unit(item)}，{verdict}）"
     if step == Step.EXPECTED:
         return f.expected.isoformat() if f.expected else none
