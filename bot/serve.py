@@ -23,7 +23,7 @@ def enabled_channels(app: App) -> list[Channel]:
     s = app.settings
     channels: list[Channel] = []
     if s.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram.channel import TelegramChannel
 
         channels.append(TelegramChannel(s))
     if s.wecom_enabled:

@@ -30,7 +30,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.telegram import FloodLimiter, TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.limits import TelegramRateLimiter
 from bot.channels.wecom import WecomChannel, WecomClient
 from config.clock import Clock
 from config.settings import Settings
@@ -178,8 +179,8 @@ async def deliver(
     return start + rounds
 
 
-def wide_limiter() -> FloodLimiter:
-    return FloodLimiter(overall_per_second=1e6, chat_burst=1e6, chat_per_second=1e6)
+def wide_limiter() -> TelegramRateLimiter:
+    return TelegramRateLimiter(overall_max_rate=1e6, chat_burst=1e6, chat_per_second=1e6)
 
 
 # ---- Telegram -----------------------------------------------------------------------------------------------
