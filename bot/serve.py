@@ -27,11 +27,11 @@ def enabled_channels(app: App) -> list[Channel]:
 
         channels.append(TelegramChannel(s))
     if s.wecom_enabled:
-        from bot.channels.wecom import WecomChannel
+        from bot.channels.wecom.channel import WecomChannel
 
         channels.append(WecomChannel(s))
     elif s.wecom_group_webhook:
-        from bot.channels.wecom import WecomRobotChannel
+        from bot.channels.wecom.robot import WecomRobotChannel
 
         channels.append(WecomRobotChannel(s))
     return channels

@@ -32,7 +32,8 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.limits import TelegramRateLimiter
-from bot.channels.wecom import WecomChannel, WecomClient
+from bot.channels.wecom.channel import WecomChannel
+from bot.channels.wecom.client import WecomClient
 from config.clock import Clock
 from config.settings import Settings
 from db.engine import transaction
@@ -360,7 +361,7 @@ async def test_same_wecom_callback_twice_is_handled_once(server: Server) -> None
     results = await asyncio.gather(server.sim.post_raw(query, body), server.sim.post_raw(query, body))
     assert results == [(200, ""), (200, "")]
     await server.channel.drain()
-    server.channel._seen.clear()  # as after a restart: only the database remembers
+    server.channel.forget_seen()  # as after a restart: only the database remembers
     assert await server.sim.post_raw(query, body) == (200, "")
     await server.channel.drain()
     with server.app.session_factory() as s:
