@@ -81,7 +81,8 @@ def _bind_officials(url: str) -> list[tuple[int, str]]:
 async def _duban(url: str, work: Path, messages: list[tuple[int, str]]) -> Figures:
     from aiohttp import web
 
-    from bot.channels.telegram import FloodLimiter, TelegramChannel
+    from bot.channels.telegram.channel import TelegramChannel
+    from bot.channels.telegram.limits import TelegramRateLimiter
     from tests.fakes.telegram_api import FakeTelegramAPI
 
     api = FakeTelegramAPI()
@@ -95,7 +96,7 @@ async def _duban(url: str, work: Path, messages: list[tuple[int, str]]) -> Figur
     )
     app = build_app(settings, migrate=False, clock=Clock("Asia/Shanghai", dt.datetime(2023, 5, 24, 9), frozen=True))
     channel = TelegramChannel(
-        settings, limiter=FloodLimiter(overall_per_second=1e6, chat_burst=1e6, chat_per_second=1e6)
+        settings, limiter=TelegramRateLimiter(overall_max_rate=1e6, chat_burst=1e6, chat_per_second=1e6)
     )
     try:
         await channel.start(app, web.Application())

@@ -23,15 +23,15 @@ def enabled_channels(app: App) -> list[Channel]:
     s = app.settings
     channels: list[Channel] = []
     if s.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram.channel import TelegramChannel
 
         channels.append(TelegramChannel(s))
     if s.wecom_enabled:
-        from bot.channels.wecom import WecomChannel
+        from bot.channels.wecom.channel import WecomChannel
 
         channels.append(WecomChannel(s))
     elif s.wecom_group_webhook:
-        from bot.channels.wecom import WecomRobotChannel
+        from bot.channels.wecom.robot import WecomRobotChannel
 
         channels.append(WecomRobotChannel(s))
     return channels

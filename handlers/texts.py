@@ -167,11 +167,11 @@ REVIEW_NOTIFY_RETURNED = "您汇报的「{label}」被退回，理由：{reason}
 REVIEW_CHOICE_PASS, REVIEW_CHOICE_RETURN = "通过", "退回"
 REVIEW_NEXT_HINT = "回复“待审核”查看下一条。"
 
-# ---- WeCom channel (bot/channels/wecom.py) ----------------------------------------------------------------
+# ---- WeCom channel (bot/channels/wecom/) ------------------------------------------------------------------
 WECOM_UNSUPPORTED = "暂不支持这类消息。请发送文字；佐证材料请发送图片或文件。"
 WECOM_MEDIA_FAILED = "图片或文件没有接收成功，请稍后重新发送一次。"
 
-# ---- Telegram channel (bot/channels/telegram.py) ----------------------------------------------------------
+# ---- Telegram channel (bot/channels/telegram/) ------------------------------------------------------------
 TG_COMMANDS = (  # the command menu (setMyCommands): Telegram commands must be latin, descriptions may be Chinese
     ("report", "汇报：逐项填报本单位任务进展"),
     ("progress", "进度：查看进度（可加单位，如 /progress 墨脱县）"),
@@ -186,6 +186,10 @@ TG_BUTTON_EXPIRED = "这个按钮已失效，请重新发送命令。"
 TG_UNSUPPORTED = "暂不支持这类消息。请发送文字；佐证材料请发送图片或文件。"
 TG_MEDIA_FAILED = "图片或文件没有接收成功，请稍后重新发送一次。"
 TG_FILE_TOO_LARGE = "文件太大（Telegram 机器人最多接收 20MB），请压缩后重新发送。"
+
+# ---- console channel (bot/channels/console.py) -----------------------------------------------------------
+CONSOLE_WELCOME = "督办助手控制台（用户：{user}）。输入“帮助”查看用法，Ctrl-D 退出。"
+CONSOLE_ATTACHMENT = "[附件] {name}: {path}"
 
 # ---- people management (admins) --------------------------------------------------------------------------
 INVITE_USAGE = "用法：邀请 单位名 [填报人|协调员]，例如：邀请 墨脱县 填报人"

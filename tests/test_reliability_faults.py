@@ -30,8 +30,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.telegram import FloodLimiter, TelegramChannel
-from bot.channels.wecom import WecomChannel, WecomClient
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.limits import TelegramRateLimiter
+from bot.channels.wecom.channel import WecomChannel
+from bot.channels.wecom.client import WecomClient
 from config.clock import Clock
 from config.settings import Settings
 from db.engine import transaction
@@ -178,8 +180,8 @@ async def deliver(
     return start + rounds
 
 
-def wide_limiter() -> FloodLimiter:
-    return FloodLimiter(overall_per_second=1e6, chat_burst=1e6, chat_per_second=1e6)
+def wide_limiter() -> TelegramRateLimiter:
+    return TelegramRateLimiter(overall_max_rate=1e6, chat_burst=1e6, chat_per_second=1e6)
 
 
 # ---- Telegram -----------------------------------------------------------------------------------------------
@@ -359,7 +361,7 @@ async def test_same_wecom_callback_twice_is_handled_once(server: Server) -> None
     results = await asyncio.gather(server.sim.post_raw(query, body), server.sim.post_raw(query, body))
     assert results == [(200, ""), (200, "")]
     await server.channel.drain()
-    server.channel._seen.clear()  # as after a restart: only the database remembers
+    server.channel.forget_seen()  # as after a restart: only the database remembers
     assert await server.sim.post_raw(query, body) == (200, "")
     await server.channel.drain()
     with server.app.session_factory() as s:

@@ -22,7 +22,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.telegram import FloodLimiter, TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.limits import TelegramRateLimiter
 from config.clock import Clock
 from config.settings import Settings
 from db.engine import transaction
@@ -140,7 +141,7 @@ async def test_300_users_check_in_at_the_same_time(tg_app: App, api: FakeTelegra
     assert len({u.assignment_id for u in users}) == USERS
     assert len({u.org for u in users}) > 10  # many organisations, several users in each
     channel = TelegramChannel(
-        tg_app.settings, limiter=FloodLimiter(overall_per_second=1e6, chat_burst=1e6, chat_per_second=1e6)
+        tg_app.settings, limiter=TelegramRateLimiter(overall_max_rate=1e6, chat_burst=1e6, chat_per_second=1e6)
     )
     await channel.start(tg_app, web.Application())
     driver = Driver(api)

@@ -24,16 +24,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import select
+from telegram.error import RetryAfter
 
 from bot import serve as bot_serve
 from bot.app import App, build_app
-from bot.channels.telegram import FloodLimiter, TelegramChannel, api_urls, command_to_text, webhook_secret
+from bot.channels.telegram.channel import TelegramChannel, api_urls, webhook_secret
+from bot.channels.telegram.inbound import command_to_text
+from bot.channels.telegram.limits import TRY_ONCE, TelegramRateLimiter
 from bot.serve import enabled_channels as real_enabled_channels
 from bot.serve import serve
 from config.clock import Clock
 from config.settings import Settings
 from core.channel import PermanentFailure, RetryLater
-from core.messages import Choice, IncomingMessage, OutAttachment, Reply
+from core.messages import Choice, IncomingMessage, OutAttachment, Reply, choice_token, parse_choice_token, render_plain
 from db.engine import transaction
 from db.models import OFFICIAL, Identity, Report
 from db.repositories import orgs, people
@@ -86,7 +89,7 @@ class Tg:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: App, api: FakeTelegramAPI, limiter: FloodLimiter | None = None) -> AsyncIterator[Tg]:
+async def serving(app: App, api: FakeTelegramAPI, limiter: TelegramRateLimiter | None = None) -> AsyncIterator[Tg]:
     """Run `serve()` (HTTP server, channels) until the block ends.
 
     The per-chat flood limit is raised (unless `limiter` is given): a test types faster than a person, and
@@ -119,7 +122,7 @@ async def serving(app: App, api: FakeTelegramAPI, limiter: FloodLimiter | None =
 
 @contextlib.asynccontextmanager
 async def channel_running(
-    app: App, port: int = 0, limiter: FloodLimiter | None = None
+    app: App, port: int = 0, limiter: TelegramRateLimiter | None = None
 ) -> AsyncIterator[TelegramChannel]:
     """The channel alone on its own aiohttp server, for tests that need the channel object."""
     channel = TelegramChannel(app.settings, limiter=limiter or fast_limiter())
@@ -135,8 +138,8 @@ async def channel_running(
         await runner.cleanup()
 
 
-def fast_limiter() -> FloodLimiter:
-    return FloodLimiter(chat_burst=20, chat_per_second=50)
+def fast_limiter() -> TelegramRateLimiter:
+    return TelegramRateLimiter(chat_burst=20, chat_per_second=50)
 
 
 def bind_user(app: App, tg_id: int, org: str = "墨脱县", role: str = OFFICIAL, name: str | None = None) -> None:
@@ -152,10 +155,25 @@ class ScriptedEngine:
     def __init__(self, respond: Callable[[IncomingMessage], list[Reply]]) -> None:
         self.respond = respond
         self.seen: list[IncomingMessage] = []
+        self.confirmed: list[IncomingMessage] = []
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         self.seen.append(msg)
         return self.respond(msg)
+
+    def mark_replied(self, msg: IncomingMessage) -> None:
+        self.confirmed.append(msg)
+
+
+def ask(question_id: str, choices: list[Choice]) -> list[Choice]:
+    """The choices as the engine sends them with the question it waits for: each stamped with a token."""
+    return [Choice(c.label, c.value, choice_token(question_id, i)) for i, c in enumerate(choices)]
+
+
+def answer_of(text: str, choices: list[Choice]) -> str:
+    """What the engine makes of a press: the value of the choice its token names."""
+    token = parse_choice_token(text)
+    return choices[token[1]].value if token else text
 
 
 # ---- start-up, onboarding, queries --------------------------------------------------------------------------
@@ -291,16 +309,19 @@ async def test_checkin_with_buttons_typed_answers_and_a_photo(tg_app: App, api: 
 
 
 async def test_inline_buttons_callback_values_and_double_presses(tg_app: App, api: FakeTelegramAPI) -> None:
-    long_value = "选择:" + "很长的选项值" * 10  # > 64 bytes: must be mapped
-    choices = [
-        Choice("推进中", "status:in_progress"),
-        Choice("一个很长的选项", long_value),
-        Choice("受阻", "status:blocked"),
-    ]
+    long_value = "选择:" + "很长的选项值" * 10  # > 64 bytes: only the choice's token fits in a button
+    choices = ask(
+        "q8001",
+        [
+            Choice("推进中", "status:in_progress"),
+            Choice("一个很长的选项", long_value),
+            Choice("受阻", "status:blocked"),
+        ],
+    )
 
     def respond(msg: IncomingMessage) -> list[Reply]:
         if msg.is_choice:
-            return [Reply(f"收到：{msg.text}")]
+            return [Reply(f"收到：{answer_of(msg.text, choices)}")]
         return [Reply("请选择状态：", choices=choices)]
 
     engine = ScriptedEngine(respond)
@@ -310,18 +331,19 @@ async def test_inline_buttons_callback_values_and_double_presses(tg_app: App, ap
         keyboard = api.last_keyboard_message(8001)
         assert keyboard is not None
         data = [d for _, d in api.buttons(keyboard)]
-        assert data[0] == "status:in_progress" and all(len(d.encode()) <= 64 for d in data)
+        assert data == [c.token for c in choices] and all(len(d.encode()) <= 64 for d in data)
 
         assert await tg.press(8001, "一个很长") == f"收到：{long_value}"
         seen = engine.seen[-1]
-        assert seen.is_choice and seen.text == long_value and seen.chat_id == "8001" and seen.user_id == "8001"
+        assert seen.is_choice and seen.text == choices[1].token and seen.chat_id == "8001" and seen.user_id == "8001"
 
         # A second press on the same keyboard carries the same message id: the engine treats it as a duplicate.
         api.inject_callback(8001, data[2], keyboard["message_id"])
         await api.wait_for(lambda: len(engine.seen) == 3)
         assert engine.seen[-1].message_id == engine.seen[-2].message_id
 
-        # A button whose mapping this process no longer knows is answered with a notice, never left spinning.
+        # A button of an earlier release (a hash that release mapped in memory) is answered with a notice, never
+        # left spinning.
         api.inject_callback(8001, "~00000000000000000000000000000000", keyboard["message_id"])
         await api.wait_for(lambda: len(api.answered_callbacks) == 3)
         expired = list(api.answered_callbacks.values())[-1]
@@ -329,6 +351,43 @@ async def test_inline_buttons_callback_values_and_double_presses(tg_app: App, ap
         assert len(engine.seen) == 3
         # Every press was answered.
         assert len(api.calls_of("answerCallbackQuery")) == 3
+
+
+async def test_a_button_means_the_same_after_a_restart(tg_app: App, api: FakeTelegramAPI) -> None:
+    """Callback data is the choice's payload and nothing is kept in memory: a new channel object (a restart, or
+    another process) hands the engine exactly what the button carries."""
+    choices = ask("r8201", [Choice("推进中", "status:in_progress"), Choice("受阻", "status:blocked")])
+    engine = ScriptedEngine(lambda m: [Reply("收到")] if m.is_choice else [Reply("请选择状态：", choices=choices)])
+    tg_app.engine = engine  # type: ignore[assignment]
+    async with channel_running(tg_app) as first:
+        api.inject_message(8201, "开始")
+        await api.wait_for(lambda: api.last_keyboard_message(8201) is not None)
+        await first.edge.queue.drain(10)
+    keyboard = api.last_keyboard_message(8201)
+    assert keyboard is not None and [d for _, d in api.buttons(keyboard)] == [c.token for c in choices]
+    async with channel_running(tg_app) as second:
+        assert second is not first
+        api.press(8201, "受阻")
+        await api.wait_for(lambda: any(m.is_choice for m in engine.seen))
+        await api.wait_for(lambda: "收到" in api.texts(8201))
+    pressed = [m for m in engine.seen if m.is_choice]
+    assert [(m.text, m.chat_id, m.user_id) for m in pressed] == [(choices[1].token, "8201", "8201")]
+    assert pressed[0] in engine.confirmed  # the answer went out, so it was confirmed
+
+
+async def test_a_choice_too_long_for_a_button_is_listed_in_the_text(tg_app: App, api: FakeTelegramAPI) -> None:
+    """A proactive message's choice sends its value; a value over 64 bytes cannot be a button, and nothing is
+    kept in memory to stand for it: it gets no button, and the text lists every choice."""
+    long_value = "选择:" + "很长的选项值" * 10
+    reply = Reply("本周汇报？", choices=[Choice("开始汇报", "汇报"), Choice("另一件事", long_value)])
+    async with channel_running(tg_app) as channel:
+        await channel.send("13101", reply)
+        await channel.send("13102", Reply("只有长选项", choices=[Choice("另一件事", long_value)]))
+    (sent,) = api.sent(13101)
+    assert api.buttons(sent) == [("开始汇报", "汇报")]
+    assert sent["text"] == render_plain(reply) == "本周汇报？\n\n1. 开始汇报\n2. 另一件事"
+    (only_long,) = api.sent(13102)
+    assert not api.buttons(only_long) and only_long["text"] == "只有长选项\n\n1. 另一件事"
 
 
 async def test_callback_answered_even_when_the_engine_fails(tg_app: App, api: FakeTelegramAPI) -> None:
@@ -462,7 +521,7 @@ async def test_a_wait_in_one_chat_does_not_hold_up_another(tg_app: App, api: Fak
 
 
 async def test_flood_limiter_spaces_messages_per_chat() -> None:
-    limiter = FloodLimiter(overall_per_second=1000, chat_burst=2)  # a burst of 2, then 1/s
+    limiter = TelegramRateLimiter(overall_max_rate=1000, chat_burst=2)  # a burst of 2, then 1/s
 
     async def call() -> bool:
         return True
@@ -477,6 +536,35 @@ async def test_flood_limiter_spaces_messages_per_chat() -> None:
         *(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 99}, None) for _ in range(3))
     )
     assert time.monotonic() - started >= 0.9  # the third message in one chat waits about a second
+
+
+async def test_rate_limiter_waits_out_a_429_for_its_chat_only() -> None:
+    limiter = TelegramRateLimiter(overall_max_rate=1000, chat_burst=100, chat_per_second=100)
+    flooded = 0
+    wait = dt.timedelta(seconds=1)
+
+    async def flood() -> bool:
+        nonlocal flooded
+        flooded += 1
+        raise RetryAfter(wait)
+
+    async def call() -> bool:
+        return True
+
+    # Tried once: the caller (the outbox) reschedules the message itself.
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(flood, (), {}, "sendMessage", {"chat_id": 1}, TRY_ONCE)
+    assert flooded == 1
+    started = time.monotonic()
+    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 2}, None)
+    assert time.monotonic() - started < 0.5  # another chat goes on at once
+    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert time.monotonic() - started >= 0.9  # the chat the 429 was for waits out its second
+    # By default a 429 is retried (three times), then raised.
+    wait = dt.timedelta(seconds=0.1)
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(flood, (), {}, "sendMessage", {"chat_id": 3}, None)
+    assert flooded == 1 + 4
 
 
 # ---- webhook mode -------------------------------------------------------------------------------------------

@@ -37,21 +37,18 @@ from yarl import URL
 
 import bot.serve
 from bot.app import App, build_app
-from bot.channels.wecom import (
+from bot.channels.edge import TextLimit, Unit, split
+from bot.channels.wecom.callback import BadRequest, inbound_from_xml, parse_xml
+from bot.channels.wecom.channel import WecomChannel
+from bot.channels.wecom.client import (
     MARKDOWN_LIMIT,
     PUBLIC_BASE_URL,
-    ROBOT_CHAT_ID,
     TEXT_LIMIT,
-    BadRequest,
     WecomApiError,
-    WecomChannel,
     WecomClient,
-    inbound_from_xml,
     normalize_base_url,
-    parse_xml,
-    send_group_robot,
-    split_utf8,
 )
+from bot.channels.wecom.robot import ROBOT_CHAT_ID, WecomRobotChannel, send_group_robot
 from config.clock import Clock
 from config.settings import Settings
 from core.channel import PermanentFailure, RetryLater
@@ -172,9 +169,14 @@ class StubEngine:
     replies: list[list[Reply]] = field(default_factory=list)  # one list per message, in order; then []
     received: list[IncomingMessage] = field(default_factory=list)
 
+    confirmed: list[IncomingMessage] = field(default_factory=list)
+
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         self.received.append(msg)
         return self.replies.pop(0) if self.replies else []
+
+    def mark_replied(self, msg: IncomingMessage) -> None:
+        self.confirmed.append(msg)
 
 
 @dataclass
@@ -463,7 +465,7 @@ async def test_retried_callback_is_handled_once(server: Server) -> None:
         assert await server.sim.post_raw(query, body) == (200, "")
     await server.channel.drain()
     # After a restart the in-memory guard is gone; the database still knows the message.
-    server.channel._seen.clear()
+    server.channel.forget_seen()
     assert await server.sim.post_raw(query, body) == (200, "")
     await server.channel.drain()
     assert server.fake.sent_texts(OFFICIAL) == [texts.HELP_OFFICIAL]
@@ -588,7 +590,7 @@ async def test_long_markdown_and_attachment_replies(fake: FakeWecomApi, tmp_path
     )
     await channel.send("u1", Reply(long_text))
     parts = fake.sent_texts("u1")
-    assert len(parts) > 1 and all(len(p.encode()) <= TEXT_LIMIT for p in parts)
+    assert len(parts) > 1 and all(len(p.encode()) <= TEXT_LIMIT.size for p in parts)
     assert "\n".join(parts) == long_text
     await channel.send("u2", Reply("周报", markdown="## 周报\n> 墨脱县 **3** 项逾期"))
     md = fake.calls_to("message/send")[-1].body
@@ -662,31 +664,35 @@ async def stub_server(fake: FakeWecomApi, tmp_path: Path) -> AsyncIterator[tuple
     await runner.cleanup()
 
 
-async def test_a_number_answers_the_last_offered_choices(stub_server: Any, fake: FakeWecomApi) -> None:
+async def test_a_typed_number_goes_to_the_engine_as_typed(stub_server: Any, fake: FakeWecomApi) -> None:
+    """Choices are shown numbered; a number typed back is the engine's to map (to the question it stored with
+    the conversation), so the channel keeps no list of its own: the same after a restart and on any process."""
     channel, engine, sim = stub_server
     engine.replies = [
-        [Reply("选哪项？", choices=[Choice("污水处理", "task:17"), Choice("垃圾分类", "task:18")])],
-        [],
-        [],
+        [Reply("选哪项？", choices=[Choice("污水处理", "task:17", "~q1.0"), Choice("垃圾分类", "task:18", "~q1.1")])]
     ]
     for text in ("汇报", "２", "2"):
         await sim.text("u1", text)
         await channel.drain()
-    got = [(m.text, m.is_choice) for m in engine.received]
-    # "２" (full-width) picks the second choice; afterwards no list is open, so "2" is plain text.
-    assert got == [("汇报", False), ("task:18", True), ("2", False)]
+    assert [(m.text, m.is_choice) for m in engine.received] == [("汇报", False), ("２", False), ("2", False)]
     assert fake.sent_texts("u1") == ["选哪项？\n\n1. 污水处理\n2. 垃圾分类"]
-    # A proactive prompt with choices can be answered by number too.
+    assert engine.confirmed == engine.received[:1]  # only the message that had replies, once they went out
+    # A proactive prompt's choices are numbered too; the number still goes as typed.
     await channel.send("u2", Reply("本周汇报？", choices=[Choice("开始汇报", "汇报"), Choice("稍后", "later")]))
+    assert fake.sent_texts("u2") == ["本周汇报？\n\n1. 开始汇报\n2. 稍后"]
     await sim.text("u2", "1")
     await channel.drain()
-    assert (engine.received[-1].text, engine.received[-1].is_choice) == ("汇报", True)
-    # Out of range: plain text.
-    engine.replies = [[Reply("?", choices=[Choice("a", "A")])]]
-    await sim.text("u3", "x")
-    await sim.text("u3", "5")
-    await channel.drain()
-    assert (engine.received[-1].text, engine.received[-1].is_choice) == ("5", False)
+    assert (engine.received[-1].text, engine.received[-1].is_choice) == ("1", False)
+
+
+async def test_a_full_width_number_answers_the_pending_question(server: Server) -> None:
+    """A number typed on a phone keyboard (full-width or not) picks the numbered choice of the question asked."""
+    out = await server.say(OFFICIAL, "汇报")
+    assert re.search(r"^1\. ", out, re.MULTILINE), out
+    out = await server.say(OFFICIAL, "1")
+    assert "状态" in out and re.search(r"^2\. 推进中", out, re.MULTILINE), out
+    out = await server.say(OFFICIAL, "２")  # 推进中
+    assert "百分比" in out, out
 
 
 async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, tmp_path: Path) -> None:
@@ -727,10 +733,10 @@ async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, 
 @hsettings(max_examples=200, deadline=None)
 @given(
     st.text(alphabet=st.sampled_from(list("汇报进度ab1\n🌲")), max_size=3000),
-    st.sampled_from([16, 64, TEXT_LIMIT, MARKDOWN_LIMIT]),
+    st.sampled_from([16, 64, TEXT_LIMIT.size, MARKDOWN_LIMIT.size]),
 )
 def test_split_utf8_respects_the_byte_limit(text: str, limit: int) -> None:
-    parts = split_utf8(text, limit)
+    parts = split(text, TextLimit(limit, Unit.UTF8))
     assert all(len(p.encode()) <= limit for p in parts)
     assert "".join(parts).replace("\n", "") == text.replace("\n", "")
 
@@ -819,7 +825,6 @@ def test_parse_xml_refuses_any_dtd() -> None:
 
 async def test_group_robot_only_channel_sends_digests_and_refuses_users(tmp_path):
     """With only DUBAN_WECOM_GROUP_WEBHOOK set, serve still delivers group digests."""
-    from bot.channels.wecom import ROBOT_CHAT_ID, WecomRobotChannel
     from config.settings import Settings
     from core.channel import PermanentFailure
     from core.messages import Reply

@@ -1,0 +1,170 @@
+"""WeCom's callback: URL verification, signature check and decryption, and the XML of what users send.
+
+WeCom calls our callback URL. The GET URL verification answers the decrypted echostr; a POST is signature-checked
+and decrypted with wechatpy's WeCom crypto (which also checks the CorpID the message was encrypted for) and
+reduced to an `Inbound`. Anything not from WeCom is refused with `BadRequest` before it is stored or handled.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import xmltodict
+from aiohttp import web
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # a real callback is about 1 KiB; anything near this is not from WeCom
+EVENTS = {"enter_agent": "enter", "subscribe": "subscribe"}
+
+_UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class BadRequest(Exception):
+    """A callback we refuse; `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One decrypted callback, reduced to what duban uses."""
+
+    user_id: str
+    msg_type: str
+    message_id: str
+    text: str = ""
+    media_id: str = ""
+    file_name: str | None = None
+    event: str | None = None
+
+
+class CallbackCrypto:
+    """The callback's signature check and decryption for one application.
+
+    Raises:
+        ValueError: the EncodingAESKey is not a valid one.
+    """
+
+    def __init__(self, token: str, aes_key: str, corp_id: str) -> None:
+        try:
+            self.crypto = WeChatCrypto(token, aes_key, corp_id)
+        except Exception as exc:
+            raise ValueError("DUBAN_WECOM_AES_KEY must be the 43-character EncodingAESKey of the application") from exc
+
+    def verify_url(self, request: web.Request) -> web.Response:
+        """URL verification when the callback is saved in the admin console: answer the decrypted echostr."""
+        q = request.query
+        sig, ts, nonce, echo = (q.get(k, "") for k in ("msg_signature", "timestamp", "nonce", "echostr"))
+        if not (sig and ts and nonce and echo):
+            return web.Response(status=400, text="missing parameters")
+        # A '+' of the base64 echostr that arrives unescaped is decoded as a space; base64 has no spaces.
+        echo = echo.replace(" ", "+")
+        try:
+            plain = self.crypto.check_signature(sig, ts, nonce, echo)
+        except InvalidSignatureException:
+            log.warning("WeCom URL verification with a bad signature from %s", request.remote)
+            return web.Response(status=403, text="bad signature")
+        except InvalidCorpIdException:
+            log.warning("WeCom URL verification for another CorpID from %s", request.remote)
+            return web.Response(status=403, text="wrong CorpID")
+        except Exception:
+            return web.Response(status=400, text="bad echostr")
+        return web.Response(text=plain, content_type="text/plain")
+
+    async def accept(self, request: web.Request) -> Inbound | None:
+        """Check, decrypt and parse one callback POST; None for what duban ignores.
+
+        Raises:
+            BadRequest: anything not from WeCom.
+        """
+        q = request.query
+        sig, ts, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+        if not (sig and ts and nonce):
+            raise BadRequest(400, "missing msg_signature/timestamp/nonce")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise BadRequest(413, f"body of {request.content_length} bytes")
+        outer = parse_xml(await _read_capped(request, MAX_BODY))
+        encrypted = outer.get("Encrypt")
+        if not isinstance(encrypted, str) or not encrypted.strip():
+            raise BadRequest(400, "no Encrypt element")
+        try:
+            inner_xml = self.crypto.decrypt_message({"Encrypt": encrypted.strip()}, sig, ts, nonce)
+        except InvalidSignatureException as exc:
+            raise BadRequest(403, "bad signature") from exc
+        except InvalidCorpIdException as exc:
+            raise BadRequest(403, "encrypted for another CorpID") from exc
+        except Exception as exc:  # bad base64, bad padding, truncated ciphertext
+            raise BadRequest(400, f"cannot decrypt: {type(exc).__name__}") from exc
+        return inbound_from_xml(parse_xml(inner_xml))
+
+
+def parse_xml(data: bytes | str) -> dict[str, Any]:
+    """Parse one `<xml>...</xml>` document, refusing DTDs and entity declarations (entity expansion attacks).
+
+    Raises:
+        BadRequest: not a well-formed, DTD-free WeCom XML document.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    if _UNSAFE_XML.search(raw):
+        raise BadRequest(400, "XML with a DTD or entity declaration")
+    try:
+        doc = xmltodict.parse(raw, disable_entities=True)
+    except Exception as exc:  # expat errors, encoding errors
+        raise BadRequest(400, f"malformed XML: {exc}") from exc
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise BadRequest(400, "no <xml> root element")
+    return root
+
+
+def inbound_from_xml(doc: dict[str, Any]) -> Inbound | None:
+    """The message in a decrypted callback, or None for what duban ignores (other events, no sender)."""
+    user = _field(doc, "FromUserName")
+    msg_type = _field(doc, "MsgType").lower()
+    if not user or not msg_type:
+        return None
+    msg_id = _field(doc, "MsgId")
+    if msg_type == "event":
+        event = EVENTS.get(_field(doc, "Event").lower())
+        if event is None:
+            return None
+        # Events carry no MsgId; WeCom's retries repeat the same CreateTime.
+        return Inbound(user, msg_type, f"{user}:{_field(doc, 'CreateTime')}:{event}", event=event)
+    msg_id = msg_id or f"{user}:{_field(doc, 'CreateTime')}:{msg_type}"
+    if msg_type == "text":
+        content = doc.get("Content")
+        return Inbound(user, msg_type, msg_id, text=content if isinstance(content, str) else "")
+    if msg_type == "voice" and _field(doc, "Recognition"):
+        # With speech recognition switched on WeCom sends the transcript along.
+        return Inbound(user, "text", msg_id, text=_field(doc, "Recognition"))
+    if msg_type in ("image", "file", "video"):
+        return Inbound(
+            user, msg_type, msg_id, media_id=_field(doc, "MediaId"), file_name=_field(doc, "FileName") or None
+        )
+    return Inbound(user, msg_type, msg_id)  # voice, location, link: answered with "not supported"
+
+
+def _field(doc: dict[str, Any], name: str) -> str:
+    value = doc.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    """The request body, refusing (413) more than `limit` bytes even without a Content-Length."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(16 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,259 @@
+"""The WeCom (企业微信 / 政务微信) channel: duban as a self-built application (自建应用).
+
+Inbound: each callback is checked and decrypted (`callback`), answered at once with an empty 200 (WeCom retries
+what is not answered within 5 seconds), and queued with the shared edge in its user's turn: text, images and
+files become one `IncomingMessage` for the engine, and the replies go out through the message/send API
+(`client`). Messages of one user are handled in order, one at a time.
+
+WeCom text has no buttons: choices are numbered, and a number typed back goes to the engine as typed; the
+engine maps it to the choice of the question it stored with the conversation.
+
+The group robot (群机器人) is a second, simpler target for digests: `send(ROBOT_CHAT_ID, reply)` posts to
+`DUBAN_WECOM_GROUP_WEBHOOK` (see `robot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import logging
+import mimetypes
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.edge import Edge, Send, plain_parts, split
+from bot.channels.wecom.callback import BadRequest, CallbackCrypto, Inbound
+from bot.channels.wecom.client import API_TIMEOUT, MARKDOWN_LIMIT, TEXT_LIMIT, WecomApiError, WecomClient, classify
+from bot.channels.wecom.robot import ROBOT_CHAT_ID, send_group_robot
+from config.settings import Settings
+from core import ids
+from core.channel import PermanentFailure, RetryLater, Runtime
+from core.messages import InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
+from handlers import texts
+
+log = logging.getLogger(__name__)
+
+CHANNEL = ids.WECOM
+ENTER_WELCOME_EVERY = 12 * 3600.0  # enter_agent fires each time the app is opened: welcome at most this often
+SEEN_IDS_KEPT = 10_000
+REPLY_RATE_RETRIES = 2
+REPLY_RATE_WAIT_MAX = 5.0
+STOP_GRACE = 10.0
+
+_EXT_BY_TYPE = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
+
+
+def render_payloads(reply: Reply, markdown: bool = True) -> list[dict[str, Any]]:
+    """The message/send payloads for `reply`'s text: markdown when the reply has a markdown rendering and no
+    choices (choices must be numbered plain text so a number can answer them), text otherwise."""
+    if markdown and reply.markdown and not reply.choices:
+        return [{"msgtype": "markdown", "markdown": {"content": p}} for p in split(reply.markdown, MARKDOWN_LIMIT)]
+    return [{"msgtype": "text", "text": {"content": p}} for p in plain_parts(reply, TEXT_LIMIT)]
+
+
+class WecomChannel:
+    """WeCom self-built application: callback routes on the shared aiohttp server, replies via message/send."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, client: WecomClient | None = None) -> None:
+        if not settings.wecom_enabled:
+            raise ValueError("WeCom needs DUBAN_WECOM_CORP_ID, _AGENT_ID, _SECRET, _TOKEN and _AES_KEY")
+        self.settings = settings
+        corp_id = str(settings.wecom_corp_id)
+        self.callback = CallbackCrypto(str(settings.wecom_token), str(settings.wecom_aes_key), corp_id)
+        self.client = client or WecomClient(corp_id, str(settings.wecom_secret), settings.wecom_api_base_url)
+        agent = str(settings.wecom_agent_id).strip()
+        self.agent_id: int | str = int(agent) if agent.isdigit() else agent
+        self.markdown: bool = bool(getattr(settings, "wecom_markdown", True))
+        self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
+        self.edge = Edge(CHANNEL, TEXT_LIMIT, expected_errors=(WecomApiError,))
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._welcomed: dict[str, float] = {}
+        self._robot_session: aiohttp.ClientSession | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+
+    async def start(self, app: Runtime, web_app: web.Application) -> None:
+        self.edge.attach(app)
+        path = self.settings.wecom_callback_path
+        web_app.router.add_get(path, self._on_verify)
+        web_app.router.add_post(path, self._on_callback)
+        log.info("WeCom callback at %s, API at %s", path, self.client.API_BASE_URL)
+
+    async def stop(self) -> None:
+        await self.edge.close(STOP_GRACE)
+        if self._robot_session is not None:
+            await self._robot_session.close()
+            self._robot_session = None
+        self.client.close()
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until the messages received so far are handled (tests; a graceful stop)."""
+        await self.edge.queue.drain(timeout)
+
+    def forget_seen(self) -> None:
+        """Forget the callbacks seen so far, as a restart does (tests)."""
+        self._seen.clear()
+
+    # ---- HTTP handlers ------------------------------------------------------------------------------------
+
+    async def _on_verify(self, request: web.Request) -> web.Response:
+        return self.callback.verify_url(request)
+
+    async def _on_callback(self, request: web.Request) -> web.Response:
+        try:
+            inbound = await self.callback.accept(request)
+        except BadRequest as exc:
+            log.warning("WeCom callback refused (%d) from %s: %s", exc.status, request.remote, exc)
+            return web.Response(status=exc.status, text=str(exc) if exc.status != 403 else "forbidden")
+        if inbound is not None and self._first_time(inbound.message_id):
+            self.edge.submit(inbound.user_id, functools.partial(self._handle, inbound))
+        # Empty 200 at once: the reply goes through message/send, and WeCom retries what is not answered in 5 s.
+        return web.Response(status=200, text="")
+
+    def _first_time(self, message_id: str) -> bool:
+        """In-memory guard against WeCom's retries (the engine's processed_message table is the real one);
+        it also keeps a retried image from being downloaded twice."""
+        if message_id in self._seen:
+            log.info("WeCom retry of %s ignored", message_id)
+            return False
+        self._seen[message_id] = None
+        while len(self._seen) > SEEN_IDS_KEPT:
+            self._seen.popitem(last=False)
+        return True
+
+    # ---- handling -----------------------------------------------------------------------------------------
+
+    async def _handle(self, inbound: Inbound) -> None:
+        user = inbound.user_id
+        if inbound.event == "enter":
+            now = time.monotonic()
+            last = self._welcomed.get(user)
+            if last is not None and now - last < ENTER_WELCOME_EVERY:
+                return
+            self._welcomed[user] = now
+        msg = await self._to_message(inbound)
+        if msg is not None:
+            await self.edge.converse(msg, self._sender(user))
+
+    async def _to_message(self, inbound: Inbound) -> IncomingMessage | None:
+        """The message for the engine; None when the user was told it cannot be handled."""
+        user = inbound.user_id
+        attachments: tuple[InAttachment, ...] = ()
+        if inbound.msg_type in ("image", "file", "video") and inbound.media_id:
+            try:
+                attachments = (await self._fetch_media(inbound),)
+            except (WecomApiError, OSError) as exc:
+                log.error("WeCom media %s of %s not fetched: %s", inbound.media_id, user, exc)
+                await self.edge.deliver([Reply(texts.WECOM_MEDIA_FAILED)], self._sender(user))
+                return None
+        elif not inbound.event and inbound.msg_type != "text":
+            await self.edge.deliver([Reply(texts.WECOM_UNSUPPORTED)], self._sender(user))
+            return None
+        return IncomingMessage(
+            channel=CHANNEL,
+            chat_id=user,
+            user_id=user,
+            text=inbound.text,
+            attachments=attachments,
+            message_id=inbound.message_id,
+            event=inbound.event,
+        )
+
+    async def _fetch_media(self, inbound: Inbound) -> InAttachment:
+        content, ctype, disposition_name = await asyncio.to_thread(self.client.download_media, inbound.media_id)
+        file_name = inbound.file_name or disposition_name
+        ext = _extension(file_name, ctype, inbound.msg_type)
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        path = self.evidence_dir / f"{uuid.uuid4().hex}{ext}"
+        await asyncio.to_thread(path.write_bytes, content)
+        return InAttachment(
+            kind="photo" if inbound.msg_type == "image" else "file",
+            local_path=str(path),
+            file_name=file_name,
+            mime_type=ctype or mimetypes.guess_type(path.name)[0],
+            size=len(content),
+        )
+
+    def _sender(self, user: str) -> Send:
+        """Delivers a reply to `user`; a rate limit is waited out briefly (the user is waiting for it)."""
+
+        async def send(reply: Reply) -> None:
+            for step in self._steps(user, reply):
+                for attempt in range(REPLY_RATE_RETRIES + 1):
+                    try:
+                        await asyncio.to_thread(step)
+                        break
+                    except RetryLater as exc:
+                        if attempt == REPLY_RATE_RETRIES:
+                            raise
+                        await asyncio.sleep(min(exc.seconds, REPLY_RATE_WAIT_MAX))
+
+        return send
+
+    # ---- sending ------------------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Deliver one proactive message to a WeCom userid (or to the group robot for ROBOT_CHAT_ID).
+
+        Raises:
+            RetryLater: rate limited (45009, 45033) or WeCom busy.
+            PermanentFailure: the userid does not exist or is outside the app's visible range.
+            WecomApiError: anything else (retried by the outbox).
+        """
+        if chat_id == ROBOT_CHAT_ID:
+            if not self.settings.wecom_group_webhook:
+                raise PermanentFailure("DUBAN_WECOM_GROUP_WEBHOOK is not set")
+            await send_group_robot(
+                self.settings.wecom_group_webhook, render_plain(reply), reply.markdown, session=self._robot()
+            )
+            return
+        for step in self._steps(chat_id, reply):
+            await asyncio.to_thread(step)
+
+    def _steps(self, user: str, reply: Reply) -> list[Callable[[], None]]:
+        """One blocking call per WeCom message, so a retry repeats only the message that failed."""
+        steps: list[Callable[[], None]] = []
+        steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(reply, self.markdown)]
+        steps += [functools.partial(self._send_attachment, user, a) for a in reply.attachments]
+        return steps
+
+    def _send_payload(self, user: str, payload: dict[str, Any]) -> None:
+        try:
+            self.client.send_message(self.agent_id, user, payload)
+        except WecomApiError as exc:
+            raise classify(exc) from exc
+
+    def _send_attachment(self, user: str, att: OutAttachment) -> None:
+        media_type = "image" if att.kind == "photo" else "file"
+        try:
+            media_id = self.client.upload_media(media_type, Path(att.path))
+            self.client.send_message(self.agent_id, user, {"msgtype": media_type, media_type: {"media_id": media_id}})
+        except WecomApiError as exc:
+            raise classify(exc) from exc
+
+    def _robot(self) -> aiohttp.ClientSession:
+        if self._robot_session is None or self._robot_session.closed:
+            self._robot_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT))
+        return self._robot_session
+
+
+def _extension(file_name: str | None, content_type: str | None, kind: str) -> str:
+    if file_name:
+        suffix = Path(file_name).suffix.lower()
+        if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+            return suffix
+    if content_type:
+        ext = _EXT_BY_TYPE.get(content_type) or mimetypes.guess_extension(content_type)
+        if ext:
+            return ext
+    return ".jpg" if kind == "image" else ".bin"
