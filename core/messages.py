@@ -134,27 +134,3 @@ def render_plain(reply: Reply) -> str:
     lines = [reply.text, ""] if reply.text else []
     lines += [f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)]
     return "\n".join(lines)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split `text` into parts of at most `limit` characters, at line breaks where possible."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        parts.append(current)
-    return parts

@@ -25,7 +25,10 @@ from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from core.messages import Choice, Reply, choice_token, parse_choice_token, render_plain
+from db.repositories import conversations
 from handlers import texts, vocabulary
 from handlers.context import IDLE, Context, Replies
 from handlers.understanding.text import normalize
@@ -168,6 +171,17 @@ def record_question(ctx: Context, replies: Replies, held: str | None = None) -> 
     return out
 
 
+def offer(session: Session, channel: str, chat_id: str, user_id: str, choices: list[Choice], now: dt.datetime) -> bool:
+    """A proactive message (a nudge, the weekly prompt) offers `choices`: store them as the pending question, so a
+    number typed back picks one, unless a dialogue is asking a question of its own. True if stored."""
+    conv = conversations.get_or_create(session, channel, chat_id, user_id, IDLE, now)
+    dialogue = dialogue_of(conv.state)
+    if dialogue is not None and dialogue.states(conv.state) not in dialogue.soft:
+        return False
+    conv.question = Question(secrets.token_hex(4), [(c.label, c.value) for c in choices]).dump()
+    return True
+
+
 # ---- one message in a dialogue ------------------------------------------------------------------------------
 
 
@@ -213,14 +227,16 @@ def expired(ctx: Context) -> bool:
 def handle(ctx: Context, text: str, interrupts: Interrupts) -> Replies | None:
     """Handle `text` in the running dialogue. None: no dialogue runs (any more); route it as a new message."""
     dialogue = dialogue_of(ctx.state)
+    question = Question.load(ctx.conversation.question)
+    resolved = _resolve_choice(ctx, text, question)
     if dialogue is None:
         if ctx.state != IDLE:
             ctx.reset()  # a state no dialogue declares any more (an old release's): start over
-        if ctx.msg.is_choice and parse_choice_token(text) is not None:
+        if resolved.stale:
             return [Reply(texts.K_STALE_IDLE)]
+        if resolved.by_choice:  # a choice of a proactive message (a nudge's 开始汇报): as if its value was typed
+            ctx.msg = replace(ctx.msg, text=resolved.text, is_choice=False)
         return None
-    question = Question.load(ctx.conversation.question)
-    resolved = _resolve_choice(ctx, text, question)
     if resolved.stale:
         return stale_choice(ctx)
     if dialogue.expires and expired(ctx):

@@ -44,7 +44,7 @@ def dispatch(ctx: Context) -> Replies:
     replies = kernel.handle(ctx, text, INTERRUPTS)
     if replies is not None:
         return replies
-    return idle(ctx, text, allow_report=True)
+    return idle(ctx, normalize(ctx.msg.text), allow_report=True)  # the text of a choice, when one was made
 
 
 def idle(ctx: Context, text: str, allow_report: bool) -> Replies:

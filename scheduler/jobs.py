@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
 from core.ids import WECOM_ROBOT_CHAT_ID
+from core.messages import Choice
 from db.models import (
     COORDINATOR,
     EVENT,
@@ -58,7 +59,7 @@ from db.models import (
 )
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
-from handlers import checkin, texts
+from handlers import checkin, kernel, texts
 from handlers import formatting as fmt
 from scheduler import outbox
 from scheduler.calendar import QuietHours, is_workday, next_workday, previous_workday, workdays_between
@@ -657,9 +658,14 @@ def queue(session: Session, messages: Iterable[Message], now_utc: dt.datetime) -
         if row is None:
             continue
         created.append(row)
+        rcpt = m.recipient
         if m.kind == PROMPT:
             # A short reply to the prompt ("好", "1") starts the check-in at once (private chats: chat = user).
-            checkin.arm_weekly_prompt(session, m.recipient.channel, m.recipient.chat_id, m.recipient.chat_id, now_utc)
+            checkin.arm_weekly_prompt(session, rcpt.channel, rcpt.chat_id, rcpt.chat_id, now_utc)
+        if m.payload.get("choices") and rcpt.person_id is not None:
+            # A number typed back (WeCom, console) picks the offered choice.
+            offered = [Choice(label, value) for label, value in m.payload["choices"]]
+            kernel.offer(session, rcpt.channel, rcpt.chat_id, rcpt.chat_id, offered, now_utc)
         for d in m.decisions:
             session.execute(
                 insert(ReminderLog)

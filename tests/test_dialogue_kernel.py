@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from core.messages import IncomingMessage, parse_choice_token
+from core.messages import Choice, IncomingMessage, parse_choice_token
 from db.models import Assignment, Organisation, Report
 from db.repositories import conversations, people
 from handlers import checkin, kernel, texts
@@ -277,3 +277,20 @@ def test_expired_draft_is_kept_and_the_message_not_taken_as_an_answer(app: App) 
     c.send("写了方案")
     _, data, _ = _stored(app, OFFICIAL)
     assert data["draft"]["fields"]["description"] == "写了方案"
+
+
+def test_a_number_answers_a_proactive_offer_but_not_a_dialogues_question(app: App) -> None:
+    """A nudge offers "1. 开始汇报" as numbered text on WeCom: "1" starts the check-in. Mid-dialogue the nudge's
+    offer is not stored, and "1" answers the question asked (1%)."""
+    offered = [Choice(texts.SCHED_CHOICE_REPORT, "汇报")]
+    with app.session_factory() as s, s.begin():
+        assert kernel.offer(s, "console", OFFICIAL, OFFICIAL, offered, app.clock.utcnow())
+    c = Chat(app, OFFICIAL)
+    assert "待汇报任务" in c.send("1")
+    c.send("1")
+    c.send("推进中")
+    with app.session_factory() as s, s.begin():
+        assert not kernel.offer(s, "console", OFFICIAL, OFFICIAL, offered, app.clock.utcnow())
+    assert "做了哪些工作" in c.send("1")
+    _, data, _ = _stored(app, OFFICIAL)
+    assert data["draft"]["fields"]["percent"] == 1
