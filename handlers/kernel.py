@@ -19,6 +19,7 @@ gives every dialogue the same handling of:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -131,6 +132,7 @@ class Question:
     choices: list[tuple[str, str]]
     listed: bool = False
     held: str | None = None  # a text that was both an answer and a question, waiting for "which?"
+    asked: str = ""  # a digest of the question's text: the same question asked again keeps its id
 
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> Question | None:
@@ -141,10 +143,17 @@ class Question:
             choices=[(str(label), str(value)) for label, value in raw.get("choices", [])],
             listed=bool(raw.get("listed", False)),
             held=raw.get("held"),
+            asked=str(raw.get("asked", "")),
         )
 
     def dump(self) -> dict[str, Any]:
-        return {"id": self.id, "choices": [list(c) for c in self.choices], "listed": self.listed, "held": self.held}
+        return {
+            "id": self.id,
+            "choices": [list(c) for c in self.choices],
+            "listed": self.listed,
+            "held": self.held,
+            "asked": self.asked,
+        }
 
 
 def record_question(ctx: Context, replies: Replies, held: str | None = None) -> Replies:
@@ -162,9 +171,20 @@ def record_question(ctx: Context, replies: Replies, held: str | None = None) -> 
     reply = replies[last]
     if reply.choices[0].token is not None:
         return replies  # recorded already (with a held text) earlier in this turn
-    qid = secrets.token_hex(4)
+    offered = [(c.label, c.value) for c in reply.choices]
+    asked = hashlib.sha1(reply.text.encode()).hexdigest()[:12]
+    previous = Question.load(ctx.conversation.question)
+    same = (
+        previous is not None
+        and previous.held is None
+        and held is None
+        and previous.choices == offered
+        and previous.asked == asked
+    )
+    # The same question asked again (after help, or a question in between) keeps its id: its buttons stay good.
+    qid = previous.id if same and previous is not None else secrets.token_hex(4)
     stamped = [Choice(c.label, c.value, choice_token(qid, i)) for i, c in enumerate(reply.choices)]
-    question = Question(qid, [(c.label, c.value) for c in reply.choices], reply.listed, held)
+    question = Question(qid, offered, reply.listed, held, asked)
     ctx.conversation.question = question.dump()
     out = list(replies)
     out[last] = reply.with_choices(stamped)

@@ -294,3 +294,14 @@ def test_a_number_answers_a_proactive_offer_but_not_a_dialogues_question(app: Ap
     assert "做了哪些工作" in c.send("1")
     _, data, _ = _stored(app, OFFICIAL)
     assert data["draft"]["fields"]["percent"] == 1
+
+
+def test_the_same_question_asked_again_keeps_its_buttons_but_the_next_one_does_not(app: App) -> None:
+    c = _reach(app, OFFICIAL, TASK + STEPS[:3], "ask.problems")
+    skip_problems = c.last[-1].choices[0].token
+    c.send("帮助")  # the question is asked again: its 跳过 button still answers it
+    assert c.last[-1].choices[0].token == skip_problems
+    assert "下一步打算" in c.send(skip_problems, is_choice=True)
+    # 下一步打算 offers 跳过 too, but it is another question: the first 跳过 button is stale for it
+    out = c.send(skip_problems, is_choice=True)
+    assert out.startswith(texts.K_STALE) and "下一步打算" in out
