@@ -101,6 +101,12 @@ class Dialogue:
     soft_keeps_questions: bool = True
 
 
+def end(ctx: Context) -> Replies:
+    """`取消` of a dialogue that keeps nothing: back to idle."""
+    ctx.reset()
+    return [Reply(texts.CANCELLED)]
+
+
 _BY_STATE: dict[str, Dialogue] = {}
 HOLD_ANSWER, HOLD_QUERY = "answer", "query"
 

@@ -187,11 +187,6 @@ def _prompt(ctx: Context) -> Replies:
     return [Reply(texts.REVIEW_ASK_REASON)]
 
 
-def _cancel(ctx: Context) -> Replies:
-    ctx.reset()
-    return [Reply(texts.CANCELLED)]
-
-
 DIALOGUE = kernel.register(
     kernel.Dialogue(
         name="review",
@@ -200,7 +195,7 @@ DIALOGUE = kernel.register(
         soft={ReviewState.PICK: _on_pick, ReviewState.SHOW: _on_show},
         prompt=_prompt,
         accepts=lambda ctx, text: kernel.Fit.FREE,
-        cancel=_cancel,
+        cancel=kernel.end,
         expires=False,
     )
 )

@@ -235,11 +235,6 @@ def _report(ctx: Context, nlu: NLU, plan: Plan, u: Understanding, allow_report: 
     return checkin.start_from_oneliner(ctx, candidates, u.percent, u.status, u.text.strip())
 
 
-def _reset(ctx: Context) -> Replies:
-    ctx.reset()
-    return [Reply(texts.CANCELLED)]
-
-
 DIALOGUE = kernel.register(
     kernel.Dialogue(
         name="query",
@@ -248,7 +243,7 @@ DIALOGUE = kernel.register(
         soft={QueryState.PAGE: on_message, QueryState.PICK: on_message},
         prompt=lambda ctx: [],
         accepts=lambda ctx, text: kernel.Fit.NO,
-        cancel=_reset,
+        cancel=kernel.end,
         expires=False,
         soft_keeps_questions=False,
     )
