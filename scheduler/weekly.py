@@ -6,7 +6,7 @@
   group robot; its text, with the completion chart and the workbook attached.
 
 A day off moves them to the next working day of that week; when the week has none left, that week is skipped.
-Each is sent once per person and week, remembered by its dedupe key (`…:<the nominal date>`).
+Each goes to a recipient once a week, remembered by its dedupe key (`…:<the nominal date>`).
 """
 
 from __future__ import annotations
