@@ -68,7 +68,7 @@ KNOWN_CAUSES: dict[str, str] = {
         "Python; the floor only counts."
     ),
     "day's nudge scan (plan_nudges), vs SQL floor": (
-        "scheduler/jobs.py builds the views of the whole plan, then counts working days for every overdue task "
+        "scheduler/deadlines.py builds the views of the whole plan, then counts working days for every overdue task "
         "(scheduler/calendar.py, memoised) and renders one message per person."
     ),
 }

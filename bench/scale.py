@@ -8,7 +8,7 @@ the year, one official per organisation, and weekly reports filed by every organ
 - an organisation's progress ("X县进度"): `progress.assignment_views(org_ids=[one])` + `progress.count`,
   and the whole answer through the engine (understanding included);
 - the weekly digest: `scheduler.digest.build_digest` and its text;
-- the day's nudge scan: `scheduler.jobs.plan_nudges` (deadline nudges, overdue notices, escalations).
+- the day's nudge scan: `scheduler.deadlines.plan_nudges` (deadline nudges, overdue notices, escalations).
 
 Each is set against a single hand-written SQL aggregate over the same data, the floor no implementation can
 beat by much. Growth from region to nation is reported per assignment and per report.
@@ -329,8 +329,8 @@ def _now() -> dt.datetime:
 def measure(url: str, spec: Spec, quick: bool) -> Figures:
     """Generate `spec` into the empty database at `url` and measure the three reads against their floors."""
     from db.repositories import progress
+    from scheduler import deadlines
     from scheduler import digest as digest_mod
-    from scheduler import jobs
 
     engine = make_engine(url)
     try:
@@ -371,7 +371,7 @@ def measure(url: str, spec: Spec, quick: bool) -> Figures:
             )
 
             msgs: list[Any] = []
-            scan_s = median_time(lambda: msgs.append(jobs.plan_nudges(s, plan, now, settings)), d_reps, warmup=0)
+            scan_s = median_time(lambda: msgs.append(deadlines.plan_nudges(s, plan, now, settings)), d_reps, warmup=0)
             nudge_days = {f"d{n}": TODAY + dt.timedelta(days=n) for n in (0, 1, 3, 7)}
             scan_floor_s = median_time(
                 lambda: s.execute(SCAN_FLOOR, {"plan": 1, "today": TODAY, **nudge_days}).all(), d_reps, warmup=0

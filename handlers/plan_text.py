@@ -163,11 +163,28 @@ def _check(op: str | None, value: Decimal | None) -> str | None:
 
 
 def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], clock: Clock) -> str:
+    header, fields = _item_fields(item)
+    lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
+    if item.kind == INDICATOR:
+        lines += _sub_indicator_lines(item)
+    if views:
+        lines.append(texts.PT_PROGRESS.format(today=fmt.iso_day(clock.today())))
+        for view in sorted(views, key=lambda x: x.org_id):
+            lines.append(
+                texts.PT_PROGRESS_LINE.format(
+                    light=view.light, org=lex.org_name(view.org_id), state=_state(view), date=_date(view, clock.tz)
+                )
+            )
+    return "\n".join(lines)
+
+
+def _item_fields(item: Item) -> tuple[str, list[tuple[str, Any]]]:
+    """The header line of `item` and the (field, value) pairs shown for its kind (empty values are left out
+    later)."""
     extra = item.extra or {}
-    fields: list[tuple[str, Any]]
     if item.kind == PROJECT:
         header = texts.PT_PROJECT_HEADER.format(number=item.number, title=item.title)
-        fields = [
+        return header, [
             ("short", item.short_name),
             ("content", item.text),
             ("investment", item.investment_total),
@@ -178,9 +195,9 @@ def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], clock:
             ("keywords", item.keywords),
             ("note", item.note),
         ]
-    elif item.kind == INDICATOR:
+    if item.kind == INDICATOR:
         header = texts.PT_INDICATOR_HEADER.format(number=item.number, title=item.title)
-        fields = [
+        return header, [
             ("short", item.short_name),
             ("domain", item.domain),
             ("category", item.category),
@@ -193,41 +210,35 @@ def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], clock:
             ("keywords", item.keywords),
             ("note", item.note),
         ]
-    else:
-        header = texts.PT_TASK_HEADER.format(code=item.code, title=item.title)
-        fields = [
-            ("short", item.short_name),
-            ("section", item.section),
-            ("text", item.text),
-            ("start", item.start_date),
-            ("due", item.due_date),
-            ("targets", _targets(item.targets)),
-            ("assignees", extra.get("assignees")),
-            ("keywords", item.keywords),
-            ("note", item.note),
-        ]
-    lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
-    if item.kind == INDICATOR:
-        for sub in item.children:
-            if not sub.active:
-                continue
-            lines.append(texts.PT_SUB_HEADER.format(key=(sub.extra or {}).get("key", ""), name=sub.title))
-            for k, v in (
-                ("unit", sub.unit),
-                ("target", sub.target_text),
-                ("target_year", sub.target_year_text),
-                ("explanation", sub.text),
-                ("check", _check(sub.check_op, sub.check_value)),
-            ):
-                line = _field(k, v)
-                if line:
-                    lines.append("  " + line)
-    if views:
-        lines.append(texts.PT_PROGRESS.format(today=fmt.iso_day(clock.today())))
-        for view in sorted(views, key=lambda x: x.org_id):
-            lines.append(
-                texts.PT_PROGRESS_LINE.format(
-                    light=view.light, org=lex.org_name(view.org_id), state=_state(view), date=_date(view, clock.tz)
-                )
-            )
-    return "\n".join(lines)
+    header = texts.PT_TASK_HEADER.format(code=item.code, title=item.title)
+    return header, [
+        ("short", item.short_name),
+        ("section", item.section),
+        ("text", item.text),
+        ("start", item.start_date),
+        ("due", item.due_date),
+        ("targets", _targets(item.targets)),
+        ("assignees", extra.get("assignees")),
+        ("keywords", item.keywords),
+        ("note", item.note),
+    ]
+
+
+def _sub_indicator_lines(item: Item) -> list[str]:
+    """The active sub-indicators of indicator `item`: a header each, then its fields indented."""
+    lines: list[str] = []
+    for sub in item.children:
+        if not sub.active:
+            continue
+        lines.append(texts.PT_SUB_HEADER.format(key=(sub.extra or {}).get("key", ""), name=sub.title))
+        for k, v in (
+            ("unit", sub.unit),
+            ("target", sub.target_text),
+            ("target_year", sub.target_year_text),
+            ("explanation", sub.text),
+            ("check", _check(sub.check_op, sub.check_value)),
+        ):
+            line = _field(k, v)
+            if line:
+                lines.append("  " + line)
+    return lines

@@ -196,7 +196,7 @@ INVITE_USAGE = "用法：邀请 单位名 [填报人|协调员]，例如：邀�
 INVITE_CREATED = "已生成{org}{role}绑定码：{code}（{expires} 前有效，仅可使用一次）。\n请对方发送：绑定 {code}"
 INVITE_UNKNOWN_ORG = "没有找到单位“{name}”。{hint}"
 
-# ---- scheduler: nudges, overdue notices, escalation, prompts, events (scheduler/jobs.py) -------------------
+# ---- scheduler: nudges, overdue notices, escalation, prompts, events (deadlines, weekly, event_reminders) --
 SCHED_NUDGE_HEADER = "【督办提醒】{name}您好，{org}有{n}项任务临近截止："
 SCHED_OVERDUE_HEADER = "【逾期提醒】{name}您好，{org}有{n}项任务已逾期："
 SCHED_ESCALATION_HEADER = "【督办升级】{name}您好，以下{n}项任务逾期未完成，请协调督促："
@@ -487,7 +487,7 @@ PT_AMBIGUOUS_LINE = "• {label}"
 # ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_INVEST_LINE_NONE = "{light}项目{number} {label}：计划{total}万元，未填报"
 
-# ---- scheduler, continued (scheduler/jobs.py) -------------------------------------------------------------
+# ---- scheduler, continued (scheduler/deadlines.py) --------------------------------------------------------
 SCHED_MORE_ESCALATION = "……共{n}项，可发送“哪些任务逾期了”查看全部。"
 
 # ---- queries, continued (handlers/queries/) ----------------------------------------------------------------

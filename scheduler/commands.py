@@ -25,6 +25,7 @@ from scheduler import jobs
 from scheduler.digest import build_digest
 from scheduler.export import export_workbook
 from scheduler.history import to_utc
+from scheduler.messages import Message, queue
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -93,7 +94,7 @@ def tick(
             out.write(texts.SCHED_NO_PLAN + "\n")
             return 1
         messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
-        created = jobs.queue(s, messages, now_utc)
+        created = queue(s, messages, now_utc)
         n_created = len(created)
     out.write(texts.TICK_QUEUED.format(at=fmt.minute(now), n=n_created, skipped=len(messages) - n_created) + "\n")
     from scheduler.sender import OutboxSender
@@ -118,7 +119,7 @@ def tick(
     return 0
 
 
-def _print_dry_run(messages: list[jobs.Message], now: dt.datetime, out: TextIO) -> None:
+def _print_dry_run(messages: list[Message], now: dt.datetime, out: TextIO) -> None:
     out.write(texts.TICK_DRY_HEADER.format(at=fmt.minute(now), n=len(messages)) + "\n")
     for m in messages:
         r = m.recipient

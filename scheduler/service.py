@@ -22,7 +22,9 @@ from db.engine import transaction
 from db.repositories import plans
 from scheduler import jobs
 from scheduler.calendar import CalendarRangeError
+from scheduler.messages import queue
 from scheduler.sender import OutboxSender
+from scheduler.weekly import parse_weekly
 
 if TYPE_CHECKING:
     from core.channel import Channel
@@ -111,7 +113,7 @@ def run_due(app: App, now: dt.datetime | None = None) -> int:
         if plan is None:
             return 0
         messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
-        created = jobs.queue(s, messages, now.astimezone(dt.UTC).replace(tzinfo=None))
+        created = queue(s, messages, now.astimezone(dt.UTC).replace(tzinfo=None))
     if created:
         log.info("queued %d proactive messages", len(created))
     return len(created)
@@ -144,8 +146,8 @@ class SchedulerService:
 
         s = self.app.settings
         # Validate the schedule now, so a typo stops `serve` at start rather than failing every tick.
-        prompt_day, prompt_at = jobs.parse_weekly(s.weekly_prompt)
-        digest_day, digest_at = jobs.parse_weekly(s.weekly_digest)
+        prompt_day, prompt_at = parse_weekly(s.weekly_prompt)
+        digest_day, digest_at = parse_weekly(s.weekly_digest)
         self.scheduler = AsyncIOScheduler(timezone=s.timezone)
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
         self.scheduler.add_job(

@@ -31,7 +31,9 @@ from handlers import leave
 from handlers.context import Context
 from scheduler import jobs
 from scheduler.commands import tick
+from scheduler.deadlines import MAX_LISTED
 from scheduler.jobs import Planner
+from scheduler.messages import DIGEST, ESCALATION, EVENT_REMINDER, NUDGE, OVERDUE, PROMPT, Message, queue
 
 BORDER = {"米林县", "朗县", "察隅县", "墨脱县"}
 TZ = "Asia/Shanghai"
@@ -41,7 +43,7 @@ def at(app: App, y: int, m: int, d: int, h: int = 9, mi: int = 0) -> dt.datetime
     return app.clock.localize(dt.datetime(y, m, d, h, mi))
 
 
-def plan_messages(app: App, when: dt.datetime, **settings: Any) -> list[jobs.Message]:
+def plan_messages(app: App, when: dt.datetime, **settings: Any) -> list[Message]:
     s = app.settings.model_copy(update=settings) if settings else app.settings
     with app.session_factory() as session:
         plan = plans.active_plan(session)
@@ -49,14 +51,14 @@ def plan_messages(app: App, when: dt.datetime, **settings: Any) -> list[jobs.Mes
         return jobs.due_messages(session, plan, when, s)
 
 
-def run(app: App, when: dt.datetime, **settings: Any) -> list[jobs.Message]:
+def run(app: App, when: dt.datetime, **settings: Any) -> list[Message]:
     """Plan and queue at `when`; returns the messages planned."""
     s = app.settings.model_copy(update=settings) if settings else app.settings
     with transaction(app.session_factory) as session:
         plan = plans.active_plan(session)
         assert plan is not None
         msgs = jobs.due_messages(session, plan, when, s)
-        jobs.queue(session, msgs, when.astimezone(dt.UTC).replace(tzinfo=None))
+        queue(session, msgs, when.astimezone(dt.UTC).replace(tzinfo=None))
     return msgs
 
 
@@ -76,7 +78,7 @@ def file_report(app: App, code: str, org: str, when: dt.datetime, **fields: Any)
         reports.add_report(s, a, None, "console", when.astimezone(dt.UTC).replace(tzinfo=None), fields)
 
 
-def of_kind(msgs: list[jobs.Message], kind: str) -> list[jobs.Message]:
+def of_kind(msgs: list[Message], kind: str) -> list[Message]:
     return [m for m in msgs if m.kind == kind]
 
 
@@ -97,7 +99,7 @@ def test_2023_05_24_nudges_the_border_counties_about_the_two_mountains_plan(app:
         }
     assert assigned == BORDER
     msgs = plan_messages(app, at(app, 2023, 5, 24))
-    assert {m.kind for m in msgs} == {jobs.NUDGE}
+    assert {m.kind for m in msgs} == {NUDGE}
     assert {org_of(app, m.recipient.person_id) for m in msgs} == BORDER
     for m in msgs:
         assert m.recipient.channel == "console" and m.recipient.name.endswith("填报人")
@@ -116,13 +118,13 @@ def test_2023_06_30_due_today_nudges_and_escalation(app: App) -> None:
             s, "墨脱县领导", orgs.find_org(s, "墨脱县"), LEADER, app.clock.utcnow(), {"console": "墨脱县领导"}
         )
     msgs = plan_messages(app, at(app, 2023, 6, 30))
-    nudges = of_kind(msgs, jobs.NUDGE)
+    nudges = of_kind(msgs, NUDGE)
     assert {org_of(app, m.recipient.person_id) for m in nudges} == BORDER
     for m in nudges:
         assert {d.occasion for d in m.decisions} == {"d-0:2023-06-30"}
         assert "国家示范县申报" in m.text and "两山基地申报" in m.text and "今天截止" in m.text
     # 两山实施方案 was due 5月31日: 21 working days overdue → 红, to the coordinator and to 墨脱县's leader.
-    esc = of_kind(msgs, jobs.ESCALATION)
+    esc = of_kind(msgs, ESCALATION)
     by_name = {m.recipient.name: m for m in esc}
     assert set(by_name) == {"协调员", "墨脱县领导"}
     assert {d.occasion for d in by_name["协调员"].decisions} == {"红:2023-05-31"}
@@ -130,7 +132,7 @@ def test_2023_06_30_due_today_nudges_and_escalation(app: App) -> None:
     assert len(by_name["墨脱县领导"].decisions) == 1 and "墨脱县" in by_name["墨脱县领导"].text
     assert "米林县" not in by_name["墨脱县领导"].text
     # 21 working days: (21 − 1) is not a multiple of 3, so no overdue notice today.
-    assert of_kind(msgs, jobs.OVERDUE) == []
+    assert of_kind(msgs, OVERDUE) == []
 
 
 def test_done_tasks_are_not_nudged(app: App) -> None:
@@ -157,7 +159,7 @@ def test_queue_is_idempotent_and_remembers_decisions(app: App) -> None:
     assert {log.outbox_id for log in logs} == {r.id for r in rows}
     # Queueing the very same messages again (a second process, a retry) creates nothing.
     with transaction(app.session_factory) as s:
-        assert jobs.queue(s, first, app.clock.utcnow()) == []
+        assert queue(s, first, app.clock.utcnow()) == []
 
 
 def set_due(app: App, code: str, org: str, due: dt.date) -> int:
@@ -185,10 +187,8 @@ def test_a_nudge_falling_on_the_national_day_holiday_moves_to_the_next_working_d
             dt.date(2023, 12, 29): 0,
         }
 
-    def mine(day: dt.datetime) -> list[jobs.Message]:
-        return [
-            m for m in of_kind(plan_messages(app, day), jobs.NUDGE) if any(d.assignment_id == aid for d in m.decisions)
-        ]
+    def mine(day: dt.datetime) -> list[Message]:
+        return [m for m in of_kind(plan_messages(app, day), NUDGE) if any(d.assignment_id == aid for d in m.decisions)]
 
     assert mine(at(app, 2023, 10, 2)) == []
     [m] = mine(at(app, 2023, 10, 7))
@@ -204,11 +204,11 @@ def test_overdue_notices_every_few_working_days_and_the_escalation_ladder(app: A
         )
     for code_org in BORDER - {"察隅县"}:
         file_report(app, "C3-4-04", code_org, at(app, 2023, 5, 30), status=DONE, percent=100)
-    seen: dict[dt.date, dict[str, list[jobs.Message]]] = {}
+    seen: dict[dt.date, dict[str, list[Message]]] = {}
     day = dt.date(2023, 6, 1)
     while day <= dt.date(2023, 6, 16):
         msgs = run(app, at(app, day.year, day.month, day.day))
-        seen[day] = {k: of_kind(msgs, k) for k in (jobs.OVERDUE, jobs.ESCALATION)}
+        seen[day] = {k: of_kind(msgs, k) for k in (OVERDUE, ESCALATION)}
         day += dt.timedelta(days=1)
 
     def overdue_days(kind: str) -> list[dt.date]:
@@ -219,15 +219,15 @@ def test_overdue_notices_every_few_working_days_and_the_escalation_ladder(app: A
         ]
 
     # Working days after 5月31日: 6/1 (1), 6/2 (2), 6/5 (3), 6/6 (4) … 6/9 (7) … 6/14 (10), 6/15 (11).
-    assert overdue_days(jobs.OVERDUE) == [
+    assert overdue_days(OVERDUE) == [
         dt.date(2023, 6, 1),
         dt.date(2023, 6, 6),
         dt.date(2023, 6, 9),
         dt.date(2023, 6, 14),
     ]
-    assert all(m.recipient.name == "察隅填报人" for d in seen for m in seen[d][jobs.OVERDUE])
-    assert "已逾期4个工作日" in seen[dt.date(2023, 6, 6)][jobs.OVERDUE][0].text
-    esc = {d: v[jobs.ESCALATION] for d, v in seen.items() if v[jobs.ESCALATION]}
+    assert all(m.recipient.name == "察隅填报人" for d in seen for m in seen[d][OVERDUE])
+    assert "已逾期4个工作日" in seen[dt.date(2023, 6, 6)][OVERDUE][0].text
+    esc = {d: v[ESCALATION] for d, v in seen.items() if v[ESCALATION]}
     assert sorted(esc) == [dt.date(2023, 6, 5), dt.date(2023, 6, 14)]
     [yellow] = esc[dt.date(2023, 6, 5)]
     assert yellow.recipient.name == "协调员" and "🟡黄" in yellow.text and "察隅县" in yellow.text
@@ -239,10 +239,10 @@ def test_overdue_notices_every_few_working_days_and_the_escalation_ladder(app: A
 
 def test_a_custom_ladder_with_one_step_escalates_straight_to_red(app: App) -> None:
     msgs = plan_messages(app, at(app, 2023, 6, 2), escalate_after_workdays=[2], overdue_every_workdays=1)
-    [esc] = of_kind(msgs, jobs.ESCALATION)
+    [esc] = of_kind(msgs, ESCALATION)
     assert {d.occasion for d in esc.decisions} == {"红:2023-05-31"}
-    assert {d.occasion for m in of_kind(msgs, jobs.OVERDUE) for d in m.decisions} == {"w2:2023-05-31"}
-    assert of_kind(plan_messages(app, at(app, 2023, 6, 1), escalate_after_workdays=[2]), jobs.ESCALATION) == []
+    assert {d.occasion for m in of_kind(msgs, OVERDUE) for d in m.decisions} == {"w2:2023-05-31"}
+    assert of_kind(plan_messages(app, at(app, 2023, 6, 1), escalate_after_workdays=[2]), ESCALATION) == []
 
 
 # ---- weekly prompt -----------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_weekly_prompt_skips_organisations_that_reported_this_week(app: App) -> 
     # 米林县 reported one task only: it still has silent tasks and is prompted.
     file_report(app, "C3-4-04", "米林县", at(app, 2023, 5, 26, 15), status=IN_PROGRESS, percent=30)
     monday = at(app, 2023, 5, 29, 9, 30)
-    prompts = of_kind(plan_messages(app, monday), jobs.PROMPT)
+    prompts = of_kind(plan_messages(app, monday), PROMPT)
     names = {m.recipient.name for m in prompts}
     assert "墨脱填报人" not in names
     assert {"米林填报人", "巴宜填报人", "朗县填报人"} <= names
@@ -269,24 +269,24 @@ def test_weekly_prompt_skips_organisations_that_reported_this_week(app: App) -> 
     assert "回复“汇报”" in milin.text and milin.dedupe_key == f"prompt:{milin.recipient.person_id}:2023-05-29"
     assert milin.payload["choices"] == [["开始汇报", "汇报"]]
     # Not before 09:30, not on Tuesday; once queued, not again.
-    assert of_kind(plan_messages(app, at(app, 2023, 5, 29, 9, 29)), jobs.PROMPT) == []
-    assert of_kind(plan_messages(app, at(app, 2023, 5, 30, 9, 30)), jobs.PROMPT) == []
-    assert len(of_kind(run(app, monday), jobs.PROMPT)) == len(prompts)
-    assert of_kind(run(app, at(app, 2023, 5, 29, 16)), jobs.PROMPT) == []
+    assert of_kind(plan_messages(app, at(app, 2023, 5, 29, 9, 29)), PROMPT) == []
+    assert of_kind(plan_messages(app, at(app, 2023, 5, 30, 9, 30)), PROMPT) == []
+    assert len(of_kind(run(app, monday), PROMPT)) == len(prompts)
+    assert of_kind(run(app, at(app, 2023, 5, 29, 16)), PROMPT) == []
 
 
 def test_weekly_prompt_on_a_holiday_monday_moves_within_the_week(app: App) -> None:
-    assert of_kind(plan_messages(app, at(app, 2023, 10, 2, 10)), jobs.PROMPT) == []
-    assert of_kind(plan_messages(app, at(app, 2023, 10, 7, 10)), jobs.PROMPT) != []  # make-up Saturday
-    assert of_kind(plan_messages(app, at(app, 2023, 5, 1, 10)), jobs.PROMPT) == []
-    assert of_kind(plan_messages(app, at(app, 2023, 5, 4, 10)), jobs.PROMPT) != []  # first working day after 五一
+    assert of_kind(plan_messages(app, at(app, 2023, 10, 2, 10)), PROMPT) == []
+    assert of_kind(plan_messages(app, at(app, 2023, 10, 7, 10)), PROMPT) != []  # make-up Saturday
+    assert of_kind(plan_messages(app, at(app, 2023, 5, 1, 10)), PROMPT) == []
+    assert of_kind(plan_messages(app, at(app, 2023, 5, 4, 10)), PROMPT) != []  # first working day after 五一
 
 
 def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) -> None:
     friday = at(app, 2023, 6, 2, 17)
     msgs = of_kind(
         plan_messages(app, friday, telegram_digest_chat_id="-1001", wecom_group_webhook="http://127.0.0.1:9/x"),
-        jobs.DIGEST,
+        DIGEST,
     )
     assert {(m.recipient.name, m.recipient.channel) for m in msgs} == {
         ("协调员", "console"),
@@ -295,11 +295,11 @@ def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) 
     }
     assert [m.recipient.chat_id for m in msgs if m.recipient.channel == "wecom"] == ["group-robot"]
     assert all("督办周报" in m.text and m.payload["markdown"].startswith("**督办周报") for m in msgs)
-    assert of_kind(plan_messages(app, at(app, 2023, 6, 2, 16, 59)), jobs.DIGEST) == []
+    assert of_kind(plan_messages(app, at(app, 2023, 6, 2, 16, 59)), DIGEST) == []
     # Friday 9月29日 is the Mid-Autumn holiday and the week has no working day left: skipped, not doubled.
-    assert of_kind(plan_messages(app, at(app, 2023, 9, 29, 17)), jobs.DIGEST) == []
-    assert of_kind(plan_messages(app, at(app, 2023, 10, 7, 17)), jobs.DIGEST) != []  # week of 10月2日: Saturday
-    keys = {m.dedupe_key for m in of_kind(plan_messages(app, at(app, 2023, 10, 7, 17)), jobs.DIGEST)}
+    assert of_kind(plan_messages(app, at(app, 2023, 9, 29, 17)), DIGEST) == []
+    assert of_kind(plan_messages(app, at(app, 2023, 10, 7, 17)), DIGEST) != []  # week of 10月2日: Saturday
+    keys = {m.dedupe_key for m in of_kind(plan_messages(app, at(app, 2023, 10, 7, 17)), DIGEST)}
     coordinator = [m for m in msgs if m.recipient.name == "协调员"][0].recipient.person_id
     assert keys == {f"digest:{coordinator}:2023-10-06"}
 
@@ -309,12 +309,12 @@ def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) 
 
 @pytest.mark.parametrize(("day", "event"), [((5, 15), "5·22"), ((5, 29), "6·5"), ((7, 25), "8月")])
 def test_event_reminders_a_week_before(app: App, day: tuple[int, int], event: str) -> None:
-    msgs = of_kind(plan_messages(app, at(app, 2023, *day)), jobs.EVENT_REMINDER)
+    msgs = of_kind(plan_messages(app, at(app, 2023, *day)), EVENT_REMINDER)
     assert msgs and all(event in m.text for m in msgs)
     assert {m.recipient.name for m in msgs} == {"协调员", "生态文明办填报人"}
     assert all(org_of(app, m.recipient.person_id) == "市委生态文明办" for m in msgs)
     before = dt.date(2023, *day) - dt.timedelta(days=1)
-    assert of_kind(plan_messages(app, at(app, before.year, before.month, before.day)), jobs.EVENT_REMINDER) == []
+    assert of_kind(plan_messages(app, at(app, before.year, before.month, before.day)), EVENT_REMINDER) == []
 
 
 # ---- quiet hours, pause, channel choice --------------------------------------------------------------------
@@ -451,7 +451,7 @@ def test_tick_leaves_rows_of_other_channels_for_serve(app: App) -> None:
 
 
 def test_one_message_per_person_lists_many_tasks_and_counts_the_rest(app: App) -> None:
-    msgs = of_kind(plan_messages(app, at(app, 2023, 12, 25)), jobs.NUDGE)  # d-7 of 12月31日 (a Sunday → Monday)
+    msgs = of_kind(plan_messages(app, at(app, 2023, 12, 25)), NUDGE)  # d-7 of 12月31日 (a Sunday → Monday)
     [bayi] = [m for m in msgs if m.recipient.name == "巴宜填报人"]
     with app.session_factory() as s:
         plan = plans.active_plan(s)
@@ -461,8 +461,8 @@ def test_one_message_per_person_lists_many_tasks_and_counts_the_rest(app: App) -
             for v in progress.assignment_views(s, plan, dt.date(2023, 12, 25), org_ids=[org.id])  # type: ignore[arg-type, union-attr]
             if v.due == dt.date(2023, 12, 31)
         ]
-    assert len(bayi.decisions) == len(due_then) > jobs.MAX_LISTED
+    assert len(bayi.decisions) == len(due_then) > MAX_LISTED
     assert {d.assignment_id for d in bayi.decisions} == {v.assignment_id for v in due_then}
-    assert bayi.text.count("12月31日截止，还有6天") == jobs.MAX_LISTED
+    assert bayi.text.count("12月31日截止，还有6天") == MAX_LISTED
     assert f"……共{len(due_then)}项" in bayi.text
     assert len({m.recipient.person_id for m in msgs}) == len(msgs)  # one nudge per person

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from config.plan.schema import PlanDocument
+from config.plan.schema import Indicator, PlanDocument, SubIndicator, Target
 from db.models import (
     EVENT,
     GOAL,
@@ -77,7 +77,24 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
 
     orgs = _import_orgs(session, doc, result)
     groups = _import_groups(session, doc, orgs, result)
+    plan = _import_plan_row(session, plan, doc, result)
+    plan.source_digest = digest
+    plan.imported_at = now
 
+    # Items in the document's order (goals, tasks, projects, indicators, events): new rows get their ids so.
+    writer = _ItemWriter(session, plan, orgs, groups, result)
+    _import_goals(writer, doc)
+    _import_tasks(writer, doc)
+    _import_projects(writer, doc)
+    _import_indicators(writer, doc)
+    _import_events(writer, doc)
+    writer.deactivate_unseen()
+    session.flush()
+    return result
+
+
+def _import_plan_row(session: Session, plan: Plan | None, doc: PlanDocument, result: ImportResult) -> Plan:
+    """The plan's own row, created or updated from the document's `plan:` section."""
     meta = doc.plan
     plan_values = dict(
         title=meta.title,
@@ -95,26 +112,41 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
         result.count(result.created, "plan")
     elif _set(plan, plan_values):
         result.count(result.updated, "plan")
-    plan.source_digest = digest
-    plan.imported_at = now
+    return plan
 
-    existing = {
-        i.code: i
-        for i in session.execute(
-            select(Item).where(Item.plan_id == plan.id).options(selectinload(Item.assignments))
-        ).scalars()
-    }
-    seen: set[str] = set()
 
-    def expand(names: list[str]) -> list[Organisation]:
+class _ItemWriter:
+    """Creates or updates the items of one plan and their assignments, remembering the codes it wrote so that
+    `deactivate_unseen` can retire the items a corrected plan no longer has."""
+
+    def __init__(
+        self,
+        session: Session,
+        plan: Plan,
+        orgs: dict[str, Organisation],
+        groups: dict[str, list[Organisation]],
+        result: ImportResult,
+    ) -> None:
+        self.session, self.plan, self.orgs, self.groups, self.result = session, plan, orgs, groups, result
+        self.existing = {
+            i.code: i
+            for i in session.execute(
+                select(Item).where(Item.plan_id == plan.id).options(selectinload(Item.assignments))
+            ).scalars()
+        }
+        self.seen: set[str] = set()
+
+    def expand(self, names: list[str]) -> list[Organisation]:
+        """The organisations named, a group standing for its members; each once, in order."""
         out: list[Organisation] = []
         for n in names:
-            for org in groups.get(n) or [orgs[n]]:
+            for org in self.groups.get(n) or [self.orgs[n]]:
                 if org not in out:
                     out.append(org)
         return out
 
     def upsert(
+        self,
         code: str,
         kind: str,
         values: dict[str, Any],
@@ -122,17 +154,24 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
         lead: Organisation | None = None,
         parent: Item | None = None,
     ) -> Item:
-        seen.add(code)
+        """Create or update the item `code` and assign it to exactly `assignees` (`lead` in the lead role)."""
+        self.seen.add(code)
         values = {**values, "kind": kind, "parent_id": parent.id if parent else None, "active": True}
-        item = existing.get(code)
+        item = self.existing.get(code)
         if item is None:
-            item = Item(plan_id=plan.id, code=code, **values)
-            session.add(item)
-            session.flush()
-            existing[code] = item
-            result.count(result.created, kind)
+            item = Item(plan_id=self.plan.id, code=code, **values)
+            self.session.add(item)
+            self.session.flush()
+            self.existing[code] = item
+            self.result.count(self.result.created, kind)
         elif _set(item, values):
-            result.count(result.updated, kind)
+            self.result.count(self.result.updated, kind)
+        self._assign(item, assignees, lead)
+        return item
+
+    def _assign(self, item: Item, assignees: list[Organisation], lead: Organisation | None) -> None:
+        """Assignments of `item`: new ones added, changed roles updated, those no longer wanted deactivated."""
+        result = self.result
         by_org = {a.organisation_id: a for a in item.assignments}
         wanted = {o.id for o in assignees}
         for org in assignees:
@@ -147,17 +186,34 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
             if org_id not in wanted and a.active:
                 a.active = False
                 result.count(result.deactivated, "assignment")
-        return item
 
-    def targets(ts: list[Any]) -> list[dict[str, Any]]:
-        return [t.model_dump(mode="json", exclude_none=True) for t in ts]
+    def deactivate_unseen(self) -> None:
+        """Deactivate (never delete: their reports stay) the items not written by this import."""
+        for code, item in self.existing.items():
+            if code not in self.seen and item.active:
+                item.active = False
+                self.result.count(self.result.deactivated, item.kind)
+                for a in item.assignments:
+                    a.active = False
 
+
+def _targets(ts: list[Target]) -> list[dict[str, Any]]:
+    return [t.model_dump(mode="json", exclude_none=True) for t in ts]
+
+
+def _import_goals(w: _ItemWriter, doc: PlanDocument) -> None:
     for g in doc.goals:
-        upsert(
-            g.code, GOAL, dict(title=g.title, short_name=None, text=g.text, targets=targets(g.targets), number=None), []
+        w.upsert(
+            g.code,
+            GOAL,
+            dict(title=g.title, short_name=None, text=g.text, targets=_targets(g.targets), number=None),
+            [],
         )
+
+
+def _import_tasks(w: _ItemWriter, doc: PlanDocument) -> None:
     for t in doc.tasks:
-        upsert(
+        w.upsert(
             t.code,
             TASK,
             dict(
@@ -166,17 +222,20 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                 text=t.text,
                 section=t.section,
                 start_date=t.start,
-                due_date=t.due or meta.end,
+                due_date=t.due or doc.plan.end,
                 keywords=list(t.keywords),
-                targets=targets(t.targets),
+                targets=_targets(t.targets),
                 note=t.note,
                 extra={"assignees": list(t.assignees), **({"goal": t.goal} if t.goal else {})},
             ),
-            expand(t.assignees),
+            w.expand(t.assignees),
         )
+
+
+def _import_projects(w: _ItemWriter, doc: PlanDocument) -> None:
     for p in doc.projects:
-        lead = orgs[p.lead]
-        upsert(
+        lead = w.orgs[p.lead]
+        w.upsert(
             f"P{p.number}",
             PROJECT,
             dict(
@@ -186,7 +245,7 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                 text=p.content,
                 investment_total=p.investment,
                 years=p.years,
-                due_date=p.due or meta.end,
+                due_date=p.due or doc.plan.end,
                 keywords=list(p.keywords),
                 note=p.note,
                 extra={
@@ -197,11 +256,14 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                 },
             ),
             # The lead unit always reports on its project; named implementing units report alongside it.
-            [lead, *[o for o in expand(p.assignees) if o.id != lead.id]],
+            [lead, *[o for o in w.expand(p.assignees) if o.id != lead.id]],
             lead=lead,
         )
+
+
+def _import_indicators(w: _ItemWriter, doc: PlanDocument) -> None:
     for ind in doc.indicators:
-        item = upsert(
+        item = w.upsert(
             f"I{ind.number}",
             INDICATOR,
             dict(
@@ -216,47 +278,46 @@ def import_plan(session: Session, doc: PlanDocument, now: dt.datetime) -> Import
                 target_year_text=ind.target_year,
                 check_op=ind.check.op if ind.check else None,
                 check_value=ind.check.value if ind.check else None,
-                due_date=meta.end,
+                due_date=doc.plan.end,
                 keywords=list(ind.keywords),
                 note=ind.note,
                 extra={"responsible": list(ind.responsible)},
             ),
-            expand(ind.responsible),
+            w.expand(ind.responsible),
         )
         for sub in ind.sub_indicators:
-            upsert(
-                f"I{sub.key}",
-                SUB_INDICATOR,
-                dict(
-                    number=ind.number,
-                    title=sub.name,
-                    text=sub.explanation,
-                    unit=sub.unit,
-                    target_text=sub.target,
-                    target_year_text=sub.target_year,
-                    check_op=sub.check.op if sub.check else None,
-                    check_value=sub.check.value if sub.check else None,
-                    extra={"key": sub.key},
-                ),
-                [],
-                parent=item,
-            )
+            _import_sub_indicator(w, ind, sub, item)
+
+
+def _import_sub_indicator(w: _ItemWriter, ind: Indicator, sub: SubIndicator, parent: Item) -> None:
+    """A sub-indicator: an item under its indicator `parent`, with no assignments of its own."""
+    w.upsert(
+        f"I{sub.key}",
+        SUB_INDICATOR,
+        dict(
+            number=ind.number,
+            title=sub.name,
+            text=sub.explanation,
+            unit=sub.unit,
+            target_text=sub.target,
+            target_year_text=sub.target_year,
+            check_op=sub.check.op if sub.check else None,
+            check_value=sub.check.value if sub.check else None,
+            extra={"key": sub.key},
+        ),
+        [],
+        parent=parent,
+    )
+
+
+def _import_events(w: _ItemWriter, doc: PlanDocument) -> None:
     for e in doc.events:
-        upsert(
+        w.upsert(
             e.code,
             EVENT,
             dict(title=e.name, text=e.text, event_month=e.month, event_day=e.day),
-            expand(e.responsible),
+            w.expand(e.responsible),
         )
-
-    for code, item in existing.items():
-        if code not in seen and item.active:
-            item.active = False
-            result.count(result.deactivated, item.kind)
-            for a in item.assignments:
-                a.active = False
-    session.flush()
-    return result
 
 
 def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> dict[str, Organisation]:

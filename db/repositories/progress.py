@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import (
@@ -175,74 +175,58 @@ def assignment_views(
     if item_ids is not None:
         params["item_ids"] = list(item_ids)
     q = _views_statement(org_ids is not None, item_ids is not None)
-    views: list[AssignmentView] = []
-    for (
-        a_id,
-        item_id,
-        org_id,
-        a_due,
-        closed,
-        kind,
-        code,
-        number,
-        title,
-        short_name,
-        i_start,
-        i_due,
-        invest_total,
-        org_name,
-        rep_id,
-        rep_at,
-        status,
-        percent,
-        review_state,
-        problems,
-        description,
-        invest_done,
-        physical,
-        ind_value,
-        ind_number,
-    ) in session.execute(q, params):
-        start = i_start or plan.start_date
-        due = a_due or i_due or plan.end_date
-        if status == DONE:
-            percent = Decimal(100)
-        expected, overdue, lagging, light = classify(status, percent, start, due, today)
-        views.append(
-            AssignmentView(
-                assignment_id=a_id,
-                item_id=item_id,
-                item_kind=kind,
-                item_code=code,
-                item_number=number,
-                title=title,
-                short_name=short_name,
-                org_id=org_id,
-                org_name=org_name,
-                start=start,
-                due=due,
-                status=status,
-                percent=percent,
-                last_report_id=rep_id,
-                last_report_at=rep_at,
-                review_state=review_state,
-                problems=problems,
-                description=description,
-                investment_total=invest_total,
-                investment_done=invest_done,
-                physical_progress=physical,
-                indicator_value=ind_value,
-                closed=bool(closed),
-                expected=expected,
-                overdue=overdue,
-                lagging=lagging,
-                light=light,
-                days_left=(due - today).days,
-                indicator_number=ind_number,
-            )
-        )
+    start, end = plan.start_date, plan.end_date
+    views = [_view(row, start, end, today) for row in session.execute(q, params)]
     views.sort(key=urgency_key)
     return views
+
+
+def _view(row: Row[Any], plan_start: dt.date, plan_end: dt.date, today: dt.date) -> AssignmentView:
+    """One row of `_views_statement` as a view, judged as of `today` (the plan's dates stand in for missing
+    ones)."""
+    # The columns in the query's order: the assignment, its item and organisation, then the newest report. One
+    # unpacking of the whole row (kept on three lines by hand): this runs once per assignment of the plan.
+    # fmt: off
+    (a_id, item_id, org_id, a_due, closed, kind, code, number, title, short_name, i_start, i_due, invest_total,
+     org_name, rep_id, rep_at, status, percent, review_state, problems, description, invest_done, physical,
+     ind_value, ind_number) = row
+    # fmt: on
+    start = i_start or plan_start
+    due = a_due or i_due or plan_end
+    if status == DONE:
+        percent = Decimal(100)
+    expected, overdue, lagging, light = classify(status, percent, start, due, today)
+    return AssignmentView(
+        assignment_id=a_id,
+        item_id=item_id,
+        item_kind=kind,
+        item_code=code,
+        item_number=number,
+        title=title,
+        short_name=short_name,
+        org_id=org_id,
+        org_name=org_name,
+        start=start,
+        due=due,
+        status=status,
+        percent=percent,
+        last_report_id=rep_id,
+        last_report_at=rep_at,
+        review_state=review_state,
+        problems=problems,
+        description=description,
+        investment_total=invest_total,
+        investment_done=invest_done,
+        physical_progress=physical,
+        indicator_value=ind_value,
+        closed=bool(closed),
+        expected=expected,
+        overdue=overdue,
+        lagging=lagging,
+        light=light,
+        days_left=(due - today).days,
+        indicator_number=ind_number,
+    )
 
 
 def urgency_key(v: AssignmentView) -> tuple[int, int, str]:
