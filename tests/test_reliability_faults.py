@@ -41,6 +41,7 @@ from db.repositories.outbox import enqueue
 from handlers import texts
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import FakeWecomApi
 from tests.test_wecom import OFFICIAL as WECOM_OFFICIAL
 from tests.test_wecom import Server, WeComSim, fake, server, wecom_settings
@@ -100,8 +101,7 @@ class FaultProxy:
                         break
                     if self.mode == "hang":
                         self.hung += 1
-                        while self.mode == "hang" and not reader.at_eof():
-                            await asyncio.sleep(0.05)
+                        await wait_for(lambda: self.mode != "hang" or reader.at_eof(), timeout=None)
                         break  # the client gave up; whatever it sent is not relayed
                     upstream_w.write(chunk)
                     await upstream_w.drain()
