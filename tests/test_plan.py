@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 import yaml
 from sqlalchemy import func, select
 
@@ -153,6 +154,7 @@ def test_goals_and_events(app):
         assert events == {(5, 22), (6, 5), (8, None)}
 
 
+@pytest.mark.both_backends  # the plan repository: upserts by natural key
 def test_reimport_is_idempotent(app):
     doc = plans.load_plan_file(DEFAULT_PLAN)
     with app.session_factory() as s, s.begin():
@@ -168,6 +170,7 @@ def test_reimport_is_idempotent(app):
         assert s.scalar(select(func.count()).select_from(Assignment)) == before
 
 
+@pytest.mark.both_backends
 def test_corrected_plan_updates_in_place_and_keeps_reports(app, chat):
     c = chat("墨脱填报人")
     c.send("汇报")

@@ -44,6 +44,8 @@ USERS = {"墨脱填报人": 810001, "巴宜填报人": 810002, "朗县填报人"
 A, B, C, D = (USERS[n] for n in USERS)
 TIMEOUT = 60.0
 
+pytestmark = pytest.mark.both_backends  # `duban serve` end to end: what survives a crash is what was stored
+
 
 @pytest.fixture
 def crash_app(settings: Settings, api: FakeTelegramAPI) -> Iterator[App]:

@@ -264,6 +264,7 @@ async def test_telegram_reply_during_a_short_outage_reaches_the_user_once(
     assert api.texts(880101) == [texts.HELP_OFFICIAL]
 
 
+@pytest.mark.both_backends  # two copies racing for the processed-message key
 async def test_same_telegram_update_twice_is_handled_once(tg_app: App, tg: tuple[FakeTelegramAPI, FaultProxy]) -> None:
     api, _proxy = tg
     chat = 880201
@@ -347,6 +348,7 @@ async def test_wecom_outbox_is_delivered_after_outages_and_nothing_twice(
     assert len(fake.sent_texts()) == len(messages)
 
 
+@pytest.mark.both_backends  # two copies racing for the processed-message key
 async def test_same_wecom_callback_twice_is_handled_once(server: Server) -> None:
     user = WECOM_OFFICIAL
     for text in ["汇报", "1", "已完成", "方案已印发", "跳过", "跳过"]:

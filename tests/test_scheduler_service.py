@@ -22,6 +22,8 @@ from scheduler import outbox
 from scheduler.service import LeaderLock, SchedulerService, run_due
 from tests.fakes.wait import wait_for
 
+pytestmark = pytest.mark.both_backends  # leader election and several processes on one database
+
 
 class Recorder:
     name = "console"
