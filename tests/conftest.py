@@ -1,9 +1,23 @@
-"""Shared fixtures: a fresh database per test on every configured backend, with the shipped plan loaded.
+"""Shared fixtures: a fresh database per test, with the shipped plan loaded; and which backend each test runs on.
 
-Backends come from DUBAN_TEST_DATABASES (comma-separated: sqlite, postgresql). PostgreSQL needs
-DUBAN_TEST_PG_URL (a URL to a database on a server where we may CREATE DATABASE); `.ci/pg.sh start`
-starts one and prints it. Each test gets its own database cloned from a template built once per run
-(SQLite: a file copy; PostgreSQL: CREATE DATABASE ... TEMPLATE), so tests are isolated and fast.
+Backends. DUBAN_TEST_DATABASES lists the configured backends (comma-separated: sqlite, postgresql; by default
+sqlite, plus postgresql when DUBAN_TEST_PG_URL is set). PostgreSQL needs DUBAN_TEST_PG_URL (a URL to a database on
+a server where we may CREATE DATABASE); `.ci/pg.sh start` starts one and prints it. Each test gets its own
+database cloned from a template built once per run and backend, on first use (SQLite: a file copy; PostgreSQL:
+CREATE DATABASE ... TEMPLATE), so tests are isolated and fast.
+
+Which test runs where. PostgreSQL runs the storage contract, not the whole suite again:
+- a test marked `both_backends` (or every test of a module with `pytestmark = pytest.mark.both_backends`) runs
+  once on every configured backend. These are the repositories (test_repositories.py), the migrations
+  (test_migrations.py: stairway, models match migrations), the outbox and its senders (test_outbox.py), the
+  scheduler service's leader lock and concurrent processes (test_scheduler_service.py), concurrent and repeated
+  deliveries (the "twice is handled once" tests of test_reliability_faults.py), plan import and re-import
+  (test_plan.py), and the end-to-end smoke: a check-in through the engine resumed by a second process
+  (test_smoke_engine.py) and `duban serve` killed mid-check-in (test_reliability_crash.py);
+- every other test that uses a database (through the `backend` fixture: `db_url`, `empty_db_url`, `settings`,
+  `app`, ...) runs once, on the first configured backend (SQLite unless DUBAN_TEST_DATABASES says otherwise).
+`pytest_generate_tests` below chooses the `backend` parameters from the marker. DUBAN_TEST_EVERY_BACKEND=1 runs
+every test on every configured backend (the whole matrix, for a change to the storage layer).
 """
 
 from __future__ import annotations
@@ -18,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app, seed_database
@@ -38,6 +52,15 @@ def _backends() -> list[str]:
 
 
 BACKENDS = _backends()
+EVERY_BACKEND = os.environ.get("DUBAN_TEST_EVERY_BACKEND", "").lower() in ("1", "true", "yes")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `backend`: every configured backend for `both_backends` tests, else the first one."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    everywhere = EVERY_BACKEND or metafunc.definition.get_closest_marker("both_backends") is not None
+    metafunc.parametrize("backend", BACKENDS if everywhere else BACKENDS[:1], indirect=True)
 
 
 def _pg_admin_url() -> str:
@@ -45,6 +68,10 @@ def _pg_admin_url() -> str:
     if not url:
         raise RuntimeError("DUBAN_TEST_PG_URL is not set: run `.ci/pg.sh start` and export the URL it prints")
     return url
+
+
+def _pg_admin_engine() -> Engine:
+    return create_engine(make_url(_pg_admin_url()).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
 
 
 TEMPLATE_SEEDED_AT = dt.datetime(2023, 3, 3, 1, 0)  # naive UTC: the plan's issue date, 09:00 in Shanghai
@@ -55,33 +82,48 @@ def _build_template(url: str) -> None:
     seed_database(url, TEMPLATE_SEEDED_AT)
 
 
-@pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    out: dict[str, str] = {}
-    created_pg: list[str] = []
-    if "sqlite" in BACKENDS:
-        path = tmp_path_factory.mktemp("template") / "template.db"
-        _build_template(f"sqlite:///{path}")
-        out["sqlite"] = str(path)
-    if "postgresql" in BACKENDS:
-        admin = make_url(_pg_admin_url())
+class Templates:
+    """Template databases holding what `duban init --demo` makes (schema, shipped plan, demo people), built once
+    per run and backend when a test first needs one."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._built: dict[str, str] = {}
+
+    def get(self, backend: str) -> str:
+        """The SQLite template's path, or the PostgreSQL template database's name."""
+        if backend not in self._built:
+            self._built[backend] = self._build(backend)
+        return self._built[backend]
+
+    def _build(self, backend: str) -> str:
+        if backend == "sqlite":
+            path = self.directory / "template.db"
+            _build_template(f"sqlite:///{path}")
+            return str(path)
+        if backend != "postgresql":
+            raise ValueError(f"unknown test backend {backend!r} in DUBAN_TEST_DATABASES")
         name = f"duban_tmpl_{uuid.uuid4().hex[:8]}"
-        eng = create_engine(admin.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        eng = _pg_admin_engine()
         with eng.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         eng.dispose()
-        _build_template(admin.set(database=name).render_as_string(hide_password=False))
-        out["postgresql"] = name
-        created_pg.append(name)
-    yield out
-    if created_pg:
-        eng = create_engine(
-            make_url(_pg_admin_url()).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with eng.connect() as c:
-            for name in created_pg:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
+        _build_template(make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False))
+        return name
+
+    def drop(self) -> None:
+        if "postgresql" in self._built:
+            eng = _pg_admin_engine()
+            with eng.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{self._built.pop("postgresql")}" WITH (FORCE)'))
+            eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    t = Templates(tmp_path_factory.mktemp("template"))
+    yield t
+    t.drop()
 
 
 _counter = itertools.count()
@@ -91,7 +133,7 @@ def _pg_database(prefix: str, template: str | None) -> Iterator[str]:
     """A fresh PostgreSQL database (a copy of `template`, or empty) for one test, dropped afterwards."""
     admin = make_url(_pg_admin_url()).set(drivername="postgresql+psycopg")
     name = f"{prefix}_{os.getpid()}_{next(_counter)}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    eng = _pg_admin_engine()
     with eng.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
@@ -103,20 +145,21 @@ def _pg_database(prefix: str, template: str | None) -> Iterator[str]:
         eng.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test run: parametrized by `pytest_generate_tests`."""
     return str(request.param)
 
 
 @pytest.fixture
-def db_url(backend: str, templates: dict[str, str], tmp_path: Path) -> Iterator[str]:
+def db_url(backend: str, templates: Templates, tmp_path: Path) -> Iterator[str]:
     """A fresh database holding the shipped plan and the demo people."""
     if backend == "sqlite":
         path = tmp_path / "duban.db"
-        shutil.copy(templates["sqlite"], path)
+        shutil.copy(templates.get("sqlite"), path)
         yield f"sqlite:///{path}"
         return
-    yield from _pg_database("duban_t", templates["postgresql"])
+    yield from _pg_database("duban_t", templates.get("postgresql"))
 
 
 @pytest.fixture

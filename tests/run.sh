@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Install duban with its test tools into .venv and run the whole test suite on SQLite and PostgreSQL.
-# PostgreSQL comes from Debian's packages (installed if missing), runs on 127.0.0.1 for the tests and is
-# stopped afterwards. DUBAN_TEST_DATABASES=sqlite runs the SQLite half only. Extra arguments go to pytest.
+# Install duban with its test tools into .venv and run the test suite: every test on SQLite, and the storage
+# contract (the tests marked both_backends: repositories, migrations, outbox, concurrency, end-to-end smoke) on
+# PostgreSQL too; tests/conftest.py says which test runs where. PostgreSQL comes from Debian's packages
+# (installed if missing), runs on 127.0.0.1 for the tests and is stopped afterwards. DUBAN_TEST_DATABASES=sqlite
+# runs without PostgreSQL; DUBAN_TEST_EVERY_BACKEND=1 runs every test on every backend. Extra arguments go to
+# pytest (e.g. -m "not slow").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"

@@ -3,6 +3,7 @@ and the migrated schema matches the models."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -11,6 +12,8 @@ from sqlalchemy import inspect
 from db.engine import make_engine
 from db.migrate import alembic_config, downgrade, upgrade
 from db.models import Base
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_stairway(empty_db_url):

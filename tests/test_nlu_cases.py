@@ -1,77 +1,22 @@
-"""The understanding layer against the public examples (../shared/nlu/cases.yaml) and our own (nlu_cases_extra.yaml).
+"""The understanding layer against our own examples (nlu_cases_extra.yaml).
 
-Each case is compared exactly as the file's header defines: intent, org/orgs (a case without org/orgs/project/
-indicator means the whole city, so the result must name none), project, indicator, percent and status. Our own
-file may also check the task, group, ambiguity choices and "own organisation". At least 95% must pass; the
-accuracy and every failure are printed.
+Each case is compared as tests/nlu_cases.py says (intent, organisations, project, indicator, percent, status, and
+where a case gives them the task, group, ambiguity choices and "own organisation"). At least 95% must pass; the
+accuracy and every failure are printed. The public examples beside the repository (../shared/nlu/) are checked
+the same way by `.ci/check_shared.py`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from db.engine import make_engine, make_session_factory
-from handlers.understanding.nlu import NLU, Lexicon, Understanding
+from handlers.understanding.nlu import NLU
+from tests.nlu_cases import REQUIRED_ACCURACY, load_cases, run_cases
 
-HERE = Path(__file__).resolve().parent
-SHARED_CASES = HERE.parent.parent / "shared" / "nlu" / "cases.yaml"
-EXTRA_CASES = HERE / "nlu_cases_extra.yaml"
-REQUIRED_ACCURACY = 0.95
-
-
-def load_cases(path: Path) -> list[dict[str, Any]]:
-    cases = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(cases, list) and cases, f"no cases in {path}"
-    return cases
-
-
-def _choice_key(lex: Lexicon, kind: str, key: int) -> str:
-    if kind == "org":
-        return lex.org_name(key)
-    item = lex.items[key]
-    if item.kind == "project":
-        return f"P{item.number}"
-    if item.kind == "indicator":
-        return f"I{item.number}"
-    return item.code
-
-
-def mismatches(case: dict[str, Any], u: Understanding, lex: Lexicon) -> list[str]:
-    """What differs between the expected case and the understanding (empty: the case passes)."""
-    out: list[str] = []
-    if u.intent != case["intent"]:
-        out.append(f"intent {u.intent} != {case['intent']}")
-    expected_orgs = set(case.get("orgs") or ([case["org"]] if case.get("org") else []))
-    if set(u.org_names) != expected_orgs:
-        out.append(f"orgs {sorted(u.org_names)} != {sorted(expected_orgs)}")
-    for key in ("project", "indicator"):
-        if getattr(u, key) != case.get(key):
-            out.append(f"{key} {getattr(u, key)} != {case.get(key)}")
-    percent = Decimal(str(case["percent"])) if case.get("percent") is not None else None
-    if u.percent != percent:
-        out.append(f"percent {u.percent} != {percent}")
-    if u.status != case.get("status"):
-        out.append(f"status {u.status} != {case.get('status')}")
-    if "task" in case:
-        code = lex.items[u.item_id].code if u.item_id is not None else None
-        if code != case["task"]:
-            out.append(f"task {code} != {case['task']}")
-    if "group" in case and u.group != case["group"]:
-        out.append(f"group {u.group} != {case['group']}")
-    if "ambiguous" in case:
-        got = {_choice_key(lex, c.kind, c.id) for c in u.ambiguous}
-        if got != set(case["ambiguous"]):
-            out.append(f"choices {sorted(got)} != {sorted(case['ambiguous'])}")
-    elif u.ambiguous and case["intent"] != "report":
-        out.append(f"unexpected choices {[c.label for c in u.ambiguous]}")
-    if "own" in case and u.own != case["own"]:
-        out.append(f"own {u.own} != {case['own']}")
-    return out
+EXTRA_CASES = Path(__file__).resolve().parent / "nlu_cases_extra.yaml"
 
 
 @pytest.fixture
@@ -82,26 +27,6 @@ def nlu(db_url: str) -> NLU:
             return NLU.from_session(session)
     finally:
         engine.dispose()
-
-
-def run_cases(nlu: NLU, cases: list[dict[str, Any]], name: str) -> float:
-    failures = []
-    for case in cases:
-        u = nlu.understand(case["text"])
-        diff = mismatches(case, u, nlu.lexicon)
-        if diff:
-            failures.append(f"  {case['text']!r}: {'; '.join(diff)}")
-    accuracy = 1 - len(failures) / len(cases)
-    print(f"\n{name}: {len(cases) - len(failures)}/{len(cases)} = {accuracy:.1%}")
-    for f in failures:
-        print(f)
-    return accuracy
-
-
-def test_shared_cases(nlu: NLU) -> None:
-    assert SHARED_CASES.exists(), f"missing {SHARED_CASES}"
-    accuracy = run_cases(nlu, load_cases(SHARED_CASES), "shared/nlu/cases.yaml")
-    assert accuracy >= REQUIRED_ACCURACY
 
 
 def test_extra_cases(nlu: NLU) -> None:

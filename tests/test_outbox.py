@@ -26,6 +26,8 @@ from scheduler.sender import OutboxSender
 
 T0 = dt.datetime(2023, 5, 24, 1, 0)  # naive UTC = 09:00 in Asia/Shanghai, the clock fixture's moment
 
+pytestmark = pytest.mark.both_backends  # the outbox repository and concurrent senders (PostgreSQL: SKIP LOCKED)
+
 
 class FakeChannel:
     """Records deliveries; `fail` is a list of exceptions raised by the next sends, in order."""

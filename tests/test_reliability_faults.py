@@ -43,6 +43,7 @@ from db.repositories.outbox import enqueue
 from handlers import texts
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import FakeWecomApi
 from tests.test_wecom import OFFICIAL as WECOM_OFFICIAL
 from tests.test_wecom import Server, WeComSim, fake, server, wecom_settings
@@ -102,8 +103,7 @@ class FaultProxy:
                         break
                     if self.mode == "hang":
                         self.hung += 1
-                        while self.mode == "hang" and not reader.at_eof():
-                            await asyncio.sleep(0.05)
+                        await wait_for(lambda: self.mode != "hang" or reader.at_eof(), timeout=None)
                         break  # the client gave up; whatever it sent is not relayed
                     upstream_w.write(chunk)
                     await upstream_w.drain()
@@ -266,6 +266,7 @@ async def test_telegram_reply_during_a_short_outage_reaches_the_user_once(
     assert api.texts(880101) == [texts.HELP_OFFICIAL]
 
 
+@pytest.mark.both_backends  # two copies racing for the processed-message key
 async def test_same_telegram_update_twice_is_handled_once(tg_app: App, tg: tuple[FakeTelegramAPI, FaultProxy]) -> None:
     api, _proxy = tg
     chat = 880201
@@ -349,6 +350,7 @@ async def test_wecom_outbox_is_delivered_after_outages_and_nothing_twice(
     assert len(fake.sent_texts()) == len(messages)
 
 
+@pytest.mark.both_backends  # two copies racing for the processed-message key
 async def test_same_wecom_callback_twice_is_handled_once(server: Server) -> None:
     user = WECOM_OFFICIAL
     for text in ["汇报", "1", "已完成", "方案已印发", "跳过", "跳过"]:

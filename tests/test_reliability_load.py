@@ -38,6 +38,8 @@ STEP_TIMEOUT = 180.0
 TOKEN_RE = re.compile(r"〔U(\d{4})〕")
 PLACEHOLDER_RE = re.compile(r"\{[a-z_0-9]*\}")  # a text constant sent without being formatted
 
+pytestmark = pytest.mark.slow  # about a minute; in the default run and in CI, `-m "not slow"` leaves it out
+
 
 @dataclass(frozen=True)
 class User:

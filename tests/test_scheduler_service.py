@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,9 @@ from db.engine import make_engine
 from db.models import OUT_SENT, Outbox
 from scheduler import outbox
 from scheduler.service import LeaderLock, SchedulerService, run_due
+from tests.fakes.wait import wait_for
+
+pytestmark = pytest.mark.both_backends  # leader election and several processes on one database
 
 
 class Recorder:
@@ -56,12 +58,9 @@ def two_apps(app: App, fast_settings: Settings) -> Iterator[tuple[App, App]]:
     b.close()
 
 
-async def wait_for(cond: Any, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+def outbox_counts(app: App) -> dict[str, int]:
+    with app.session_factory() as s:
+        return outbox.counts(s)
 
 
 async def test_service_runs_the_due_jobs_and_delivers(two_apps: tuple[App, App]) -> None:
@@ -98,9 +97,11 @@ async def test_two_processes_queue_and_send_each_message_once(two_apps: tuple[Ap
     try:
         await wait_for(lambda: len(ra.sent) + len(rb.sent) >= 4)
         await asyncio.gather(sa.run_jobs(), sb.run_jobs(), sa.run_jobs())
-        await asyncio.sleep(0.3)
+        # Whatever the second round queued has gone out once the outbox holds nothing but sent rows.
+        await wait_for(lambda: set(outbox_counts(a)) == {OUT_SENT}, what=lambda: str(outbox_counts(a)))
     finally:
         await asyncio.gather(sa.stop(), sb.stop())
+    assert outbox_counts(a) == {OUT_SENT: 4}
     chats = collections.Counter(chat for chat, _ in ra.sent + rb.sent)
     assert chats == {"米林填报人": 1, "朗县填报人": 1, "察隅填报人": 1, "墨脱填报人": 1}
     if a.db.dialect.name == "postgresql":
@@ -122,7 +123,7 @@ async def test_a_new_moment_is_picked_up_by_the_running_service(two_apps: tuple[
     assert sum("6·5世界环境日" in r.text for _, r in rec.sent) == 2
 
 
-def test_leader_lock_is_taken_over_when_its_holder_dies(app: App, db_url: str) -> None:
+async def test_leader_lock_is_taken_over_when_its_holder_dies(app: App, db_url: str) -> None:
     e1, e2, admin = make_engine(db_url), make_engine(db_url), make_engine(db_url)
     try:
         first, second = LeaderLock(e1, key=4242), LeaderLock(e2, key=4242)
@@ -137,10 +138,7 @@ def test_leader_lock_is_taken_over_when_its_holder_dies(app: App, db_url: str) -
         with admin.connect() as c:
             c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
         # The server ends a terminated session asynchronously: retry as the service does (briefly, here).
-        for _ in range(250):
-            if second.acquire():
-                break
-            time.sleep(0.02)
+        await wait_for(second.acquire, timeout=5, what="the second process never took over the lock")
         assert second.held
         assert not first.acquire()  # it notices the loss and finds the lock taken
         second.release()

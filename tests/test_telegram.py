@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -491,12 +490,9 @@ async def test_429_in_the_middle_is_waited_out(tg_app: App, api: FakeTelegramAPI
     bind_user(tg_app, 10001)
     async with serving(tg_app, api) as tg:
         api.fail_next("sendMessage", times=1, status=429, retry_after=1)
-        started = time.monotonic()
         assert await tg.say(10001, "帮助") == texts.HELP_OFFICIAL
-        sends = api.calls_of("sendMessage")
-        assert [c.status for c in sends] == [429, 200]
-        assert sends[1].at - sends[0].at >= 1.0  # retry_after respected
-        assert time.monotonic() - started < 5
+        # Told to wait, waited (how long: test_flood_limiter_waits_out_a_429_in_that_chat_only), sent once.
+        assert [c.status for c in api.calls_of("sendMessage")] == [429, 200]
 
         tg.channel.retry_delays = (0.05, 0.1, 0.2)
         api.fail_next("sendMessage", times=2, status=500)  # a flaky server: retried with backoff
@@ -520,25 +516,61 @@ async def test_a_wait_in_one_chat_does_not_hold_up_another(tg_app: App, api: Fak
         assert api.texts(10101) == [texts.HELP_OFFICIAL]
 
 
-async def test_flood_limiter_spaces_messages_per_chat() -> None:
-    limiter = TelegramRateLimiter(overall_max_rate=1000, chat_burst=2)  # a burst of 2, then 1/s
+class LoopClock:
+    """The running event loop's clock, stopped, and moved only by the test: whatever waits on it (asyncio.sleep,
+    call_later, the rate limiters' leaky buckets) resumes exactly when the test has moved it far enough."""
 
-    async def call() -> bool:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        self.now += seconds
+        await settle()
+
+
+async def settle(turns: int = 50) -> None:
+    """Let every task that can go on, go on (nothing timed fires while the clock stands still)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def loop_clock(monkeypatch: pytest.MonkeyPatch) -> LoopClock:
+    loop = asyncio.get_running_loop()
+    clock = LoopClock(loop.time())
+    monkeypatch.setattr(loop, "time", clock)
+    return clock
+
+
+def limited(
+    limiter: TelegramRateLimiter, chat: int, callback: Callable[[], Any] | None = None, tries: Any = None
+) -> asyncio.Task[Any]:
+    """Send one message to `chat` through the limiter, as a task."""
+
+    async def ok() -> bool:
         return True
 
-    started = time.monotonic()
-    await asyncio.gather(
-        *(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": c}, None) for c in range(1, 6))
-    )
-    assert time.monotonic() - started < 0.5  # different chats: no waiting
-    started = time.monotonic()
-    await asyncio.gather(
-        *(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 99}, None) for _ in range(3))
-    )
-    assert time.monotonic() - started >= 0.9  # the third message in one chat waits about a second
+    return asyncio.create_task(limiter.process_request(callback or ok, (), {}, "sendMessage", {"chat_id": chat}, tries))
 
 
-async def test_rate_limiter_waits_out_a_429_for_its_chat_only() -> None:
+async def test_flood_limiter_spaces_messages_per_chat(loop_clock: LoopClock) -> None:
+    limiter = TelegramRateLimiter(overall_max_rate=1000, chat_burst=2)  # a burst of 2, then 1/s
+    other_chats = [limited(limiter, chat) for chat in range(1, 6)]
+    await settle()
+    assert all(t.done() for t in other_chats)  # different chats: nobody waits, the clock has not moved
+    one_chat = [limited(limiter, 99) for _ in range(3)]
+    await settle()
+    assert [t.done() for t in one_chat] == [True, True, False]  # the burst goes at once, the third waits
+    await loop_clock.advance(0.9)
+    assert not one_chat[2].done()
+    await loop_clock.advance(0.2)
+    assert one_chat[2].done()  # about a second after the burst
+
+
+async def test_rate_limiter_waits_out_a_429_for_its_chat_only(loop_clock: LoopClock) -> None:
     limiter = TelegramRateLimiter(overall_max_rate=1000, chat_burst=100, chat_per_second=100)
     flooded = 0
     wait = dt.timedelta(seconds=1)
@@ -548,22 +580,26 @@ async def test_rate_limiter_waits_out_a_429_for_its_chat_only() -> None:
         flooded += 1
         raise RetryAfter(wait)
 
-    async def call() -> bool:
-        return True
-
     # Tried once: the caller (the outbox) reschedules the message itself.
-    with pytest.raises(RetryAfter):
-        await limiter.process_request(flood, (), {}, "sendMessage", {"chat_id": 1}, TRY_ONCE)
-    assert flooded == 1
-    started = time.monotonic()
-    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 2}, None)
-    assert time.monotonic() - started < 0.5  # another chat goes on at once
-    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
-    assert time.monotonic() - started >= 0.9  # the chat the 429 was for waits out its second
+    once = limited(limiter, 1, flood, TRY_ONCE)
+    await settle()
+    assert once.done() and isinstance(once.exception(), RetryAfter) and flooded == 1
+    other = limited(limiter, 2)
+    await settle()
+    assert other.done()  # another chat goes on at once
+    same = limited(limiter, 1)
+    await settle()
+    assert not same.done()
+    await loop_clock.advance(0.9)
+    assert not same.done()
+    await loop_clock.advance(0.2)
+    assert same.done() and same.result() is True  # the chat the 429 was for waits out its second
     # By default a 429 is retried (three times), then raised.
     wait = dt.timedelta(seconds=0.1)
-    with pytest.raises(RetryAfter):
-        await limiter.process_request(flood, (), {}, "sendMessage", {"chat_id": 3}, None)
+    retried = limited(limiter, 3, flood)
+    for _ in range(10):
+        await loop_clock.advance(0.2)
+    assert retried.done() and isinstance(retried.exception(), RetryAfter)
     assert flooded == 1 + 4
 
 

@@ -58,6 +58,7 @@ from db.models import IN_PROGRESS, ProcessedMessage, Report
 from db.repositories import orgs, people
 from handlers import texts
 from tests.fakes import free_port
+from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import FakeWecomApi
 
 REPO = Path(__file__).resolve().parent.parent
@@ -786,17 +787,16 @@ async def test_duban_serve_subprocess_end_to_end(fake: FakeWecomApi, serve_env: 
         try:
             base = f"http://127.0.0.1:{port}"
             async with aiohttp.ClientSession() as http:
-                deadline = time.monotonic() + 60
-                while True:
+
+                async def wecom_is_served() -> bool:
                     assert proc.poll() is None, log_path.read_text()
                     try:
                         async with http.get(base + "/healthz") as res:
-                            if res.status == 200 and "wecom" in (await res.json())["channels"]:
-                                break
+                            return res.status == 200 and "wecom" in (await res.json())["channels"]
                     except aiohttp.ClientError:
-                        pass
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    await asyncio.sleep(0.1)
+                        return False
+
+                await wait_for(wecom_is_served, timeout=60, what=log_path.read_text)
             sim = WeComSim(base + "/wecom/callback")
             try:
                 await sim.text("zhangsan", "帮助")

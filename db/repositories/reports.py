@@ -41,9 +41,9 @@ def add_report(
     for k in ("percent", "investment_done", "indicator_number"):
         if values[k] is not None:
             values[k] = Decimal(str(values[k]))
-    for k in ("expected_date",):
-        if isinstance(values[k], str):
-            values[k] = dt.date.fromisoformat(values[k])
+    expected = values["expected_date"]
+    if isinstance(expected, str):
+        values["expected_date"] = dt.date.fromisoformat(expected)
     report = Report(
         assignment_id=assignment.id,
         person_id=person.id if person else None,
@@ -144,4 +144,7 @@ def review(
 
 
 def item_of(session: Session, report: Report) -> Item:
-    return session.get(Item, session.get(Assignment, report.assignment_id).item_id)  # type: ignore[union-attr]
+    """The plan item a report is about."""
+    return session.execute(
+        select(Item).join(Assignment, Assignment.item_id == Item.id).where(Assignment.id == report.assignment_id)
+    ).scalar_one()

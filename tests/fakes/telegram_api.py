@@ -31,6 +31,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.wait import wait_for
+
 DEFAULT_TOKEN = "123456789:TEST-duban-fake-token"
 
 # Parameters PTB sends JSON-encoded inside form or multipart fields.
@@ -397,20 +399,11 @@ class FakeTelegramAPI:
     # ---- waiting --------------------------------------------------------------------------------------------
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Wait until `predicate()` is truthy (re-checked after every request); returns its value."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                recent = [(c.method, c.status) for c in self.calls[-15:]]
-                raise AssertionError(f"condition not met within {timeout}s; last calls: {recent}")
-            event = self._changed
-            with contextlib.suppress(asyncio.TimeoutError):
-                # Short waits: the predicate may depend on state outside this server too.
-                await asyncio.wait_for(event.wait(), min(remaining, 0.05))
+        """Wait until `predicate()` is truthy; returns its value. A failure lists the last calls to this server."""
+        return await wait_for(predicate, timeout, what=lambda: f"last calls: {self._recent()}")
+
+    def _recent(self) -> list[tuple[str, int]]:
+        return [(c.method, c.status) for c in self.calls[-15:]]
 
     async def wait_for_call(
         self, method: str, count: int = 1, timeout: float = 5.0, ok_only: bool = True

@@ -8,7 +8,6 @@ returns the file with a Content-Disposition header, or JSON when it fails.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from collections import defaultdict
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.wait import wait_for
 
 ERRMSG = {
     40001: "invalid credential",
@@ -104,12 +105,11 @@ class FakeWecomApi:
 
     async def wait_sent(self, count: int, user: str | None = None, timeout: float = 15.0) -> list[str]:
         """Wait until `count` messages were delivered (to `user`), then return all delivered so far."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(self.sent_texts(user)) < count:
-            if loop.time() > deadline:
-                raise AssertionError(f"expected {count} messages, got {self.sent_texts(user)}")
-            await asyncio.sleep(0.01)
+        await wait_for(
+            lambda: len(self.sent_texts(user)) >= count,
+            timeout,
+            what=lambda: f"expected {count} messages, got {self.sent_texts(user)}",
+        )
         return self.sent_texts(user)
 
     # ---- server -------------------------------------------------------------------------------------------
