@@ -239,6 +239,7 @@ def test_an_old_button_of_the_same_dialogue_is_stale_not_an_answer(app: App) -> 
     assert _stored(app, OFFICIAL) == before
 
 
+@pytest.mark.both_backends
 def test_choices_mean_the_same_after_a_restart(app: App, settings: Any, clock: Any) -> None:
     """A new engine on the same database (a restart, or another process) reads the same question."""
     c = Chat(app, OFFICIAL)
@@ -260,6 +261,7 @@ def test_choices_mean_the_same_after_a_restart(app: App, settings: Any, clock: A
         app2.close()
 
 
+@pytest.mark.both_backends
 def test_stored_draft_keeps_numbers_as_numbers(app: App) -> None:
     c = _reach(app, "生态环境局填报人", [*PROJECT, "1200"], "ask.physical")
     _, data, _ = _stored(app, "生态环境局填报人")

@@ -283,12 +283,17 @@ def test_progress_figures_over_the_whole_plan(factory: sessionmaker[Session]) ->
 # ---- conversations ------------------------------------------------------------------------------------------
 
 
-def test_a_prompt_arms_only_an_idle_conversation(factory: sessionmaker[Session]) -> None:
+def test_a_conversation_moves_only_from_the_states_allowed(factory: sessionmaker[Session]) -> None:
+    """What the weekly prompt does (arm a one-tap check-in) without disturbing a dialogue in progress: the
+    repository stores state names it is given and knows none of its own."""
     with transaction(factory) as s:
-        assert conversations.arm_if_idle(s, "telegram", "1", "1", conversations.PROMPTED, NOW)
-        s.add(Conversation(channel="telegram", chat_id="2", user_id="2", state="checkin.ask", data={}, updated_at=NOW))
+        assert conversations.move_if_in(s, "telegram", "1", "1", {"idle"}, "armed", NOW)  # new: created armed
+        conversations.get_or_create(s, "telegram", "2", "2", "busy", NOW)
+        conversations.get_or_create(s, "telegram", "3", "3", "idle", NOW)
     with transaction(factory) as s:
-        assert not conversations.arm_if_idle(s, "telegram", "2", "2", conversations.PROMPTED, NOW)
+        assert not conversations.move_if_in(s, "telegram", "2", "2", {"idle"}, "armed", NOW)
+        assert conversations.move_if_in(s, "telegram", "3", "3", {"idle"}, "armed", NOW)
+        assert conversations.get_or_create(s, "telegram", "2", "2", "idle", NOW).state == "busy"  # found, kept
     with factory() as s:
         states = dict(s.execute(select(Conversation.chat_id, Conversation.state)).tuples().all())
-    assert states == {"1": conversations.PROMPTED, "2": "checkin.ask"}
+    assert states == {"1": "armed", "2": "busy", "3": "armed"}
