@@ -34,6 +34,9 @@ case "${1:-start}" in
     echo "postgresql+psycopg://postgres@127.0.0.1:$PGPORT/duban_test"
     ;;
   stop)
-    if BIN=$(find_bin) && [ -f "$PGDIR/PG_VERSION" ]; then as_pg "$BIN/pg_ctl" -D "$PGDIR" -m fast stop >/dev/null || true; fi
+    # Quiet, and only if it runs: this runs after pytest's summary (tests/run.sh's EXIT trap), which stays last.
+    if BIN=$(find_bin) && [ -f "$PGDIR/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR" status >/dev/null 2>&1; then
+      as_pg "$BIN/pg_ctl" -D "$PGDIR" -m fast stop >/dev/null 2>&1 || true
+    fi
     ;;
 esac
