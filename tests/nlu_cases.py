@@ -1,6 +1,6 @@
 """Comparing what the understanding layer makes of a message with what a case file says it must.
 
-Case files: tests/nlu_cases_extra.yaml (ours, a test) and the public examples ../shared/nlu/*.yaml (checked by
+Case files: tests/nlu_cases_extra.yaml (ours, a test) and the public examples beside the repository (checked by
 `.ci/check_shared.py`). Each case is compared exactly as the public file's header defines: intent, org/orgs (a
 case without org/orgs/project/indicator means the whole city, so the result must name none), project, indicator,
 percent and status; a case may also check the task, group, ambiguity choices and "own organisation".

@@ -2,7 +2,7 @@
 
 Each case is compared as tests/nlu_cases.py says (intent, organisations, project, indicator, percent, status, and
 where a case gives them the task, group, ambiguity choices and "own organisation"). At least 95% must pass; the
-accuracy and every failure are printed. The public examples beside the repository (../shared/nlu/) are checked
+accuracy and every failure are printed. The public examples beside the repository are checked
 the same way by `.ci/check_shared.py`.
 """
 

@@ -286,7 +286,7 @@ def test_help_unknown_and_thanks(app, chat):
 
 def test_every_question_gets_a_phone_sized_answer(app, chat):
     """Never silence, never too long: every non-report example of our own, as the coordinator (the public examples
-    in ../shared: `.ci/check_shared.py`)."""
+    beside the repository: `.ci/check_shared.py`)."""
     cases = yaml.safe_load(EXTRA_CASES.read_text(encoding="utf-8"))
     c = chat("协调员")
     for case in cases:
