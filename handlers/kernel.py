@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -108,6 +109,8 @@ def end(ctx: Context) -> Replies:
 
 
 _BY_STATE: dict[str, Dialogue] = {}
+# A choice's number as people type it: "2", "2.", "2、", "第2个" (full-width digits are normalised before).
+CHOICE_NUMBER_RE = re.compile(r"第?(\d{1,2})(?:[.、。)）]|个|项|号)?")
 HOLD_ANSWER, HOLD_QUERY = "answer", "query"
 
 
@@ -228,8 +231,9 @@ def _resolve_choice(ctx: Context, text: str, question: Question | None) -> _Reso
         if question is None or qid != question.id or index >= len(question.choices):
             return _Resolved(text, stale=True)
         return _Resolved(question.choices[index][1], by_choice=True)
-    if question is not None and question.choices and not question.listed and text.isdigit():
-        n = int(text)
+    number = CHOICE_NUMBER_RE.fullmatch(text)
+    if question is not None and question.choices and not question.listed and number:
+        n = int(number.group(1))
         if 1 <= n <= len(question.choices):
             return _Resolved(question.choices[n - 1][1], by_choice=True)
     return _Resolved(text)

@@ -307,3 +307,11 @@ def test_the_same_question_asked_again_keeps_its_buttons_but_the_next_one_does_n
     # 下一步打算 offers 跳过 too, but it is another question: the first 跳过 button is stale for it
     out = c.send(skip_problems, is_choice=True)
     assert out.startswith(texts.K_STALE) and "下一步打算" in out
+
+
+def test_a_choice_number_as_people_type_it(app: App) -> None:
+    """On WeCom the status question's choices are numbered text: "2、", "2." and "第2个" pick 推进中."""
+    for typed in ("2、", "2.", "第2个", "２"):
+        c = _reach(app, OFFICIAL, TASK, "ask.status")
+        assert "完成进度百分比" in c.send(typed), typed
+        c.send("取消")
