@@ -14,6 +14,11 @@ from handlers import texts
 # ---- commands (whole-message patterns) ----------------------------------------------------------------------
 CANCEL_RE = re.compile(r"^(取消|/cancel|退出|算了|不填了|cancel)$", re.IGNORECASE)
 HELP_RE = re.compile(r"^(帮助|/help|help|\?|？|怎么用|使用说明|菜单)$", re.IGNORECASE)
+# Not the command but a question about duban itself, greetings included: answered with help as a free question.
+ASKS_FOR_HELP_RE = re.compile(
+    r"^(帮助|help|菜单|功能|说明|使用说明|用法|怎么用|如何使用|你好|您好|hi|hello|在吗|在不在|有人吗|\?)$"
+    r"|能做什么|能干什么|能干啥|会做什么|会干什么|会什么|可以做什么|可以干什么|怎么问|怎么查|有什么功能|不会用|使用方法|怎么使用"
+)
 REPORT_RE = re.compile(r"^(汇报|/report|填报|报进度|开始汇报|我要汇报|报送进展|上报|/start_report)$", re.IGNORECASE)
 REPORT_ORG_RE = re.compile(r"^(?:汇报|/report)\s+(.+)$")
 RESUME_RE = re.compile(r"^(继续|/continue|继续填写|接着填)$", re.IGNORECASE)

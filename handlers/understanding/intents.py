@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from db.models import INDICATOR, PROJECT, TASK
+from handlers import vocabulary
 from handlers.understanding.lexicon import ITEM, ORG, W_ITEM_NAME, Lexicon
 from handlers.understanding.names import NUMBERED_RE, OrgMention, Span, children_win, container, numbered_item
 from handlers.understanding.report import report_figures
@@ -37,10 +38,6 @@ VERBATIM_BONUS = 4.0
 MIN_ITEM_SCORE = 0.5
 
 _QUESTION_MARK = re.compile(r"[?？]")
-HELP_RE = re.compile(
-    r"^(帮助|help|菜单|功能|说明|使用说明|用法|怎么用|如何使用|你好|您好|hi|hello|在吗|在不在|有人吗|\?)$"
-    r"|能做什么|能干什么|能干啥|会做什么|会干什么|会什么|可以做什么|可以干什么|怎么问|怎么查|有什么功能|不会用|使用方法|怎么使用"
-)
 UNREPORTED_RE = re.compile(
     r"(没|未|没有|尚未|还没|还未|不)(有)?(按时)?(汇报|报送|上报|填报|报进度|报进展|报|交|提交|反馈)"
     r"|(汇报|报送|上报|填报|报|交)(了)?(吗|没|没有|了没)"
@@ -251,7 +248,7 @@ def _intent(
         unknown: words were left that match nothing.
     """
     has_entity = named or ranked
-    if HELP_RE.search(masked) and not has_entity:
+    if vocabulary.ASKS_FOR_HELP_RE.search(masked) and not has_entity:
         return HELP
     if UNREPORTED_RE.search(masked) and not report_signal:
         return UNREPORTED
