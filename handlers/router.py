@@ -110,13 +110,15 @@ class _Interrupts:
 
 def _question(ctx: Context, text: str) -> Interrupt | None:
     """Whether `text` asks something of the plan (and how surely it is not an answer)."""
-    u = queries.understand(ctx, text)
-    if u.intent not in queries.QUESTION_INTENTS:
+    asks = QUESTION_MARK_RE.search(text) is not None
+    if not asks and not QUERY_WORD_RE.search(text):
+        # Asks nothing (at most names something of the plan): an answer. Most answers end here, before the
+        # understanding layer and its plan lookup run for every message of a check-in.
         return None
-    if QUESTION_MARK_RE.search(text):
+    if queries.understand(ctx, text).intent not in queries.QUESTION_INTENTS:
+        return None
+    if asks:
         return Interrupt("question", True, asks=True)
-    if not QUERY_WORD_RE.search(text):
-        return None  # names something of the plan, but asks nothing: an answer that mentions it
     says_done = vocabulary.parse_status(text) is not None or any(ch.isdigit() for ch in text)
     return Interrupt("question", len(text) <= SHORT_QUESTION and not says_done)
 
