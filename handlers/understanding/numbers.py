@@ -19,7 +19,6 @@ _HALF = re.compile(r"(一半|过半|半数|五五开)")
 _PERCENT_WORD = re.compile(rf"百分之\s*({_NUM})")
 _PERCENT_SIGN = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:%|％|个点|个百分点|percent)")
 _CHENG = re.compile(rf"([{_CN_DIGITS}0-9]{{1,2}})\s*成\s*([一二三四五六七八九0-9])?(?!功|果|效|立|本|绩|熟)")
-_ALL_DONE = re.compile(r"(全部完成|全面完成|已完成|完成了|已办结|办结了|100%|百分之百|全部搞定)")
 _PLAIN = re.compile(rf"^\s*({_NUM})\s*$")
 
 
@@ -146,11 +145,6 @@ def parse_date(text: str, today: dt.date) -> dt.date | None:
 def _month_end(year: int, month: int) -> dt.date:
     nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
     return nxt - dt.timedelta(days=1)
-
-
-def is_all_done(text: str) -> bool:
-    """Whether the text says the work is entirely done ("全部完成", "100%", "办结了")."""
-    return bool(_ALL_DONE.search(normalize(text)))
 
 
 def fmt_number(value: Decimal | float | int | None, places: int = 1) -> str:
