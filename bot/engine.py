@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.clock import Clock
 from config.settings import Settings
+from core.inbox import Row
 from core.messages import IncomingMessage, Reply
-from db.models import Conversation, ProcessedMessage
-from db.repositories import conversations, people
+from db.models import IN_DONE, IN_FAILED, Conversation, ProcessedMessage
+from db.repositories import conversations, inbox, outbox, people
 from handlers import kernel, router, texts
 from handlers.context import IDLE, Context
 
@@ -29,6 +30,10 @@ MAX_TEXT = 4000  # longer input is cut: nobody types more into a check-in, and i
 # A redelivered message whose replies were never confirmed sent is answered again, but only once the first
 # handling is this old: a crash, not a platform retry racing the first answer.
 REDELIVER_AFTER = dt.timedelta(seconds=30)
+
+
+class _AlreadyHandled(Exception):
+    """The inbox row was no longer pending: another worker handled it."""
 
 
 class Engine:
@@ -55,9 +60,6 @@ class Engine:
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message and return the replies to send (empty for a duplicate)."""
-        if len(msg.text) > MAX_TEXT or "\x00" in msg.text:
-            # NUL never comes from a keyboard, and PostgreSQL text columns refuse it: drop it here, at the edge.
-            msg = IncomingMessage(**{**msg.__dict__, "text": msg.text[:MAX_TEXT].replace("\x00", "")})
         for attempt in range(3):
             try:
                 return self._handle_once(msg)
@@ -75,39 +77,103 @@ class Engine:
                 return [Reply(texts.INTERNAL_ERROR)]
         return [Reply(texts.INTERNAL_ERROR)]
 
+    def handle_stored(self, row: Row, msg: IncomingMessage | None, replies: list[Reply], worker_id: str) -> list[int]:
+        """Handle one inbox row in one transaction: the engine's work, the row marked handled, and every reply
+        queued in the outbox, claimed by `worker_id` so that it can be sent at once.
+
+        Args:
+            row: the pending inbox row.
+            msg: the row as a message for the engine; None when the channel could not make one (e.g. a file too
+                large) and `replies` already says so.
+            replies: replies to send before the engine's (the channel's own answers).
+
+        Returns:
+            The ids of the outbox rows to send, in order; empty when the row was handled elsewhere meanwhile.
+        """
+        for attempt in range(3):
+            try:
+                return self._handle_stored_once(row, msg, replies, worker_id)
+            except _AlreadyHandled:
+                log.info("inbox row %s was handled elsewhere", row.id)
+                return []
+            except OperationalError as exc:
+                if attempt == 2:
+                    log.exception("database error handling inbox row %s", row.id)
+                    break
+                log.warning("retrying after database error: %s", exc)
+            except Exception:
+                log.exception("error handling inbox row %s (%s)", row.id, msg.key if msg else row.message_id)
+                break
+        # The handling fails every time: the user is told, and the row is not tried again.
+        return self._handle_stored_once(row, None, [Reply(texts.INTERNAL_ERROR)], worker_id, status=IN_FAILED)
+
+    def _handle_stored_once(
+        self,
+        row: Row,
+        msg: IncomingMessage | None,
+        replies: list[Reply],
+        worker_id: str,
+        status: str = IN_DONE,
+    ) -> list[int]:
+        wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = self.clock.utcnow()
+        with self.session_factory() as session, session.begin():
+            if not inbox.finish(session, row.id, wall, status):
+                raise _AlreadyHandled()
+            answer = list(replies)
+            if msg is not None:
+                answer += self._dispatch(session, msg, now)
+            ids = [
+                outbox.enqueue_reply(session, row.channel, row.message_id, i, row.chat_id, reply, worker_id, now=now)
+                for i, reply in enumerate(answer)
+            ]
+            return [i for i in ids if i is not None]
+
     def _handle_once(self, msg: IncomingMessage) -> list[Reply]:
         now = self.clock.utcnow()
         with self.session_factory() as session, session.begin():
-            processed: ProcessedMessage | None = None
-            if msg.message_id:
-                seen = session.get(ProcessedMessage, (msg.channel, msg.message_id))
-                if seen is not None:
-                    if seen.replied_at is None and seen.replies and now - seen.created_at >= REDELIVER_AFTER:
-                        # Handled and committed, but the process died before its answer went out.
-                        log.info("resending the replies of %s/%s", msg.channel, msg.message_id)
-                        return [Reply.from_json(r) for r in seen.replies]
-                    return []
-                processed = ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now)
-                session.add(processed)
-                session.flush()
-            conv = conversations.get_or_create(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
-            person = people.find_by_identity(session, msg.channel, msg.user_id)
-            if person is not None and not msg.is_group:
-                people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
-            ctx = Context(
-                session=session,
-                clock=self.clock,
-                settings=self.settings,
-                msg=msg,
-                conversation=conv,
-                person=person,
-                services=self.services,
-            )
-            replies = kernel.record_question(ctx, router.dispatch(ctx))
-            conv.updated_at = now
-            if processed is not None:
-                processed.replies = [r.to_json() for r in replies]
-            return replies
+            return self._dispatch(session, msg, now, resend=True)
+
+    def _dispatch(self, session: Session, msg: IncomingMessage, now: dt.datetime, resend: bool = False) -> list[Reply]:
+        """The engine's work on one message inside the caller's transaction.
+
+        Args:
+            resend: a message seen before whose replies were never confirmed sent gets them again (the direct
+                path, without the inbox; inbox replies live in the outbox instead).
+        """
+        if len(msg.text) > MAX_TEXT or "\x00" in msg.text:
+            # NUL never comes from a keyboard, and PostgreSQL text columns refuse it: drop it here, at the edge.
+            msg = IncomingMessage(**{**msg.__dict__, "text": msg.text[:MAX_TEXT].replace("\x00", "")})
+        processed: ProcessedMessage | None = None
+        if msg.message_id:
+            seen = session.get(ProcessedMessage, (msg.channel, msg.message_id))
+            if seen is not None:
+                if resend and seen.replied_at is None and seen.replies and now - seen.created_at >= REDELIVER_AFTER:
+                    # Handled and committed, but the process died before its answer went out.
+                    log.info("resending the replies of %s/%s", msg.channel, msg.message_id)
+                    return [Reply.from_json(r) for r in seen.replies]
+                return []
+            processed = ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now)
+            session.add(processed)
+            session.flush()
+        conv = conversations.get_or_create(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
+        person = people.find_by_identity(session, msg.channel, msg.user_id)
+        if person is not None and not msg.is_group:
+            people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
+        ctx = Context(
+            session=session,
+            clock=self.clock,
+            settings=self.settings,
+            msg=msg,
+            conversation=conv,
+            person=person,
+            services=self.services,
+        )
+        replies = kernel.record_question(ctx, router.dispatch(ctx))
+        conv.updated_at = now
+        if processed is not None and resend:
+            processed.replies = [r.to_json() for r in replies]
+        return replies
 
     def mark_replied(self, msg: IncomingMessage) -> None:
         """The channel delivered every reply to `msg`: a later redelivery of it gets no answer again."""

@@ -77,6 +77,26 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="21:00-08:00", description="no proactive messages in this window")
     sender_interval_seconds: float = 2.0
 
+    # The inbox, limits and housekeeping
+    worker_timeout_seconds: float = Field(
+        default=30.0, description="a process silent this long is dead: its chats and sends go to the others"
+    )
+    stop_grace_seconds: float = Field(default=8.0, description="a stop waits this long for work in hand")
+    stranger_queue_cap: int = Field(default=20, description="pending messages kept from one unbound user")
+    stranger_quiet_minutes: int = Field(
+        default=10, description="after its one explanation an unbound user's messages get no answer this long"
+    )
+    invite_max_failures: int = Field(default=5, description="wrong invite codes before a user or chat must wait")
+    invite_lock_minutes: int = Field(default=15, description="how long the wait after too many wrong codes is")
+    health_inbox_backlog: int = Field(default=1000, description="/healthz fails with more pending messages")
+    health_inbox_age_seconds: float = Field(
+        default=120.0, description="/healthz fails when the oldest pending message waits longer"
+    )
+    retention_days: int = Field(default=30, description="handled inbox rows and message ids are kept this long")
+    wecom_callback_window_seconds: int = Field(
+        default=86400, description="WeCom callbacks whose timestamp is further off are refused"
+    )
+
     @field_validator("nudge_days_before", "escalate_after_workdays", mode="before")
     @classmethod
     def _int_list(cls, v: Any) -> Any:

@@ -53,6 +53,13 @@ ROLES = (OFFICIAL, COORDINATOR, ADMIN, LEADER)
 # Outbox states
 OUT_PENDING, OUT_SENDING, OUT_SENT, OUT_FAILED = "pending", "sending", "sent", "failed"
 
+# Inbox states: waiting to be handled; handled; stored but deliberately not handled (an unbound user's flood);
+# given up on (the handling failed every time).
+IN_PENDING, IN_DONE, IN_SKIPPED, IN_FAILED = "pending", "done", "skipped", "failed"
+
+# Outbox kind of the engine's answers to incoming messages
+REPLY = "reply"
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -313,11 +320,76 @@ class ProcessedMessage(Base):
     replied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the channel confirmed they were sent
 
 
+class Inbox(Base):
+    """An incoming update, stored and committed before the platform is told it arrived.
+
+    The unique (channel, message_id) makes a redelivery a no-op. `payload` is what the channel needs to turn the
+    update into an `IncomingMessage` later (the platform's update, or the decrypted callback's fields). Rows of
+    one (channel, chat_id) are handled in id order, one at a time, by whichever process holds the chat's lease
+    (`InboxChat`).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "message_id"),
+        Index("ix_inbox_chat_status", "channel", "chat_id", "status", "id"),
+        Index("ix_inbox_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[str] = mapped_column(String(200))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default=IN_PENDING)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)  # wall-clock UTC (latency, depth, pruning)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxChat(Base):
+    """The lease on one chat's inbox: the worker holding it is the only one handling that chat's rows."""
+
+    __tablename__ = "inbox_chat"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Worker(Base):
+    """A running `duban serve` process. Its heartbeat (`seen_at`, wall-clock UTC) says it is alive; the inbox
+    chats and outbox rows claimed by a worker that stopped beating are handed to others."""
+
+    __tablename__ = "worker"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class AuthFailure(Base):
+    """A wrong invite code, kept for a while so that guessing codes is throttled across processes."""
+
+    __tablename__ = "auth_failure"
+    __table_args__ = (Index("ix_auth_failure_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # e.g. "user:telegram:42", "chat:wecom:zhangsan"
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 class Outbox(Base):
     """A proactive message waiting to be sent, sent, or failed. The dedupe key makes creation idempotent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat", "channel", "chat_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists as sql_exists
+from sqlalchemy.orm import Session, aliased
 
-from db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Outbox
+from db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, REPLY, Outbox
+from db.repositories import inbox
 from db.repositories.outbox import enqueue  # noqa: F401  (re-exported: creating rows lives in the db layer)
 
 DEFAULT_LEASE = dt.timedelta(minutes=10)
@@ -34,6 +36,10 @@ BACKOFF_CAP_SECONDS = 3600.0
 # With the cap above, 25 attempts span about a day: a platform outage of a few hours loses nothing.
 DEFAULT_MAX_ATTEMPTS = 25
 MAX_ERROR_CHARS = 1000
+# A reply is retried after 1, 2, 4 … seconds, then every 5 minutes: 60 attempts span about 4 hours of outage.
+REPLY_BACKOFF_BASE_SECONDS = 1.0
+REPLY_BACKOFF_CAP_SECONDS = 300.0
+REPLY_MAX_ATTEMPTS = 60
 
 
 def exists(session: Session, dedupe_key: str) -> bool:
@@ -47,20 +53,45 @@ def claim(
     limit: int = 50,
     channels: Iterable[str] | None = None,
     lease: dt.timedelta = DEFAULT_LEASE,
+    kinds: Iterable[str] | None = None,
+    wall_now: dt.datetime | None = None,
+    worker_timeout: dt.timedelta | None = None,
 ) -> list[Outbox]:
     """Claim up to `limit` due rows for `worker_id`; the caller commits right away, then sends.
 
-    Due rows are pending rows whose time has come, and rows in "sending" whose claim is older than `lease`
-    (their worker died). Only rows for `channels` are claimed, so a process without, say, WeCom leaves WeCom
-    rows to a process that has it.
+    Due rows are pending rows whose time has come, and rows in "sending" whose claim is older than `lease`, or
+    (with `wall_now` and `worker_timeout`) whose worker stopped beating: it died. Only rows for `channels` are
+    claimed, so a process without, say, WeCom leaves WeCom rows to a process that has it; only rows of `kinds`
+    when given (replies go out in quiet hours, nudges do not).
+
+    Replies to one chat go out in the order they were queued: a reply is not claimed while an earlier reply to
+    the same chat is still waiting or being sent.
     """
+    abandoned_claim = Outbox.claimed_at < now - lease
+    if wall_now is not None and worker_timeout is not None:
+        abandoned_claim = or_(abandoned_claim, inbox.abandoned(Outbox.claimed_by, wall_now, worker_timeout))
     due = or_(
         and_(Outbox.status == OUT_PENDING, Outbox.next_attempt_at <= now),
-        and_(Outbox.status == OUT_SENDING, Outbox.claimed_at < now - lease),
+        and_(Outbox.status == OUT_SENDING, abandoned_claim),
     )
-    q = select(Outbox).where(due).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
+    earlier = aliased(Outbox)
+    waits_for_earlier = (
+        sql_exists()
+        .where(
+            earlier.channel == Outbox.channel,
+            earlier.chat_id == Outbox.chat_id,
+            earlier.status.in_((OUT_PENDING, OUT_SENDING)),
+            earlier.kind == REPLY,
+            earlier.id < Outbox.id,
+        )
+        .correlate(Outbox)
+    )
+    in_order = or_(Outbox.kind != REPLY, ~waits_for_earlier)
+    q = select(Outbox).where(due, in_order).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
     if channels is not None:
         q = q.where(Outbox.channel.in_(list(channels)))
+    if kinds is not None:
+        q = q.where(Outbox.kind.in_(list(kinds)))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     rows = list(session.execute(q).scalars())
@@ -98,6 +129,18 @@ def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: floa
     return min(cap, base * (2 ** max(0, attempts - 1)))
 
 
+def retry_delay(kind: str, attempts: int) -> float:
+    """Backoff for one kind of row: a reply is retried within seconds (someone is waiting for it), a nudge can
+    wait."""
+    if kind == REPLY:
+        return backoff_seconds(attempts, REPLY_BACKOFF_BASE_SECONDS, REPLY_BACKOFF_CAP_SECONDS)
+    return backoff_seconds(attempts)
+
+
+def max_attempts_for(kind: str, default: int) -> int:
+    return max(default, REPLY_MAX_ATTEMPTS) if kind == REPLY else default
+
+
 def mark_retry(
     session: Session,
     row: Outbox,
@@ -120,7 +163,7 @@ def mark_retry(
         The row's new status ("pending" or "failed"), or "" when the row was no longer ours.
     """
     attempts = row.attempts + (1 if count_attempt else 0)
-    if count_attempt and attempts >= max_attempts:
+    if count_attempt and attempts >= max_attempts_for(row.kind, max_attempts):
         ok = _finish(
             session,
             row.id,
@@ -132,7 +175,7 @@ def mark_retry(
             last_error=error[:MAX_ERROR_CHARS],
         )
         return OUT_FAILED if ok else ""
-    wait = backoff_seconds(attempts) if delay is None else max(0.0, delay)
+    wait = retry_delay(row.kind, attempts) if delay is None else max(0.0, delay)
     ok = _finish(
         session,
         row.id,
@@ -183,6 +226,8 @@ class Limit:
 # The platforms' documented limits, kept slightly under so that clock skew does not earn a 429.
 CHANNEL_LIMITS: dict[str, tuple[Limit, ...]] = {
     "telegram": (Limit(30, 1.0, per_chat=False), Limit(1, 1.0, per_chat=True)),
+    # WeCom: 30 messages a minute and 1000 an hour to one member ("每应用对同一个成员不可超过30次/分，超过部分会被
+    # 丢弃不下发"); a sliding window lets a reply of several messages go at once, then paces.
     "wecom": (Limit(30, 60.0, per_chat=True), Limit(1000, 3600.0, per_chat=True)),
 }
 
@@ -230,6 +275,12 @@ class RateLimiter:
         if len(self._sent) > 10000:
             for key in [k for k, q in self._sent.items() if not q]:
                 del self._sent[key]
+
+
+# Replies are not paced here on Telegram: a private chat takes a reply of several messages at once, and
+# python-telegram-bot's AIORateLimiter in the channel keeps the overall and group limits (its 429s become
+# RetryLater). WeCom drops what exceeds 30 a minute to one member, so replies count there like everything else.
+REPLIES_UNPACED = frozenset({"telegram"})
 
 
 def is_final(status: str) -> bool:

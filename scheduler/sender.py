@@ -17,13 +17,17 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
+from core import metrics
 from core.channel import PermanentFailure, RetryLater
 from core.messages import Choice, OutAttachment, Reply
-from db.models import Outbox
+from db.models import OUT_SENDING, REPLY, Outbox
+from db.repositories import inbox
 from scheduler import outbox
 from scheduler.calendar import QuietHours
 
@@ -36,6 +40,11 @@ log = logging.getLogger(__name__)
 # Waits shorter than this are slept through (Telegram's 1/s per chat); longer ones put the row back.
 MAX_LOCAL_WAIT = 2.0
 SEND_TIMEOUT = 60.0
+
+
+def wall_now() -> dt.datetime:
+    """Naive UTC wall-clock time: liveness of processes, not the plan's (settable) clock."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def new_worker_id() -> str:
@@ -77,6 +86,12 @@ class SendStats:
 def reply_of(row: Claimed) -> Reply:
     """The Reply a row stands for: its text plus the payload's markdown, choices and (existing) attachments."""
     p = row.payload
+    if "reply" in p:  # an answer to an incoming message: the engine's Reply as it was
+        reply = Reply.from_json(p["reply"])
+        kept = [a for a in reply.attachments if Path(a.path).exists()]
+        if len(kept) < len(reply.attachments):
+            log.warning("outbox row %s: an attachment is gone, sending the rest", row.id)
+        return replace(reply, attachments=kept)
     attachments: list[OutAttachment] = []
     for kind, path, name in p.get("attachments", []):
         if Path(path).exists():
@@ -129,10 +144,28 @@ class OutboxSender:
 
     # ---- database steps (run in a worker thread) ----------------------------------------------------------
 
-    def _claim(self, now: dt.datetime) -> list[Claimed]:
+    def _claim(self, now: dt.datetime, kinds: list[str] | None = None) -> list[Claimed]:
+        wall = wall_now()
         with self.app.session_factory() as s, s.begin():
-            rows = outbox.claim(s, self.worker_id, now, self.batch_size, channels=list(self.channels), lease=self.lease)
+            inbox.beat(s, self.worker_id, wall)
+            rows = outbox.claim(
+                s,
+                self.worker_id,
+                now,
+                self.batch_size,
+                channels=list(self.channels),
+                lease=self.lease,
+                kinds=kinds,
+                wall_now=wall,
+                worker_timeout=dt.timedelta(seconds=self.app.settings.worker_timeout_seconds),
+            )
             return [Claimed.of(r) for r in rows]
+
+    def _load(self, ids: list[int]) -> list[Claimed]:
+        """Rows this worker claimed itself (replies queued by its own handling), in order."""
+        with self.app.session_factory() as s:
+            rows = s.execute(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)).scalars()
+            return [Claimed.of(r) for r in rows if r.status == OUT_SENDING and r.claimed_by == self.worker_id]
 
     def _sent(self, row: Claimed) -> bool:
         with self.app.session_factory() as s, s.begin():
@@ -175,11 +208,12 @@ class OutboxSender:
         stats = SendStats()
         if not self.channels:
             return stats
+        kinds: list[str] | None = None
         if now is None:
             if self.in_quiet_hours():
-                return stats
+                kinds = [REPLY]  # someone wrote and waits for the answer; nudges wait for the morning
             now = self.app.clock.utcnow()
-        rows = await asyncio.to_thread(self._claim, now)
+        rows = await asyncio.to_thread(self._claim, now, kinds)
         stats.claimed = len(rows)
         # A channel that asked us to wait (429) or failed is not tried again in this batch.
         held: dict[str, tuple[float | None, str]] = {}
@@ -190,10 +224,11 @@ class OutboxSender:
                 await asyncio.to_thread(self._retry, row, "claim released", 0.0, False)
                 stats.deferred += 1
                 continue
-            if row.channel in held:
-                delay, reason = held[row.channel]
+            hold = held.get(row.channel) or held.get(f"{row.channel}:{row.chat_id}")
+            if hold is not None:
+                delay, reason = hold
                 await asyncio.to_thread(
-                    self._retry, row, reason, delay if delay is not None else outbox.backoff_seconds(1), False
+                    self._retry, row, reason, delay if delay is not None else outbox.retry_delay(row.kind, 1), False
                 )
                 stats.deferred += 1
                 continue
@@ -203,14 +238,17 @@ class OutboxSender:
     async def _deliver(self, row: Claimed, stats: SendStats, held: dict[str, tuple[float | None, str]]) -> None:
         channel = self.channels[row.channel]
         limiter = self.limiters[row.channel]
-        wait = limiter.wait(row.chat_id)
+        paced = not (row.kind == REPLY and row.channel in outbox.REPLIES_UNPACED)
+        wait = limiter.wait(row.chat_id) if paced else 0.0
         if wait > MAX_LOCAL_WAIT:
             await asyncio.to_thread(self._retry, row, "rate limited locally", wait, False)
+            held[f"{row.channel}:{row.chat_id}"] = (wait, "rate limited locally")  # the chat's next rows wait too
             stats.deferred += 1
             return
         if wait > 0:
             await self.sleep(wait)
-        limiter.record(row.chat_id)
+        if paced:
+            limiter.record(row.chat_id)
         try:
             await asyncio.wait_for(channel.send(row.chat_id, reply_of(row)), SEND_TIMEOUT)
         except RetryLater as exc:
@@ -218,28 +256,50 @@ class OutboxSender:
             held[row.channel] = (exc.seconds, f"retry later: {exc}")
             await asyncio.to_thread(self._retry, row, f"retry later: {exc}", exc.seconds, False)
             stats.retried += 1
+            metrics.OUTBOX_RETRIED.labels(row.channel).inc()
             return
         except PermanentFailure as exc:
             log.warning("outbox %s to %s:%s failed for good: %s", row.id, row.channel, row.chat_id, exc)
             await asyncio.to_thread(self._failed, row, f"permanent: {exc}")
             stats.failed += 1
+            metrics.OUTBOX_FAILED.labels(row.channel).inc()
             return
         except Exception as exc:  # any other error: the platform or network may recover
             error = f"{type(exc).__name__}: {exc}"
             log.warning("outbox %s to %s failed (attempt %d): %s", row.id, row.channel, row.attempts + 1, error)
             status = await asyncio.to_thread(self._retry, row, error, None, True)
-            held[row.channel] = (outbox.backoff_seconds(row.attempts + 1), error)
+            held[row.channel] = (None, error)
             stats.errors.append(error)
             if status == "failed":
                 stats.failed += 1
+                metrics.OUTBOX_FAILED.labels(row.channel).inc()
             else:
                 stats.retried += 1
+                metrics.OUTBOX_RETRIED.labels(row.channel).inc()
             return
-        if await asyncio.to_thread(self._sent, row):
-            stats.sent += 1
-        else:
+        if not await asyncio.to_thread(self._sent, row):
             log.warning("outbox %s was sent but its claim had been taken over", row.id)
-            stats.sent += 1
+        stats.sent += 1
+        metrics.OUTBOX_SENT.labels(row.channel, row.kind).inc()
+
+    async def deliver_now(self, ids: list[int]) -> SendStats:
+        """Send rows this worker queued already claimed (the replies to a message it just handled), in order.
+
+        What cannot go out now is put back for the background sender, which keeps each chat's replies in order.
+        """
+        stats = SendStats()
+        rows = await asyncio.to_thread(self._load, ids)
+        stats.claimed = len(rows)
+        held: dict[str, tuple[float | None, str]] = {}
+        for row in rows:
+            if held:  # one chat's replies: once one has to wait, the rest wait behind it
+                await asyncio.to_thread(self._retry, row, "after an earlier reply", 0.0, False)
+                stats.deferred += 1
+            else:
+                await self._deliver(row, stats, held)
+        if stats.sent < stats.claimed:
+            self.wake()
+        return stats
 
     async def drain(self, now: dt.datetime | None = None, max_batches: int = 100) -> SendStats:
         """Deliver batches until nothing due is left (or a batch makes no progress)."""
@@ -263,7 +323,7 @@ class OutboxSender:
         while not stop.is_set():
             try:
                 stats = await self.run_once()
-                busy = stats.sent > 0 and stats.claimed >= self.batch_size
+                busy = stats.sent > 0  # more may be due right away (the next reply of a chat, a full batch)
             except Exception:
                 log.exception("outbox sender round failed")
                 busy = False

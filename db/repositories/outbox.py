@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from db.models import OUT_PENDING, Identity, Outbox, Person
+from core.messages import Reply
+from db.models import OUT_PENDING, OUT_SENDING, REPLY, Identity, Outbox, Person
 
 
 def _insert_for(session: Session) -> Any:
@@ -67,6 +68,47 @@ def enqueue(
     if new_id is None:
         return None
     return session.get(Outbox, new_id)
+
+
+def enqueue_reply(
+    session: Session,
+    channel: str,
+    message_id: str,
+    index: int,
+    chat_id: str,
+    reply: Reply,
+    worker_id: str,
+    *,
+    now: dt.datetime,
+) -> int | None:
+    """Queue reply number `index` to an incoming message, already claimed by `worker_id` so that the worker that
+    handled the message sends it at once (if that worker dies, the claim is handed out again).
+
+    Returns:
+        The row's id, or None when this reply was queued before.
+    """
+    insert = _insert_for(session)
+    stmt = (
+        insert(Outbox)
+        .values(
+            dedupe_key=f"reply:{channel}:{message_id}:{index}",
+            kind=REPLY,
+            channel=channel,
+            chat_id=str(chat_id),
+            text=reply.text,
+            payload={"reply": reply.to_json()},
+            status=OUT_SENDING,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_by=worker_id,
+            claimed_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox.id)
+    )
+    new_id: int | None = session.execute(stmt).scalar_one_or_none()
+    return new_id
 
 
 def preferred_identity(person: Person) -> Identity | None:

@@ -1,0 +1,270 @@
+"""The inbox worker of one `duban serve` process: stores what the channels receive, and works through it.
+
+- `accept` stores a channel's updates in one committed transaction and only then returns, so the channel
+  acknowledges an update to its platform only once it is safe. In the same transaction it takes the lease of
+  each idle chat it stored for, and starts that chat's loop at once: the usual message waits for nothing.
+- A chat's loop handles the chat's pending rows in order, one at a time: the channel `prepare`s the row (media
+  downloads), the engine handles it in one transaction that marks the row handled and queues the replies in
+  the outbox already claimed by this process, and the sender delivers them at once (`deliver_now`). A reply
+  that cannot go out stays in the outbox, where the sender retries it, in order, after any crash or outage.
+  When the chat has nothing left the lease is given back (unless something arrived meanwhile).
+- A sweep takes the chats nobody alive works on: at start-up (what was pending when the last process died),
+  every `SWEEP_SECONDS`, and on PostgreSQL the chats of processes that stopped beating.
+- The heartbeat (`worker` table) says this process is alive. On SQLite one process works the database, so at
+  start every earlier worker is declared dead and its claims are taken over at once.
+- `stop` stops taking new chats, lets each chat finish the message in hand (up to the grace), gives the leases
+  back and leaves; what is still pending is handled at the next start or by another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import logging
+import time
+from collections.abc import Hashable, Sequence
+
+from bot.app import App
+from core import metrics
+from core.inbox import Prepared, Preparer, Row, Stored, Update
+from core.messages import Reply
+from db.repositories import inbox
+from handlers import texts
+from scheduler.sender import OutboxSender, wall_now
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 2.0
+BEAT_SECONDS = 5.0
+BATCH = 20  # rows read per round of a chat's loop
+
+Chat = tuple[str, str]  # (channel, chat_id)
+
+
+class InboxWorker:
+    """Stores incoming updates and handles them, one chat at a time, in order.
+
+    Args:
+        app: the assembled application.
+        sender: delivers the replies (the outbox sender of this process; its worker id is this worker's).
+        max_concurrent: messages handled at once over all chats.
+    """
+
+    def __init__(self, app: App, sender: OutboxSender, max_concurrent: int = 16) -> None:
+        self.app = app
+        self.sender = sender
+        self.worker_id = sender.worker_id
+        self.timeout = dt.timedelta(seconds=app.settings.worker_timeout_seconds)
+        self.sources: dict[str, Preparer] = {}
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._active: dict[Chat, asyncio.Task[None]] = {}
+        self._kicks: collections.Counter[Hashable] = collections.Counter()
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._background: asyncio.Task[None] | None = None
+        self.handled = 0  # rows handled by this process (tests and benchmarks wait on it)
+
+    @property
+    def postgres(self) -> bool:
+        return self.app.db.dialect.name == "postgresql"
+
+    def add(self, source: Preparer) -> None:
+        """A channel whose updates this worker handles."""
+        self.sources[source.name] = source
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._register)
+        self._background = asyncio.create_task(self._beat_and_sweep(), name="duban-inbox-sweep")
+
+    def _register(self) -> None:
+        with self.app.session_factory() as s, s.begin():
+            if not self.postgres:
+                gone = inbox.forget_others(s, self.worker_id)
+                if gone:
+                    log.info("taking over the inbox of %d earlier process(es)", gone)
+            inbox.beat(s, self.worker_id, wall_now())
+
+    async def stop(self, grace: float) -> None:
+        """Finish the message each chat has in hand (up to `grace` seconds), then give the chats back."""
+        self._stopping = True
+        self._wake.set()
+        if self._background is not None:
+            self._background.cancel()
+        tasks = list(self._active.values())
+        if tasks:
+            done, running = await asyncio.wait(tasks, timeout=grace)
+            if running:
+                log.warning("%d chats still busy after %.1fs; stopping them", len(running), grace)
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+        try:
+            await asyncio.to_thread(self._leave)
+        except Exception:
+            log.exception("could not give the inbox chats back (they are taken over once this process is silent)")
+
+    def _leave(self) -> None:
+        with self.app.session_factory() as s, s.begin():
+            inbox.leave(s, self.worker_id)
+
+    # ---- storing ------------------------------------------------------------------------------------------
+
+    async def accept(self, channel: str, updates: Sequence[Update]) -> list[Stored]:
+        """Store `updates` of `channel`, committed, and start work on them. Raises when they were not stored:
+        the channel must then not acknowledge them."""
+        if not updates:
+            return []
+        stored, claimed = await asyncio.to_thread(self._store, channel, list(updates))
+        for s in stored:
+            if not s.new:
+                metrics.INBOX_DUPLICATES.labels(channel).inc()
+            elif s.skipped:
+                metrics.INBOX_SKIPPED.labels(channel).inc()
+                log.info(
+                    "%s: chat %s is an unbound user with a full queue; message %s kept unhandled",
+                    channel,
+                    s.chat_id,
+                    s.message_id,
+                )
+            else:
+                metrics.INBOX_STORED.labels(channel).inc()
+        for chat in claimed:
+            self._run(chat)
+        return stored
+
+    def _store(self, channel: str, updates: list[Update]) -> tuple[list[Stored], list[Chat]]:
+        settings = self.app.settings
+        wall = wall_now()
+        with self.app.session_factory() as s, s.begin():
+            stored = inbox.store(s, channel, updates, wall, settings.stranger_queue_cap)
+            claimed: list[Chat] = []
+            if not self._stopping:
+                for chat_id in dict.fromkeys(x.chat_id for x in stored if x.new and not x.skipped):
+                    if inbox.try_claim(s, channel, chat_id, self.worker_id, wall, self.timeout):
+                        claimed.append((channel, chat_id))
+        return stored, claimed
+
+    # ---- working ------------------------------------------------------------------------------------------
+
+    def _run(self, chat: Chat) -> None:
+        """Make sure the loop of a chat whose lease we hold is running."""
+        self._kicks[chat] += 1
+        task = self._active.get(chat)
+        if task is not None and not task.done():
+            return
+        task = asyncio.create_task(self._work(chat), name=f"duban-inbox-{chat[0]}-{chat[1]}")
+        self._active[chat] = task
+
+    async def _work(self, chat: Chat) -> None:
+        channel, chat_id = chat
+        try:
+            while not self._stopping:
+                rows = await asyncio.to_thread(self._pending, channel, chat_id)
+                if not rows:
+                    kicks = self._kicks[chat]
+                    released = await asyncio.to_thread(self._release, channel, chat_id)
+                    if released and self._kicks[chat] == kicks:
+                        return
+                    continue  # more arrived, or `accept` took the chat again for us meanwhile
+                for row in rows:
+                    if self._stopping:
+                        return
+                    async with self._slots:
+                        await self._one(row)
+        except Exception:
+            # The lease stays ours; the sweep restarts this chat's loop.
+            log.exception("inbox: the loop of %s:%s failed", channel, chat_id)
+        finally:
+            if self._active.get(chat) is asyncio.current_task():
+                del self._active[chat]
+
+    def _pending(self, channel: str, chat_id: str) -> list[Row]:
+        with self.app.session_factory() as s:
+            return inbox.pending(s, channel, chat_id, BATCH)
+
+    def _release(self, channel: str, chat_id: str) -> bool:
+        with self.app.session_factory() as s, s.begin():
+            return inbox.release(s, channel, chat_id, self.worker_id)
+
+    async def _one(self, row: Row) -> None:
+        source = self.sources.get(row.channel)
+        if source is None:  # a channel this process does not run: leave it (it is not claimed without one)
+            log.error("inbox row %s is for %s, which this process does not run", row.id, row.channel)
+            return
+        try:
+            prepared = await source.prepare(row)
+        except Exception:
+            log.exception("%s: could not prepare inbox row %s", row.channel, row.id)
+            metrics.INBOX_FAILED.labels(row.channel).inc()
+            prepared = Prepared(None, [Reply(texts.INTERNAL_ERROR)])
+        ids = await asyncio.to_thread(
+            self.app.engine.handle_stored, row, prepared.msg, prepared.replies, self.worker_id
+        )
+        self.handled += 1
+        metrics.INBOX_HANDLED.labels(row.channel).inc()
+        metrics.HANDLING_SECONDS.labels(row.channel).observe(max(0.0, (wall_now() - row.received_at).total_seconds()))
+        if prepared.after is not None and ids:
+            try:
+                await prepared.after()
+            except Exception:
+                log.exception("%s: after handling inbox row %s", row.channel, row.id)
+        if ids:
+            await self.sender.deliver_now(ids)
+
+    # ---- background ---------------------------------------------------------------------------------------
+
+    async def _beat_and_sweep(self) -> None:
+        last_beat = 0.0
+        while not self._stopping:
+            try:
+                if time.monotonic() - last_beat >= BEAT_SECONDS:
+                    await asyncio.to_thread(self._beat)
+                    last_beat = time.monotonic()
+                for chat in await asyncio.to_thread(self._sweep):
+                    self._run(chat)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbox sweep failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), SWEEP_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    def _beat(self) -> None:
+        with self.app.session_factory() as s, s.begin():
+            inbox.beat(s, self.worker_id, wall_now())
+
+    def _sweep(self) -> list[Chat]:
+        if not self.sources or self._stopping:
+            return []
+        with self.app.session_factory() as s, s.begin():
+            return inbox.claim_chats(
+                s,
+                self.worker_id,
+                wall_now(),
+                self.timeout,
+                channels=list(self.sources),
+                limit=100,
+                exclude=[c for c, t in self._active.items() if not t.done()],
+            )
+
+    # ---- inspection (tests, /healthz) ---------------------------------------------------------------------
+
+    @property
+    def busy_chats(self) -> int:
+        return sum(1 for t in self._active.values() if not t.done())
+
+    async def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no chat loop runs (tests)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.busy_chats:
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True

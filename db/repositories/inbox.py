@@ -1,0 +1,287 @@
+"""The inbox: incoming updates stored before they are acknowledged, and the leases that keep each chat's
+messages in order across processes.
+
+- `store` inserts a batch of updates with ON CONFLICT DO NOTHING on (channel, message_id): a redelivery of a
+  stored update changes nothing. The caller commits before it acknowledges the update to the platform.
+- A chat's rows are handled by whoever holds the chat's lease (`inbox_chat`). `claim_chats` hands out chats that
+  have pending rows and no live holder; on PostgreSQL with FOR UPDATE SKIP LOCKED, so several processes take
+  disjoint chats without waiting on each other; on SQLite every transaction starts with BEGIN IMMEDIATE, which
+  serialises claimers. `try_claim` takes one chat for the process that just stored its update, so the common
+  case (the chat is idle) needs no polling.
+- Liveness is per process (`worker`): a process beats every few seconds; chats and outbox rows claimed by a
+  worker whose beat is older than the timeout are handed out again. Wall-clock time, not the plan's clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.inbox import Row, Stored, Update
+from db.models import IN_DONE, IN_FAILED, IN_PENDING, IN_SKIPPED, Identity, Inbox, InboxChat, Person, Worker
+from db.repositories.outbox import _insert_for
+
+MAX_ERROR_CHARS = 1000
+
+
+# ---- workers --------------------------------------------------------------------------------------------------
+
+
+def beat(session: Session, worker_id: str, wall_now: dt.datetime) -> None:
+    """Record that `worker_id` is alive (registers it on the first beat)."""
+    done = session.execute(update(Worker).where(Worker.id == worker_id).values(seen_at=wall_now)).rowcount  # type: ignore[attr-defined]
+    if not done:
+        session.add(Worker(id=worker_id, started_at=wall_now, seen_at=wall_now))
+        session.flush()
+
+
+def forget_others(session: Session, worker_id: str) -> int:
+    """Declare every other worker dead (SQLite: one process works the database, so whoever was before is gone)."""
+    return int(session.execute(delete(Worker).where(Worker.id != worker_id)).rowcount)  # type: ignore[attr-defined]
+
+
+def leave(session: Session, worker_id: str) -> None:
+    """A clean stop: give back this worker's chats and forget it."""
+    session.execute(update(InboxChat).where(InboxChat.claimed_by == worker_id).values(claimed_by=None, claimed_at=None))
+    session.execute(delete(Worker).where(Worker.id == worker_id))
+
+
+def live_workers(wall_now: dt.datetime, timeout: dt.timedelta) -> Any:
+    """A subquery of the ids of workers that beat within `timeout`."""
+    return select(Worker.id).where(Worker.seen_at >= wall_now - timeout).scalar_subquery()
+
+
+def abandoned(claimed_by: Any, wall_now: dt.datetime, timeout: dt.timedelta) -> ColumnElement[bool]:
+    """True where a claim is held by nobody or by a dead worker."""
+    return or_(claimed_by.is_(None), claimed_by.not_in(live_workers(wall_now, timeout)))
+
+
+# ---- storing --------------------------------------------------------------------------------------------------
+
+
+def _bound(session: Session, channel: str, user_id: str) -> bool:
+    return (
+        session.execute(
+            select(Identity.id)
+            .join(Person, Person.id == Identity.person_id)
+            .where(Identity.channel == channel, Identity.external_id == user_id, Person.active.is_(True))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _pending_at_least(session: Session, channel: str, chat_id: str, count: int) -> bool:
+    q = (
+        select(Inbox.id)
+        .where(Inbox.channel == channel, Inbox.chat_id == chat_id, Inbox.status == IN_PENDING)
+        .limit(1)
+        .offset(max(0, count - 1))
+    )
+    return session.execute(q).first() is not None
+
+
+def store(
+    session: Session, channel: str, updates: Sequence[Update], wall_now: dt.datetime, stranger_cap: int
+) -> list[Stored]:
+    """Insert `updates` (in their order) unless already stored. The caller commits, then acknowledges.
+
+    An update from a user who is not bound (no active person) whose chat already has `stranger_cap` pending rows
+    is stored as skipped: it is kept, and acknowledged, but never handled, so a stranger's flood costs a row each.
+    """
+    insert = _insert_for(session)
+    result: list[Stored] = []
+    full: dict[str, bool] = {}
+    for up in updates:
+        skipped = False
+        if stranger_cap > 0:
+            if up.chat_id not in full:
+                full[up.chat_id] = _pending_at_least(session, channel, up.chat_id, stranger_cap) and not _bound(
+                    session, channel, up.user_id
+                )
+            skipped = full[up.chat_id]
+        stmt = (
+            insert(Inbox)
+            .values(
+                channel=channel,
+                message_id=up.message_id,
+                chat_id=up.chat_id,
+                user_id=up.user_id,
+                payload=up.payload,
+                status=IN_SKIPPED if skipped else IN_PENDING,
+                received_at=wall_now,
+                handled_at=wall_now if skipped else None,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+            .returning(Inbox.id)
+        )
+        new = session.execute(stmt).scalar_one_or_none() is not None
+        result.append(Stored(up.message_id, up.chat_id, new, skipped and new))
+        if new and not skipped:
+            session.execute(insert(InboxChat).values(channel=channel, chat_id=up.chat_id).on_conflict_do_nothing())
+    return result
+
+
+# ---- leases ---------------------------------------------------------------------------------------------------
+
+
+def _has_pending() -> ColumnElement[bool]:
+    return exists().where(
+        Inbox.channel == InboxChat.channel, Inbox.chat_id == InboxChat.chat_id, Inbox.status == IN_PENDING
+    )
+
+
+def try_claim(
+    session: Session, channel: str, chat_id: str, worker_id: str, wall_now: dt.datetime, timeout: dt.timedelta
+) -> bool:
+    """Take the lease on one chat if it is free or abandoned (or already ours). True when we hold it.
+
+    On PostgreSQL this waits for a holder that is releasing the chat at this moment (`release` locks the row):
+    either the holder sees our row and keeps going, or it has let go and we take the chat.
+    """
+    q = select(InboxChat).where(InboxChat.channel == channel, InboxChat.chat_id == chat_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    chat = session.execute(q).scalar_one_or_none()
+    if chat is None:
+        return False
+    if chat.claimed_by == worker_id:
+        return True
+    if chat.claimed_by is not None:
+        alive = session.execute(
+            select(Worker.id).where(Worker.id == chat.claimed_by, Worker.seen_at >= wall_now - timeout)
+        ).first()
+        if alive is not None:
+            return False
+    chat.claimed_by, chat.claimed_at = worker_id, wall_now
+    session.flush()
+    return True
+
+
+def claim_chats(
+    session: Session,
+    worker_id: str,
+    wall_now: dt.datetime,
+    timeout: dt.timedelta,
+    channels: Iterable[str],
+    limit: int,
+    exclude: Iterable[tuple[str, str]] = (),
+) -> list[tuple[str, str]]:
+    """Take the leases of up to `limit` chats with pending rows and no live holder, oldest waiting first."""
+    oldest = (
+        select(func.min(Inbox.id))
+        .where(Inbox.channel == InboxChat.channel, Inbox.chat_id == InboxChat.chat_id, Inbox.status == IN_PENDING)
+        .scalar_subquery()
+    )
+    q = (
+        select(InboxChat)
+        .where(
+            InboxChat.channel.in_(list(channels)),
+            _has_pending(),
+            # our own chats too: a loop that failed is started again
+            or_(InboxChat.claimed_by == worker_id, abandoned(InboxChat.claimed_by, wall_now, timeout)),
+        )
+        .order_by(oldest)
+        .limit(limit)
+    )
+    skip = list(exclude)
+    if skip:
+        q = q.where(~or_(*[and_(InboxChat.channel == c, InboxChat.chat_id == k) for c, k in skip]))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=InboxChat)
+    chats = list(session.execute(q).scalars())
+    for chat in chats:
+        chat.claimed_by, chat.claimed_at = worker_id, wall_now
+    session.flush()
+    return [(c.channel, c.chat_id) for c in chats]
+
+
+def release(session: Session, channel: str, chat_id: str, worker_id: str) -> bool:
+    """Give the lease back unless rows arrived meanwhile. True when released; False when there is more to do
+    (the lease is kept) or the lease was no longer ours."""
+    q = select(InboxChat).where(InboxChat.channel == channel, InboxChat.chat_id == chat_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # a concurrent `store` of this chat waits for us, then sees the lease free
+    chat = session.execute(q).scalar_one_or_none()
+    if chat is None or chat.claimed_by != worker_id:
+        return True
+    if pending(session, channel, chat_id, limit=1):
+        return False
+    chat.claimed_by, chat.claimed_at = None, None
+    session.flush()
+    return True
+
+
+def holds(session: Session, channel: str, chat_id: str, worker_id: str) -> bool:
+    chat = session.get(InboxChat, (channel, chat_id))
+    return chat is not None and chat.claimed_by == worker_id
+
+
+# ---- handling -------------------------------------------------------------------------------------------------
+
+
+def pending(session: Session, channel: str, chat_id: str, limit: int = 20) -> list[Row]:
+    """The chat's pending rows, oldest first."""
+    rows = session.execute(
+        select(Inbox)
+        .where(Inbox.channel == channel, Inbox.chat_id == chat_id, Inbox.status == IN_PENDING)
+        .order_by(Inbox.id)
+        .limit(limit)
+    ).scalars()
+    return [
+        Row(r.id, r.channel, r.message_id, r.chat_id, r.user_id, dict(r.payload or {}), r.received_at, r.attempts)
+        for r in rows
+    ]
+
+
+def finish(session: Session, row_id: int, wall_now: dt.datetime, status: str = IN_DONE) -> bool:
+    """Mark a pending row handled (in the transaction that did the handling). False when it was not pending:
+    someone else handled it, and this transaction must be rolled back."""
+    done = session.execute(
+        update(Inbox)
+        .where(Inbox.id == row_id, Inbox.status == IN_PENDING)
+        .values(status=status, handled_at=wall_now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(done)
+
+
+def failed_attempt(session: Session, row_id: int, wall_now: dt.datetime, error: str, max_attempts: int) -> str:
+    """Count a failed handling; after `max_attempts` the row is given up on. Returns the row's new status."""
+    row = session.get(Inbox, row_id)
+    if row is None or row.status != IN_PENDING:
+        return row.status if row is not None else IN_FAILED
+    row.attempts += 1
+    row.last_error = error[:MAX_ERROR_CHARS]
+    if row.attempts >= max_attempts:
+        row.status, row.handled_at = IN_FAILED, wall_now
+    session.flush()
+    return row.status
+
+
+# ---- health and housekeeping ----------------------------------------------------------------------------------
+
+
+def depth(session: Session) -> tuple[int, dt.datetime | None]:
+    """(pending rows, when the oldest pending row arrived)."""
+    n, oldest = session.execute(
+        select(func.count(), func.min(Inbox.received_at)).where(Inbox.status == IN_PENDING)
+    ).one()
+    return int(n), oldest
+
+
+def counts(session: Session) -> dict[str, int]:
+    return {s: n for s, n in session.execute(select(Inbox.status, func.count()).group_by(Inbox.status))}
+
+
+def prune(session: Session, before: dt.datetime, batch: int = 1000) -> int:
+    """Delete up to `batch` handled rows received before `before`. Returns how many were deleted."""
+    ids = select(Inbox.id).where(Inbox.status != IN_PENDING, Inbox.received_at < before).limit(batch)
+    return int(
+        session.execute(delete(Inbox).where(Inbox.id.in_(ids)).execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+    )
