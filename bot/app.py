@@ -15,6 +15,7 @@ from bot.engine import Engine
 from config.clock import Clock
 from config.plan.files import load_plan_file
 from config.settings import DEFAULT_PLAN, Settings
+from core.inbox import Inbox
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 
@@ -27,6 +28,7 @@ class App:
     session_factory: sessionmaker[Session]
     engine: Engine
     services: dict[str, Any] = field(default_factory=dict)
+    inbox: Inbox | None = None  # set by `duban serve`
 
     def close(self) -> None:
         self.db.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -30,6 +30,13 @@ MAX_TEXT = 4000  # longer input is cut: nobody types more into a check-in, and i
 # A redelivered message whose replies were never confirmed sent is answered again, but only once the first
 # handling is this old: a crash, not a platform retry racing the first answer.
 REDELIVER_AFTER = dt.timedelta(seconds=30)
+
+
+class Handled(NamedTuple):
+    """What handling one inbox row did: the outbox rows to send now, and whether the engine's work succeeded."""
+
+    outbox_ids: list[int]
+    ok: bool
 
 
 class _AlreadyHandled(Exception):
@@ -77,7 +84,7 @@ class Engine:
                 return [Reply(texts.INTERNAL_ERROR)]
         return [Reply(texts.INTERNAL_ERROR)]
 
-    def handle_stored(self, row: Row, msg: IncomingMessage | None, replies: list[Reply], worker_id: str) -> list[int]:
+    def handle_stored(self, row: Row, msg: IncomingMessage | None, replies: list[Reply], worker_id: str) -> Handled:
         """Handle one inbox row in one transaction: the engine's work, the row marked handled, and every reply
         queued in the outbox, claimed by `worker_id` so that it can be sent at once.
 
@@ -88,14 +95,15 @@ class Engine:
             replies: replies to send before the engine's (the channel's own answers).
 
         Returns:
-            The ids of the outbox rows to send, in order; empty when the row was handled elsewhere meanwhile.
+            The ids of the outbox rows to send, in order (none when the row was handled elsewhere meanwhile), and
+            False when the engine failed and the user got an apology instead.
         """
         for attempt in range(3):
             try:
-                return self._handle_stored_once(row, msg, replies, worker_id)
+                return Handled(self._handle_stored_once(row, msg, replies, worker_id), True)
             except _AlreadyHandled:
                 log.info("inbox row %s was handled elsewhere", row.id)
-                return []
+                return Handled([], True)
             except OperationalError as exc:
                 if attempt == 2:
                     log.exception("database error handling inbox row %s", row.id)
@@ -105,7 +113,11 @@ class Engine:
                 log.exception("error handling inbox row %s (%s)", row.id, msg.key if msg else row.message_id)
                 break
         # The handling fails every time: the user is told, and the row is not tried again.
-        return self._handle_stored_once(row, None, [Reply(texts.INTERNAL_ERROR)], worker_id, status=IN_FAILED)
+        try:
+            ids = self._handle_stored_once(row, None, [Reply(texts.INTERNAL_ERROR)], worker_id, status=IN_FAILED)
+        except _AlreadyHandled:
+            ids = []
+        return Handled(ids, False)
 
     def _handle_stored_once(
         self,
@@ -156,6 +168,13 @@ class Engine:
             processed = ProcessedMessage(channel=msg.channel, message_id=msg.message_id, created_at=now)
             session.add(processed)
             session.flush()
+        replies = self.respond(session, msg, now)
+        if processed is not None and resend:
+            processed.replies = [r.to_json() for r in replies]
+        return replies
+
+    def respond(self, session: Session, msg: IncomingMessage, now: dt.datetime) -> list[Reply]:
+        """What duban answers to a new message: the conversation loaded, the handlers run, the state saved."""
         conv = conversations.get_or_create(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
         person = people.find_by_identity(session, msg.channel, msg.user_id)
         if person is not None and not msg.is_group:
@@ -171,8 +190,6 @@ class Engine:
         )
         replies = kernel.record_question(ctx, router.dispatch(ctx))
         conv.updated_at = now
-        if processed is not None and resend:
-            processed.replies = [r.to_json() for r in replies]
         return replies
 
     def mark_replied(self, msg: IncomingMessage) -> None:

@@ -27,9 +27,11 @@ from collections.abc import Hashable, Sequence
 
 from bot.app import App
 from core import metrics
+from core.channel import Channel
 from core.inbox import Prepared, Preparer, Row, Stored, Update
 from core.messages import Reply
 from db.repositories import inbox
+from db.repositories import outbox as outbox_repo
 from handlers import texts
 from scheduler.sender import OutboxSender, wall_now
 
@@ -63,7 +65,7 @@ class InboxWorker:
         self._stopping = False
         self._wake = asyncio.Event()
         self._background: asyncio.Task[None] | None = None
-        self.handled = 0  # rows handled by this process (tests and benchmarks wait on it)
+        self.handled: collections.Counter[str] = collections.Counter()  # rows handled here, per channel
 
     @property
     def postgres(self) -> bool:
@@ -76,6 +78,7 @@ class InboxWorker:
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.sender.attach_loop()
         await asyncio.to_thread(self._register)
         self._background = asyncio.create_task(self._beat_and_sweep(), name="duban-inbox-sweep")
 
@@ -200,19 +203,21 @@ class InboxWorker:
             log.exception("%s: could not prepare inbox row %s", row.channel, row.id)
             metrics.INBOX_FAILED.labels(row.channel).inc()
             prepared = Prepared(None, [Reply(texts.INTERNAL_ERROR)])
-        ids = await asyncio.to_thread(
+        ids, ok = await asyncio.to_thread(
             self.app.engine.handle_stored, row, prepared.msg, prepared.replies, self.worker_id
         )
-        self.handled += 1
         metrics.INBOX_HANDLED.labels(row.channel).inc()
         metrics.HANDLING_SECONDS.labels(row.channel).observe(max(0.0, (wall_now() - row.received_at).total_seconds()))
-        if prepared.after is not None and ids:
+        if not ok:
+            metrics.INBOX_FAILED.labels(row.channel).inc()
+        if prepared.after is not None and ok and ids:
             try:
                 await prepared.after()
             except Exception:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
         if ids:
             await self.sender.deliver_now(ids)
+        self.handled[row.channel] += 1
 
     # ---- background ---------------------------------------------------------------------------------------
 
@@ -260,11 +265,48 @@ class InboxWorker:
         return sum(1 for t in self._active.values() if not t.done())
 
     async def idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no chat loop runs (tests)."""
+        """Wait until no chat loop runs and no reply waits in the outbox (tests)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.busy_chats:
+        while self.busy_chats or await asyncio.to_thread(self._replies_waiting):
             if loop.time() > deadline:
                 return False
             await asyncio.sleep(0.02)
         return True
+
+    def _replies_waiting(self) -> bool:
+        with self.app.session_factory() as s:
+            return outbox_repo.replies_waiting(s, list(self.sources))
+
+
+class Pipeline:
+    """The inbox worker and the outbox sender of one process, set up for `channels` (serve, tests, benchmarks).
+
+    Create it before the channels start (they find the inbox on `app.inbox`), `start` it after them, and `stop`
+    it before them (the worker still sends through them while it finishes).
+    """
+
+    def __init__(self, app: App, channels: Sequence[Channel]) -> None:
+        self.app = app
+        self.sender = OutboxSender(app, {c.name: c for c in channels})
+        self.worker = InboxWorker(app, self.sender)
+        app.inbox = self.worker
+        self._stop_sending = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.worker.start()
+        self._sender_task = asyncio.create_task(self.sender.run(self._stop_sending), name="duban-outbox-sender")
+
+    async def stop(self, grace: float) -> None:
+        """Let each chat finish its message in hand (up to `grace` seconds), then stop sending."""
+        await self.worker.stop(grace)
+        self._stop_sending.set()
+        self.sender.wake()
+        if self._sender_task is not None:
+            try:
+                await asyncio.wait_for(self._sender_task, 2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                pass  # a send in flight: its row stays claimed and is taken over once this process is gone
+            self._sender_task = None
+        self.app.inbox = None

@@ -1,5 +1,9 @@
 """`duban serve`: the long-running process. One HTTP server (/healthz, Telegram webhook, WeCom callback),
-the enabled channels, the scheduler jobs and the outbox sender."""
+the enabled channels, the inbox worker, the outbox sender and the scheduler jobs.
+
+A stop (SIGTERM, SIGINT) finishes within about `stop_grace_seconds` plus a second or two, whatever is queued:
+each chat finishes the message in hand, the rest stays in the inbox for the next start or another process.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import App
+from bot.inbox import Pipeline
 from core.channel import Channel
 
 log = logging.getLogger(__name__)
@@ -59,11 +64,13 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
     web_app.router.add_get("/healthz", _healthz)
     started: list[Channel] = []
     scheduler: Any = None
-    runner = web.AppRunner(web_app, access_log=None)
+    pipeline = Pipeline(app, channels)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=2.0)
     try:
         for ch in channels:
             await ch.start(app, web_app)
             started.append(ch)
+        await pipeline.start()
         await runner.setup()
         site = web.TCPSite(runner, app.settings.http_host, app.settings.http_port)
         await site.start()
@@ -78,17 +85,20 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
         if app.settings.scheduler_enabled:
             from scheduler.service import SchedulerService
 
-            scheduler = SchedulerService(app, {c.name: c for c in channels})
+            scheduler = SchedulerService(app, {c.name: c for c in channels}, pipeline.sender)
             await scheduler.start()
         if ready is not None:
             ready.set()
         await stop.wait()
+        log.info("stopping")
     finally:
         if scheduler is not None:
             await scheduler.stop()
+        await pipeline.stop(app.settings.stop_grace_seconds)
         for ch in reversed(started):
             try:
                 await ch.stop()
             except Exception:
                 log.exception("stopping channel %s", ch.name)
         await runner.cleanup()
+        log.info("stopped")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.clock import Clock
 from config.settings import Settings
+from core.inbox import Inbox
 from core.messages import IncomingMessage, Reply
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ class Runtime(Protocol):
 
     @property
     def engine(self) -> MessageHandler: ...
+
+    @property
+    def inbox(self) -> Inbox | None:
+        """Where channels store what arrives (`duban serve`); None in processes without one."""
 
 
 class Channel(Protocol):

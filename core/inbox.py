@@ -4,6 +4,7 @@ turns a stored update into a message for the engine later (possibly in another p
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -61,16 +62,22 @@ class Prepared:
     after: Callable[[], Awaitable[None]] | None = None
 
 
-class Inbox(Protocol):
-    """Where channels put what arrives. `accept` returns once the updates are committed: only then may the
-    channel acknowledge them to the platform."""
-
-    async def accept(self, channel: str, updates: Sequence[Update]) -> list[Stored]: ...
-
-
 class Preparer(Protocol):
     """A channel whose updates go through the inbox."""
 
     name: str
 
     async def prepare(self, row: Row) -> Prepared: ...
+
+
+class Inbox(Protocol):
+    """Where channels put what arrives. `accept` returns once the updates are committed: only then may the
+    channel acknowledge them to the platform."""
+
+    handled: Counter[str]  # rows handled by this process, per channel
+
+    def add(self, source: Preparer) -> None: ...
+
+    async def accept(self, channel: str, updates: Sequence[Update]) -> list[Stored]: ...
+
+    async def idle(self, timeout: float = 10.0) -> bool: ...

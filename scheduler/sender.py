@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # Waits shorter than this are slept through (Telegram's 1/s per chat); longer ones put the row back.
 MAX_LOCAL_WAIT = 2.0
 SEND_TIMEOUT = 60.0
+WAKE_WITHIN = 120.0  # a row put back for at most this long wakes the sender when it is due (not at a tick)
 
 
 def wall_now() -> dt.datetime:
@@ -141,6 +142,7 @@ class OutboxSender:
         self.limiters = {name: outbox.RateLimiter.for_channel(name, monotonic) for name in self.channels}
         self.quiet = QuietHours(app.settings.quiet_hours)
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- database steps (run in a worker thread) ----------------------------------------------------------
 
@@ -172,6 +174,14 @@ class OutboxSender:
             return outbox.mark_sent(s, row.id, self.worker_id, self.app.clock.utcnow())
 
     def _retry(self, row: Claimed, error: str, delay: float | None, count: bool) -> str:
+        """Put a row back for later (see `outbox.mark_retry`); the sender is woken when it is due again soon."""
+        status = self._put_back(row, error, delay, count)
+        wait = delay if delay is not None else outbox.retry_delay(row.kind, row.attempts + (1 if count else 0))
+        if status == "pending" and wait <= WAKE_WITHIN and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.call_later, wait + 0.01, self.wake)
+        return status
+
+    def _put_back(self, row: Claimed, error: str, delay: float | None, count: bool) -> str:
         with self.app.session_factory() as s, s.begin():
             current = s.get(Outbox, row.id)
             if current is None:
@@ -317,9 +327,14 @@ class OutboxSender:
         """Deliver now instead of at the next interval (after a job queued rows)."""
         self._wake.set()
 
+    def attach_loop(self) -> None:
+        """Remember the running event loop, so that a row put back from a worker thread can wake the sender."""
+        self._loop = asyncio.get_running_loop()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, every `sender_interval_seconds` or when woken."""
         interval = max(0.01, float(self.app.settings.sender_interval_seconds))
+        self.attach_loop()
         while not stop.is_set():
             try:
                 stats = await self.run_once()

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TICK_MINUTES = 5
 LEADER_RETRY_SECONDS = 30
+STOP_WAIT = 3.0  # seconds a stop waits for a job run or a send in flight
 # One 64-bit advisory lock key for "the duban scheduler"; any constant works as long as it is shared.
 LOCK_KEY = zlib.crc32(b"duban.scheduler") + (0x6475 << 32)
 
@@ -125,12 +126,15 @@ class SchedulerService:
     Args:
         app: the assembled application.
         channels: the started channels by name; rows for these are delivered by this process.
+        sender: the process's running outbox sender, woken when a run queued messages; without one the service
+            runs its own.
     """
 
-    def __init__(self, app: App, channels: dict[str, Channel]) -> None:
+    def __init__(self, app: App, channels: dict[str, Channel], sender: OutboxSender | None = None) -> None:
         self.app = app
         self.channels = channels
-        self.sender = OutboxSender(app, channels)
+        self.own_sender = sender is None
+        self.sender = sender or OutboxSender(app, channels)
         self.lock = LeaderLock(app.db)
         self.scheduler: Any = None
         self._stop = asyncio.Event()
@@ -165,7 +169,8 @@ class SchedulerService:
         self.scheduler.add_job(self._try_lead, IntervalTrigger(seconds=LEADER_RETRY_SECONDS), id="leader", **common)
         self.scheduler.start()
         self._stop.clear()
-        self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="duban-outbox-sender")
+        if self.own_sender:
+            self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="duban-outbox-sender")
         # Catch up at once on what fell due while no process was running.
         self._initial = asyncio.create_task(self.run_jobs(), name="duban-scheduler-first-run")
 
@@ -201,13 +206,14 @@ class SchedulerService:
         self._stop.set()
         if self._initial is not None:
             try:
-                await asyncio.wait_for(self._initial, 30)
+                # A run is idempotent: cut short, the next start does it again.
+                await asyncio.wait_for(self._initial, STOP_WAIT)
             except (TimeoutError, asyncio.CancelledError):
                 self._initial.cancel()
             self._initial = None
         if self._sender_task is not None:
             try:
-                await asyncio.wait_for(self._sender_task, 30)
+                await asyncio.wait_for(self._sender_task, STOP_WAIT)
             except (TimeoutError, asyncio.CancelledError):
                 self._sender_task.cancel()
             self._sender_task = None

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.edge import ChatQueue, Edge, Job, TextLimit, Unit, plain_parts, split
+from bot.channels.edge import Edge, TextLimit, Unit, plain_parts, split
 from core.channel import PermanentFailure, Runtime
 from core.messages import Choice, IncomingMessage, Reply
 from handlers import texts
@@ -52,79 +52,7 @@ def test_plain_parts_number_the_choices() -> None:
     assert plain_parts(Reply(""), TextLimit(100)) == []
 
 
-# ---- order --------------------------------------------------------------------------------------------------
-
-
-async def test_one_chat_in_order_and_one_at_a_time_while_others_go_on() -> None:
-    queue = ChatQueue("test")
-    log: list[str] = []
-    running: set[str] = set()
-
-    def job(chat: str, n: int, seconds: float) -> Job:
-        async def run() -> None:
-            assert chat not in running, f"two jobs of chat {chat} at once"
-            running.add(chat)
-            log.append(f"{chat}{n}+")
-            await asyncio.sleep(seconds)
-            log.append(f"{chat}{n}-")
-            running.discard(chat)
-
-        return run
-
-    for n, seconds in enumerate([0.2, 0.0, 0.05]):
-        queue.submit("a", job("a", n, seconds))
-    queue.submit("b", job("b", 0, 0.0))
-    assert queue.pending == 4
-    assert await queue.drain(5)
-    assert [e for e in log if e.startswith("a")] == ["a0+", "a0-", "a1+", "a1-", "a2+", "a2-"]
-    assert log.index("b0-") < log.index("a0-")  # chat b did not wait for chat a
-    assert queue.pending == 0
-
-
-async def test_concurrency_is_bounded_and_a_failing_job_does_not_stop_its_chat() -> None:
-    queue = ChatQueue("test", max_concurrent=2)
-    now_running = peak = 0
-    done: list[str] = []
-
-    async def busy() -> None:
-        nonlocal now_running, peak
-        now_running += 1
-        peak = max(peak, now_running)
-        await asyncio.sleep(0.05)
-        now_running -= 1
-
-    async def fails() -> None:
-        raise RuntimeError("boom")
-
-    async def after() -> None:
-        done.append("after")
-
-    for chat in range(6):
-        queue.submit(chat, busy)
-    queue.submit("x", fails)
-    queue.submit("x", after)
-    assert await queue.drain(5)
-    assert peak == 2 and done == ["after"]
-
-
-async def test_close_cancels_what_does_not_finish_in_time() -> None:
-    queue = ChatQueue("test")
-    cancelled = asyncio.Event()
-
-    async def stuck() -> None:
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    queue.submit("a", stuck)
-    assert not await queue.drain(0.05)
-    await queue.close(0.05)
-    assert cancelled.is_set() and queue.pending == 0
-
-
-# ---- the round trip -----------------------------------------------------------------------------------------
+# ---- the direct round trip (the console) ------------------------------------------------------------------
 
 
 @dataclass

@@ -8,6 +8,7 @@ Messages are encrypted with wechatpy exactly as WeCom encrypts them and POSTed t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -18,7 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
@@ -49,6 +51,8 @@ from bot.channels.wecom.client import (
     normalize_base_url,
 )
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, WecomRobotChannel, send_group_robot
+from bot.engine import Engine
+from bot.inbox import Pipeline
 from config.clock import Clock
 from config.settings import Settings
 from core.channel import PermanentFailure, RetryLater
@@ -57,6 +61,7 @@ from db.engine import transaction
 from db.models import IN_PROGRESS, ProcessedMessage, Report
 from db.repositories import orgs, people
 from handlers import texts
+from tests.conftest import DEFAULT_NOW
 from tests.fakes import free_port
 from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import FakeWecomApi
@@ -165,24 +170,42 @@ def test_wechatpy_sample_vectors_verify_and_decrypt() -> None:
 # ---- a stub engine, for channel behaviour that must not depend on the dialogue --------------------------------
 
 
-@dataclass
-class StubEngine:
-    replies: list[list[Reply]] = field(default_factory=list)  # one list per message, in order; then []
-    received: list[IncomingMessage] = field(default_factory=list)
+class StubEngine(Engine):
+    """The engine with scripted answers (one list per message, in order; then none); the inbox, duplicates and
+    the outbox around it are the real engine's."""
 
-    confirmed: list[IncomingMessage] = field(default_factory=list)
+    def __init__(self, app: App) -> None:
+        super().__init__(app.session_factory, app.clock, app.settings, app.services)
+        self.replies: list[list[Reply]] = []
+        self.received: list[IncomingMessage] = []
 
-    def handle(self, msg: IncomingMessage) -> list[Reply]:
+    def respond(self, session: Session, msg: IncomingMessage, now: dt.datetime) -> list[Reply]:
         self.received.append(msg)
         return self.replies.pop(0) if self.replies else []
 
-    def mark_replied(self, msg: IncomingMessage) -> None:
-        self.confirmed.append(msg)
 
-
-@dataclass
-class StubApp:
-    engine: StubEngine
+@contextlib.asynccontextmanager
+async def channel_alone(settings: Settings) -> AsyncIterator[tuple[WecomChannel, StubEngine, str]]:
+    """The WeCom channel with a stub engine on its own aiohttp server: (channel, engine, callback URL)."""
+    app = build_app(settings, clock=Clock("Asia/Shanghai", DEFAULT_NOW), warm_nlu=False)
+    engine = StubEngine(app)
+    app.engine = engine
+    channel = WecomChannel(settings)
+    pipeline = Pipeline(app, [channel])
+    web_app = web.Application(client_max_size=64 * 1024)
+    await channel.start(app, web_app)
+    await pipeline.start()
+    runner = web.AppRunner(web_app, shutdown_timeout=1.0)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield channel, engine, f"http://127.0.0.1:{port}/wecom/callback"
+    finally:
+        await pipeline.stop(5.0)
+        await channel.stop()
+        await runner.cleanup()
+        app.close()
 
 
 @pytest.fixture
@@ -287,7 +310,7 @@ async def server(
     settings: Settings, clock: Clock, fake: FakeWecomApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Server]:
     s = wecom_settings(settings, fake, tmp_path)
-    app = build_app(s, clock=clock)
+    app = build_app(s, clock=Clock(clock.tz.key, clock.now()))  # running: a reply put back must come due
     now = clock.utcnow()
     with transaction(app.session_factory) as sess:
         by_name = {p.name: p for p in people.list_people(sess)}
@@ -465,8 +488,6 @@ async def test_retried_callback_is_handled_once(server: Server) -> None:
     for _ in range(3):  # WeCom retries the identical request
         assert await server.sim.post_raw(query, body) == (200, "")
     await server.channel.drain()
-    # After a restart the in-memory guard is gone; the database still knows the message.
-    server.channel.forget_seen()
     assert await server.sim.post_raw(query, body) == (200, "")
     await server.channel.drain()
     assert server.fake.sent_texts(OFFICIAL) == [texts.HELP_OFFICIAL]
@@ -649,20 +670,13 @@ async def test_group_robot(fake: FakeWecomApi, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def stub_server(fake: FakeWecomApi, tmp_path: Path) -> AsyncIterator[tuple[WecomChannel, StubEngine, WeComSim]]:
-    engine = StubEngine()
-    channel = WecomChannel(wecom_settings(None, fake, tmp_path))
-    web_app = web.Application(client_max_size=64 * 1024)
-    await channel.start(StubApp(engine), web_app)  # type: ignore[arg-type]
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    sim = WeComSim(f"http://127.0.0.1:{port}/wecom/callback")
-    yield channel, engine, sim
-    await sim.close()
-    await channel.stop()
-    await runner.cleanup()
+async def stub_server(
+    settings: Settings, fake: FakeWecomApi, tmp_path: Path
+) -> AsyncIterator[tuple[WecomChannel, StubEngine, WeComSim]]:
+    async with channel_alone(wecom_settings(settings, fake, tmp_path)) as (channel, engine, url):
+        sim = WeComSim(url)
+        yield channel, engine, sim
+        await sim.close()
 
 
 async def test_a_typed_number_goes_to_the_engine_as_typed(stub_server: Any, fake: FakeWecomApi) -> None:
@@ -677,7 +691,6 @@ async def test_a_typed_number_goes_to_the_engine_as_typed(stub_server: Any, fake
         await channel.drain()
     assert [(m.text, m.is_choice) for m in engine.received] == [("汇报", False), ("２", False), ("2", False)]
     assert fake.sent_texts("u1") == ["选哪项？\n\n1. 污水处理\n2. 垃圾分类"]
-    assert engine.confirmed == engine.received[:1]  # only the message that had replies, once they went out
     # A proactive prompt's choices are numbered too; the number still goes as typed.
     await channel.send("u2", Reply("本周汇报？", choices=[Choice("开始汇报", "汇报"), Choice("稍后", "later")]))
     assert fake.sent_texts("u2") == ["本周汇报？\n\n1. 开始汇报\n2. 稍后"]
@@ -701,17 +714,8 @@ async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, 
     s = OFFICIAL_SAMPLE
     settings = wecom_settings(
         None, fake, tmp_path, wecom_token=s["token"], wecom_aes_key=s["aes_key"], wecom_corp_id=s["corp_id"]
-    )
-    engine = StubEngine()
-    channel = WecomChannel(settings)
-    web_app = web.Application()
-    await channel.start(StubApp(engine), web_app)  # type: ignore[arg-type]
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    url = f"http://127.0.0.1:{port}/wecom/callback"
-    try:
+    ).model_copy(update={"wecom_callback_window_seconds": 100 * 365 * 86400})  # the sample is from 2014
+    async with channel_alone(settings) as (channel, engine, url):
         async with aiohttp.ClientSession() as http:
             async with http.get(url, params=s["verify"]) as r:
                 assert (r.status, await r.text()) == (200, "1288432023552776189")
@@ -723,9 +727,6 @@ async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, 
         assert [(x.user_id, x.text, x.message_id, x.channel) for x in engine.received] == [
             ("ChenJiaShun", "你好", "1456453720", "wecom")
         ]
-    finally:
-        await channel.stop()
-        await runner.cleanup()
 
 
 # ---- splitting ------------------------------------------------------------------------------------------------

@@ -7,21 +7,20 @@ here:
   where possible; `plain_parts` renders a reply with its choices numbered (`render_plain`) and splits it, which is
   how text-only platforms show choices. A number typed back is plain text: the engine maps it to the choice of
   the question it stored with the conversation.
-- order: `ChatQueue` runs the jobs of one chat one at a time, in the order they were submitted, and the jobs of
-  different chats concurrently (at most `max_concurrent` at once). A job is the whole handling of one update,
-  downloads included, so a photo and the text after it reach the engine in the order they were sent.
-- the round trip: `Edge.converse` runs the engine in a worker thread, delivers the replies in order through the
-  channel's `send`, and only when every reply went out confirms them (`mark_replied`), so a message whose replies
-  were lost is answered again if the platform delivers it again.
+- the direct round trip (the console, where the person waits at the terminal and nothing needs storing first):
+  `Edge.converse` runs the engine in a worker thread, delivers the replies in order through the channel's
+  `send`, and only when every reply went out confirms them (`mark_replied`).
+
+Telegram and WeCom do not converse directly: what they receive goes through the durable inbox (`bot.inbox`),
+which keeps each chat's order across processes, and their replies through the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.channel import PermanentFailure, RetryLater, Runtime
@@ -32,9 +31,6 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Reply], Awaitable[None]]
 """Delivers one reply to the chat it is bound to; raises when the reply did not go out."""
-
-Job = Callable[[], Awaitable[None]]
-"""The handling of one update, run by `ChatQueue` in its chat's turn."""
 
 
 # ---- text ---------------------------------------------------------------------------------------------------
@@ -98,95 +94,18 @@ def plain_parts(reply: Reply, limit: TextLimit) -> list[str]:
     return split(body, limit) if body.strip() else []
 
 
-# ---- order --------------------------------------------------------------------------------------------------
-
-
-class ChatQueue:
-    """Runs the jobs of one chat strictly one after another, those of different chats concurrently.
-
-    Each chat with work has one task that works through its backlog; it ends when the backlog is empty, so idle
-    chats cost nothing. A chat waits for its turn before it takes one of the `max_concurrent` slots, so a busy
-    chat queues up without holding slots other chats need. A job that raises is logged; the chat's next job runs.
-
-    Args:
-        name: for task names and logs.
-        max_concurrent: jobs running at once, over all chats.
-    """
-
-    def __init__(self, name: str, max_concurrent: int = 32) -> None:
-        self.name = name
-        self._slots = asyncio.Semaphore(max_concurrent)
-        self._backlogs: dict[Hashable, collections.deque[Job]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def submit(self, chat: Hashable, job: Job) -> None:
-        """Queue `job` behind the jobs `chat` already has. Returns at once; call it from the event loop."""
-        backlog = self._backlogs.get(chat)
-        if backlog is not None:
-            backlog.append(job)
-            return
-        self._backlogs[chat] = collections.deque([job])
-        task = asyncio.create_task(self._work(chat), name=f"{self.name}-{chat}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @property
-    def pending(self) -> int:
-        """Jobs submitted and not finished yet (running ones included)."""
-        return sum(len(b) for b in self._backlogs.values())
-
-    async def _work(self, chat: Hashable) -> None:
-        backlog = self._backlogs[chat]
-        try:
-            while backlog:
-                async with self._slots:
-                    try:
-                        await backlog[0]()
-                    except Exception:
-                        log.exception("%s: handling an update of chat %s failed", self.name, chat)
-                backlog.popleft()
-        finally:
-            # No await between the last popleft and here: a submit in between cannot be lost.
-            del self._backlogs[chat]
-
-    async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every job submitted so far (and any submitted meanwhile) is done.
-
-        Returns:
-            False when `timeout` seconds passed first.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while self._tasks:
-            left = None if deadline is None else deadline - loop.time()
-            if left is not None and left <= 0:
-                return False
-            await asyncio.wait(set(self._tasks), timeout=left)
-        return True
-
-    async def close(self, grace: float) -> None:
-        """Let running and queued jobs finish for up to `grace` seconds, then cancel what is left."""
-        if await self.drain(grace):
-            return
-        tasks = list(self._tasks)
-        log.warning("%s: %d chats still busy after %.0fs; cancelling", self.name, len(tasks), grace)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 # ---- the round trip -----------------------------------------------------------------------------------------
 
 
 class Edge:
-    """One channel's way to the engine: ordered jobs, the engine in a worker thread, delivery, confirmation.
+    """One channel's text limits, and the direct way to the engine: the engine in a worker thread, delivery,
+    confirmation.
 
     Args:
         channel: the channel's name (logs, task names).
         limit: the longest text one message of the platform may carry.
         expected_errors: platform errors that mean "not delivered" and need no traceback in the log
             (RetryLater and PermanentFailure always count as such).
-        max_concurrent: updates handled at once, over all chats.
     """
 
     def __init__(
@@ -194,12 +113,10 @@ class Edge:
         channel: str,
         limit: TextLimit,
         expected_errors: tuple[type[Exception], ...] = (),
-        max_concurrent: int = 32,
     ) -> None:
         self.channel = channel
         self.limit = limit
         self.expected_errors: tuple[type[Exception], ...] = (RetryLater, PermanentFailure, *expected_errors)
-        self.queue = ChatQueue(channel, max_concurrent)
         self._app: Runtime | None = None
 
     def attach(self, app: Runtime) -> None:
@@ -211,10 +128,6 @@ class Edge:
         if self._app is None:
             raise RuntimeError(f"the {self.channel} channel is not started")
         return self._app
-
-    def submit(self, chat: Hashable, job: Job) -> None:
-        """Run `job` in `chat`'s turn (see `ChatQueue`)."""
-        self.queue.submit(chat, job)
 
     def split(self, text: str) -> list[str]:
         return split(text, self.limit)
@@ -271,7 +184,3 @@ class Edge:
             await asyncio.to_thread(self.app.engine.mark_replied, msg)
         except Exception:
             log.exception("%s: could not record the replies to %s as delivered", self.channel, msg.message_id)
-
-    async def close(self, grace: float) -> None:
-        """Finish the updates received so far (up to `grace` seconds), then cancel the rest."""
-        await self.queue.close(grace)

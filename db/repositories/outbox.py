@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -109,6 +110,14 @@ def enqueue_reply(
     )
     new_id: int | None = session.execute(stmt).scalar_one_or_none()
     return new_id
+
+
+def replies_waiting(session: Session, channels: list[str]) -> bool:
+    """Whether a reply on one of `channels` is not sent (or given up on) yet."""
+    q = select(Outbox.id).where(
+        Outbox.kind == REPLY, Outbox.status.in_((OUT_PENDING, OUT_SENDING)), Outbox.channel.in_(channels)
+    )
+    return session.execute(q.limit(1)).first() is not None
 
 
 def preferred_identity(person: Person) -> Identity | None:

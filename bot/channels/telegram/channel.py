@@ -1,12 +1,19 @@
 """The Telegram channel: python-telegram-bot 22 on one side, duban's engine (through the shared edge) on the other.
 
-PTB hands every update over, one at a time, to `_on_update`, which only queues it with the edge in its chat's
-turn: updates of one chat are handled strictly in order, different chats concurrently. Handling an update means
-converting it into one `IncomingMessage` (photos and documents are downloaded into the data directory first),
-the engine in a worker thread, and its replies back as messages with inline keyboards (see `outbound`).
-Outgoing requests pass `TelegramRateLimiter`. Polling is the default; with `DUBAN_TELEGRAM_WEBHOOK_URL` updates
-arrive on the shared aiohttp server, checked against the secret-token header. A Telegram or network error is
-logged, never fatal: the user's input is already committed by the engine before any reply is sent.
+Every update is stored in the inbox (`bot.inbox`), committed, before Telegram is told it arrived:
+
+- Polling is duban's own getUpdates loop, not PTB's updater, because the Bot API confirms an update as soon as
+  getUpdates is called with an offset higher than its update_id ("An update is considered confirmed as soon as
+  getUpdates is called with an offset higher than its update_id"); PTB's updater moves the offset on before the
+  update is handled. Here the offset moves past a batch only after the batch is committed; a crash before that
+  gets the same updates again, and storing them again is a no-op (unique update id).
+- With `DUBAN_TELEGRAM_WEBHOOK_URL` updates arrive on the shared aiohttp server, checked against the
+  secret-token header, and the webhook answers 200 only after the update is committed. Any other answer makes
+  Telegram deliver the update again later.
+
+The inbox worker later asks `prepare` to turn a stored update into one `IncomingMessage` (photos and documents
+are downloaded into the data directory then), and its replies go out through the outbox and `send` (inline
+keyboards, see `outbound`). Outgoing requests pass `TelegramRateLimiter`.
 """
 
 from __future__ import annotations
@@ -17,21 +24,23 @@ import functools
 import hashlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 
-from bot.channels.edge import Edge, Send
+from bot.channels.edge import Edge
 from bot.channels.telegram import inbound, outbound
 from bot.channels.telegram.limits import TelegramRateLimiter, chat_ref, retry_seconds
 from config.settings import Settings
 from core import ids
 from core.channel import PermanentFailure, RetryLater, Runtime
+from core.inbox import Inbox, Prepared, Row
+from core.inbox import Update as InboxUpdate
 from core.messages import TOKEN_PREFIX, InAttachment, IncomingMessage, Reply, parse_choice_token
 from handlers import texts
 
@@ -43,7 +52,9 @@ CHANNEL = ids.TELEGRAM
 TELEGRAM_ROOT = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
-STOP_GRACE = 10.0  # seconds the updates received before a stop get to finish
+POLL_TIMEOUT = 30  # seconds a getUpdates waits for updates (long polling)
+POLL_RETRY_FIRST, POLL_RETRY_MAX = 1.0, 30.0  # waits after a failed getUpdates (doubling)
+POLL_CONFLICT_WAIT = 5.0
 
 
 def api_urls(settings: Settings) -> tuple[str, str]:
@@ -96,10 +107,24 @@ class TelegramChannel:
         self.evidence_dir = settings.data_dir / "evidence" / "telegram"
         self.connected = asyncio.Event()
         self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)  # network-error retries of a reply
-        self.updates_done = 0  # updates completely handled, replies sent (tests and benchmarks wait on it)
+        self.ignored = 0  # updates seen and not handled: not for duban, redelivered, or over a stranger's cap
         self._connector: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._inbox: Inbox | None = None
         self._initialized = False
         self._secret = webhook_secret(settings) if settings.telegram_webhook_url else ""
+
+    @property
+    def inbox(self) -> Inbox:
+        if self._inbox is None:
+            raise RuntimeError("the Telegram channel is not started")
+        return self._inbox
+
+    @property
+    def updates_done(self) -> int:
+        """Updates completely handled, replies sent, or not to be handled (tests and benchmarks wait on it)."""
+        worker = self.edge.app.inbox
+        return self.ignored + (worker.handled[CHANNEL] if worker is not None else 0)
 
     @property
     def webhook_mode(self) -> bool:
@@ -114,8 +139,7 @@ class TelegramChannel:
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
     def build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
-        """PTB's application. It dispatches updates one at a time (its default): `_on_update` only queues them
-        with the edge, which keeps each chat's order and runs different chats concurrently."""
+        """PTB's application: the bot, its HTTP client and the rate limiter. Updates do not pass through it."""
         base_url, base_file_url = api_urls(self.settings)
         builder = (
             ApplicationBuilder()
@@ -125,12 +149,8 @@ class TelegramChannel:
             .rate_limiter(self.limiter)
             .job_queue(None)  # duban's scheduler does the timing; PTB's job queue would be a second one
         )
-        if self.webhook_mode:
-            builder = builder.updater(None)
-        application = builder.build()
-        application.add_handler(TypeHandler(Update, self._on_update))
-        application.add_error_handler(self._on_error)
-        return application
+        # No updater: duban polls itself, so that the offset moves only past what is stored (see the docstring).
+        return builder.updater(None).build()
 
     async def start(self, app: Runtime, web_app: web.Application) -> None:
         """Register the webhook route if configured, then connect; a network failure is retried in the background.
@@ -139,6 +159,10 @@ class TelegramChannel:
             InvalidToken: the token is refused (retrying would not help).
         """
         self.edge.attach(app)
+        if app.inbox is None:
+            raise RuntimeError("the Telegram channel needs the inbox of `duban serve`")
+        self._inbox = app.inbox
+        app.inbox.add(self)
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         self.application = self.build_application()
         if self.webhook_mode:
@@ -174,22 +198,14 @@ class TelegramChannel:
             await application.initialize()
             self._initialized = True
         await self._set_commands()
-        if not application.running:
-            await application.start()
         if self.webhook_mode:
             await self.bot.set_webhook(
                 url=self.settings.telegram_webhook_url or "", secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
             )
             log.info("Telegram webhook set for @%s at %s", self.bot.username, self.settings.telegram_webhook_url)
-        else:
-            assert application.updater is not None
-            if not application.updater.running:
-                await application.updater.start_polling(
-                    timeout=30,
-                    allowed_updates=ALLOWED_UPDATES,
-                    bootstrap_retries=3,
-                    error_callback=self._on_polling_error,
-                )
+        elif self._poller is None:
+            await self.bot.delete_webhook()  # getUpdates is refused (409) while a webhook is set
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
             log.info("Telegram polling started for @%s", self.bot.username)
         self.connected.set()
 
@@ -204,30 +220,74 @@ class TelegramChannel:
             log.warning("could not set the Telegram command menu: %s", exc)
 
     async def stop(self) -> None:
-        """Stop taking updates, let those received finish (up to STOP_GRACE seconds), then disconnect."""
+        """Stop taking updates and disconnect (the inbox worker has finished with the bot before this)."""
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
+        if self._poller is not None:
+            # An unanswered getUpdates confirms nothing: cancelling it loses no update.
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
         application = self.application
         if application is None:
             return
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
-        await self.edge.close(STOP_GRACE)  # before shutdown: the updates still need the bot
         if self._initialized:
             await application.shutdown()
             self._initialized = False
         self.connected.clear()
 
-    def _on_polling_error(self, exc: TelegramError) -> None:
-        # PTB retries polling by itself; one line is enough, not a traceback per try.
-        log.warning("Telegram polling error: %s", exc)
+    # ---- polling --------------------------------------------------------------------------------------------
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("error handling a Telegram update: %s", context.error, exc_info=context.error)
+    async def _poll(self) -> None:
+        """getUpdates until cancelled; the offset moves past a batch only once the inbox has committed it."""
+        offset: int | None = None  # None: Telegram starts at the oldest update not yet confirmed
+        delay = POLL_RETRY_FIRST
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+                if updates:
+                    await self._store(updates)
+                    offset = updates[-1].update_id + 1
+                delay = POLL_RETRY_FIRST
+            except asyncio.CancelledError:
+                raise
+            except InvalidToken:
+                log.error("the Telegram token was refused; polling stops")
+                return
+            except Conflict as exc:
+                log.warning("Telegram refused getUpdates (%s): another process polls this bot", exc)
+                await asyncio.sleep(POLL_CONFLICT_WAIT)
+            except Exception as exc:  # network errors, 5xx, 429, the database refusing the batch
+                log.warning("Telegram polling: %s; again in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, POLL_RETRY_MAX)
+
+    async def _store(self, updates: Sequence[Update]) -> None:
+        """Commit `updates` to the inbox (raises when they were not stored). Updates not meant for duban (group
+        chatter not addressed to the bot, channel posts) are not stored."""
+        entries = [e for e in (self._entry(u) for u in updates) if e is not None]
+        self.ignored += len(updates) - len(entries)
+        stored = await self.inbox.accept(CHANNEL, entries)
+        self.ignored += sum(1 for s in stored if not s.new or s.skipped)
+
+    def _entry(self, update: Update) -> InboxUpdate | None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or user.is_bot or chat.type == ChatType.CHANNEL:
+            return None
+        message = update.message
+        if update.callback_query is None and message is None:
+            return None
+        if message is not None and chat.type != ChatType.PRIVATE:
+            text = message.text if message.text is not None else (message.caption or "")
+            username = self.bot.username or self.settings.telegram_bot_username or ""
+            if not inbound.addressing(message, text, username, self.bot.id)[0]:
+                return None  # the router would answer nothing; no need to keep it
+        return InboxUpdate(f"u:{update.update_id}", str(chat.id), str(user.id), update.to_dict())
 
     # ---- webhook --------------------------------------------------------------------------------------------
 
@@ -245,55 +305,46 @@ class TelegramChannel:
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)
-        # Queued for the application's update task; Telegram wants a quick 200.
-        await application.update_queue.put(update)
-        return web.Response(text="ok")
+        try:
+            await self._store([update])
+        except Exception:
+            log.exception("a Telegram webhook update could not be stored; Telegram will deliver it again")
+            return web.Response(status=503)
+        return web.Response(text="ok")  # only now: the update is committed
 
     # ---- incoming -------------------------------------------------------------------------------------------
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Queue the update in its chat's turn. Returns at once: PTB waits for this before the next update."""
-        chat = update.effective_chat
-        self.edge.submit(chat.id if chat is not None else "-", functools.partial(self._process, update))
+    async def prepare(self, row: Row) -> Prepared:
+        """A stored update as the message for the engine (media downloaded now)."""
+        update = Update.de_json(row.payload, self.bot)
+        if update.callback_query is not None:
+            return await self._on_callback(update.callback_query)
+        if update.message is not None:
+            return await self._on_message(update.message)
+        return Prepared(None)
 
-    async def _process(self, update: Update) -> None:
-        try:
-            if update.callback_query is not None:
-                await self._on_callback(update.callback_query)
-            elif update.message is not None:
-                await self._on_message(update.message)
-        except Exception:
-            # One bad update must not disturb the others.
-            log.exception("error handling Telegram update %s", update.update_id)
-        finally:
-            self.updates_done += 1
-
-    async def _on_message(self, message: Message) -> None:
+    async def _on_message(self, message: Message) -> Prepared:
         user, chat = message.from_user, message.chat
-        if user is None or user.is_bot or chat.type == ChatType.CHANNEL:
-            return
+        if user is None:
+            return Prepared(None)
         is_group = chat.type != ChatType.PRIVATE
         text = message.text if message.text is not None else (message.caption or "")
         username = self.bot.username or self.settings.telegram_bot_username or ""
         addressed, text = inbound.addressing(message, text, username, self.bot.id)
         if is_group and not addressed:
-            return  # the router would answer nothing; no need to touch the database
+            return Prepared(None)
         text = inbound.command_to_text(text)
-        send = self._sender(chat.id)
         attachments: tuple[InAttachment, ...] = ()
         if not is_group and inbound.has_media(message):
             try:
                 attachments = (await inbound.download(message, self.evidence_dir, self._retrying),)
             except inbound.TooLarge:
-                await self.edge.deliver([Reply(texts.TG_FILE_TOO_LARGE)], send)
-                return
+                return Prepared(None, [Reply(texts.TG_FILE_TOO_LARGE)])
             except Exception as exc:
                 log.warning("could not download a file from chat %s: %s", chat.id, exc)
-                await self.edge.deliver([Reply(texts.TG_MEDIA_FAILED)], send)
-                return
+                return Prepared(None, [Reply(texts.TG_MEDIA_FAILED)])
         elif not text.strip() and not is_group:
-            await self.edge.deliver([Reply(texts.TG_UNSUPPORTED)], send)
-            return
+            return Prepared(None, [Reply(texts.TG_UNSUPPORTED)])
         msg = IncomingMessage(
             channel=CHANNEL,
             chat_id=str(chat.id),
@@ -305,14 +356,14 @@ class TelegramChannel:
             addressed=addressed,
             user_name=user.full_name or user.username,
         )
-        await self.edge.converse(msg, send)
+        return Prepared(msg)
 
-    async def _on_callback(self, query: CallbackQuery) -> None:
+    async def _on_callback(self, query: CallbackQuery) -> Prepared:
         """A button press: its callback data goes to the engine as the text of a choice."""
         data, message = query.data, query.message
         if not data or message is None or _is_legacy_button(data):
             await self._answer(query, texts.TG_BUTTON_EXPIRED)
-            return
+            return Prepared(None)
         await self._answer(query)  # first: the button stops spinning while the engine works
         chat = message.chat
         is_group = chat.type != ChatType.PRIVATE
@@ -329,10 +380,8 @@ class TelegramChannel:
             user_name=query.from_user.full_name or query.from_user.username,
             is_choice=True,
         )
-        replies = await self.edge.handle(msg)
-        if replies and not _is_error(replies) and isinstance(message, Message):
-            await self._mark_chosen(message, data)
-        await self.edge.deliver(replies, self._sender(chat.id), confirm=msg)
+        after = functools.partial(self._mark_chosen, message, data) if isinstance(message, Message) else None
+        return Prepared(msg, after=after)
 
     async def _answer(self, query: CallbackQuery, text: str | None = None) -> None:
         try:
@@ -391,14 +440,6 @@ class TelegramChannel:
                 raise PermanentFailure(str(exc)) from exc
             raise
 
-    def _sender(self, chat_id: int) -> Send:
-        """Delivers a reply to `chat_id`, retrying network errors (the edge's way to send)."""
-
-        async def send(reply: Reply) -> None:
-            await outbound.deliver(self.bot, chat_id, reply, self.retry_delays)
-
-        return send
-
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         return await outbound.retrying(call, self.retry_delays)
 
@@ -406,7 +447,3 @@ class TelegramChannel:
 def _is_legacy_button(data: str) -> bool:
     """Callback data of a release that mapped long values in memory ("~" and a hash): it means nothing now."""
     return data.startswith(TOKEN_PREFIX) and parse_choice_token(data) is None
-
-
-def _is_error(replies: list[Reply]) -> bool:
-    return len(replies) == 1 and replies[0].text == texts.INTERNAL_ERROR

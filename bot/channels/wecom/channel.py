@@ -1,9 +1,11 @@
 """The WeCom (企业微信 / 政务微信) channel: duban as a self-built application (自建应用).
 
-Inbound: each callback is checked and decrypted (`callback`), answered at once with an empty 200 (WeCom retries
-what is not answered within 5 seconds), and queued with the shared edge in its user's turn: text, images and
-files become one `IncomingMessage` for the engine, and the replies go out through the message/send API
-(`client`). Messages of one user are handled in order, one at a time.
+Inbound: each callback is checked and decrypted (`callback`), stored in the inbox, committed, and only then
+answered with an empty 200. WeCom waits 5 seconds for the answer and otherwise retries the callback (three times
+in all, "企业微信服务器在五秒内收不到响应会断掉连接，并且重新发起请求，总共重试三次"); a commit takes milliseconds, and
+a retry of a stored callback is a no-op (unique MsgId). The inbox worker then asks `prepare` for the message:
+text, images and files (downloaded then) become one `IncomingMessage` for the engine, handled in order per
+user, and the replies go out through the outbox and the message/send API (`client`), paced per member.
 
 WeCom text has no buttons: choices are numbered, and a number typed back goes to the engine as typed; the
 engine maps it to the choice of the question it stored with the conversation.
@@ -15,7 +17,7 @@ The group robot (群机器人) is a second, simpler target for digests: `send(RO
 from __future__ import annotations
 
 import asyncio
-import collections
+import dataclasses
 import functools
 import logging
 import mimetypes
@@ -29,13 +31,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.edge import Edge, Send, plain_parts, split
+from bot.channels.edge import Edge, plain_parts, split
 from bot.channels.wecom.callback import BadRequest, CallbackCrypto, Inbound
 from bot.channels.wecom.client import API_TIMEOUT, MARKDOWN_LIMIT, TEXT_LIMIT, WecomApiError, WecomClient, classify
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, send_group_robot
 from config.settings import Settings
 from core import ids
-from core.channel import PermanentFailure, RetryLater, Runtime
+from core.channel import PermanentFailure, Runtime
+from core.inbox import Inbox, Prepared, Row
+from core.inbox import Update as InboxUpdate
 from core.messages import InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
 from handlers import texts
 
@@ -43,10 +47,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = ids.WECOM
 ENTER_WELCOME_EVERY = 12 * 3600.0  # enter_agent fires each time the app is opened: welcome at most this often
-SEEN_IDS_KEPT = 10_000
-REPLY_RATE_RETRIES = 2
-REPLY_RATE_WAIT_MAX = 5.0
-STOP_GRACE = 10.0
 
 _EXT_BY_TYPE = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
@@ -76,7 +76,7 @@ class WecomChannel:
         self.markdown: bool = bool(getattr(settings, "wecom_markdown", True))
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
         self.edge = Edge(CHANNEL, TEXT_LIMIT, expected_errors=(WecomApiError,))
-        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._inbox: Inbox | None = None
         self._welcomed: dict[str, float] = {}
         self._robot_session: aiohttp.ClientSession | None = None
 
@@ -84,25 +84,25 @@ class WecomChannel:
 
     async def start(self, app: Runtime, web_app: web.Application) -> None:
         self.edge.attach(app)
+        if app.inbox is None:
+            raise RuntimeError("the WeCom channel needs the inbox of `duban serve`")
+        self._inbox = app.inbox
+        app.inbox.add(self)
         path = self.settings.wecom_callback_path
         web_app.router.add_get(path, self._on_verify)
         web_app.router.add_post(path, self._on_callback)
         log.info("WeCom callback at %s, API at %s", path, self.client.API_BASE_URL)
 
     async def stop(self) -> None:
-        await self.edge.close(STOP_GRACE)
         if self._robot_session is not None:
             await self._robot_session.close()
             self._robot_session = None
         self.client.close()
 
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait until the messages received so far are handled (tests; a graceful stop)."""
-        await self.edge.queue.drain(timeout)
-
-    def forget_seen(self) -> None:
-        """Forget the callbacks seen so far, as a restart does (tests)."""
-        self._seen.clear()
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until the messages received so far are handled and answered (tests)."""
+        if self._inbox is not None:
+            await self._inbox.idle(timeout)
 
     # ---- HTTP handlers ------------------------------------------------------------------------------------
 
@@ -115,51 +115,39 @@ class WecomChannel:
         except BadRequest as exc:
             log.warning("WeCom callback refused (%d) from %s: %s", exc.status, request.remote, exc)
             return web.Response(status=exc.status, text=str(exc) if exc.status != 403 else "forbidden")
-        if inbound is not None and self._first_time(inbound.message_id):
-            self.edge.submit(inbound.user_id, functools.partial(self._handle, inbound))
-        # Empty 200 at once: the reply goes through message/send, and WeCom retries what is not answered in 5 s.
+        if inbound is not None and self._inbox is not None:
+            entry = InboxUpdate(inbound.message_id, inbound.user_id, inbound.user_id, dataclasses.asdict(inbound))
+            try:
+                await self._inbox.accept(CHANNEL, [entry])
+            except Exception:
+                # Not stored: no 200, so WeCom sends the callback again.
+                log.exception("a WeCom callback could not be stored")
+                return web.Response(status=503)
+        # An empty 200: the reply goes through message/send.
         return web.Response(status=200, text="")
-
-    def _first_time(self, message_id: str) -> bool:
-        """In-memory guard against WeCom's retries (the engine's processed_message table is the real one);
-        it also keeps a retried image from being downloaded twice."""
-        if message_id in self._seen:
-            log.info("WeCom retry of %s ignored", message_id)
-            return False
-        self._seen[message_id] = None
-        while len(self._seen) > SEEN_IDS_KEPT:
-            self._seen.popitem(last=False)
-        return True
 
     # ---- handling -----------------------------------------------------------------------------------------
 
-    async def _handle(self, inbound: Inbound) -> None:
+    async def prepare(self, row: Row) -> Prepared:
+        """A stored callback as the message for the engine (media downloaded now)."""
+        inbound = Inbound(**row.payload)
         user = inbound.user_id
         if inbound.event == "enter":
             now = time.monotonic()
             last = self._welcomed.get(user)
             if last is not None and now - last < ENTER_WELCOME_EVERY:
-                return
+                return Prepared(None)
             self._welcomed[user] = now
-        msg = await self._to_message(inbound)
-        if msg is not None:
-            await self.edge.converse(msg, self._sender(user))
-
-    async def _to_message(self, inbound: Inbound) -> IncomingMessage | None:
-        """The message for the engine; None when the user was told it cannot be handled."""
-        user = inbound.user_id
         attachments: tuple[InAttachment, ...] = ()
         if inbound.msg_type in ("image", "file", "video") and inbound.media_id:
             try:
                 attachments = (await self._fetch_media(inbound),)
             except (WecomApiError, OSError) as exc:
                 log.error("WeCom media %s of %s not fetched: %s", inbound.media_id, user, exc)
-                await self.edge.deliver([Reply(texts.WECOM_MEDIA_FAILED)], self._sender(user))
-                return None
+                return Prepared(None, [Reply(texts.WECOM_MEDIA_FAILED)])
         elif not inbound.event and inbound.msg_type != "text":
-            await self.edge.deliver([Reply(texts.WECOM_UNSUPPORTED)], self._sender(user))
-            return None
-        return IncomingMessage(
+            return Prepared(None, [Reply(texts.WECOM_UNSUPPORTED)])
+        msg = IncomingMessage(
             channel=CHANNEL,
             chat_id=user,
             user_id=user,
@@ -168,6 +156,7 @@ class WecomChannel:
             message_id=inbound.message_id,
             event=inbound.event,
         )
+        return Prepared(msg)
 
     async def _fetch_media(self, inbound: Inbound) -> InAttachment:
         content, ctype, disposition_name = await asyncio.to_thread(self.client.download_media, inbound.media_id)
@@ -183,22 +172,6 @@ class WecomChannel:
             mime_type=ctype or mimetypes.guess_type(path.name)[0],
             size=len(content),
         )
-
-    def _sender(self, user: str) -> Send:
-        """Delivers a reply to `user`; a rate limit is waited out briefly (the user is waiting for it)."""
-
-        async def send(reply: Reply) -> None:
-            for step in self._steps(user, reply):
-                for attempt in range(REPLY_RATE_RETRIES + 1):
-                    try:
-                        await asyncio.to_thread(step)
-                        break
-                    except RetryLater as exc:
-                        if attempt == REPLY_RATE_RETRIES:
-                            raise
-                        await asyncio.sleep(min(exc.seconds, REPLY_RATE_WAIT_MAX))
-
-        return send
 
     # ---- sending ------------------------------------------------------------------------------------------
 
