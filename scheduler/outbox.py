@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from sqlalchemy.orm import Session, aliased
 from db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, REPLY, Outbox
 from db.repositories import inbox
 from db.repositories.outbox import enqueue  # noqa: F401  (re-exported: creating rows lives in the db layer)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 BACKOFF_BASE_SECONDS = 30.0
@@ -96,6 +99,11 @@ def claim(
         q = q.with_for_update(skip_locked=True)
     rows = list(session.execute(q).scalars())
     for row in rows:
+        if row.status == OUT_SENDING:
+            # Its worker died while sending: the platform may or may not have it. Telegram and WeCom take no
+            # idempotency key, so this is the one case a message can arrive twice; it is counted, and logged.
+            log.warning("outbox %s taken over from %s, which stopped while sending it", row.id, row.claimed_by)
+            row.payload = {**(row.payload or {}), "taken_over": int((row.payload or {}).get("taken_over", 0)) + 1}
         row.status = OUT_SENDING
         row.claimed_by = worker_id
         row.claimed_at = now
