@@ -67,6 +67,21 @@ class _Failure:
 
 
 @dataclass
+class _Outage:
+    """Every call of a method fails until `until` (monotonic), with `statuses` in turn."""
+
+    until: float
+    statuses: tuple[int, ...]
+    failed: int = 0
+
+    def next_status(self) -> int | None:
+        if time.monotonic() >= self.until:
+            return None
+        self.failed += 1
+        return self.statuses[(self.failed - 1) % len(self.statuses)]
+
+
+@dataclass
 class _File:
     content: bytes
     file_path: str
@@ -88,7 +103,10 @@ class FakeTelegramAPI:
         answered_callbacks: callback query id → parameters of answerCallbackQuery.
         commands: the last list set with setMyCommands.
         webhook: {"url", "secret_token", ...} while a webhook is set, else None.
-        webhook_deliveries: (update_id, HTTP status) for every webhook push.
+        webhook_deliveries: (update_id, HTTP status) for every webhook push (0: no answer, e.g. nobody listening).
+        webhook_retry_for: how long a push that got no 2xx is tried again, in seconds (Telegram keeps trying
+            for hours); 0: three quick tries.
+        webhook_given_up: update ids whose push never got a 2xx (dropped, as Telegram does in the end).
         injected: every update injected, in order.
     """
 
@@ -102,6 +120,8 @@ class FakeTelegramAPI:
     commands: list[dict[str, Any]] = field(default_factory=list)
     webhook: dict[str, Any] | None = None
     webhook_deliveries: list[tuple[int, int]] = field(default_factory=list)
+    webhook_retry_for: float = 0.0
+    webhook_given_up: list[int] = field(default_factory=list)
     injected: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -114,6 +134,7 @@ class FakeTelegramAPI:
         self._bot_messages: dict[int, list[int]] = {}  # chat_id → ids of messages the bot sent, in order
         self._files: dict[str, _File] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._outages: dict[str, _Outage] = {}
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
         self._unknown_chats: set[int] = set()
@@ -184,6 +205,16 @@ class FakeTelegramAPI:
         for _ in range(times):
             queue.append(_Failure(status, retry_after if status == 429 else None, desc))
 
+    def fail_for(self, method: str, seconds: float, statuses: tuple[int, ...] = (500, 502, 429)) -> None:
+        """An outage: every call of `method` in the next `seconds` fails, answered with `statuses` in turn (a 429
+        asks to retry after 1 s)."""
+        self._outages[method] = _Outage(time.monotonic() + seconds, statuses)
+
+    def outage_failures(self, method: str) -> int:
+        """Calls of `method` the last outage answered with an error."""
+        outage = self._outages.get(method)
+        return outage.failed if outage is not None else 0
+
     def set_delay(self, method: str, seconds: float) -> None:
         """Answer every call of `method` only after `seconds` (a slow or distant server)."""
         self._delays[method] = seconds
@@ -225,6 +256,11 @@ class FakeTelegramAPI:
     @property
     def pending_updates(self) -> int:
         return len(self._pending)
+
+    @property
+    def unconfirmed(self) -> set[int]:
+        """Ids of the updates getUpdates has not been told (by a higher offset) that the bot has."""
+        return {u["update_id"] for u in self._pending}
 
     # ---- injecting what users do ----------------------------------------------------------------------------
 
@@ -386,15 +422,23 @@ class FakeTelegramAPI:
             return resp.status
 
     async def _push(self, update: dict[str, Any]) -> None:
-        # Telegram retries a failed webhook delivery; a few quick retries are enough for tests.
-        for attempt in range(3):
+        # Telegram retries a failed webhook delivery: three quick tries, or for `webhook_retry_for` seconds.
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.webhook_retry_for
+        attempt = 0
+        while not self._closing:
             try:
                 status = await self.push_webhook(update)
             except aiohttp.ClientError:
                 status = 0
-            if status == 200 or self._closing:
+                self.webhook_deliveries.append((update["update_id"], status))
+            if 200 <= status < 300:
                 return
-            await asyncio.sleep(0.2 * (attempt + 1))
+            attempt += 1
+            if attempt >= 3 and loop.time() >= give_up:
+                break
+            await asyncio.sleep(min(1.0, 0.2 * attempt))
+        self.webhook_given_up.append(update["update_id"])
 
     # ---- waiting --------------------------------------------------------------------------------------------
 
@@ -466,6 +510,12 @@ class FakeTelegramAPI:
             delay = self._delays.get(method)
             if delay:
                 await asyncio.sleep(delay)
+            outage = self._outages.get(method)
+            status = outage.next_status() if outage is not None else None
+            if status is not None:
+                call.status = status
+                retry_after = 1 if status == 429 else None
+                return self._error(status, f"Error {status} (outage)", retry_after)
             failures = self._failures.get(method)
             if failures:
                 f = failures.popleft()

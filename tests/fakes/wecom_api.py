@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,8 @@ class FakeWecomApi:
     _errors: dict[str, list[tuple[int, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )  # path → [errcode|-status]
+    _outages: dict[str, tuple[float, tuple[int, ...]]] = field(default_factory=dict)  # path → (until, statuses)
+    outage_failures: int = 0  # calls answered with an error by an outage (`fail_http_for`)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -82,6 +85,10 @@ class FakeWecomApi:
     def fail_http(self, path: str, status: int = 500, times: int = 1) -> None:
         """Answer the next `times` calls of `path` with HTTP `status`."""
         self._errors[path].append((-status, times))
+
+    def fail_http_for(self, path: str, seconds: float, statuses: tuple[int, ...] = (500, 502, 429)) -> None:
+        """An outage: every call of `path` in the next `seconds` gets HTTP `statuses` in turn."""
+        self._outages[path] = (time.monotonic() + seconds, statuses)
 
     def expire_tokens(self) -> None:
         """Every token issued so far is expired from now on (the next call gets 42001)."""
@@ -133,6 +140,10 @@ class FakeWecomApi:
             await self._runner.cleanup()
 
     def _injected(self, path: str) -> web.Response | None:
+        until, statuses = self._outages.get(path, (0.0, ()))
+        if time.monotonic() < until:
+            self.outage_failures += 1
+            return web.Response(status=statuses[(self.outage_failures - 1) % len(statuses)], text="outage")
         queue = self._errors.get(path)
         if not queue:
             return None
