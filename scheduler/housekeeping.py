@@ -11,8 +11,8 @@ own, until a batch deletes fewer rows than the batch size, so it never holds a l
   Only replies: their dedupe keys are per incoming message and never made again. Every other kind is kept,
   because its dedupe key (a nudge's occasion, a weekly message) is what stops the scheduler from queueing the
   same message again; deleting it would send the reminder twice;
-- auth_failure rows (wrong invite codes) older than a day. Rows younger than a day by either clock are kept,
-  so the throttling works whichever clock stamps them;
+- auth_failure rows (wrong invite codes) older than a day by the app's clock, which stamps them (the invite
+  throttle's window is minutes);
 - worker rows not seen for a day (wall clock): processes that died without saying goodbye.
 """
 
@@ -100,7 +100,8 @@ def prune(
     Args:
         app: the running app (its session factory).
         now_wall: the real time, naive UTC (inbox and worker stamps).
-        now_app: the app's clock, naive UTC (`app.clock.utcnow()`: processed messages, outbox rows).
+        now_app: the app's clock, naive UTC (`app.clock.utcnow()`: processed messages, outbox rows, wrong invite
+            codes).
         retention_days: handled messages, message ids and replies are kept this many days.
         batch: rows deleted per transaction.
 
@@ -116,7 +117,7 @@ def prune(
         "inbox": _in_batches(app, inbox.prune, now_wall - keep, batch),
         "processed_message": _in_batches(app, _processed_messages, now_app - keep, batch),
         "outbox": _in_batches(app, _replies, now_app - keep, batch),
-        "auth_failure": _in_batches(app, _auth_failures, min(now_wall, now_app) - AUTH_FAILURE_KEPT, batch),
+        "auth_failure": _in_batches(app, _auth_failures, now_app - AUTH_FAILURE_KEPT, batch),
         "worker": _in_batches(app, _workers, now_wall - WORKER_KEPT, batch),
     }
     log.info(

@@ -87,13 +87,13 @@ def test_prune_deletes_old_rows_in_batches_and_keeps_the_rest(app: App, caplog: 
     add_outbox(app, "reply:console:e:0", REPLY, OUT_SENT, new_app)  # recent
     add_outbox(app, "nudge:2023-04-01:a1:p1", "nudge", OUT_SENT, old_app)  # its key stops a second nudge
     add_outbox(app, "digest:2023-W10", "digest", OUT_FAILED, old_app)
-    # Wrong invite codes: a day (by either clock); workers: a day without a beat (wall clock).
+    # Wrong invite codes: a day (app clock); workers: a day without a beat (wall clock).
     with transaction(app.session_factory) as s:
         s.add_all(
             [
                 AuthFailure(key="user:console:x", at=APP - 2 * DAY),
                 AuthFailure(key="user:console:y", at=APP - dt.timedelta(hours=1)),
-                AuthFailure(key="user:console:z", at=WALL - dt.timedelta(hours=1)),
+                AuthFailure(key="user:console:z", at=WALL - 2 * DAY),  # two days ago by the wall clock
                 Worker(id="dead", started_at=WALL - 3 * DAY, seen_at=WALL - 2 * DAY),
                 Worker(id="alive", started_at=WALL - 3 * DAY, seen_at=WALL - dt.timedelta(seconds=5)),
             ]
