@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.clock import Clock
+from config.clock import Clock, wall_utcnow
 from config.settings import Settings
 from core.inbox import Row
 from core.messages import IncomingMessage, Reply
@@ -127,7 +127,7 @@ class Engine:
         worker_id: str,
         status: str = IN_DONE,
     ) -> list[int]:
-        wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        wall = wall_utcnow()
         now = self.clock.utcnow()
         with self.session_factory() as session, session.begin():
             if not inbox.finish(session, row.id, wall, status):

@@ -19,7 +19,6 @@ not hang.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, delete, insert, text
 from sqlalchemy.orm import Session
 
+from config.clock import wall_utcnow
 from core.channel import Channel, Runtime
 from core.metrics import REGISTRY as PROCESS_REGISTRY
 from db.models import OUT_FAILED, OUT_PENDING, OUT_SENDING, OUT_SENT, Worker
@@ -45,11 +45,6 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 3.0  # seconds the write probe and the reads may take
 PROBE_PREFIX = "healthz:"  # worker ids of probe rows; a probe row never outlives its transaction
-
-
-def wall_now() -> dt.datetime:
-    """Real time, naive UTC: what the inbox and the worker heartbeats are stamped with."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _reason(exc: BaseException) -> str:
@@ -118,7 +113,7 @@ def write_probe(engine: Engine, timeout: float = DEFAULT_TIMEOUT) -> None:
         Exception: whatever the database says when it cannot write within `timeout`.
     """
     probe = PROBE_PREFIX + uuid.uuid4().hex
-    now = wall_now()
+    now = wall_utcnow()
     with bounded_connection(engine, timeout) as conn, conn.begin():
         _limit_transaction(conn, timeout)
         conn.execute(insert(Worker).values(id=probe, started_at=now, seen_at=now))
@@ -131,7 +126,7 @@ def read_depths(engine: Engine, timeout: float = DEFAULT_TIMEOUT) -> Depths:
         _limit_transaction(conn, timeout)
         pending, oldest = inbox.depth(session)
         by_status = outbox.counts(session)
-    age = None if oldest is None else max(0.0, (wall_now() - oldest).total_seconds())
+    age = None if oldest is None else max(0.0, (wall_utcnow() - oldest).total_seconds())
     out = {s: int(by_status.get(s, 0)) for s in (OUT_PENDING, OUT_SENDING, OUT_SENT, OUT_FAILED)}
     out.update({s: int(n) for s, n in by_status.items() if s not in out})
     return Depths(pending, age, out)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from config.clock import wall_utcnow
 from db.engine import transaction
 from db.models import OUT_FAILED, OUT_SENT, REPLY, AuthFailure, Outbox, ProcessedMessage, Worker
 from db.repositories import inbox
@@ -38,11 +39,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 1000
 AUTH_FAILURE_KEPT = dt.timedelta(days=1)
 WORKER_KEPT = dt.timedelta(days=1)
-
-
-def wall_now() -> dt.datetime:
-    """Real time, naive UTC (the inbox and worker stamps), whatever time the app's clock pretends."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _rowcount(result: object) -> int:
@@ -131,4 +127,4 @@ def prune(
 def prune_now(app: App, batch: int = DEFAULT_BATCH) -> dict[str, int]:
     """`prune` at this moment with the app's settings (`retention_days`): what a daily job calls (blocking: run
     it in a worker thread)."""
-    return prune(app, wall_now(), app.clock.utcnow(), app.settings.retention_days, batch)
+    return prune(app, wall_utcnow(), app.clock.utcnow(), app.settings.retention_days, batch)

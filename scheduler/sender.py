@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from config.clock import wall_utcnow
 from core import metrics
 from core.channel import PermanentFailure, RetryLater
 from core.messages import Choice, OutAttachment, Reply
@@ -41,11 +42,6 @@ log = logging.getLogger(__name__)
 MAX_LOCAL_WAIT = 2.0
 SEND_TIMEOUT = 60.0
 WAKE_WITHIN = 120.0  # a row put back for at most this long wakes the sender when it is due (not at a tick)
-
-
-def wall_now() -> dt.datetime:
-    """Naive UTC wall-clock time: liveness of processes, not the plan's (settable) clock."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def new_worker_id() -> str:
@@ -147,7 +143,7 @@ class OutboxSender:
     # ---- database steps (run in a worker thread) ----------------------------------------------------------
 
     def _claim(self, now: dt.datetime, kinds: list[str] | None = None) -> list[Claimed]:
-        wall = wall_now()
+        wall = wall_utcnow()
         with self.app.session_factory() as s, s.begin():
             inbox.beat(s, self.worker_id, wall)
             rows = outbox.claim(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from bot import health
 from bot.app import App
+from config.clock import wall_utcnow
 from core import metrics
 from core.inbox import Update
 from db.engine import transaction
@@ -33,10 +34,6 @@ TIMEOUT = 0.5  # the database may take this long before /healthz says it cannot 
 @dataclass
 class FakeChannel:
     name: str
-
-
-def wall_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def store(app: App, n: int, received_at: dt.datetime, chat: str = "c1") -> None:
@@ -85,7 +82,7 @@ async def test_healthy_answers_200_with_the_depths(app: App, client: Client) -> 
 
 
 async def test_recent_pending_messages_are_healthy(app: App, client: Client) -> None:
-    store(app, 3, wall_now() - dt.timedelta(seconds=5))
+    store(app, 3, wall_utcnow() - dt.timedelta(seconds=5))
     r = await (await client()).get("/healthz")
     body = await r.json()
     assert r.status == 200, body
@@ -95,7 +92,7 @@ async def test_recent_pending_messages_are_healthy(app: App, client: Client) -> 
 
 async def test_stalled_inbox_answers_503(app: App, client: Client) -> None:
     c = await client()
-    store(app, 1, wall_now() - dt.timedelta(seconds=app.settings.health_inbox_age_seconds + 60))
+    store(app, 1, wall_utcnow() - dt.timedelta(seconds=app.settings.health_inbox_age_seconds + 60))
     r = await c.get("/healthz")
     assert r.status == 503
     body = await r.json()
@@ -106,7 +103,7 @@ async def test_stalled_inbox_answers_503(app: App, client: Client) -> None:
 
 async def test_inbox_backlog_answers_503(app: App, client: Client) -> None:
     app.settings.health_inbox_backlog = 2
-    store(app, 3, wall_now())
+    store(app, 3, wall_utcnow())
     r = await (await client()).get("/healthz")
     body = await r.json()
     assert r.status == 503
@@ -186,8 +183,8 @@ def samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 async def test_metrics_have_the_counters_and_the_database_gauges(app: App, client: Client) -> None:
     c = await client()
     now = app.clock.utcnow()
-    store(app, 2, wall_now() - dt.timedelta(seconds=50), chat="c1")
-    store(app, 1, wall_now(), chat="c2")
+    store(app, 2, wall_utcnow() - dt.timedelta(seconds=50), chat="c1")
+    store(app, 1, wall_utcnow(), chat="c2")
     with transaction(app.session_factory) as s:
         for i, status in enumerate(["pending", "pending", OUT_SENDING, OUT_FAILED, OUT_SENT]):
             row = enqueue(s, f"test:{i}", "nudge", "console", "c1", "text", now=now)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from config.clock import wall_utcnow
 from core.inbox import Update
 from db.engine import transaction
 from db.models import (
@@ -149,7 +150,7 @@ def test_prune_refuses_a_retention_that_would_delete_everything(app: App) -> Non
 
 
 def test_prune_now_uses_the_settings_and_both_clocks(app: App) -> None:
-    add_inbox(app, "handled", IN_DONE, housekeeping.wall_now() - (app.settings.retention_days + 1) * DAY)
+    add_inbox(app, "handled", IN_DONE, wall_utcnow() - (app.settings.retention_days + 1) * DAY)
     add_outbox(app, "reply:console:x:0", REPLY, OUT_SENT, app.clock.utcnow() - (app.settings.retention_days + 1) * DAY)
     counts = housekeeping.prune_now(app)
     assert (counts["inbox"], counts["outbox"]) == (1, 1)
