@@ -204,7 +204,7 @@ class InboxWorker:
             log.exception("%s: could not prepare inbox row %s", row.channel, row.id)
             metrics.INBOX_FAILED.labels(row.channel).inc()
             prepared = Prepared(None, [Reply(texts.INTERNAL_ERROR)])
-        ids, ok = await asyncio.to_thread(
+        replies, ok = await asyncio.to_thread(
             self.app.engine.handle_stored, row, prepared.msg, prepared.replies, self.worker_id
         )
         metrics.INBOX_HANDLED.labels(row.channel).inc()
@@ -213,13 +213,13 @@ class InboxWorker:
         )
         if not ok:
             metrics.INBOX_FAILED.labels(row.channel).inc()
-        if prepared.after is not None and ok and ids:
+        if prepared.after is not None and ok and replies:
             try:
                 await prepared.after()
             except Exception:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
-        if ids:
-            await self.sender.deliver_now(ids)
+        if replies:
+            await self.sender.deliver_now(replies)
         self.handled[row.channel] += 1
 
     # ---- background ---------------------------------------------------------------------------------------
