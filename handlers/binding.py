@@ -1,7 +1,8 @@
 """Binding a chat account to an organisation and role with a one-time invite code.
 
 Guessing codes is throttled: after `invite_max_failures` wrong codes within `invite_lock_minutes` from one user
-or in one chat, code attempts there are refused without looking the code up (`db.repositories.throttle`).
+or in one chat, code attempts there are refused without looking the code up (`db.repositories.throttle`). A
+stranger is told how to bind once, then hears nothing for `stranger_quiet_minutes` except answers to codes.
 """
 
 from __future__ import annotations
@@ -105,6 +106,29 @@ def _lock(ctx: Context) -> tuple[str, dt.timedelta] | None:
 
 def _wait_text(left: dt.timedelta) -> str:
     return texts.BIND_LOCKED.format(minutes=max(1, math.ceil(left.total_seconds() / 60)))
+
+
+# Conversation data of a stranger: when the binding explanation was last given (naive UTC, ISO format).
+EXPLAINED_AT = "stranger_explained_at"
+
+
+def may_explain(ctx: Context) -> bool:
+    """Whether a stranger may be told how to bind now. If so, the time is recorded: for the next
+    `stranger_quiet_minutes` the stranger's messages get no answer (except answers to invite codes)."""
+    now = ctx.clock.utcnow()
+    told = _explained_at(ctx)
+    if told is not None and dt.timedelta(0) <= now - told < dt.timedelta(minutes=ctx.settings.stranger_quiet_minutes):
+        return False
+    ctx.update(**{EXPLAINED_AT: now.isoformat()})
+    return True
+
+
+def _explained_at(ctx: Context) -> dt.datetime | None:
+    value = (ctx.data or {}).get(EXPLAINED_AT)
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def invite(ctx: Context, text: str) -> Replies | None:

@@ -1,4 +1,5 @@
-"""Guessing invite codes is throttled per user and per chat."""
+"""Guessing invite codes is throttled per user and per chat, and a stranger is told how to bind once, then left
+unanswered for a while (except for invite codes)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import App
+from bot.app import App, build_app
 from core.messages import IncomingMessage, Reply
 from db.engine import make_engine, make_session_factory, transaction
-from db.models import AuthFailure, InviteCode
+from db.models import AuthFailure, Conversation, InviteCode
 from db.repositories import conversations, orgs, people, throttle
 from handlers import binding, texts
 from handlers.context import IDLE, Context
-from tests.conftest import Chat
+from tests.conftest import Chat, pass_stranger_quiet_time
 
 NOW = dt.datetime(2023, 5, 24, 1, 0)  # naive UTC
 WINDOW = dt.timedelta(minutes=15)
@@ -165,3 +166,49 @@ def test_a_code_sent_in_a_group_is_not_looked_up_or_counted(app: App) -> None:
     for i in range(6):
         assert c.send(f"绑定 ZZZZ{i:04d}", is_group=True) == texts.GROUP_PRIVATE_ONLY
     assert failures(app, "chat:wecom:group-8") == 0
+
+
+# ---- strangers ------------------------------------------------------------------------------------------------
+
+
+def test_a_stranger_is_told_once_then_ignored_for_the_quiet_time(app: App) -> None:
+    c = Chat(app, "tg-s", channel="telegram")
+    assert c.send("你好") == texts.UNBOUND
+    for text in ["在吗", "汇报", "帮助", "墨脱县进度", "/start", "绑定", ""]:
+        assert c.send(text) == "", text
+        assert c.last == []
+    advance(app, dt.timedelta(minutes=app.settings.stranger_quiet_minutes) - dt.timedelta(seconds=1))
+    assert c.send("还在吗") == ""
+    # A code is always answered, and does not start the quiet time over.
+    assert "不存在" in c.send("绑定 ZZZZ0001")
+    assert c.send("怎么绑定") == ""
+    # The quiet time holds on another process too: it is stored with the conversation.
+    other = build_app(app.settings, migrate=False, clock=app.clock, warm_nlu=False)
+    try:
+        assert Chat(other, "tg-s", channel="telegram").send("喂") == ""
+    finally:
+        other.close()
+    advance(app, dt.timedelta(seconds=1))
+    assert c.send("喂") == texts.UNBOUND
+    assert c.send("喂") == ""
+    with app.session_factory() as s:
+        conv = s.get(Conversation, ("telegram", "tg-s", "tg-s"))
+        assert conv is not None and conv.state == IDLE and set(conv.data) == {binding.EXPLAINED_AT}
+
+
+def test_a_stranger_binds_during_the_quiet_time_and_is_answered_at_once(app: App) -> None:
+    code = invite(app)
+    c = Chat(app, "wx-new", channel="wecom")
+    assert c.send("你好") == texts.UNBOUND
+    assert c.send("帮助") == ""
+    assert "绑定成功" in c.send(f"绑定 {code}")
+    assert "汇报" in c.send("帮助")
+
+
+def test_quiet_time_is_per_stranger(app: App) -> None:
+    a, b = Chat(app, "tg-a", channel="telegram"), Chat(app, "tg-b", channel="telegram")
+    assert a.send("你好") == texts.UNBOUND
+    assert b.send("你好") == texts.UNBOUND
+    assert a.send("你好") == ""
+    pass_stranger_quiet_time(app)
+    assert a.send("你好") == texts.UNBOUND
