@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from config.clock import wall_utcnow
 from db.engine import transaction
-from db.models import OUT_FAILED, OUT_SENT, REPLY, AuthFailure, Outbox, ProcessedMessage, Worker
-from db.repositories import inbox
+from db.models import OUT_FAILED, OUT_SENT, REPLY, Outbox, ProcessedMessage, Worker
+from db.repositories import inbox, throttle
 
 if TYPE_CHECKING:
     from core.channel import Runtime as App
@@ -62,12 +62,6 @@ def _replies(session: Session, before: dt.datetime, batch: int) -> int:
         .limit(batch)
     )
     stmt = delete(Outbox).where(Outbox.id.in_(ids))
-    return _rowcount(session.execute(stmt.execution_options(synchronize_session=False)))
-
-
-def _auth_failures(session: Session, before: dt.datetime, batch: int) -> int:
-    ids = select(AuthFailure.id).where(AuthFailure.at < before).limit(batch)
-    stmt = delete(AuthFailure).where(AuthFailure.id.in_(ids))
     return _rowcount(session.execute(stmt.execution_options(synchronize_session=False)))
 
 
@@ -113,7 +107,7 @@ def prune(
         "inbox": _in_batches(app, inbox.prune, now_wall - keep, batch),
         "processed_message": _in_batches(app, _processed_messages, now_app - keep, batch),
         "outbox": _in_batches(app, _replies, now_app - keep, batch),
-        "auth_failure": _in_batches(app, _auth_failures, now_app - AUTH_FAILURE_KEPT, batch),
+        "auth_failure": _in_batches(app, throttle.prune, now_app - AUTH_FAILURE_KEPT, batch),
         "worker": _in_batches(app, _workers, now_wall - WORKER_KEPT, batch),
     }
     log.info(
