@@ -308,7 +308,7 @@ class Pipeline:
         self.sender.wake()
         if self._sender_task is not None:
             try:
-                await asyncio.wait_for(self._sender_task, 2.0)
+                await asyncio.wait_for(self._sender_task, 1.0)
             except (TimeoutError, asyncio.CancelledError):
                 pass  # a send in flight: its row stays claimed and is taken over once this process is gone
             self._sender_task = None

@@ -55,7 +55,7 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
     scheduler: Any = None
     pipeline = Pipeline(app, channels)
     health.install(web_app, app, channels, extra=lambda: {"busy_chats": pipeline.worker.busy_chats})
-    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=2.0)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
     try:
         for ch in channels:
             await ch.start(app, web_app)

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 TICK_MINUTES = 5
 LEADER_RETRY_SECONDS = 30
-STOP_WAIT = 3.0  # seconds a stop waits for a job run or a send in flight
+STOP_WAIT = 1.0  # seconds a stop waits for a job run or a send in flight (a run is idempotent: redone next start)
 # One 64-bit advisory lock key for "the duban scheduler"; any constant works as long as it is shared.
 LOCK_KEY = zlib.crc32(b"duban.scheduler") + (0x6475 << 32)
 
