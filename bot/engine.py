@@ -15,14 +15,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.clock import Clock
+from config.clock import Clock, wall_utcnow
 from config.settings import Settings
 from core.inbox import Row
 from core.messages import IncomingMessage, Reply
-from db.models import IN_DONE, IN_FAILED, Conversation, ProcessedMessage
+from db.models import IN_DONE, IN_FAILED, REPLY, Conversation, ProcessedMessage
 from db.repositories import conversations, inbox, outbox, people
 from handlers import kernel, router, texts
 from handlers.context import IDLE, Context
+from scheduler.sender import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,10 @@ REDELIVER_AFTER = dt.timedelta(seconds=30)
 
 
 class Handled(NamedTuple):
-    """What handling one inbox row did: the outbox rows to send now, and whether the engine's work succeeded."""
+    """What handling one inbox row did: the replies queued (outbox rows claimed by the worker, to send now), and
+    whether the engine's work succeeded."""
 
-    outbox_ids: list[int]
+    replies: list[Claimed]
     ok: bool
 
 
@@ -126,8 +128,8 @@ class Engine:
         replies: list[Reply],
         worker_id: str,
         status: str = IN_DONE,
-    ) -> list[int]:
-        wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ) -> list[Claimed]:
+        wall = wall_utcnow()
         now = self.clock.utcnow()
         with self.session_factory() as session, session.begin():
             if not inbox.finish(session, row.id, wall, status):
@@ -135,11 +137,15 @@ class Engine:
             answer = list(replies)
             if msg is not None:
                 answer += self._dispatch(session, msg, now)
-            ids = [
-                outbox.enqueue_reply(session, row.channel, row.message_id, i, row.chat_id, reply, worker_id, now=now)
-                for i, reply in enumerate(answer)
-            ]
-            return [i for i in ids if i is not None]
+            queued: list[Claimed] = []
+            for i, reply in enumerate(answer):
+                row_id = outbox.enqueue_reply(
+                    session, row.channel, row.message_id, i, row.chat_id, reply, worker_id, now=now
+                )
+                if row_id is not None:
+                    payload = {"reply": reply.to_json()}
+                    queued.append(Claimed(row_id, REPLY, row.channel, row.chat_id, reply.text, payload, 0, now))
+            return queued
 
     def _handle_once(self, msg: IncomingMessage) -> list[Reply]:
         now = self.clock.utcnow()

@@ -26,6 +26,7 @@ import time
 from collections.abc import Hashable, Sequence
 
 from bot.app import App
+from config.clock import wall_utcnow
 from core import metrics
 from core.channel import Channel
 from core.inbox import Prepared, Preparer, Row, Stored, Update
@@ -33,7 +34,7 @@ from core.messages import Reply
 from db.repositories import inbox
 from db.repositories import outbox as outbox_repo
 from handlers import texts
-from scheduler.sender import OutboxSender, wall_now
+from scheduler.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class InboxWorker:
                 gone = inbox.forget_others(s, self.worker_id)
                 if gone:
                     log.info("taking over the inbox of %d earlier process(es)", gone)
-            inbox.beat(s, self.worker_id, wall_now())
+            inbox.beat(s, self.worker_id, wall_utcnow())
 
     async def stop(self, grace: float) -> None:
         """Finish the message each chat has in hand (up to `grace` seconds), then give the chats back."""
@@ -140,7 +141,7 @@ class InboxWorker:
 
     def _store(self, channel: str, updates: list[Update]) -> tuple[list[Stored], list[Chat]]:
         settings = self.app.settings
-        wall = wall_now()
+        wall = wall_utcnow()
         with self.app.session_factory() as s, s.begin():
             stored = inbox.store(s, channel, updates, wall, settings.stranger_queue_cap)
             claimed: list[Chat] = []
@@ -203,20 +204,22 @@ class InboxWorker:
             log.exception("%s: could not prepare inbox row %s", row.channel, row.id)
             metrics.INBOX_FAILED.labels(row.channel).inc()
             prepared = Prepared(None, [Reply(texts.INTERNAL_ERROR)])
-        ids, ok = await asyncio.to_thread(
+        replies, ok = await asyncio.to_thread(
             self.app.engine.handle_stored, row, prepared.msg, prepared.replies, self.worker_id
         )
         metrics.INBOX_HANDLED.labels(row.channel).inc()
-        metrics.HANDLING_SECONDS.labels(row.channel).observe(max(0.0, (wall_now() - row.received_at).total_seconds()))
+        metrics.HANDLING_SECONDS.labels(row.channel).observe(
+            max(0.0, (wall_utcnow() - row.received_at).total_seconds())
+        )
         if not ok:
             metrics.INBOX_FAILED.labels(row.channel).inc()
-        if prepared.after is not None and ok and ids:
+        if prepared.after is not None and ok and replies:
             try:
                 await prepared.after()
             except Exception:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
-        if ids:
-            await self.sender.deliver_now(ids)
+        if replies:
+            await self.sender.deliver_now(replies)
         self.handled[row.channel] += 1
 
     # ---- background ---------------------------------------------------------------------------------------
@@ -242,7 +245,7 @@ class InboxWorker:
 
     def _beat(self) -> None:
         with self.app.session_factory() as s, s.begin():
-            inbox.beat(s, self.worker_id, wall_now())
+            inbox.beat(s, self.worker_id, wall_utcnow())
 
     def _sweep(self) -> list[Chat]:
         if not self.sources or self._stopping:
@@ -251,7 +254,7 @@ class InboxWorker:
             return inbox.claim_chats(
                 s,
                 self.worker_id,
-                wall_now(),
+                wall_utcnow(),
                 self.timeout,
                 channels=list(self.sources),
                 limit=100,
@@ -305,7 +308,7 @@ class Pipeline:
         self.sender.wake()
         if self._sender_task is not None:
             try:
-                await asyncio.wait_for(self._sender_task, 2.0)
+                await asyncio.wait_for(self._sender_task, 1.0)
             except (TimeoutError, asyncio.CancelledError):
                 pass  # a send in flight: its row stays claimed and is taken over once this process is gone
             self._sender_task = None

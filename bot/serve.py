@@ -14,14 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import health
 from bot.app import App
 from bot.inbox import Pipeline
 from core.channel import Channel
 
 log = logging.getLogger(__name__)
-
-APP_KEY: web.AppKey[App] = web.AppKey("duban", App)
-CHANNELS_KEY: web.AppKey[list[Channel]] = web.AppKey("channels", list)
 
 
 def enabled_channels(app: App) -> list[Channel]:
@@ -42,12 +40,6 @@ def enabled_channels(app: App) -> list[Channel]:
     return channels
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    channels = request.app[CHANNELS_KEY]
-    return web.json_response({"ok": True, "channels": [c.name for c in channels], "now": app.clock.now().isoformat()})
-
-
 async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM)."""
     stop = stop or asyncio.Event()
@@ -59,13 +51,11 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
             pass
     channels = enabled_channels(app)
     web_app = web.Application(client_max_size=64 * 1024)
-    web_app[APP_KEY] = app
-    web_app[CHANNELS_KEY] = channels
-    web_app.router.add_get("/healthz", _healthz)
     started: list[Channel] = []
     scheduler: Any = None
     pipeline = Pipeline(app, channels)
-    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=2.0)
+    health.install(web_app, app, channels, extra=lambda: {"busy_chats": pipeline.worker.busy_chats})
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
     try:
         for ch in channels:
             await ch.start(app, web_app)

@@ -11,6 +11,12 @@ import time
 from zoneinfo import ZoneInfo
 
 
+def wall_utcnow() -> dt.datetime:
+    """Real time as naive UTC, whatever time a `Clock` pretends: what the inbox, worker heartbeats and other
+    process-level stamps use (liveness and latency are about real seconds, not about the plan's calendar)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 class Clock:
     """Aware datetimes in one timezone.
 

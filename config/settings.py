@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     worker_timeout_seconds: float = Field(
         default=30.0, description="a process silent this long is dead: its chats and sends go to the others"
     )
-    stop_grace_seconds: float = Field(default=8.0, description="a stop waits this long for work in hand")
+    stop_grace_seconds: float = Field(default=6.0, description="a stop waits this long for work in hand")
     stranger_queue_cap: int = Field(default=20, description="pending messages kept from one unbound user")
     stranger_quiet_minutes: int = Field(
         default=10, description="after its one explanation an unbound user's messages get no answer this long"

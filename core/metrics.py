@@ -1,7 +1,8 @@
 """What `duban serve` counts, for `/metrics` (Prometheus text format, prometheus-client).
 
 Counters and histograms live in one registry per process (`REGISTRY`); the depths of the inbox and the outbox
-are read from the database when scraped (`DepthCollector`), so they are the same whichever process answers.
+are read from the database when scraped (`bot.health.DepthCollector`, in a registry of its own per app), so
+they are the same whichever process answers.
 """
 
 from __future__ import annotations

@@ -1,15 +1,24 @@
-"""Binding a chat account to an organisation and role with a one-time invite code."""
+"""Binding a chat account to an organisation and role with a one-time invite code.
+
+Guessing codes is throttled: after `invite_max_failures` wrong codes within `invite_lock_minutes` from one user
+or in one chat, code attempts there are refused without looking the code up (`db.repositories.throttle`). A
+stranger is told how to bind once, then hears nothing for `stranger_quiet_minutes` except answers to codes.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import re
 
 from core.messages import Reply
-from db.models import Person
-from db.repositories import people
+from db.models import InviteCode, Person
+from db.repositories import people, throttle
 from handlers import texts
 from handlers.context import Context, Replies
+
+log = logging.getLogger(__name__)
 
 INVITE_RE = re.compile(
     r"^(?:邀请|生成绑定码|/invite)\s*(\S+)?\s*(填报人|协调员|分管领导|official|coordinator|leader)?\s*$"
@@ -23,20 +32,44 @@ def match(text: str) -> re.Match[str] | None:
 
 
 def bind(ctx: Context, code: str | None) -> Replies:
-    """Redeem `code` for the sender. A wrong, used or expired code binds nothing."""
+    """Redeem `code` for the sender. A wrong, used or expired code binds nothing and counts as a failure; while
+    the sender or the chat has too many failures, the code is not even looked up."""
     if not code:
         if ctx.person is not None:
             return [Reply(texts.WELCOME_BOUND.format(name=ctx.person.name))]
         return [Reply(texts.UNBOUND if ctx.msg.text.strip().startswith("/start") else texts.BIND_USAGE)]
+    lock = _lock(ctx)
+    if lock is not None:
+        log.warning(
+            "invite code attempt refused: too many wrong codes (channel=%s user=%s locked key=%s)",
+            ctx.msg.channel,
+            ctx.msg.user_id,
+            lock[0],
+        )
+        return [Reply(_wait_text(lock[1]))]
     code = code.upper()
-    invite = people.get_invite(ctx.session, code, lock=True)
-    if invite is None:
-        return [Reply(texts.BIND_UNKNOWN.format(code=code))]
-    if invite.used_at is not None:
-        return [Reply(texts.BIND_USED.format(code=code))]
     now = ctx.clock.utcnow()
+    invite = _usable(people.get_invite(ctx.session, code, lock=True), code, now)
+    if isinstance(invite, str):
+        throttle.record_failure(ctx.session, _throttle_keys(ctx), now)
+        lock = _lock(ctx)  # this failure may have been the last one allowed: say so at once
+        return [Reply(invite if lock is None else f"{invite}\n{_wait_text(lock[1])}")]
+    return _redeem(ctx, invite)
+
+
+def _usable(invite: InviteCode | None, code: str, now: dt.datetime) -> InviteCode | str:
+    """The invite when it can be redeemed now, else why not (the text to answer)."""
+    if invite is None:
+        return texts.BIND_UNKNOWN.format(code=code)
+    if invite.used_at is not None:
+        return texts.BIND_USED.format(code=code)
     if invite.expires_at <= now:
-        return [Reply(texts.BIND_EXPIRED.format(code=code))]
+        return texts.BIND_EXPIRED.format(code=code)
+    return invite
+
+
+def _redeem(ctx: Context, invite: InviteCode) -> Replies:
+    now = ctx.clock.utcnow()
     org = invite.organisation
     role_name = texts.ROLE_NAMES.get(invite.role, invite.role)
     if ctx.person is not None:
@@ -54,6 +87,48 @@ def bind(ctx: Context, code: str | None) -> Replies:
     ctx.session.flush()
     ctx.person = person
     return [Reply(texts.BIND_OK.format(org=org.name, role=role_name))]
+
+
+def _throttle_keys(ctx: Context) -> list[str]:
+    """The sender and the chat (in a private chat both name the same person)."""
+    msg = ctx.msg
+    return [throttle.user_key(msg.channel, msg.user_id), throttle.chat_key(msg.channel, msg.chat_id)]
+
+
+def _lock(ctx: Context) -> tuple[str, dt.timedelta] | None:
+    """The locked key of the sender or the chat with the longest wait left, and that wait; None when neither is."""
+    window = dt.timedelta(minutes=ctx.settings.invite_lock_minutes)
+    locks = throttle.locks(
+        ctx.session, _throttle_keys(ctx), ctx.clock.utcnow(), ctx.settings.invite_max_failures, window
+    )
+    return max(locks.items(), key=lambda item: item[1], default=None)
+
+
+def _wait_text(left: dt.timedelta) -> str:
+    return texts.BIND_LOCKED.format(minutes=max(1, math.ceil(left.total_seconds() / 60)))
+
+
+# Conversation data of a stranger: when the binding explanation was last given (naive UTC, ISO format).
+EXPLAINED_AT = "stranger_explained_at"
+
+
+def may_explain(ctx: Context) -> bool:
+    """Whether a stranger may be told how to bind now. If so, the time is recorded: for the next
+    `stranger_quiet_minutes` the stranger's messages get no answer (except answers to invite codes)."""
+    now = ctx.clock.utcnow()
+    told = _explained_at(ctx)
+    if told is not None and dt.timedelta(0) <= now - told < dt.timedelta(minutes=ctx.settings.stranger_quiet_minutes):
+        return False
+    ctx.update(**{EXPLAINED_AT: now.isoformat()})
+    return True
+
+
+def _explained_at(ctx: Context) -> dt.datetime | None:
+    value = (ctx.data or {}).get(EXPLAINED_AT)
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def invite(ctx: Context, text: str) -> Replies | None:

@@ -1,5 +1,6 @@
-"""Routes one incoming message: binding for strangers, the running dialogue (through the kernel), commands, then
-free questions. It is also what the kernel calls for a command or question typed in the middle of a dialogue."""
+"""Routes one incoming message: binding for strangers (told once, then quiet for a while), the running dialogue
+(through the kernel), commands, then free questions. It is also what the kernel calls for a command or question
+typed in the middle of a dialogue."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def dispatch(ctx: Context) -> Replies:
     if msg.is_group and not msg.addressed:
         return []
     bind_match = binding.match(text)
+    tries_code = bind_match is not None and bind_match.group(1) is not None
+    if ctx.person is None and not tries_code and not binding.may_explain(ctx):
+        return []  # a stranger told how to bind a moment ago: silence, except for invite codes
     if bind_match:
         if msg.is_group:
             return [Reply(texts.GROUP_PRIVATE_ONLY)]

@@ -58,6 +58,7 @@ BIND_UNKNOWN = "绑定码“{code}”不存在，请核对后重新发送（绑�
 BIND_USED = "绑定码“{code}”已被使用过，每个绑定码只能用一次。请向市委生态文明办重新索取。"
 BIND_EXPIRED = "绑定码“{code}”已过期，请向市委生态文明办重新索取。"
 BIND_ALREADY = "您已绑定为{org}的{role}，无需重复绑定。"
+BIND_LOCKED = "绑定码输错次数过多，请{minutes}分钟后再试。如需帮助，请联系市委生态文明办。"
 ROLE_NAMES = {"official": "填报人", "coordinator": "协调员", "admin": "管理员", "leader": "分管领导"}
 
 # ---- check-in dialogue -----------------------------------------------------------------------------------

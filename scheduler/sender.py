@@ -21,12 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
+from config.clock import wall_utcnow
 from core import metrics
 from core.channel import PermanentFailure, RetryLater
 from core.messages import Choice, OutAttachment, Reply
-from db.models import OUT_SENDING, REPLY, Outbox
+from db.models import REPLY, Outbox
 from db.repositories import inbox
 from scheduler import outbox
 from scheduler.calendar import QuietHours
@@ -41,11 +40,6 @@ log = logging.getLogger(__name__)
 MAX_LOCAL_WAIT = 2.0
 SEND_TIMEOUT = 60.0
 WAKE_WITHIN = 120.0  # a row put back for at most this long wakes the sender when it is due (not at a tick)
-
-
-def wall_now() -> dt.datetime:
-    """Naive UTC wall-clock time: liveness of processes, not the plan's (settable) clock."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def new_worker_id() -> str:
@@ -147,7 +141,7 @@ class OutboxSender:
     # ---- database steps (run in a worker thread) ----------------------------------------------------------
 
     def _claim(self, now: dt.datetime, kinds: list[str] | None = None) -> list[Claimed]:
-        wall = wall_now()
+        wall = wall_utcnow()
         with self.app.session_factory() as s, s.begin():
             inbox.beat(s, self.worker_id, wall)
             rows = outbox.claim(
@@ -162,12 +156,6 @@ class OutboxSender:
                 worker_timeout=dt.timedelta(seconds=self.app.settings.worker_timeout_seconds),
             )
             return [Claimed.of(r) for r in rows]
-
-    def _load(self, ids: list[int]) -> list[Claimed]:
-        """Rows this worker claimed itself (replies queued by its own handling), in order."""
-        with self.app.session_factory() as s:
-            rows = s.execute(select(Outbox).where(Outbox.id.in_(ids)).order_by(Outbox.id)).scalars()
-            return [Claimed.of(r) for r in rows if r.status == OUT_SENDING and r.claimed_by == self.worker_id]
 
     def _sent(self, row: Claimed) -> bool:
         with self.app.session_factory() as s, s.begin():
@@ -292,14 +280,12 @@ class OutboxSender:
         stats.sent += 1
         metrics.OUTBOX_SENT.labels(row.channel, row.kind).inc()
 
-    async def deliver_now(self, ids: list[int]) -> SendStats:
+    async def deliver_now(self, rows: list[Claimed]) -> SendStats:
         """Send rows this worker queued already claimed (the replies to a message it just handled), in order.
 
         What cannot go out now is put back for the background sender, which keeps each chat's replies in order.
         """
-        stats = SendStats()
-        rows = await asyncio.to_thread(self._load, ids)
-        stats.claimed = len(rows)
+        stats = SendStats(claimed=len(rows))
         held: dict[str, tuple[float | None, str]] = {}
         for row in rows:
             if held:  # one chat's replies: once one has to wait, the rest wait behind it

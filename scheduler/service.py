@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, text
 
 from db.engine import transaction
 from db.repositories import plans
-from scheduler import jobs
+from scheduler import housekeeping, jobs
 from scheduler.calendar import CalendarRangeError
 from scheduler.messages import queue
 from scheduler.sender import OutboxSender
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 TICK_MINUTES = 5
 LEADER_RETRY_SECONDS = 30
-STOP_WAIT = 3.0  # seconds a stop waits for a job run or a send in flight
+STOP_WAIT = 1.0  # seconds a stop waits for a job run or a send in flight (a run is idempotent: redone next start)
 # One 64-bit advisory lock key for "the duban scheduler"; any constant works as long as it is shared.
 LOCK_KEY = zlib.crc32(b"duban.scheduler") + (0x6475 << 32)
 
@@ -167,6 +167,10 @@ class SchedulerService:
                 **common,
             )
         self.scheduler.add_job(self._try_lead, IntervalTrigger(seconds=LEADER_RETRY_SECONDS), id="leader", **common)
+        # Pruning handled inbox rows and old message ids, in the small hours, by the leader only.
+        self.scheduler.add_job(
+            self.housekeeping, CronTrigger(hour=3, minute=17, timezone=s.timezone), id="housekeeping", **common
+        )
         self.scheduler.start()
         self._stop.clear()
         if self.own_sender:
@@ -198,6 +202,16 @@ class SchedulerService:
             if n:
                 self.sender.wake()
             return n
+
+    async def housekeeping(self) -> dict[str, int]:
+        """Prune what is kept only for a while (see `scheduler.housekeeping`), if this process leads."""
+        if not await self._try_lead():
+            return {}
+        try:
+            return await asyncio.to_thread(housekeeping.prune_now, self.app)
+        except Exception:
+            log.exception("housekeeping failed")
+            return {}
 
     async def stop(self) -> None:
         if self.scheduler is not None:

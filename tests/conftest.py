@@ -241,3 +241,8 @@ def chat(app: App) -> Any:
         return Chat(app, user, channel)
 
     return make
+
+
+def pass_stranger_quiet_time(app: App) -> None:
+    """Move the clock past the quiet time after a stranger's explanation: the next message is answered again."""
+    app.clock.set(app.clock.now() + dt.timedelta(minutes=app.settings.stranger_quiet_minutes), frozen=True)

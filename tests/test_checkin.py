@@ -22,7 +22,7 @@ from db.models import (
     Report,
 )
 from db.repositories import orgs, people
-from tests.conftest import Chat
+from tests.conftest import Chat, pass_stranger_quiet_time
 
 
 def _invite(app, org_name: str, role: str = "official", ttl: dt.timedelta = dt.timedelta(days=7)) -> str:
@@ -76,7 +76,8 @@ def test_bind_with_expired_and_wrong_code(app):
     assert "绑定 绑定码" in c.send("绑定")
     with app.session_factory() as s:
         assert people.find_by_identity(s, "wecom", "wx-1") is None
-    # still a stranger: nothing of the plan is shown
+    # still a stranger: nothing of the plan is shown (once the quiet time after "绑定" has passed)
+    pass_stranger_quiet_time(app)
     out = c.send("汇报")
     assert "还没有绑定" in out and "两山" not in out
 

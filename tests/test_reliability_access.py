@@ -18,7 +18,7 @@ from db.engine import transaction
 from db.models import Assignment, Identity, InviteCode, Item, Organisation, Person, Report
 from db.repositories import orgs, people
 from handlers import texts
-from tests.conftest import Chat
+from tests.conftest import Chat, pass_stranger_quiet_time
 
 LIGHTS = ("🔴", "🟡", "🟢")
 QUESTIONS = [
@@ -70,6 +70,8 @@ def test_an_unbound_user_sees_nothing_and_changes_nothing(app: App, channel: str
         out = c.send(q)
         assert out == texts.UNBOUND, (q, out)
         assert not shows_data(out)
+        assert c.send(q) == "", q  # told a moment ago: no answer within the quiet time
+        pass_stranger_quiet_time(app)
     assert counts(app) == before
     assert app.engine.conversation_state(channel, "nobody-42", "nobody-42")[0] == "idle"
 
@@ -152,6 +154,7 @@ def test_an_expired_or_unknown_invite_code_is_refused(app: App) -> None:
     assert "不存在" in out
     out = c.send("绑定 ' OR 1=1 --")
     assert not shows_data(out)
+    pass_stranger_quiet_time(app)
     assert c.send("朗县进度") == texts.UNBOUND
     assert counts(app) == before
     with app.session_factory() as s:
@@ -167,4 +170,5 @@ def test_a_deactivated_official_is_treated_as_a_stranger(app: App) -> None:
         person.active = False
     for q in ["1", "墨脱县进度", "汇报"]:
         assert c.send(q) == texts.UNBOUND
+        pass_stranger_quiet_time(app)
     assert counts(app)[0] == 0

@@ -22,9 +22,9 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from db.models import STATUSES, Conversation, Outbox, Report
-from handlers import texts
+from handlers import binding, texts
 from handlers.checkin.model import CheckinState
-from tests.conftest import Chat
+from tests.conftest import Chat, pass_stranger_quiet_time
 
 KNOWN_STATES = {
     "idle",
@@ -273,14 +273,16 @@ def test_a_stranger_gets_a_reply_to_anything_and_nothing_is_stored(app: App) -> 
     @FUZZ
     @given(text=TEXT)
     def fuzz(text: str) -> None:
+        pass_stranger_quiet_time(app)  # within it a stranger told how to bind gets no answer at all
         chat.send(text)
         check_reply(chat, text)
 
     fuzz()
     with app.session_factory() as s:
         assert s.scalar(select(Report.id).limit(1)) is None
-        states = set(s.execute(select(Conversation.state).where(Conversation.user_id == "tg-stranger")).scalars())
-        assert states <= {"idle"}
+        rows = s.execute(select(Conversation.state, Conversation.data).where(Conversation.user_id == "tg-stranger"))
+        for state, data in rows:
+            assert state == "idle" and set(data) <= {binding.EXPLAINED_AT}, (state, data)
 
 
 @settings(

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from bot.app import App, build_app
@@ -31,6 +30,7 @@ from db.models import DONE, OFFICIAL, TASK, Assignment, Item, Organisation, Repo
 from db.repositories import people
 from handlers import texts
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.serving import running
 
 USERS = 300
 FIRST_CHAT = 7_000_001
@@ -145,12 +145,9 @@ async def test_300_users_check_in_at_the_same_time(tg_app: App, api: FakeTelegra
     channel = TelegramChannel(
         tg_app.settings, limiter=TelegramRateLimiter(overall_max_rate=1e6, chat_burst=1e6, chat_per_second=1e6)
     )
-    await channel.start(tg_app, web.Application())
     driver = Driver(api)
-    try:
+    async with running(tg_app, channel):
         results = await asyncio.gather(*(driver.check_in(u) for u in users), return_exceptions=True)
-    finally:
-        await channel.stop()
     failures = [(u.n, r) for u, r in zip(users, results, strict=False) if isinstance(r, BaseException)]
     assert not failures, f"{len(failures)} users failed, first: {failures[:3]}"
 

@@ -40,7 +40,8 @@ from yarl import URL
 import bot.serve
 from bot.app import App, build_app
 from bot.channels.edge import TextLimit, Unit, split
-from bot.channels.wecom.callback import BadRequest, inbound_from_xml, parse_xml
+from bot.channels.wecom import callback
+from bot.channels.wecom.callback import BadRequest, CallbackCrypto, inbound_from_xml, parse_xml
 from bot.channels.wecom.channel import WecomChannel
 from bot.channels.wecom.client import (
     MARKDOWN_LIMIT,
@@ -260,9 +261,9 @@ class WeComSim:
         parts.append(f"<AgentID>{AGENT_ID}</AgentID>")
         return "<xml>" + "".join(parts) + "</xml>"
 
-    def encrypt(self, inner_xml: str) -> tuple[dict[str, str], bytes]:
-        """(query, body) of the POST WeCom makes for `inner_xml`."""
-        nonce, timestamp = uuid.uuid4().hex[:10], str(int(time.time()))
+    def encrypt(self, inner_xml: str, timestamp: str | None = None) -> tuple[dict[str, str], bytes]:
+        """(query, body) of the POST WeCom makes for `inner_xml`, sent now or at `timestamp`."""
+        nonce, timestamp = uuid.uuid4().hex[:10], timestamp or str(int(time.time()))
         out = xmltodict.parse(self.crypto.encrypt_message(inner_xml, nonce, timestamp))["xml"]
         body = (
             f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><Encrypt><![CDATA[{out['Encrypt']}]]></Encrypt>"
@@ -519,6 +520,52 @@ async def test_forged_and_foreign_callbacks_are_refused_and_change_nothing(serve
     assert server.fake.calls_to("message/send") == []
 
 
+async def test_callbacks_far_from_the_real_time_are_refused(stub_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signed callback replayed more than a day after it was sent (or dated more than a day ahead) is refused
+    with 403; WeCom's own retries, seconds later with the same timestamp, are not."""
+    channel, engine, sim = stub_server
+    now = time.time()
+    sent = str(int(now) - 60)
+    query, body = sim.encrypt(sim.inner("u1", "text", "7300000000000000001", Content="一"), timestamp=sent)
+    assert await sim.post_raw(query, body) == (200, "")
+    monkeypatch.setattr(callback, "wall_seconds", lambda: now + 30)  # WeCom's retry
+    assert await sim.post_raw(query, body) == (200, "")
+    # The same request replayed two days later.
+    monkeypatch.setattr(callback, "wall_seconds", lambda: now + 2 * 86400)
+    assert (await sim.post_raw(query, body))[0] == 403
+    monkeypatch.setattr(callback, "wall_seconds", time.time)
+    # Signed, but dated more than a day ago or ahead: 403. At the window's edge: accepted.
+    for offset, status in ((-86400 - 120, 403), (86400 + 120, 403), (-86400 + 120, 200)):
+        q, b = sim.encrypt(sim.inner("u1", "text", Content="二"), timestamp=str(int(now) + offset))
+        assert (await sim.post_raw(q, b))[0] == status, offset
+    # Signed over a timestamp that is not a number of seconds: 400.
+    for junk in ("yesterday", "1.7e9", "-5"):
+        q, b = sim.encrypt(sim.inner("u1", "text", Content="三"), timestamp=junk)
+        assert (await sim.post_raw(q, b))[0] == 400, junk
+    # A bad signature is still a 403, whatever the timestamp says.
+    q, b = sim.encrypt(sim.inner("u1", "text", Content="四"), timestamp="yesterday")
+    assert (await sim.post_raw({**q, "msg_signature": "0" * 40}, b))[0] == 403
+    await channel.drain()
+    assert [(m.text, m.message_id) for m in engine.received] == [
+        ("一", "7300000000000000001"),
+        ("二", engine.received[1].message_id),
+    ]
+
+
+def test_the_window_is_the_constructor_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(callback, "wall_seconds", lambda: 1_700_000_000.0)
+    strict = CallbackCrypto(TOKEN, AES_KEY, CORP_ID, window_seconds=60)
+    strict.check_timestamp("1699999950")
+    with pytest.raises(BadRequest) as refused:
+        strict.check_timestamp("1699999930")
+    assert refused.value.status == 403 and "70 s old" in str(refused.value)
+    CallbackCrypto(TOKEN, AES_KEY, CORP_ID).check_timestamp("1699920000")  # default: a day
+    CallbackCrypto(TOKEN, AES_KEY, CORP_ID, window_seconds=None).check_timestamp("1476422779")  # no limit
+    with pytest.raises(BadRequest) as bad:
+        CallbackCrypto(TOKEN, AES_KEY, CORP_ID, window_seconds=None).check_timestamp("")
+    assert bad.value.status == 400
+
+
 async def test_malformed_oversized_and_entity_xml_are_refused(server: Server) -> None:
     before = server.processed()
     sim = server.sim
@@ -709,12 +756,16 @@ async def test_a_full_width_number_answers_the_pending_question(server: Server) 
     assert "百分比" in out, out
 
 
-async def test_official_sample_message_through_the_callback(fake: FakeWecomApi, tmp_path: Path) -> None:
+async def test_official_sample_message_through_the_callback(
+    fake: FakeWecomApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """WeCom's published sample request, POSTed as is, reaches the engine as 你好 from ChenJiaShun."""
     s = OFFICIAL_SAMPLE
+    # The sample was made in October 2016: receive it a minute after it was sent.
+    monkeypatch.setattr(callback, "wall_seconds", lambda: int(s["message"]["timestamp"]) + 60.0)
     settings = wecom_settings(
         None, fake, tmp_path, wecom_token=s["token"], wecom_aes_key=s["aes_key"], wecom_corp_id=s["corp_id"]
-    ).model_copy(update={"wecom_callback_window_seconds": 100 * 365 * 86400})  # the sample is from 2014
+    )
     async with channel_alone(settings) as (channel, engine, url):
         async with aiohttp.ClientSession() as http:
             async with http.get(url, params=s["verify"]) as r:

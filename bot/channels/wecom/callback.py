@@ -3,12 +3,18 @@
 WeCom calls our callback URL. The GET URL verification answers the decrypted echostr; a POST is signature-checked
 and decrypted with wechatpy's WeCom crypto (which also checks the CorpID the message was encrypted for) and
 reduced to an `Inbound`. Anything not from WeCom is refused with `BadRequest` before it is stored or handled.
+
+A correctly signed callback is still refused when its `timestamp` is far from the real time (more than
+`window_seconds` either way): a captured request cannot be replayed days later. WeCom retries a callback it got
+no answer to within seconds, with the same timestamp, so a window of a day never refuses a real retry. The
+URL verification (GET) is not limited: replaying it only echoes a string back.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +30,14 @@ MAX_BODY = 64 * 1024  # a real callback is about 1 KiB; anything near this is no
 EVENTS = {"enter_agent": "enter", "subscribe": "subscribe"}
 
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+DEFAULT_WINDOW_SECONDS = 86400.0
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def wall_seconds() -> float:
+    """The real time, seconds since the epoch (not the plan's clock, which may pretend another year)."""
+    return time.time()
 
 
 class BadRequest(Exception):
@@ -50,11 +64,18 @@ class Inbound:
 class CallbackCrypto:
     """The callback's signature check and decryption for one application.
 
+    Args:
+        window_seconds: a signed callback whose timestamp is further than this from the real time is refused;
+            None accepts any timestamp.
+
     Raises:
         ValueError: the EncodingAESKey is not a valid one.
     """
 
-    def __init__(self, token: str, aes_key: str, corp_id: str) -> None:
+    def __init__(
+        self, token: str, aes_key: str, corp_id: str, window_seconds: float | None = DEFAULT_WINDOW_SECONDS
+    ) -> None:
+        self.window_seconds = window_seconds
         try:
             self.crypto = WeChatCrypto(token, aes_key, corp_id)
         except Exception as exc:
@@ -104,7 +125,24 @@ class CallbackCrypto:
             raise BadRequest(403, "encrypted for another CorpID") from exc
         except Exception as exc:  # bad base64, bad padding, truncated ciphertext
             raise BadRequest(400, f"cannot decrypt: {type(exc).__name__}") from exc
+        self.check_timestamp(ts)  # the signature covers the timestamp: it is WeCom's
         return inbound_from_xml(parse_xml(inner_xml))
+
+    def check_timestamp(self, ts: str) -> None:
+        """Refuse a signed callback sent too long ago (a replay) or too far ahead.
+
+        Raises:
+            BadRequest: 400 for a timestamp that is not a number of seconds, 403 for one outside the window.
+        """
+        if not _TIMESTAMP.fullmatch(ts):
+            raise BadRequest(400, f"timestamp {ts[:40]!r} is not a number of seconds")
+        sent = int(ts)
+        if self.window_seconds is None:
+            return
+        skew = wall_seconds() - sent
+        if abs(skew) > self.window_seconds:
+            when = "old" if skew > 0 else "ahead"
+            raise BadRequest(403, f"timestamp {ts} is {abs(skew):.0f} s {when} (window {self.window_seconds:.0f} s)")
 
 
 def parse_xml(data: bytes | str) -> dict[str, Any]:

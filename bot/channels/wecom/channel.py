@@ -69,7 +69,12 @@ class WecomChannel:
             raise ValueError("WeCom needs DUBAN_WECOM_CORP_ID, _AGENT_ID, _SECRET, _TOKEN and _AES_KEY")
         self.settings = settings
         corp_id = str(settings.wecom_corp_id)
-        self.callback = CallbackCrypto(str(settings.wecom_token), str(settings.wecom_aes_key), corp_id)
+        self.callback = CallbackCrypto(
+            str(settings.wecom_token),
+            str(settings.wecom_aes_key),
+            corp_id,
+            window_seconds=settings.wecom_callback_window_seconds,
+        )
         self.client = client or WecomClient(corp_id, str(settings.wecom_secret), settings.wecom_api_base_url)
         agent = str(settings.wecom_agent_id).strip()
         self.agent_id: int | str = int(agent) if agent.isdigit() else agent
@@ -84,9 +89,10 @@ class WecomChannel:
 
     async def start(self, app: Runtime, web_app: web.Application) -> None:
         self.edge.attach(app)
-        if app.inbox is None:
-            raise RuntimeError("the WeCom channel needs the inbox of `duban serve`")
         self._inbox = app.inbox
+        if app.inbox is None:
+            log.info("no inbox in this process: the WeCom channel only sends")
+            return
         app.inbox.add(self)
         path = self.settings.wecom_callback_path
         web_app.router.add_get(path, self._on_verify)
