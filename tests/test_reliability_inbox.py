@@ -20,6 +20,7 @@ import asyncio
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -221,28 +222,34 @@ async def post_until_acknowledged(sim: WeComSim, user: str, text: str, msg_id: s
 # ---- the database ---------------------------------------------------------------------------------------------
 
 
-def settled(app: App, channel: str) -> bool:
-    """No pending inbox row and no reply waiting to be sent on `channel`."""
+def settled(app: App, channel: str, updates: int) -> bool:
+    """All `updates` of `channel` stored, none pending, and no reply waiting to be sent."""
     with app.session_factory() as s:
+        stored = s.scalar(select(func.count()).select_from(Inbox).where(Inbox.channel == channel))
         pending = s.execute(
             select(Inbox.id).where(Inbox.channel == channel, Inbox.status == IN_PENDING).limit(1)
         ).first()
         waiting = s.execute(
             select(Outbox.id).where(Outbox.channel == channel, Outbox.kind == REPLY, Outbox.status != OUT_SENT).limit(1)
         ).first()
-    return pending is None and waiting is None
+    return stored == updates and pending is None and waiting is None
 
 
 async def settle(
-    app: App, channel: str, delivered: Callable[[], Mapping[str, list[str]]], expected: Mapping[str, int]
+    app: App,
+    channel: str,
+    updates: int,
+    delivered: Callable[[], Mapping[str, list[str]]],
+    expected: Mapping[str, int],
 ) -> None:
-    """Wait until each chat got at least `expected[chat]` replies and nothing is left to handle or send."""
+    """Wait until the channel's `updates` are all stored and handled, each chat got at least `expected[chat]`
+    replies, and nothing is left to send."""
 
     async def done() -> bool:
         got = delivered()
         if any(len(got.get(chat, [])) < n for chat, n in expected.items()):
             return False
-        return await asyncio.to_thread(settled, app, channel)
+        return await asyncio.to_thread(settled, app, channel, updates)
 
     await wait_for(done, TIMEOUT, what=lambda: f"{channel}: {sum(map(len, delivered().values()))} replies delivered")
 
@@ -413,7 +420,7 @@ async def test_telegram_sigkill_in_bursts_loses_nothing(
         chats,
     )
     await storm.run()
-    await settle(view, "telegram", lambda: telegram_delivered(api), storm.sent)
+    await settle(view, "telegram", len(api.injected), lambda: telegram_delivered(api), storm.sent)
     if mode == "webhook":
         assert not api.webhook_given_up
     outcome = check_exactly_once(view, "telegram", telegram_updates(api), telegram_delivered(api), texts.HELP_OFFICIAL)
@@ -447,7 +454,7 @@ async def test_wecom_sigkill_in_bursts_loses_nothing(
         tries = await asyncio.gather(*posts)
     finally:
         await sim.close()
-    await settle(view, "wecom", lambda: wecom_delivered(wecom), storm.sent)
+    await settle(view, "wecom", len(updates), lambda: wecom_delivered(wecom), storm.sent)
     outcome = check_exactly_once(view, "wecom", updates, wecom_delivered(wecom), texts.HELP_OFFICIAL)
     storm.check_kills()
     outcome.report("wecom", kills=len(storm.kills), **{"callbacks posted again": sum(tries) - len(tries)})
@@ -488,8 +495,8 @@ async def test_platform_outages_lose_nothing_and_send_nothing_twice(
         await asyncio.gather(*posts)
     finally:
         await sim.close()
-    await settle(view, "telegram", lambda: telegram_delivered(api), sent["telegram"])
-    await settle(view, "wecom", lambda: wecom_delivered(wecom), sent["wecom"])
+    await settle(view, "telegram", len(api.injected), lambda: telegram_delivered(api), sent["telegram"])
+    await settle(view, "wecom", len(updates), lambda: wecom_delivered(wecom), sent["wecom"])
     tg = check_exactly_once(view, "telegram", telegram_updates(api), telegram_delivered(api), texts.HELP_OFFICIAL)
     wc = check_exactly_once(view, "wecom", updates, wecom_delivered(wecom), texts.HELP_OFFICIAL)
     tg.report("telegram outage", **{"sends refused": api.outage_failures("sendMessage")})
@@ -504,8 +511,9 @@ async def test_a_strangers_flood_neither_slows_officials_nor_delays_a_stop(
     view: App, api: FakeTelegramAPI, launch: Callable[..., Serve]
 ) -> None:
     """1000 messages from an unbound user while 10 officials chat (polling): each official's reply within a
-    second; SIGTERM exits within 10 s; every update confirmed to Telegram is in the inbox; after a restart the
-    officials' messages are all handled, the stranger's handled or skipped (over DUBAN_STRANGER_QUEUE_CAP)."""
+    second; SIGTERM in the middle of the flood exits within 10 s; every update confirmed to Telegram is in the
+    inbox; after a restart the officials' messages are all handled, the stranger's handled or skipped (over
+    DUBAN_STRANGER_QUEUE_CAP)."""
     officials = [FIRST_CHAT + i for i in range(10)]
     stranger = FIRST_CHAT + 999
     bind(view, "telegram", [str(c) for c in officials])
@@ -515,21 +523,25 @@ async def test_a_strangers_flood_neither_slows_officials_nor_delays_a_stop(
     latencies: list[float] = []
 
     async def official(chat: int) -> None:
+        await asyncio.sleep(rng.uniform(0.0, 1.0))  # ten people do not write at the same millisecond
         for _ in range(6):
             latencies.append(await reply_latency(api, chat, HELP))
             await asyncio.sleep(rng.uniform(0.8, 1.2))  # a person reads the answer (and Telegram's 1/s per chat)
 
-    async def flood() -> None:
+    async def flood() -> None:  # 1000 messages, 50 at a time, in about 11 s: longer than the officials chat
         for n in range(1000):
             api.inject_message(stranger, f"在吗{n}")
-            if n % 10 == 9:
-                await asyncio.sleep(0.04)
+            if n % 50 == 49:
+                await asyncio.sleep(0.55)
 
-    await asyncio.gather(flood(), *(official(c) for c in officials))
+    flooding = asyncio.create_task(flood())
+    await asyncio.gather(*(official(c) for c in officials))
+    assert not flooding.done(), "the flood ended before the officials did: SIGTERM would not come in the middle"
     with view.session_factory() as s:
         pending = s.scalar(select(func.count()).select_from(Inbox).where(Inbox.status == IN_PENDING))
-    code, stop_seconds = await asyncio.to_thread(serve.terminate)
+    code, stop_seconds = await asyncio.to_thread(serve.terminate)  # the flood goes on while it stops
     assert code == 0, serve.log()
+    await flooding
     updates = telegram_updates(api)
     confirmed = {m for m in updates if int(m.removeprefix("u:")) not in api.unconfirmed}
     with view.session_factory() as s:
@@ -537,12 +549,13 @@ async def test_a_strangers_flood_neither_slows_officials_nor_delays_a_stop(
     assert confirmed <= stored, f"{len(confirmed - stored)} updates confirmed to Telegram but not stored"
 
     await serve.start()
-    await settle(view, "telegram", lambda: telegram_delivered(api), Counter({str(c): 6 for c in officials}))
+    officials_replies = Counter({str(c): 6 for c in officials})
+    await settle(view, "telegram", len(api.injected), lambda: telegram_delivered(api), officials_replies)
     with view.session_factory() as s:
         rows = s.execute(select(Inbox.message_id, Inbox.chat_id, Inbox.status).where(Inbox.channel == "telegram")).all()
     assert {r.message_id: r.chat_id for r in rows} == updates
     by_status = Counter(r.status for r in rows if r.chat_id == str(stranger))
-    assert set(by_status) <= {IN_DONE, IN_SKIPPED} and by_status[IN_SKIPPED] > 0, by_status
+    assert set(by_status) <= {IN_DONE, IN_SKIPPED}, by_status
     delivered = telegram_delivered(api)
     stranger_replies = replies_to(view, "telegram", str(stranger))
     got = delivered.get(str(stranger), [])
@@ -554,8 +567,8 @@ async def test_a_strangers_flood_neither_slows_officials_nor_delays_a_stop(
     outcome.report(
         "stranger flood",
         **{
-            "official replies max latency": f"{max(latencies):.3f}s",
-            "SIGTERM exit": f"{stop_seconds:.2f}s with {pending} messages pending",
+            "official replies latency": f"median {statistics.median(latencies):.3f}s, max {max(latencies):.3f}s",
+            "SIGTERM exit": f"{stop_seconds:.2f}s (mid-flood, {pending} messages pending)",
             "stranger handled": by_status[IN_DONE],
             "stranger skipped": by_status[IN_SKIPPED],
         },
