@@ -54,12 +54,16 @@ class InboxWorker:
         max_concurrent: messages handled at once over all chats.
     """
 
-    def __init__(self, app: App, sender: OutboxSender, max_concurrent: int = 16) -> None:
+    def __init__(self, app: App, sender: OutboxSender, max_concurrent: int | None = None) -> None:
         self.app = app
         self.sender = sender
         self.worker_id = sender.worker_id
         self.timeout = dt.timedelta(seconds=app.settings.worker_timeout_seconds)
         self.sources: dict[str, Preparer] = {}
+        if max_concurrent is None:
+            # SQLite has one writer at a time: more messages in hand only queue for its lock, and lengthen the
+            # moment between a reply going out and its being recorded as sent (a crash there sends it twice).
+            max_concurrent = 16 if self.postgres else 4
         self._slots = asyncio.Semaphore(max_concurrent)
         self._active: dict[Chat, asyncio.Task[None]] = {}
         self._kicks: collections.Counter[Hashable] = collections.Counter()
