@@ -224,6 +224,8 @@ class InboxWorker:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
         if replies:
             await self.sender.deliver_now(replies)
+        else:
+            self.sender.wake()  # replies queued behind earlier ones, if any
         self.handled[row.channel] += 1
 
     # ---- background ---------------------------------------------------------------------------------------
