@@ -46,8 +46,8 @@ from handlers import texts
 log = logging.getLogger(__name__)
 
 CHANNEL = ids.WECOM
-ENTER_WELCOME_EVERY = 12 * 3600.0
-WELCOMED_KEPT = 10_000  # enter_agent fires each time the app is opened: welcome at most this often
+ENTER_WELCOME_EVERY = 12 * 3600.0  # enter_agent fires each time the app is opened: welcome at most this often
+WELCOMED_KEPT = 10_000
 
 _EXT_BY_TYPE = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
