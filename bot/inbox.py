@@ -168,6 +168,9 @@ class InboxWorker:
 
     async def _work(self, chat: Chat) -> None:
         channel, chat_id = chat
+        if channel not in self.sources:  # not claimed that way; a process without the channel leaves it be
+            await asyncio.to_thread(self._release, channel, chat_id)
+            return
         try:
             while not self._stopping:
                 rows = await asyncio.to_thread(self._pending, channel, chat_id)
@@ -198,10 +201,7 @@ class InboxWorker:
             return inbox.release(s, channel, chat_id, self.worker_id)
 
     async def _one(self, row: Row) -> None:
-        source = self.sources.get(row.channel)
-        if source is None:  # a channel this process does not run: leave it (it is not claimed without one)
-            log.error("inbox row %s is for %s, which this process does not run", row.id, row.channel)
-            return
+        source = self.sources[row.channel]
         try:
             prepared = await source.prepare(row)
         except Exception:
