@@ -168,8 +168,8 @@ class InboxWorker:
 
     async def _work(self, chat: Chat) -> None:
         channel, chat_id = chat
-        if channel not in self.sources:  # not claimed that way; a process without the channel leaves it be
-            await asyncio.to_thread(self._release, channel, chat_id)
+        if channel not in self.sources:  # not claimed that way; a process without the channel lets it go
+            await asyncio.to_thread(self._let_go, channel, chat_id)
             return
         try:
             while not self._stopping:
@@ -195,6 +195,10 @@ class InboxWorker:
     def _pending(self, channel: str, chat_id: str) -> list[Row]:
         with self.app.session_factory() as s:
             return inbox.pending(s, channel, chat_id, BATCH)
+
+    def _let_go(self, channel: str, chat_id: str) -> None:
+        with self.app.session_factory() as s, s.begin():
+            inbox.let_go(s, channel, chat_id, self.worker_id)
 
     def _release(self, channel: str, chat_id: str) -> bool:
         with self.app.session_factory() as s, s.begin():

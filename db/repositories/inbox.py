@@ -221,9 +221,13 @@ def release(session: Session, channel: str, chat_id: str, worker_id: str) -> boo
     return True
 
 
-def holds(session: Session, channel: str, chat_id: str, worker_id: str) -> bool:
-    chat = session.get(InboxChat, (channel, chat_id))
-    return chat is not None and chat.claimed_by == worker_id
+def let_go(session: Session, channel: str, chat_id: str, worker_id: str) -> None:
+    """Give the lease back whatever is pending (a process that cannot handle the chat's channel)."""
+    session.execute(
+        update(InboxChat)
+        .where(InboxChat.channel == channel, InboxChat.chat_id == chat_id, InboxChat.claimed_by == worker_id)
+        .values(claimed_by=None, claimed_at=None)
+    )
 
 
 # ---- handling -------------------------------------------------------------------------------------------------
