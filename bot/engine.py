@@ -34,7 +34,8 @@ REDELIVER_AFTER = dt.timedelta(seconds=30)
 
 
 class Handled(NamedTuple):
-    """What handling one inbox row did: the replies queued (outbox rows claimed by the worker, to send now), and
+    """What handling one inbox row did: the replies to send now (outbox rows claimed by the worker; none when
+    they queue behind earlier replies of the chat that are not sent yet: the sender sends those in order), and
     whether the engine's work succeeded."""
 
     replies: list[Claimed]
@@ -138,11 +139,13 @@ class Engine:
             if msg is not None:
                 answer += self._dispatch(session, msg, now)
             queued: list[Claimed] = []
+            # Behind an earlier reply still waiting (an outage), these wait too: the sender keeps the order.
+            claimer = None if outbox.replies_waiting_in_chat(session, row.channel, row.chat_id) else worker_id
             for i, reply in enumerate(answer):
                 row_id = outbox.enqueue_reply(
-                    session, row.channel, row.message_id, i, row.chat_id, reply, worker_id, now=now
+                    session, row.channel, row.message_id, i, row.chat_id, reply, claimer, now=now
                 )
-                if row_id is not None:
+                if row_id is not None and claimer is not None:
                     payload = {"reply": reply.to_json()}
                     queued.append(Claimed(row_id, REPLY, row.channel, row.chat_id, reply.text, payload, 0, now))
             return queued

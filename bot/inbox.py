@@ -54,12 +54,16 @@ class InboxWorker:
         max_concurrent: messages handled at once over all chats.
     """
 
-    def __init__(self, app: App, sender: OutboxSender, max_concurrent: int = 16) -> None:
+    def __init__(self, app: App, sender: OutboxSender, max_concurrent: int | None = None) -> None:
         self.app = app
         self.sender = sender
         self.worker_id = sender.worker_id
         self.timeout = dt.timedelta(seconds=app.settings.worker_timeout_seconds)
         self.sources: dict[str, Preparer] = {}
+        if max_concurrent is None:
+            # SQLite has one writer at a time: more messages in hand only queue for its lock, and lengthen the
+            # moment between a reply going out and its being recorded as sent (a crash there sends it twice).
+            max_concurrent = 16 if self.postgres else 4
         self._slots = asyncio.Semaphore(max_concurrent)
         self._active: dict[Chat, asyncio.Task[None]] = {}
         self._kicks: collections.Counter[Hashable] = collections.Counter()
@@ -164,6 +168,9 @@ class InboxWorker:
 
     async def _work(self, chat: Chat) -> None:
         channel, chat_id = chat
+        if channel not in self.sources:  # not claimed that way; a process without the channel lets it go
+            await asyncio.to_thread(self._let_go, channel, chat_id)
+            return
         try:
             while not self._stopping:
                 rows = await asyncio.to_thread(self._pending, channel, chat_id)
@@ -189,15 +196,16 @@ class InboxWorker:
         with self.app.session_factory() as s:
             return inbox.pending(s, channel, chat_id, BATCH)
 
+    def _let_go(self, channel: str, chat_id: str) -> None:
+        with self.app.session_factory() as s, s.begin():
+            inbox.let_go(s, channel, chat_id, self.worker_id)
+
     def _release(self, channel: str, chat_id: str) -> bool:
         with self.app.session_factory() as s, s.begin():
             return inbox.release(s, channel, chat_id, self.worker_id)
 
     async def _one(self, row: Row) -> None:
-        source = self.sources.get(row.channel)
-        if source is None:  # a channel this process does not run: leave it (it is not claimed without one)
-            log.error("inbox row %s is for %s, which this process does not run", row.id, row.channel)
-            return
+        source = self.sources[row.channel]
         try:
             prepared = await source.prepare(row)
         except Exception:
@@ -220,6 +228,8 @@ class InboxWorker:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
         if replies:
             await self.sender.deliver_now(replies)
+        else:
+            self.sender.wake()  # replies queued behind earlier ones, if any
         self.handled[row.channel] += 1
 
     # ---- background ---------------------------------------------------------------------------------------

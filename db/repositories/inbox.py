@@ -75,14 +75,15 @@ def _bound(session: Session, channel: str, user_id: str) -> bool:
     )
 
 
-def _pending_at_least(session: Session, channel: str, chat_id: str, count: int) -> bool:
-    q = (
+def _pending_count(session: Session, channel: str, chat_id: str, up_to: int) -> int:
+    """Pending rows of a chat, counted up to `up_to` (the count stops there: a flood costs no more to count)."""
+    ids = (
         select(Inbox.id)
         .where(Inbox.channel == channel, Inbox.chat_id == chat_id, Inbox.status == IN_PENDING)
-        .limit(1)
-        .offset(max(0, count - 1))
+        .limit(up_to)
+        .subquery()
     )
-    return session.execute(q).first() is not None
+    return int(session.execute(select(func.count()).select_from(ids)).scalar_one())
 
 
 def store(
@@ -95,15 +96,17 @@ def store(
     """
     insert = _insert_for(session)
     result: list[Stored] = []
-    full: dict[str, bool] = {}
+    waiting: dict[str, int] = {}  # pending rows per chat, counted up to the cap
+    bound: dict[str, bool] = {}
     for up in updates:
         skipped = False
         if stranger_cap > 0:
-            if up.chat_id not in full:
-                full[up.chat_id] = _pending_at_least(session, channel, up.chat_id, stranger_cap) and not _bound(
-                    session, channel, up.user_id
-                )
-            skipped = full[up.chat_id]
+            if up.chat_id not in waiting:
+                waiting[up.chat_id] = _pending_count(session, channel, up.chat_id, stranger_cap)
+            if waiting[up.chat_id] >= stranger_cap:
+                if up.user_id not in bound:
+                    bound[up.user_id] = _bound(session, channel, up.user_id)
+                skipped = not bound[up.user_id]
         stmt = (
             insert(Inbox)
             .values(
@@ -123,6 +126,7 @@ def store(
         new = session.execute(stmt).scalar_one_or_none() is not None
         result.append(Stored(up.message_id, up.chat_id, new, skipped and new))
         if new and not skipped:
+            waiting[up.chat_id] = waiting.get(up.chat_id, 0) + 1
             session.execute(insert(InboxChat).values(channel=channel, chat_id=up.chat_id).on_conflict_do_nothing())
     return result
 
@@ -217,9 +221,13 @@ def release(session: Session, channel: str, chat_id: str, worker_id: str) -> boo
     return True
 
 
-def holds(session: Session, channel: str, chat_id: str, worker_id: str) -> bool:
-    chat = session.get(InboxChat, (channel, chat_id))
-    return chat is not None and chat.claimed_by == worker_id
+def let_go(session: Session, channel: str, chat_id: str, worker_id: str) -> None:
+    """Give the lease back whatever is pending (a process that cannot handle the chat's channel)."""
+    session.execute(
+        update(InboxChat)
+        .where(InboxChat.channel == channel, InboxChat.chat_id == chat_id, InboxChat.claimed_by == worker_id)
+        .values(claimed_by=None, claimed_at=None)
+    )
 
 
 # ---- handling -------------------------------------------------------------------------------------------------

@@ -78,12 +78,13 @@ def enqueue_reply(
     index: int,
     chat_id: str,
     reply: Reply,
-    worker_id: str,
+    worker_id: str | None,
     *,
     now: dt.datetime,
 ) -> int | None:
     """Queue reply number `index` to an incoming message, already claimed by `worker_id` so that the worker that
-    handled the message sends it at once (if that worker dies, the claim is handed out again).
+    handled the message sends it at once (if that worker dies, the claim is handed out again); with no worker,
+    unclaimed, for the sender to send after the chat's earlier replies.
 
     Returns:
         The row's id, or None when this reply was queued before.
@@ -98,11 +99,11 @@ def enqueue_reply(
             chat_id=str(chat_id),
             text=reply.text,
             payload={"reply": reply.to_json()},
-            status=OUT_SENDING,
+            status=OUT_SENDING if worker_id else OUT_PENDING,
             attempts=0,
             next_attempt_at=now,
             claimed_by=worker_id,
-            claimed_at=now,
+            claimed_at=now if worker_id else None,
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
@@ -110,6 +111,17 @@ def enqueue_reply(
     )
     new_id: int | None = session.execute(stmt).scalar_one_or_none()
     return new_id
+
+
+def replies_waiting_in_chat(session: Session, channel: str, chat_id: str) -> bool:
+    """Whether an earlier reply to this chat is not sent yet: a new one must then queue behind it."""
+    q = select(Outbox.id).where(
+        Outbox.channel == channel,
+        Outbox.chat_id == chat_id,
+        Outbox.status.in_((OUT_PENDING, OUT_SENDING)),
+        Outbox.kind == REPLY,
+    )
+    return session.execute(q.limit(1)).first() is not None
 
 
 def replies_waiting(session: Session, channels: list[str]) -> bool:

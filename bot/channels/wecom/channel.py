@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = ids.WECOM
 ENTER_WELCOME_EVERY = 12 * 3600.0  # enter_agent fires each time the app is opened: welcome at most this often
+WELCOMED_KEPT = 10_000
 
 _EXT_BY_TYPE = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
@@ -144,6 +145,8 @@ class WecomChannel:
             if last is not None and now - last < ENTER_WELCOME_EVERY:
                 return Prepared(None)
             self._welcomed[user] = now
+            if len(self._welcomed) > WELCOMED_KEPT:  # forget welcomes old enough to be given again anyway
+                self._welcomed = {u: t for u, t in self._welcomed.items() if now - t < ENTER_WELCOME_EVERY}
         attachments: tuple[InAttachment, ...] = ()
         if inbound.msg_type in ("image", "file", "video") and inbound.media_id:
             try:
