@@ -10,8 +10,9 @@
   When the chat has nothing left the lease is given back (unless something arrived meanwhile).
 - A sweep takes the chats nobody alive works on: at start-up (what was pending when the last process died),
   every `SWEEP_SECONDS`, and on PostgreSQL the chats of processes that stopped beating.
-- The heartbeat (`worker` table) says this process is alive. On SQLite one process works the database, so at
-  start every earlier worker is declared dead and its claims are taken over at once.
+- The heartbeat (`worker` table) says this process is alive. On SQLite one process works the database: the
+  process holding the file's worker lock (an flock, gone with its process) declares every earlier worker dead at
+  start and takes their claims over at once.
 - `stop` stops taking new chats, lets each chat finish the message in hand (up to the grace), gives the leases
   back and leaves; what is still pending is handled at the next start or by another process.
 """
@@ -21,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import fcntl
 import logging
 import time
 from collections.abc import Hashable, Sequence
+from typing import IO
 
 from bot.app import App
 from config.clock import wall_utcnow
@@ -70,6 +73,9 @@ class InboxWorker:
         self._stopping = False
         self._wake = asyncio.Event()
         self._background: asyncio.Task[None] | None = None
+        self._lock_file: IO[str] | None = None
+        # A beat well inside the timeout: a live process is never taken for dead between two beats.
+        self.beat_seconds = min(BEAT_SECONDS, app.settings.worker_timeout_seconds / 4)
         self.handled: collections.Counter[str] = collections.Counter()  # rows handled here, per channel
 
     @property
@@ -88,12 +94,30 @@ class InboxWorker:
         self._background = asyncio.create_task(self._beat_and_sweep(), name="duban-inbox-sweep")
 
     def _register(self) -> None:
+        sole = not self.postgres and self._take_sqlite_lock()
         with self.app.session_factory() as s, s.begin():
-            if not self.postgres:
+            if sole:
                 gone = inbox.forget_others(s, self.worker_id)
                 if gone:
                     log.info("taking over the inbox of %d earlier process(es)", gone)
             inbox.beat(s, self.worker_id, wall_utcnow())
+
+    def _take_sqlite_lock(self) -> bool:
+        """Whether this is the only worker on the SQLite file: it holds the file's worker lock. The kernel lets
+        go of the lock when its process ends, however it ends, so a restart after a kill takes over at once,
+        while a second process on the same file (or a stop still finishing) is never taken for dead."""
+        path = self.app.db.url.database
+        if not path or path == ":memory:":
+            return False
+        self._lock_file = open(f"{path}.workers.lock", "a")  # noqa: SIM115 (held open for the worker's life)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log.warning("another duban process works %s; its chats stay its own until it stops beating", path)
+            self._lock_file.close()
+            self._lock_file = None
+            return False
+        return True
 
     async def stop(self, grace: float) -> None:
         """Finish the message each chat has in hand (up to `grace` seconds), then give the chats back."""
@@ -113,6 +137,9 @@ class InboxWorker:
             await asyncio.to_thread(self._leave)
         except Exception:
             log.exception("could not give the inbox chats back (they are taken over once this process is silent)")
+        if self._lock_file is not None:
+            self._lock_file.close()  # and with it the lock
+            self._lock_file = None
 
     def _leave(self) -> None:
         with self.app.session_factory() as s, s.begin():
@@ -238,7 +265,7 @@ class InboxWorker:
         last_beat = 0.0
         while not self._stopping:
             try:
-                if time.monotonic() - last_beat >= BEAT_SECONDS:
+                if time.monotonic() - last_beat >= self.beat_seconds:
                     await asyncio.to_thread(self._beat)
                     last_beat = time.monotonic()
                 for chat in await asyncio.to_thread(self._sweep):
@@ -248,7 +275,7 @@ class InboxWorker:
             except Exception:
                 log.exception("inbox sweep failed")
             try:
-                await asyncio.wait_for(self._wake.wait(), SWEEP_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), min(SWEEP_SECONDS, self.beat_seconds))
             except TimeoutError:
                 pass
             self._wake.clear()
