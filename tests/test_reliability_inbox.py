@@ -57,7 +57,9 @@ BURSTS, BURST_SIZE = 6, 55  # 330 messages
 KILLS = ("burst", "burst", "replies", "replies")  # where the SIGKILLs fall; the seed picks the bursts
 TIMEOUT = 120.0
 
-pytestmark = pytest.mark.slow
+# On both backends: PostgreSQL is production, where several processes share the inbox and a dead one's chats are
+# taken over by its silence (DUBAN_WORKER_TIMEOUT_SECONDS), not by the SQLite file's lock.
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
 # ---- the process ----------------------------------------------------------------------------------------------
