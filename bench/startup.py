@@ -28,7 +28,7 @@ from sqlalchemy import delete
 
 from bench.common import SQLITE, Row, fresh_database, secs, seed_database
 from db.engine import make_engine, make_session_factory, transaction
-from db.models import Identity, ProcessedMessage
+from db.models import Identity, Inbox, ProcessedMessage
 from db.repositories import people
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,12 +78,13 @@ def _bind(url: str) -> None:
 
 
 def _forget_messages(url: str) -> None:
-    """Each run's fake server numbers its messages from 1 again: forget the ids the engine has seen, or it would
-    rightly take the new "帮助" for a redelivery of the last run's and not answer."""
+    """Each run's fake server numbers its updates and messages from the start again: forget the ids the inbox and
+    the engine have seen, or they would rightly take the new "帮助" for a redelivery of the last run's."""
     engine = make_engine(url)
     try:
         with transaction(make_session_factory(engine)) as s:
             s.execute(delete(ProcessedMessage))
+            s.execute(delete(Inbox))
     finally:
         engine.dispose()
 

@@ -141,10 +141,11 @@ class Engine:
             queued: list[Claimed] = []
             # Behind an earlier reply still waiting (an outage), these wait too: the sender keeps the order.
             claimer = None if outbox.replies_waiting_in_chat(session, row.channel, row.chat_id) else worker_id
+            # The arrival time makes the key unique even if a platform reuses an id once the old row is pruned
+            # (Telegram picks update ids at random after a week without updates).
+            arrival = f"{row.message_id}@{row.received_at:%Y%m%d%H%M%S%f}"
             for i, reply in enumerate(answer):
-                row_id = outbox.enqueue_reply(
-                    session, row.channel, row.message_id, i, row.chat_id, reply, claimer, now=now
-                )
+                row_id = outbox.enqueue_reply(session, row.channel, arrival, i, row.chat_id, reply, claimer, now=now)
                 if row_id is not None and claimer is not None:
                     payload = {"reply": reply.to_json()}
                     queued.append(Claimed(row_id, REPLY, row.channel, row.chat_id, reply.text, payload, 0, now))

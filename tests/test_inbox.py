@@ -25,7 +25,18 @@ from config.settings import Settings
 from core.inbox import Prepared, Row, Update
 from core.messages import IncomingMessage, Reply
 from db.engine import transaction
-from db.models import IN_DONE, IN_PENDING, IN_SKIPPED, OUT_PENDING, OUT_SENT, REPLY, Inbox, Outbox, Worker
+from db.models import (
+    IN_DONE,
+    IN_PENDING,
+    IN_SKIPPED,
+    OUT_PENDING,
+    OUT_SENT,
+    REPLY,
+    Inbox,
+    Outbox,
+    ProcessedMessage,
+    Worker,
+)
 from db.repositories import inbox, people
 from db.repositories import outbox as outbox_repo
 from scheduler import outbox
@@ -278,3 +289,19 @@ async def test_a_reply_that_fails_is_retried_in_order(app: App) -> None:
     with app.session_factory() as s:
         rows = list(s.execute(select(Inbox.status)).scalars())
     assert rows == [IN_DONE] * 3
+
+
+async def test_an_id_used_again_after_its_row_was_pruned_is_a_new_message(app: App) -> None:
+    """Telegram picks update ids at random after a week without updates: once the old row is pruned, the same id
+    is a new message, and it gets its own answer."""
+    app.clock = running_clock()
+    sent: dict[str, list[str]] = collections.defaultdict(list)
+    async with Process(app, sent) as p:
+        await p.receive("a", "first")
+        assert await p.pipeline.worker.idle(10)
+        with transaction(app.session_factory) as s:
+            assert inbox.prune(s, wall_utcnow() + dt.timedelta(seconds=1)) == 1
+            s.execute(ProcessedMessage.__table__.delete())
+        await p.receive("a", "second")  # the same update id "a:0"
+        assert await p.pipeline.worker.idle(10)
+    assert sent["a"] == ["re:first", "re:second"]
