@@ -89,6 +89,13 @@ def reply_text(text: str) -> str:
     return texts.Q_UNKNOWN.format(text=text, hint="", examples=examples)
 
 
+def message_of(dedupe_key: str) -> str:
+    """The message id in a reply row's key: reply:<channel>:<message id>[@<arrival>]:<index>."""
+    m = re.fullmatch(rf"reply:{CHANNEL}:([^@:]+)(?:@[0-9]+)?:0", dedupe_key)
+    assert m is not None, dedupe_key
+    return m.group(1)
+
+
 # ---- the platform -------------------------------------------------------------------------------------------
 
 
@@ -386,7 +393,7 @@ async def test_two_processes_one_sigkilled_lose_nothing_and_keep_order(
     assert processed == MESSAGES
 
     # ---- one reply row per message, each sent -------------------------------------------------------------------
-    by_message = {r.dedupe_key.removeprefix(f"reply:{CHANNEL}:").removesuffix(":0"): r for r in replies}
+    by_message = {message_of(r.dedupe_key): r for r in replies}
     assert len(replies) == MESSAGES and set(by_message) == set(sent), "one reply per message"
     assert Counter(r.status for r in replies) == {OUT_SENT: MESSAGES}
     for msg_id, (user_id, text) in sent.items():
