@@ -194,10 +194,9 @@ def _latencies(url_direct: str, url_inbox: str, work: Path, messages: list[tuple
     out = Latency([], [])
 
     def through_inbox(n: int, chat: str, text: str) -> None:
-        with transaction(inbox_app.session_factory) as s:
+        with transaction(inbox_app.session_factory) as s:  # what InboxWorker.accept does
             inbox.store(s, "telegram", [InboxUpdate(f"u:{n}", chat, chat, {})], wall_utcnow(), cap)
             inbox.try_claim(s, "telegram", chat, worker, wall_utcnow(), timeout)
-        with inbox_app.session_factory() as s:
             [row] = inbox.pending(s, "telegram", chat, 1)
         replies, _ok = inbox_app.engine.handle_stored(row, _message(int(chat), text, n), [], worker)
         for reply in replies:

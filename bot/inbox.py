@@ -166,41 +166,45 @@ class InboxWorker:
                 )
             else:
                 metrics.INBOX_STORED.labels(channel).inc()
-        for chat in claimed:
-            self._run(chat)
+        for chat, rows in claimed.items():
+            self._run(chat, rows)
         return stored
 
-    def _store(self, channel: str, updates: list[Update]) -> tuple[list[Stored], list[Chat]]:
+    def _store(self, channel: str, updates: list[Update]) -> tuple[list[Stored], dict[Chat, list[Row]]]:
+        """Store, and take the chats that are free; with each chat taken, its first rows to handle (read in the
+        same transaction: the usual message needs no read of its own)."""
         settings = self.app.settings
         wall = wall_utcnow()
         with self.app.session_factory() as s, s.begin():
             stored = inbox.store(s, channel, updates, wall, settings.stranger_queue_cap)
-            claimed: list[Chat] = []
+            claimed: dict[Chat, list[Row]] = {}
             if not self._stopping:
                 for chat_id in dict.fromkeys(x.chat_id for x in stored if x.new and not x.skipped):
                     if inbox.try_claim(s, channel, chat_id, self.worker_id, wall, self.timeout):
-                        claimed.append((channel, chat_id))
+                        claimed[(channel, chat_id)] = inbox.pending(s, channel, chat_id, BATCH)
         return stored, claimed
 
     # ---- working ------------------------------------------------------------------------------------------
 
-    def _run(self, chat: Chat) -> None:
-        """Make sure the loop of a chat whose lease we hold is running."""
+    def _run(self, chat: Chat, rows: list[Row] | None = None) -> None:
+        """Make sure the loop of a chat whose lease we hold is running (`rows`: its first rows, if read)."""
         self._kicks[chat] += 1
         task = self._active.get(chat)
         if task is not None and not task.done():
-            return
-        task = asyncio.create_task(self._work(chat), name=f"duban-inbox-{chat[0]}-{chat[1]}")
+            return  # the running loop reads the chat's rows itself
+        task = asyncio.create_task(self._work(chat, rows), name=f"duban-inbox-{chat[0]}-{chat[1]}")
         self._active[chat] = task
 
-    async def _work(self, chat: Chat) -> None:
+    async def _work(self, chat: Chat, first: list[Row] | None = None) -> None:
         channel, chat_id = chat
         if channel not in self.sources:  # not claimed that way; a process without the channel lets it go
             await asyncio.to_thread(self._let_go, channel, chat_id)
             return
         try:
             while not self._stopping:
-                rows = await asyncio.to_thread(self._pending, channel, chat_id)
+                rows, first = (
+                    (first, None) if first else (await asyncio.to_thread(self._pending, channel, chat_id), None)
+                )
                 if not rows:
                     kicks = self._kicks[chat]
                     released = await asyncio.to_thread(self._release, channel, chat_id)
