@@ -23,10 +23,12 @@ import asyncio
 import collections
 import datetime as dt
 import fcntl
+import functools
 import logging
 import time
-from collections.abc import Hashable, Sequence
-from typing import IO
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any, TypeVar
 
 from bot.app import App
 from config.clock import wall_utcnow
@@ -40,6 +42,8 @@ from handlers import texts
 from scheduler.sender import OutboxSender
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SWEEP_SECONDS = 2.0
 BEAT_SECONDS = 5.0
@@ -68,6 +72,10 @@ class InboxWorker:
             # moment between a reply going out and its being recorded as sent (a crash there sends it twice).
             max_concurrent = 16 if self.postgres else 4
         self._slots = asyncio.Semaphore(max_concurrent)
+        # Threads of their own: storing (which the platform waits on for its acknowledgement) and the heartbeat
+        # must never queue behind handling or a slow platform call in asyncio's shared pool.
+        self._intake = ThreadPoolExecutor(max_workers=2, thread_name_prefix="duban-intake")
+        self._handling = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="duban-handle")
         self._active: dict[Chat, asyncio.Task[None]] = {}
         self._kicks: collections.Counter[Hashable] = collections.Counter()
         self._stopping = False
@@ -140,6 +148,12 @@ class InboxWorker:
         if self._lock_file is not None:
             self._lock_file.close()  # and with it the lock
             self._lock_file = None
+        for pool in (self._intake, self._handling):
+            pool.shutdown(wait=False)
+
+    @staticmethod
+    async def _in(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
 
     def _leave(self) -> None:
         with self.app.session_factory() as s, s.begin():
@@ -152,7 +166,7 @@ class InboxWorker:
         the channel must then not acknowledge them."""
         if not updates:
             return []
-        stored, claimed = await asyncio.to_thread(self._store, channel, list(updates))
+        stored, claimed = await self._in(self._intake, self._store, channel, list(updates))
         for s in stored:
             if not s.new:
                 metrics.INBOX_DUPLICATES.labels(channel).inc()
@@ -198,16 +212,17 @@ class InboxWorker:
     async def _work(self, chat: Chat, first: list[Row] | None = None) -> None:
         channel, chat_id = chat
         if channel not in self.sources:  # not claimed that way; a process without the channel lets it go
-            await asyncio.to_thread(self._let_go, channel, chat_id)
+            await self._in(self._handling, self._let_go, channel, chat_id)
             return
         try:
             while not self._stopping:
-                rows, first = (
-                    (first, None) if first else (await asyncio.to_thread(self._pending, channel, chat_id), None)
-                )
+                if first:
+                    rows, first = first, None
+                else:
+                    rows = await self._in(self._handling, self._pending, channel, chat_id)
                 if not rows:
                     kicks = self._kicks[chat]
-                    released = await asyncio.to_thread(self._release, channel, chat_id)
+                    released = await self._in(self._handling, self._release, channel, chat_id)
                     if released and self._kicks[chat] == kicks:
                         return
                     continue  # more arrived, or `accept` took the chat again for us meanwhile
@@ -243,8 +258,8 @@ class InboxWorker:
             log.exception("%s: could not prepare inbox row %s", row.channel, row.id)
             metrics.INBOX_FAILED.labels(row.channel).inc()
             prepared = Prepared(None, [Reply(texts.INTERNAL_ERROR)])
-        replies, ok = await asyncio.to_thread(
-            self.app.engine.handle_stored, row, prepared.msg, prepared.replies, self.worker_id
+        replies, ok = await self._in(
+            self._handling, self.app.engine.handle_stored, row, prepared.msg, prepared.replies, self.worker_id
         )
         metrics.INBOX_HANDLED.labels(row.channel).inc()
         metrics.HANDLING_SECONDS.labels(row.channel).observe(
@@ -270,9 +285,9 @@ class InboxWorker:
         while not self._stopping:
             try:
                 if time.monotonic() - last_beat >= self.beat_seconds:
-                    await asyncio.to_thread(self._beat)
+                    await self._in(self._intake, self._beat)
                     last_beat = time.monotonic()
-                for chat in await asyncio.to_thread(self._sweep):
+                for chat in await self._in(self._intake, self._sweep):
                     self._run(chat)
             except asyncio.CancelledError:
                 raise

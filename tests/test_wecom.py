@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,12 @@ from bot.channels.wecom.client import (
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, WecomRobotChannel, send_group_robot
 from bot.engine import Engine
 from bot.inbox import Pipeline
-from config.clock import Clock
+from config.clock import Clock, wall_utcnow
 from config.settings import Settings
 from core.channel import PermanentFailure, RetryLater
 from core.messages import Choice, IncomingMessage, OutAttachment, Reply
 from db.engine import transaction
-from db.models import IN_PROGRESS, ProcessedMessage, Report
+from db.models import IN_PROGRESS, ProcessedMessage, Report, Worker
 from db.repositories import orgs, people
 from handlers import texts
 from tests.conftest import DEFAULT_NOW
@@ -896,3 +897,53 @@ async def test_group_robot_only_channel_sends_digests_and_refuses_users(tmp_path
             raise AssertionError("a user message must not be sent without the WeCom app")
     finally:
         await fake.stop()
+
+
+class HangingWecom(FakeWecomApi):
+    """message/send takes the message, then answers only after `hang` seconds (a WeCom API in trouble)."""
+
+    hang = 6.0
+
+    async def _message_send(self, request: web.Request) -> web.Response:
+        response = await super()._message_send(request)
+        await asyncio.sleep(self.hang)
+        return response
+
+
+async def test_a_hanging_wecom_api_does_not_hold_up_the_callbacks_or_the_heartbeat(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Sends block a thread each while WeCom hangs; the callback must still be stored and answered well within
+    WeCom's 5 seconds, and the process must keep beating, or WeCom gives the message up and other processes
+    take this one for dead."""
+    fake = await HangingWecom(corp_id=CORP_ID, secret=SECRET).start()
+    # asyncio's shared pool as small as the handling it may have to serve (a small machine, many chats at once).
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=3))
+    try:
+        async with channel_alone(wecom_settings(settings, fake, tmp_path)) as (channel, engine, url):
+            engine.replies = [[Reply("收到")] for _ in range(40)]
+            sim = WeComSim(url)
+            try:
+                await asyncio.gather(*(sim.text(f"wx-hang-{i}", "汇报") for i in range(12)))
+                await wait_for(lambda: len(fake.calls_to("message/send")) >= 8, timeout=10)
+                # Now many sends hang at once. New callbacks must still be answered at once.
+                took: list[float] = []
+                for i in range(4):
+                    t0 = time.monotonic()
+                    await sim.text(f"wx-late-{i}", "汇报")
+                    took.append(time.monotonic() - t0)
+                assert max(took) < 1.0, took
+                beat_age = await asyncio.to_thread(_heartbeat_age, channel)
+                assert beat_age < 3 * channel.settings.worker_timeout_seconds / 4, beat_age
+            finally:
+                await sim.close()
+    finally:
+        await fake.stop()
+
+
+def _heartbeat_age(channel: WecomChannel) -> float:
+    app = channel.edge.app
+    with app.session_factory() as s:
+        newest = s.scalar(select(func.max(Worker.seen_at)))
+    assert newest is not None
+    return (wall_utcnow() - newest).total_seconds()

@@ -25,6 +25,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 CHANNEL = ids.WECOM
 ENTER_WELCOME_EVERY = 12 * 3600.0  # enter_agent fires each time the app is opened: welcome at most this often
 WELCOMED_KEPT = 10_000
+API_THREADS = 8
 
 _EXT_BY_TYPE = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
@@ -83,6 +85,9 @@ class WecomChannel:
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
         self.edge = Edge(CHANNEL, TEXT_LIMIT, expected_errors=(WecomApiError,))
         self._inbox: Inbox | None = None
+        # WeCom's API is called with blocking requests (wechatpy), each up to API_TIMEOUT: in threads of their
+        # own, so that a slow API never holds up the inbox's commits or anything else in asyncio's shared pool.
+        self._calls = ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="duban-wecom")
         self._welcomed: dict[str, float] = {}
         self._robot_session: aiohttp.ClientSession | None = None
 
@@ -101,6 +106,7 @@ class WecomChannel:
         log.info("WeCom callback at %s, API at %s", path, self.client.API_BASE_URL)
 
     async def stop(self) -> None:
+        self._calls.shutdown(wait=False)
         if self._robot_session is not None:
             await self._robot_session.close()
             self._robot_session = None
@@ -168,7 +174,10 @@ class WecomChannel:
         return Prepared(msg)
 
     async def _fetch_media(self, inbound: Inbound) -> InAttachment:
-        content, ctype, disposition_name = await asyncio.to_thread(self.client.download_media, inbound.media_id)
+        loop = asyncio.get_running_loop()
+        content, ctype, disposition_name = await loop.run_in_executor(
+            self._calls, self.client.download_media, inbound.media_id
+        )
         file_name = inbound.file_name or disposition_name
         ext = _extension(file_name, ctype, inbound.msg_type)
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
@@ -199,8 +208,9 @@ class WecomChannel:
                 self.settings.wecom_group_webhook, render_plain(reply), reply.markdown, session=self._robot()
             )
             return
+        loop = asyncio.get_running_loop()
         for step in self._steps(chat_id, reply):
-            await asyncio.to_thread(step)
+            await loop.run_in_executor(self._calls, step)
 
     def _steps(self, user: str, reply: Reply) -> list[Callable[[], None]]:
         """One blocking call per WeCom message, so a retry repeats only the message that failed."""
