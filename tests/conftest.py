@@ -16,7 +16,9 @@ Which test runs where. PostgreSQL runs the storage contract, not the whole suite
   (test_smoke_engine.py) and `duban serve` killed mid-check-in (test_reliability_crash.py);
 - every other test that uses a database (through the `backend` fixture: `db_url`, `empty_db_url`, `settings`,
   `app`, ...) runs once, on the first configured backend (SQLite unless DUBAN_TEST_DATABASES says otherwise).
-`pytest_generate_tests` below chooses the `backend` parameters from the marker. DUBAN_TEST_EVERY_BACKEND=1 runs
+- a test marked `postgresql_only` (several `duban serve` processes sharing one database) runs on PostgreSQL alone,
+  and is deselected when no PostgreSQL is configured;
+`pytest_generate_tests` below chooses the `backend` parameters from the markers. DUBAN_TEST_EVERY_BACKEND=1 runs
 every test on every configured backend (the whole matrix, for a change to the storage layer).
 """
 
@@ -56,11 +58,26 @@ EVERY_BACKEND = os.environ.get("DUBAN_TEST_EVERY_BACKEND", "").lower() in ("1", 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `backend`: every configured backend for `both_backends` tests, else the first one."""
+    """Parametrize `backend`: every configured backend for `both_backends` tests, PostgreSQL for
+    `postgresql_only` tests, else the first one."""
     if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("postgresql_only") is not None:
+        metafunc.parametrize("backend", ["postgresql"], indirect=True)
         return
     everywhere = EVERY_BACKEND or metafunc.definition.get_closest_marker("both_backends") is not None
     metafunc.parametrize("backend", BACKENDS if everywhere else BACKENDS[:1], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL configured, `postgresql_only` tests are deselected (what they test does not exist on
+    SQLite), rather than skipped."""
+    if "postgresql" in BACKENDS:
+        return
+    keep = [i for i in items if i.get_closest_marker("postgresql_only") is None]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 def _pg_admin_url() -> str:

@@ -24,8 +24,8 @@ handled messages before the kill; the rows the victim was sending are exactly th
 log line each in the survivor's log); and the survivor was seen holding chats whose lease the dead process held.
 The measured numbers are printed.
 
-PostgreSQL only: several processes on one database is what PostgreSQL adds (on SQLite one process works the
-database), so on SQLite the test is skipped.
+PostgreSQL only (marker `postgresql_only`): several processes on one database is what PostgreSQL adds (on SQLite
+one process works the database); without a PostgreSQL configured the test is deselected, not run.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ PAUSE = (0.1, 0.6)  # seconds a user waits between two messages
 TIMEOUT = 60.0
 CHANNEL = "wecom"
 
-pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
 
 def say(line: str) -> None:
@@ -256,13 +256,7 @@ def settled(app: App) -> bool:
 
 
 @pytest.fixture
-def postgres_only(backend: str) -> None:
-    if backend == "sqlite":
-        pytest.skip("several `duban serve` processes on one database is a PostgreSQL feature (SQLite: one process)")
-
-
-@pytest.fixture
-def view(postgres_only: None, settings: Settings) -> Iterator[App]:
+def view(settings: Settings) -> Iterator[App]:
     """The test's own view of the database (each serve process has its own)."""
     app = build_app(settings, warm_nlu=False)
     yield app
