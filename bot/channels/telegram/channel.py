@@ -1,4 +1,4 @@
-"""The Telegram channel: python-telegram-bot 22 on one side, duban's engine (through the shared edge) on the other.
+"""The Telegram channel: python-telegram-bot 22 on one side, duban's inbox and outbox on the other.
 
 Every update is stored in the inbox (`bot.inbox`), committed, before Telegram is told it arrived:
 
@@ -33,7 +33,6 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
-from bot.channels.edge import Edge
 from bot.channels.telegram import inbound, outbound
 from bot.channels.telegram.limits import TelegramRateLimiter, chat_ref, retry_seconds
 from config.settings import Settings
@@ -102,7 +101,6 @@ class TelegramChannel:
             raise ValueError("DUBAN_TELEGRAM_TOKEN is not set")
         self.settings = settings
         self.limiter = limiter or TelegramRateLimiter()
-        self.edge = Edge(CHANNEL, outbound.TEXT_LIMIT, expected_errors=(TelegramError,))
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.evidence_dir = settings.data_dir / "evidence" / "telegram"
         self.connected = asyncio.Event()
@@ -157,7 +155,6 @@ class TelegramChannel:
         Raises:
             InvalidToken: the token is refused (retrying would not help).
         """
-        self.edge.attach(app)
         self._inbox = app.inbox
         if app.inbox is not None:
             app.inbox.add(self)
@@ -395,7 +392,7 @@ class TelegramChannel:
         label = next((b.text for row in rows for b in row if b.callback_data == data), None)
         if message.text and label:
             new_text = f"{message.text}\n\n{texts.TG_CHOSEN.format(label=label)}"
-            if self.edge.limit.measure(new_text) <= self.edge.limit.size:
+            if outbound.TEXT_LIMIT.measure(new_text) <= outbound.TEXT_LIMIT.size:
 
                 async def edit_text() -> Any:
                     return await message.edit_text(new_text, reply_markup=None)

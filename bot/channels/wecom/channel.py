@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.edge import Edge, plain_parts, split
+from bot.channels.edge import plain_parts, split
 from bot.channels.wecom.callback import BadRequest, CallbackCrypto, Inbound
 from bot.channels.wecom.client import API_TIMEOUT, MARKDOWN_LIMIT, TEXT_LIMIT, WecomApiError, WecomClient, classify
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, send_group_robot
@@ -83,7 +83,6 @@ class WecomChannel:
         self.agent_id: int | str = int(agent) if agent.isdigit() else agent
         self.markdown: bool = bool(getattr(settings, "wecom_markdown", True))
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
-        self.edge = Edge(CHANNEL, TEXT_LIMIT, expected_errors=(WecomApiError,))
         self._inbox: Inbox | None = None
         # WeCom's API is called with blocking requests (wechatpy), each up to API_TIMEOUT: in threads of their
         # own, so that a slow API never holds up the inbox's commits or anything else in asyncio's shared pool.
@@ -94,7 +93,6 @@ class WecomChannel:
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
     async def start(self, app: Runtime, web_app: web.Application) -> None:
-        self.edge.attach(app)
         self._inbox = app.inbox
         if app.inbox is None:
             log.info("no inbox in this process: the WeCom channel only sends")
