@@ -24,6 +24,18 @@ def _insert_for(session: Session) -> Any:
     raise NotImplementedError(f"outbox needs PostgreSQL or SQLite, not {dialect}")
 
 
+def _insert(session: Session, **values: Any) -> int | None:
+    """Insert one outbox row unless its dedupe key exists (ON CONFLICT DO NOTHING); its id, or None."""
+    stmt = (
+        _insert_for(session)(Outbox)
+        .values(attempts=0, **values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox.id)
+    )
+    new_id: int | None = session.execute(stmt).scalar_one_or_none()
+    return new_id
+
+
 def enqueue(
     session: Session,
     dedupe_key: str,
@@ -46,26 +58,19 @@ def enqueue(
     Returns:
         The new row, or None when the key was already queued (by this or any other process).
     """
-    insert = _insert_for(session)
-    stmt = (
-        insert(Outbox)
-        .values(
-            dedupe_key=dedupe_key,
-            kind=kind,
-            channel=channel,
-            chat_id=str(chat_id),
-            person_id=person_id,
-            text=text,
-            payload=payload or {},
-            status=OUT_PENDING,
-            attempts=0,
-            next_attempt_at=not_before or now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Outbox.id)
+    new_id = _insert(
+        session,
+        dedupe_key=dedupe_key,
+        kind=kind,
+        channel=channel,
+        chat_id=str(chat_id),
+        person_id=person_id,
+        text=text,
+        payload=payload or {},
+        status=OUT_PENDING,
+        next_attempt_at=not_before or now,
+        created_at=now,
     )
-    new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is None:
         return None
     return session.get(Outbox, new_id)
@@ -89,28 +94,20 @@ def enqueue_reply(
     Returns:
         The row's id, or None when this reply was queued before.
     """
-    insert = _insert_for(session)
-    stmt = (
-        insert(Outbox)
-        .values(
-            dedupe_key=f"reply:{channel}:{message_id}:{index}",
-            kind=REPLY,
-            channel=channel,
-            chat_id=str(chat_id),
-            text=reply.text,
-            payload={"reply": reply.to_json()},
-            status=OUT_SENDING if worker_id else OUT_PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            claimed_by=worker_id,
-            claimed_at=now if worker_id else None,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Outbox.id)
+    return _insert(
+        session,
+        dedupe_key=f"reply:{channel}:{message_id}:{index}",
+        kind=REPLY,
+        channel=channel,
+        chat_id=str(chat_id),
+        text=reply.text,
+        payload={"reply": reply.to_json()},
+        status=OUT_SENDING if worker_id else OUT_PENDING,
+        next_attempt_at=now,
+        claimed_by=worker_id,
+        claimed_at=now if worker_id else None,
+        created_at=now,
     )
-    new_id: int | None = session.execute(stmt).scalar_one_or_none()
-    return new_id
 
 
 def replies_waiting_in_chat(session: Session, channel: str, chat_id: str) -> bool:
