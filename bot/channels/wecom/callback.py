@@ -12,9 +12,9 @@ URL verification (GET) is not limited: replaying it only echoes a string back.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from aiohttp import web
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
+
+from config.clock import wall_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,9 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def wall_seconds() -> float:
-    """The real time, seconds since the epoch (not the plan's clock, which may pretend another year)."""
-    return time.time()
+    """The real time, seconds since the epoch (WeCom stamps real time; the plan's clock may pretend another
+    year). Read through `config.clock`, the one place that reads the wall clock."""
+    return wall_utcnow().replace(tzinfo=dt.UTC).timestamp()
 
 
 class BadRequest(Exception):
