@@ -199,6 +199,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def view(settings: Settings) -> Iterator[App]:
+    """The test's own view of the database, where `duban serve` subprocesses do the work (each has its own)."""
+    a = build_app(settings, warm_nlu=False)
+    yield a
+    a.close()
+
+
+@pytest.fixture
 def app(settings: Settings, clock: Clock) -> Iterator[App]:
     a = build_app(settings, clock=clock)
     yield a

@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,10 +31,9 @@ from db.models import OUT_SENT, REPLY, Outbox, ProcessedMessage, ReminderLog, Re
 from db.repositories import people
 from handlers import texts
 from scheduler.service import run_due
-from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.serving import Serve, serve_env
 
-REPO = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2023, 5, 24, 9, 30)  # a Wednesday: tasks due 5月31日 get their 7-day nudge today
 USERS = {"墨脱填报人": 810001, "巴宜填报人": 810002, "朗县填报人": 810003, "米林填报人": 810004}
 A, B, C, D = (USERS[n] for n in USERS)
@@ -60,69 +55,19 @@ def crash_app(settings: Settings, api: FakeTelegramAPI) -> Iterator[App]:
     a.close()
 
 
-class Serve:
-    """`duban serve` as a subprocess, started and killed at will."""
-
-    def __init__(self, app: App, api: FakeTelegramAPI, workdir: Path) -> None:
-        self.app, self.api, self.workdir = app, api, workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-        env.update(
-            {
-                "DUBAN_DATABASE_URL": self.app.settings.sqlalchemy_url,
-                "DUBAN_DATA_DIR": str(self.workdir / "data"),
-                "DUBAN_TELEGRAM_TOKEN": self.api.token,
-                "DUBAN_TELEGRAM_BASE_URL": self.api.url,
-                "DUBAN_HTTP_PORT": str(free_port()),
-                "DUBAN_NOW": NOW.isoformat(),
-                "DUBAN_SENDER_INTERVAL_SECONDS": "0.2",
-                "DUBAN_LOG_LEVEL": "INFO",
-                "PYTHONPATH": str(REPO),
-            }
-        )
-        return env
-
-    async def start(self) -> None:
-        self.starts += 1
-        polls_before = len(self.api.calls_of("getUpdates", ok_only=False))
-        log = open(self.workdir / f"serve{self.starts}.log", "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        await self.api.wait_for(
-            lambda: len(self.api.calls_of("getUpdates", ok_only=False)) > polls_before or self.proc.poll() is not None,
-            timeout=TIMEOUT,
-        )
-        assert self.proc.poll() is None, self.log()
-
-    def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.workdir.glob("serve*.log")))
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return 0 if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -9
-
-
 @pytest.fixture
 async def serve(crash_app: App, api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[Serve]:
-    s = Serve(crash_app, api, tmp_path)
+    env = serve_env(
+        crash_app.settings,
+        tmp_path / "data",
+        DUBAN_TELEGRAM_TOKEN=api.token,
+        DUBAN_TELEGRAM_BASE_URL=api.url,
+        DUBAN_NOW=NOW.isoformat(),
+    )
+    s = Serve(env, tmp_path)
     yield s
-    await asyncio.to_thread(s.stop)
+    if s.proc is not None and s.proc.poll() is None:
+        await asyncio.to_thread(s.terminate)
 
 
 async def step(api: FakeTelegramAPI, chat: int, text: str, replies: int = 1) -> list[str]:
@@ -245,7 +190,7 @@ async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
         assert api.texts(chat_id).count(text) == 1, (chat_id, text[:60])
     assert count(app, ReminderLog) == len({(r.kind, r.occasion, r.assignment_id, r.person_id) for r in _reminders(app)})
     assert all(len(api.sent(chat)) > sent_at_kill[chat] for chat in USERS.values())
-    assert await asyncio.to_thread(serve.stop) == 0, serve.log()
+    assert (await asyncio.to_thread(serve.terminate))[0] == 0, serve.log()
 
 
 def _reminders(app: App) -> list[Any]:

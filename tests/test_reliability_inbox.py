@@ -20,13 +20,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,20 +31,18 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App, build_app
-from config.settings import Settings
+from bot.app import App
 from db.engine import transaction
 from db.models import IN_DONE, IN_PENDING, IN_SKIPPED, OFFICIAL, OUT_SENT, REPLY, Inbox, Organisation, Outbox
 from db.models import ProcessedMessage as Processed
 from db.repositories import people
 from handlers import texts
-from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import FakeWecomApi
+from tests.serving import Serve, serve_env
 from tests.test_wecom import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, WeComSim
 
-REPO = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("DUBAN_TEST_SEED", "20230524"))
 NOW = "2023-05-24T10:00"
 HELP = "帮助"  # one reply to a bound official: texts.HELP_OFFICIAL
@@ -65,81 +60,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 # ---- the process ----------------------------------------------------------------------------------------------
 
 
-class Serve:
-    """`duban serve` as a subprocess on the test's database, started, killed and stopped at will."""
-
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env, self.workdir = env, workdir
-        self.url = f"http://127.0.0.1:{env['DUBAN_HTTP_PORT']}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = self.kills = 0
-
-    async def start(self) -> None:
-        """Start and wait until the HTTP server answers (the channels are started before it listens)."""
-        self.starts += 1
-        with open(self.workdir / f"serve{self.starts}.log", "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        await wait_for(self._listening, timeout=60, what=self.log)
-
-    async def _listening(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.log()
-        try:
-            async with aiohttp.ClientSession() as http, http.get(self.url + "/healthz") as res:
-                return res.status > 0
-        except aiohttp.ClientError:
-            return False
-
-    def kill(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, self.log()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.kills += 1
-
-    def terminate(self) -> tuple[int, float]:
-        """SIGTERM: (exit status, seconds until the process was gone)."""
-        assert self.proc is not None and self.proc.poll() is None, self.log()
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        return code, time.monotonic() - started
-
-    def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.workdir.glob("serve*.log")))
-
-
-@pytest.fixture
-def view(settings: Settings) -> Iterator[App]:
-    """The test's own view of the database (each serve process has its own)."""
-    app = build_app(settings, warm_nlu=False)
-    yield app
-    app.close()
-
-
 @pytest.fixture
 async def launch(view: App, tmp_path: Path) -> AsyncIterator[Callable[..., Serve]]:
     """launch(DUBAN_X="...", ...) → a Serve on the test's database (not started); stopped at the end."""
     made: list[Serve] = []
 
     def make(**extra: str) -> Serve:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-        env.update(
-            DUBAN_DATABASE_URL=view.settings.sqlalchemy_url,
-            DUBAN_DATA_DIR=str(tmp_path / "data"),
-            DUBAN_HTTP_PORT=str(free_port()),
+        env = serve_env(
+            view.settings,
+            tmp_path / "data",
             DUBAN_NOW=NOW,
             DUBAN_SCHEDULER_ENABLED="false",  # no nudges: every message sent is a reply
-            DUBAN_SENDER_INTERVAL_SECONDS="0.2",
             DUBAN_WORKER_TIMEOUT_SECONDS="3",
-            DUBAN_LOG_LEVEL="INFO",
-            PYTHONPATH=str(REPO),
+            **extra,
         )
-        env.update(extra)
         made.append(Serve(env, tmp_path))
         return made[-1]
 

@@ -39,7 +39,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,16 +48,15 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.app import App, build_app
+from bot.app import App
 from config.clock import wall_utcnow
-from config.settings import Settings
 from db.models import IN_DONE, IN_PENDING, OUT_SENDING, OUT_SENT, REPLY, Inbox, InboxChat, Outbox, Worker
 from db.models import ProcessedMessage as Processed
 from handlers import texts
-from tests.fakes import free_port
 from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import Call, FakeWecomApi
-from tests.test_reliability_inbox import NOW, REPO, Serve, bind, wecom_env
+from tests.serving import Serve, serve_env
+from tests.test_reliability_inbox import NOW, bind, wecom_env
 from tests.test_wecom import CORP_ID, SECRET, WeComSim
 
 SEED = int(os.environ.get("DUBAN_TEST_SEED", "20230601"))
@@ -176,23 +175,6 @@ class Balancer:
 # ---- the processes and the database -------------------------------------------------------------------------
 
 
-def serve_env(app: App, fake: FakeWecomApi, data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-    env.update(
-        DUBAN_DATABASE_URL=app.settings.sqlalchemy_url,
-        DUBAN_DATA_DIR=str(data_dir),
-        DUBAN_HTTP_PORT=str(free_port()),
-        DUBAN_NOW=NOW,
-        DUBAN_SCHEDULER_ENABLED="false",  # no nudges: every message sent is a reply
-        DUBAN_SENDER_INTERVAL_SECONDS="0.2",
-        DUBAN_WORKER_TIMEOUT_SECONDS=str(WORKER_TIMEOUT),
-        DUBAN_LOG_LEVEL="INFO",
-        PYTHONPATH=str(REPO),
-        **wecom_env(fake),
-    )
-    return env
-
-
 def worker_of(app: App, serve: Serve) -> str:
     """The worker id of a running process (hostname-pid-random, registered before it listens)."""
     assert serve.proc is not None
@@ -256,14 +238,6 @@ def settled(app: App) -> bool:
 
 
 @pytest.fixture
-def view(settings: Settings) -> Iterator[App]:
-    """The test's own view of the database (each serve process has its own)."""
-    app = build_app(settings, warm_nlu=False)
-    yield app
-    app.close()
-
-
-@pytest.fixture
 async def wecom() -> AsyncIterator[SlowWecom]:
     fake = await SlowWecom(corp_id=CORP_ID, secret=SECRET).start()
     yield fake
@@ -277,7 +251,15 @@ async def pair(view: App, wecom: SlowWecom, tmp_path: Path) -> AsyncIterator[lis
     for name in ("a", "b"):
         workdir = tmp_path / name
         workdir.mkdir()
-        made.append(Serve(serve_env(view, wecom, workdir / "data"), workdir))
+        env = serve_env(
+            view.settings,
+            workdir / "data",
+            DUBAN_NOW=NOW,
+            DUBAN_SCHEDULER_ENABLED="false",  # no nudges: every message sent is a reply
+            DUBAN_WORKER_TIMEOUT_SECONDS=str(WORKER_TIMEOUT),
+            **wecom_env(wecom),
+        )
+        made.append(Serve(env, workdir))
     yield made
     for serve in made:
         if serve.proc is not None and serve.proc.poll() is None:
