@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -26,6 +27,8 @@ from handlers.context import IDLE, Context
 from scheduler.sender import Claimed
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_TEXT = 4000  # longer input is cut: nobody types more into a check-in, and it bounds the work per message
 # A redelivered message whose replies were never confirmed sent is answered again, but only once the first
@@ -70,22 +73,31 @@ class Engine:
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message and return the replies to send (empty for a duplicate)."""
+        try:
+            replies = self._attempt(lambda: self._handle_once(msg), msg.key, passthrough=(IntegrityError,))
+        except IntegrityError:
+            # Another process handled the same platform message at the same moment.
+            log.info("duplicate message %s/%s ignored", msg.channel, msg.message_id)
+            return []
+        return [Reply(texts.INTERNAL_ERROR)] if replies is None else replies
+
+    def _attempt(self, work: Callable[[], T], what: object, passthrough: tuple[type[Exception], ...]) -> T | None:
+        """Run `work` (one transaction), again after a database error, three times at most. None when it failed
+        for good (logged); the `passthrough` exceptions are the caller's."""
         for attempt in range(3):
             try:
-                return self._handle_once(msg)
-            except IntegrityError:
-                # Another process handled the same platform message at the same moment.
-                log.info("duplicate message %s/%s ignored", msg.channel, msg.message_id)
-                return []
+                return work()
+            except passthrough:
+                raise
             except OperationalError as exc:
                 if attempt == 2:
-                    log.exception("database error handling %s", msg.key)
-                    return [Reply(texts.INTERNAL_ERROR)]
+                    log.exception("database error handling %s", what)
+                    return None
                 log.warning("retrying after database error: %s", exc)
             except Exception:
-                log.exception("error handling message from %s", msg.key)
-                return [Reply(texts.INTERNAL_ERROR)]
-        return [Reply(texts.INTERNAL_ERROR)]
+                log.exception("error handling %s", what)
+                return None
+        return None
 
     def handle_stored(self, row: Row, msg: IncomingMessage | None, replies: list[Reply], worker_id: str) -> Handled:
         """Handle one inbox row in one transaction: the engine's work, the row marked handled, and every reply
@@ -98,23 +110,19 @@ class Engine:
             replies: replies to send before the engine's (the channel's own answers).
 
         Returns:
-            The ids of the outbox rows to send, in order (none when the row was handled elsewhere meanwhile), and
-            False when the engine failed and the user got an apology instead.
+            The outbox rows to send now, in order (none when the row was handled elsewhere meanwhile, or when they
+            queue behind earlier replies), and False when the engine failed and the user got an apology instead.
         """
-        for attempt in range(3):
-            try:
-                return Handled(self._handle_stored_once(row, msg, replies, worker_id), True)
-            except _AlreadyHandled:
-                log.info("inbox row %s was handled elsewhere", row.id)
-                return Handled([], True)
-            except OperationalError as exc:
-                if attempt == 2:
-                    log.exception("database error handling inbox row %s", row.id)
-                    break
-                log.warning("retrying after database error: %s", exc)
-            except Exception:
-                log.exception("error handling inbox row %s (%s)", row.id, msg.key if msg else row.message_id)
-                break
+        what = f"inbox row {row.id} ({msg.key if msg else row.message_id})"
+        try:
+            queued = self._attempt(
+                lambda: self._handle_stored_once(row, msg, replies, worker_id), what, passthrough=(_AlreadyHandled,)
+            )
+        except _AlreadyHandled:
+            log.info("inbox row %s was handled elsewhere", row.id)
+            return Handled([], True)
+        if queued is not None:
+            return Handled(queued, True)
         # The handling fails every time: the user is told, and the row is not tried again.
         try:
             ids = self._handle_stored_once(row, None, [Reply(texts.INTERNAL_ERROR)], worker_id, status=IN_FAILED)
