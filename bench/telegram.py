@@ -29,7 +29,7 @@ from typing import Any
 from bench.common import NO_PG, POSTGRES, Row, backends, fresh_database, ms, percentile, ratio, seed_database
 from bench.engine import round_script
 from bot.app import build_app
-from config.clock import Clock, wall_utcnow
+from config.clock import Clock
 from config.settings import Settings
 from core.messages import IncomingMessage
 from db.engine import transaction
@@ -180,9 +180,9 @@ class Latency:
 def _latencies(url_direct: str, url_inbox: str, work: Path, messages: list[tuple[int, str]]) -> Latency:
     """Seconds per message, directly and along the inbox path (no network), message by message in turn, each
     path on its own copy of the database (see the module docstring)."""
+    from bot.inbox import InboxWorker
     from core.inbox import Update as InboxUpdate
-    from db.repositories import inbox
-    from scheduler import outbox
+    from scheduler.sender import OutboxSender
 
     def app_on(url: str, name: str) -> Any:
         settings = Settings(data_dir=work / name, database_url=url, scheduler_enabled=False)
@@ -190,20 +190,18 @@ def _latencies(url_direct: str, url_inbox: str, work: Path, messages: list[tuple
         return build_app(settings, migrate=False, clock=clock)
 
     direct_app, inbox_app = app_on(url_direct, "lat-direct"), app_on(url_inbox, "lat-inbox")
-    worker, timeout, cap = "bench-worker", dt.timedelta(seconds=30), inbox_app.settings.stranger_queue_cap
+    # The worker's own steps, called one after another in this thread (no event loop, no network).
+    sender = OutboxSender(inbox_app, {})
+    worker = InboxWorker(inbox_app, sender)
     out = Latency([], [])
 
     def through_inbox(n: int, chat: str, text: str) -> None:
-        with transaction(inbox_app.session_factory) as s:  # what InboxWorker.accept does
-            inbox.store(s, "telegram", [InboxUpdate(f"u:{n}", chat, chat, {})], wall_utcnow(), cap)
-            inbox.try_claim(s, "telegram", chat, worker, wall_utcnow(), timeout)
-            [row] = inbox.pending(s, "telegram", chat, 1)
-        replies, _ok = inbox_app.engine.handle_stored(row, _message(int(chat), text, n), [], worker)
+        _stored, claimed = worker._store("telegram", [InboxUpdate(f"u:{n}", chat, chat, {})])
+        [row] = claimed[("telegram", chat)]
+        replies, _ok = inbox_app.engine.handle_stored(row, _message(int(chat), text, n), [], worker.worker_id)
         for reply in replies:
-            with transaction(inbox_app.session_factory) as s:
-                outbox.mark_sent(s, reply.id, worker, inbox_app.clock.utcnow())
-        with transaction(inbox_app.session_factory) as s:
-            inbox.release(s, "telegram", chat, worker)
+            sender._sent(reply)
+        worker._release("telegram", chat)
 
     try:
         for n, (chat, text) in enumerate(messages):
