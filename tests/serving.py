@@ -27,16 +27,27 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextlib.asynccontextmanager
-async def running(app: App, channel: Channel, web_app: web.Application | None = None) -> AsyncIterator[Pipeline]:
-    """Start `channel` with an inbox worker and a sender (routes go on `web_app`); stop both at the end."""
+async def running(
+    app: App, channel: Channel, web_app: web.Application | None = None, port: int | None = None
+) -> AsyncIterator[Pipeline]:
+    """Start `channel` with an inbox worker and a sender (routes go on `web_app`, served on 127.0.0.1:`port` when
+    a port is given); stop them all at the end."""
+    web_app = web_app if web_app is not None else web.Application()
     pipeline = Pipeline(app, [channel])
-    await channel.start(app, web_app if web_app is not None else web.Application())
+    await channel.start(app, web_app)
     await pipeline.start()
+    runner: web.AppRunner | None = None
+    if port is not None:
+        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield pipeline
     finally:
         await pipeline.stop(5.0)
         await channel.stop()
+        if runner is not None:
+            await runner.cleanup()
 
 
 def serve_env(settings: Settings, data_dir: Path, **extra: str) -> dict[str, str]:

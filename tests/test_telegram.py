@@ -21,7 +21,6 @@ from unittest import mock
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram.error import RetryAfter
@@ -32,7 +31,6 @@ from bot.channels.telegram.channel import TelegramChannel, api_urls, webhook_sec
 from bot.channels.telegram.inbound import command_to_text
 from bot.channels.telegram.limits import TRY_ONCE, TelegramRateLimiter
 from bot.engine import Engine
-from bot.inbox import Pipeline
 from bot.serve import enabled_channels as real_enabled_channels
 from bot.serve import serve
 from config.clock import Clock
@@ -45,6 +43,7 @@ from db.repositories import orgs, people
 from handlers import texts
 from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.serving import running
 
 REPO = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # not a real image; the bytes must arrive unchanged
@@ -130,19 +129,8 @@ async def channel_running(
 ) -> AsyncIterator[TelegramChannel]:
     """The channel alone on its own aiohttp server, for tests that need the channel object."""
     channel = TelegramChannel(app.settings, limiter=limiter or fast_limiter())
-    web_app = web.Application()
-    pipeline = Pipeline(app, [channel])
-    await channel.start(app, web_app)
-    await pipeline.start()
-    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with running(app, channel, port=port):
         yield channel
-    finally:
-        await pipeline.stop(5.0)
-        await channel.stop()
-        await runner.cleanup()
 
 
 def fast_limiter() -> TelegramRateLimiter:

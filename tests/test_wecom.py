@@ -54,7 +54,6 @@ from bot.channels.wecom.client import (
 )
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, WecomRobotChannel, send_group_robot
 from bot.engine import Engine
-from bot.inbox import Pipeline
 from config.clock import Clock, wall_utcnow
 from config.settings import Settings
 from core.channel import PermanentFailure, RetryLater
@@ -67,6 +66,7 @@ from tests.conftest import DEFAULT_NOW
 from tests.fakes import free_port
 from tests.fakes.wait import wait_for
 from tests.fakes.wecom_api import FakeWecomApi
+from tests.serving import running
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -193,20 +193,11 @@ async def channel_alone(settings: Settings) -> AsyncIterator[tuple[WecomChannel,
     engine = StubEngine(app)
     app.engine = engine
     channel = WecomChannel(settings)
-    pipeline = Pipeline(app, [channel])
-    web_app = web.Application(client_max_size=64 * 1024)
-    await channel.start(app, web_app)
-    await pipeline.start()
-    runner = web.AppRunner(web_app, shutdown_timeout=1.0)
-    await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield channel, engine, f"http://127.0.0.1:{port}/wecom/callback"
+        async with running(app, channel, web.Application(client_max_size=64 * 1024), port):
+            yield channel, engine, f"http://127.0.0.1:{port}/wecom/callback"
     finally:
-        await pipeline.stop(5.0)
-        await channel.stop()
-        await runner.cleanup()
         app.close()
 
 
