@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -264,6 +265,12 @@ class Report(Base):
     problems: Mapped[str | None] = mapped_column(Text)
     next_step: Mapped[str | None] = mapped_column(Text)
     expected_date: Mapped[dt.date | None] = mapped_column(Date)
+    # A weekly confirmation that nothing changed: the previous version's values carried forward.
+    no_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))  # done so far, in the target's unit
+    quantity_unit: Mapped[str | None] = mapped_column(String(20))
+    percent_low: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))  # an approximate percent's range ("七八成")
+    percent_high: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     review_state: Mapped[str] = mapped_column(String(20), default=PENDING)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -84,6 +84,7 @@ class Dialogue:
         prompt: the pending question of the current state, asked again after help or an interruption.
         accepts: how a text fits the pending question of the current state.
         cancel: what `取消` does (reset, or park a draft).
+        discard: what `删除草稿 [which]` does, for a dialogue that keeps drafts (gets the words after it).
         expire: what silence past the expiry does; None: the state is left and the message handled anew.
         expires: whether the dialogue expires at all.
         soft_keeps_questions: in a soft state, a question is answered and the state kept (an offer, a report
@@ -97,6 +98,7 @@ class Dialogue:
     accepts: Callable[[Context, str], Fit]
     cancel: Callable[[Context], Replies]
     soft: Mapping[StrEnum, SoftHandler] = field(default_factory=dict)
+    discard: Callable[[Context, str], Replies] | None = None
     expire: Callable[[Context], Replies | None] | None = None
     expires: bool = True
     soft_keeps_questions: bool = True
@@ -289,6 +291,9 @@ def _in_dialogue(ctx: Context, dialogue: Dialogue, resolved: _Resolved, interrup
     if not resolved.by_choice:
         if vocabulary.CANCEL_RE.match(text):
             return dialogue.cancel(ctx)
+        discard = vocabulary.DISCARD_DRAFT_RE.match(text)
+        if discard and dialogue.discard is not None:
+            return dialogue.discard(ctx, discard.group(1).strip())
         if vocabulary.HELP_RE.match(text):
             help_text = texts.HELP_COORDINATOR if ctx.is_coordinator else texts.HELP_OFFICIAL
             return [Reply(help_text + "\n\n" + texts.K_PENDING), *dialogue.prompt(ctx)]

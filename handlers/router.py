@@ -61,8 +61,17 @@ def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
         return checkin.start(ctx)
     if vocabulary.RESUME_RE.match(text):
         return checkin.resume(ctx)
+    m = vocabulary.RESUME_WHICH_RE.match(text)
+    if m:
+        return checkin.resume(ctx, m.group(1).strip())
+    m = vocabulary.DISCARD_DRAFT_RE.match(text)
+    if m:
+        return checkin.discard_draft(ctx, m.group(1).strip())
     if vocabulary.EDIT_LAST_RE.match(text):
         return checkin.edit_last(ctx)
+    m = vocabulary.REREPORT_RE.match(text)
+    if m:
+        return checkin.rereport(ctx, m.group(1).strip())
     m = vocabulary.REPORT_ORG_RE.match(text)
     if m:
         return checkin.start(ctx, m.group(1).strip())
@@ -88,7 +97,12 @@ def _cancel(ctx: Context) -> Replies:
 
 def _starts_dialogue(ctx: Context, text: str) -> str | None:
     """The dialogue `text` starts as a command, if any."""
-    if vocabulary.REPORT_RE.match(text) or vocabulary.EDIT_LAST_RE.match(text) or vocabulary.REPORT_ORG_RE.match(text):
+    if (
+        vocabulary.REPORT_RE.match(text)
+        or vocabulary.EDIT_LAST_RE.match(text)
+        or vocabulary.REPORT_ORG_RE.match(text)
+        or vocabulary.REREPORT_RE.match(text)
+    ):
         return checkin.DIALOGUE.name
     if vocabulary.REVIEW_LIST_RE.match(text) and ctx.is_coordinator:
         return review.DIALOGUE.name

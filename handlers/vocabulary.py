@@ -22,6 +22,19 @@ ASKS_FOR_HELP_RE = re.compile(
 REPORT_RE = re.compile(r"^(汇报|/report|填报|报进度|开始汇报|我要汇报|报送进展|上报|/start_report)$", re.IGNORECASE)
 REPORT_ORG_RE = re.compile(r"^(?:汇报|/report)\s+(.+)$")
 RESUME_RE = re.compile(r"^(继续|/continue|继续填写|接着填)$", re.IGNORECASE)
+RESUME_WHICH_RE = re.compile(r"^(?:继续|继续填写|接着填)\s*(?:草稿)?\s*[:：]?\s*(.+)$")
+DISCARD_DRAFT_RE = re.compile(r"^(?:删除|放弃|丢弃|删掉|作废|不要)(?:这份|这个|该)?草稿\s*[:：]?\s*(.*)$")
+REREPORT_RE = re.compile(r"^(?:重新填报|重新汇报|重新提交)\s*[:：]?\s*(.*)$")
+# The weekly check-in: nothing changed since the last report, on one task, some, or all of them.
+_NO_CHANGE = (
+    r"(?:无变化|没变化|没有变化|没什么变化|无新变化|同上周|和上周一样|跟上周一样|与上周相同|同上次|和上次一样|跟上次一样"
+    r"|没有新进展|无新进展|没新进展|没进展|都一样|一样|照旧|不变|没变|维持不变|维持原样|保持不变)"
+)
+NO_CHANGE_RE = re.compile(rf"^(?:都|均|仍|还是|依然)?{_NO_CHANGE}[。!！]?$")
+ALL_NO_CHANGE_RE = re.compile(
+    rf"^(?:全部|所有|全都|都|其余|其他|其它|剩下|剩余|余下)(?:的)?(?:事项|任务|项目|指标)?(?:都|均|全部)?{_NO_CHANGE}[。!！]?$"
+)
+SAME_RE = re.compile(r"^(同上|同上次|和上次一样|跟上次一样|不变|没变|照旧|还是那样)$")
 EDIT_LAST_RE = re.compile(r"^(修改上次汇报|修改上一次汇报|更正上次汇报|/edit)$", re.IGNORECASE)
 REVIEW_LIST_RE = re.compile(r"^(待审核|审核|/review|待审|审核汇报)$")
 # A short yes to the weekly prompt ("好", "1"): start the check-in at once.

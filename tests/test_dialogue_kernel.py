@@ -44,11 +44,14 @@ FIRM: dict[str, tuple[str, list[str], str]] = {
     "checkin.confirm": (OFFICIAL, TASK + STEPS, "请核对"),
     "checkin.modify": (OFFICIAL, [*TASK, *STEPS, "修改"], "要修改哪一项"),
     "checkin.oneliner": (OFFICIAL, [], "对应哪项任务"),
+    "checkin.no_change": (OFFICIAL, ["汇报", "全部无变化"], "确认吗"),
+    "checkin.fraction": (OFFICIAL, [*TASK, "推进中", "0.8"], "是指完成了 80%"),
     "review.reason": ("协调员", ["待审核", "1", "退回"], "退回理由"),
 }
 SOFT: dict[str, tuple[str, list[str]]] = {
     "checkin.prompted": (OFFICIAL, []),
     "checkin.next": (OFFICIAL, [*TASK, *STEPS, "确认"]),
+    "checkin.drafts": (OFFICIAL, [*TASK, "取消", "汇报", "2", "取消", "继续"]),
     "query.page": ("协调员", ["全市进度"]),
     "query.pick": ("协调员", ["湿地项目"]),
     "review.pick": ("协调员", ["待审核"]),
@@ -92,6 +95,9 @@ def _reach(app: App, user: str, script: list[str], name: str) -> Chat:
     if name.startswith("review."):
         _file_report(app)
     c = Chat(app, user)
+    if name == "checkin.no_change":
+        _file_report(app, OFFICIAL)  # last week: something to carry forward
+        app.clock.set(app.clock.now() + dt.timedelta(days=7), frozen=True)
     if name == "checkin.oneliner":
         _oneliner_state(app, c)
     elif name == "checkin.prompted":
@@ -314,4 +320,4 @@ def test_a_choice_number_as_people_type_it(app: App) -> None:
     for typed in ("2、", "2.", "第2个", "２"):
         c = _reach(app, OFFICIAL, TASK, "ask.status")
         assert "完成进度百分比" in c.send(typed), typed
-        c.send("取消")
+        assert "已删除" in c.send("删除草稿")

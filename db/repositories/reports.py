@@ -23,6 +23,11 @@ REPORT_FIELDS = (
     "problems",
     "next_step",
     "expected_date",
+    "no_change",
+    "quantity",
+    "quantity_unit",
+    "percent_low",
+    "percent_high",
 )
 
 
@@ -38,7 +43,8 @@ def add_report(
 ) -> Report:
     """File a new report version and make it the assignment's latest."""
     values = {k: fields.get(k) for k in REPORT_FIELDS}
-    for k in ("percent", "investment_done", "indicator_number"):
+    values["no_change"] = bool(values["no_change"])
+    for k in ("percent", "investment_done", "indicator_number", "quantity", "percent_low", "percent_high"):
         if values[k] is not None:
             values[k] = Decimal(str(values[k]))
     expected = values["expected_date"]

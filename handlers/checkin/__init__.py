@@ -13,14 +13,14 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from core.messages import Reply
-from db.models import DONE, IN_PROGRESS, NOT_STARTED, Assignment
+from db.models import DONE, IN_PROGRESS, NOT_STARTED, RETURNED, Assignment, Report
 from db.repositories import conversations, reports
 from handlers import formatting as fmt
 from handlers import kernel, texts
-from handlers.checkin import flow, listing
+from handlers.checkin import drafts, flow, listing
 from handlers.checkin.flow import start
-from handlers.checkin.model import KEEP, CheckinData, CheckinState, Fields, save
-from handlers.checkin.questions import MAX_TEXT, header
+from handlers.checkin.model import CheckinData, CheckinState, Fields, fields_of, save
+from handlers.checkin.questions import MAX_TEXT
 from handlers.checkin.summary import begin_confirm
 from handlers.context import IDLE, Context, Replies
 from handlers.understanding.numbers import fmt_number
@@ -29,7 +29,9 @@ __all__ = [
     "DIALOGUE",
     "arm_weekly_prompt",
     "attachment_outside_dialogue",
+    "discard_draft",
     "edit_last",
+    "rereport",
     "resume",
     "start",
     "start_from_oneliner",
@@ -47,11 +49,14 @@ DIALOGUE = kernel.register(
             S.CONFIRM: flow.on_confirm,
             S.MODIFY: flow.on_modify,
             S.ONELINER: flow.on_oneliner,
+            S.NO_CHANGE: flow.on_no_change,
+            S.FRACTION: flow.on_fraction,
         },
-        soft={S.NEXT: flow.on_next, S.PROMPTED: flow.on_prompted},
+        soft={S.NEXT: flow.on_next, S.PROMPTED: flow.on_prompted, S.DRAFTS: flow.on_drafts},
         prompt=flow.prompt,
         accepts=flow.accepts,
         cancel=flow.cancel,
+        discard=flow.discard,
         expire=flow.expire,
     )
 )
@@ -63,20 +68,46 @@ def arm_weekly_prompt(session: Session, channel: str, chat_id: str, user_id: str
     return conversations.move_if_in(session, channel, chat_id, user_id, {IDLE}, S.PROMPTED, now)
 
 
-def resume(ctx: Context) -> Replies:
-    """`继续`: the parked draft, at the question where it was left."""
-    kept = ctx.data.get(KEEP)
+def resume(ctx: Context, which: str = "") -> Replies:
+    """`继续` (`继续 序号或名称`): a parked draft, at the question where it was left; several: which one."""
+    kept = list(drafts.parked(ctx))
     if not kept:
         return [Reply(texts.NO_DRAFT)]
-    data = CheckinData.model_validate(kept["data"])
-    ctx.conversation.data = {k: v for k, v in ctx.data.items() if k != KEEP}
-    save(ctx, S(kept["state"]), data)
-    intro = [Reply(texts.DRAFT_RESUMED)]
-    if data.draft is not None:
-        a = ctx.session.get(Assignment, data.draft.assignment_id)
-        assert a is not None
-        intro.append(header(ctx, a))
-    return [*intro, *flow.prompt(ctx)]
+    aid = flow.pick_draft(ctx, which, kept) if which else (kept[0] if len(kept) == 1 else None)
+    if aid is not None:
+        return flow.restore(ctx, aid)
+    save(ctx, S.DRAFTS, CheckinData())
+    return [flow.drafts_reply(ctx, CheckinData())]
+
+
+def discard_draft(ctx: Context, which: str = "") -> Replies:
+    """`删除草稿` (`删除草稿 序号或名称`) outside a draft."""
+    return flow.discard_command(ctx, which)
+
+
+def rereport(ctx: Context, which: str = "") -> Replies:
+    """`重新填报`: a returned report of the sender's unit, pre-filled; several returned: which one."""
+    assert ctx.person is not None
+    org_id = ctx.person.organisation_id
+    if org_id is None:
+        return [Reply(texts.NO_ORG)]
+    views = listing.own_open_assignments(ctx, org_id)
+    returned = []
+    for v in views:
+        last = ctx.session.get(Report, v.last_report_id) if v.last_report_id else None
+        if last is not None and last.review_state == RETURNED:
+            returned.append(last)
+    if not returned:
+        return [Reply(texts.REREPORT_NONE)]
+    options = [r.assignment_id for r in returned]
+    if which:
+        aid, _ = listing.pick_from(ctx, which, options)
+        if aid is not None:
+            return flow.begin_rereport(ctx, returned[options.index(aid)], options)
+    if len(returned) == 1:
+        return flow.begin_rereport(ctx, returned[0], options)
+    save(ctx, S.PICK, CheckinData(org_id=org_id, options=options))
+    return [Reply(texts.REREPORT_PICK.format(n=len(options)), choices=listing.choices_for(ctx, options))]
 
 
 def attachment_outside_dialogue(ctx: Context) -> Replies:
@@ -89,20 +120,11 @@ def edit_last(ctx: Context) -> Replies:
     last = reports.last_report_by(ctx.session, ctx.person)
     if last is None:
         return [Reply(texts.NO_LAST_REPORT)]
-    fields = Fields(
-        status=last.status,
-        percent=last.percent,
-        investment=last.investment_done,
-        physical=last.physical_progress,
-        indicator=last.indicator_value,
-        indicator_number=last.indicator_number,
-        description=last.description,
-        problems=last.problems,
-        next_step=last.next_step,
-        expected=last.expected_date,
-    )
+    if last.review_state == RETURNED:
+        return flow.begin_rereport(ctx, last, [last.assignment_id])
     date = fmt.stored_day(last.created_at, ctx.clock.tz)
-    return [Reply(texts.EDIT_LAST_INTRO.format(date=date)), *begin_confirm(ctx, last.assignment_id, fields, last.id)]
+    intro = Reply(texts.EDIT_LAST_INTRO.format(date=date))
+    return [intro, *begin_confirm(ctx, last.assignment_id, fields_of(last), last.id)]
 
 
 def start_from_oneliner(

@@ -6,13 +6,16 @@ are the kernel's, not repeated here.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from core.messages import Choice, Reply
-from db.models import Assignment, Organisation
+from db.models import RETURNED, Assignment, Organisation, Report
 from db.repositories import orgs, reports
 from handlers import texts, vocabulary
-from handlers.checkin import listing, questions
-from handlers.checkin.model import KEEP, CheckinData, CheckinState, Draft, Fields, Step, draft_of, load, save
+from handlers.checkin import drafts, listing, questions, weekly
+from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, fields_of, load, save
 from handlers.checkin.summary import (
+    after_submit,
     assignment,
     begin_confirm,
     field_from_text,
@@ -59,13 +62,7 @@ def start(ctx: Context, org_name: str | None = None) -> Replies:
         ctx.reset()
         return [Reply(texts.NO_OPEN_TASKS.format(org=org.name))]
     save(ctx, S.PICK, CheckinData(org_id=org.id, options=[v.assignment_id for v in views]))
-    reply = listing.list_reply(ctx, org.name, views, 0)
-    kept = ctx.data.get(KEEP)
-    if kept:
-        a = ctx.session.get(Assignment, kept["data"]["draft"]["assignment_id"])
-        if a is not None:
-            reply.text += "\n" + texts.DRAFT_REPLACED_HINT.format(label=a.item.label)
-    return [reply]
+    return [listing.list_reply(ctx, org.name, views, 0)]
 
 
 # ---- the pending question of each state -------------------------------------------------------------------------
@@ -85,7 +82,13 @@ def prompt(ctx: Context) -> Replies:
         return [_next_offer(len(data.queue))]
     if state == S.PROMPTED:
         return []
+    if state == S.DRAFTS:
+        return [drafts_reply(ctx, data)]
+    if state == S.NO_CHANGE:
+        return weekly.ask_all(ctx, data)
     draft = draft_of(data)
+    if state == S.FRACTION:
+        return [weekly.fraction_question(data.fraction or Decimal(0))]
     if state == S.CONFIRM:
         return [summary(ctx, draft)]
     if state == S.MODIFY:
@@ -93,7 +96,7 @@ def prompt(ctx: Context) -> Replies:
     if state == S.OVER:
         return [_over_reply(ctx, draft)]
     assert data.step is not None
-    return [questions.question(data.step, assignment(ctx, draft).item, draft.fields.status)]
+    return [questions.question_for(data.step, assignment(ctx, draft).item, draft)]
 
 
 def _next_offer(n: int) -> Reply:
@@ -119,6 +122,10 @@ def accepts(ctx: Context, text: str) -> Fit:
         return Fit.YES if aid is not None or ambiguous or vocabulary.MORE_RE.match(t) else Fit.NO
     if state == S.CONFIRM:
         return Fit.YES if t in vocabulary.CONFIRM_WORDS or vocabulary.MODIFY_RE.match(t) else Fit.NO
+    if state == S.NO_CHANGE:
+        return Fit.YES if t in vocabulary.CONFIRM_WORDS else Fit.NO
+    if state == S.FRACTION:
+        return Fit.YES if t in ("yes", "no") or t in vocabulary.YES_WORDS or t in vocabulary.RETRY_WORDS else Fit.NO
     if state == S.MODIFY:
         return Fit.YES if field_from_text(ctx, draft_of(data), t) else Fit.NO
     if state == S.OVER:
@@ -142,22 +149,105 @@ def on_pick(ctx: Context, text: str) -> Replies:
         save(ctx, S.PICK, data)
         views = listing.offered_views(ctx, org, data.options)
         return [listing.list_reply(ctx, org.name if org else "", views, data.page)]
+    quick = weekly.handle(ctx, data, text)
+    if quick is not None:
+        return [*quick, *prompt(ctx)] if ctx.state == S.ASK else quick
     aid, ambiguous = listing.pick_from(ctx, text, data.options)
     if aid is None and ambiguous:
         return [Reply(texts.PICK_AMBIGUOUS.format(text=text), choices=listing.choices_for(ctx, ambiguous))]
     if aid is None:
         other = listing.other_org_match(ctx, text)
         return [Reply(other or texts.PICK_NOT_FOUND.format(text=text, n=len(data.options)))]
-    return begin_draft(ctx, aid, data.options)
+    return open_task(ctx, aid, data.options)
+
+
+def open_task(ctx: Context, aid: int, options: list[int]) -> Replies:
+    """A task picked from the list: its parked draft, its returned version to re-report, or a new draft."""
+    if aid in drafts.parked(ctx):
+        return restore(ctx, aid)
+    a = ctx.session.get(Assignment, aid)
+    last = ctx.session.get(Report, a.last_report_id) if a is not None and a.last_report_id else None
+    if last is not None and last.review_state == RETURNED:
+        return begin_rereport(ctx, last, options)
+    return begin_draft(ctx, aid, options)
 
 
 def begin_draft(ctx: Context, assignment_id: int, options: list[int]) -> Replies:
-    draft = Draft(assignment_id=assignment_id)
-    a = assignment(ctx, draft)
+    a = ctx.session.get(Assignment, assignment_id)
+    assert a is not None
+    last = ctx.session.get(Report, a.last_report_id) if a.last_report_id else None
+    previous = fields_of(last) if last is not None and last.review_state != RETURNED else None
+    draft = Draft(assignment_id=assignment_id, previous=previous)
     queue = [x for x in options if x != assignment_id]
     data = CheckinData(org_id=a.organisation_id, draft=draft, step=Step.STATUS, queue=queue, options=options)
     save(ctx, S.ASK, data)
     return [questions.header(ctx, a), *prompt(ctx)]
+
+
+def begin_rereport(ctx: Context, returned: Report, options: list[int]) -> Replies:
+    """`重新填报`: the returned version pre-filled, with the coordinator's reason, to correct and submit again."""
+    a = ctx.session.get(Assignment, returned.assignment_id)
+    assert a is not None
+    draft = Draft(
+        assignment_id=a.id,
+        fields=fields_of(returned),
+        supersedes=returned.id,
+        answered=list(Step),
+        returned_reason=returned.review_comment or "",
+    )
+    queue = [x for x in options if x != a.id]
+    save(ctx, S.CONFIRM, CheckinData(org_id=a.organisation_id, draft=draft, queue=queue, options=options))
+    intro = Reply(texts.REREPORT_INTRO.format(label=a.item.label, reason=returned.review_comment or texts.NONE_TEXT))
+    return [intro, summary(ctx, draft)]
+
+
+def restore(ctx: Context, aid: int) -> Replies:
+    """Resume the parked draft of task `aid` at the question where it was left."""
+    taken = drafts.take(ctx, aid)
+    if taken is None:
+        return [Reply(texts.NO_DRAFT)]
+    state, data = taken
+    save(ctx, S(state), data)
+    intro = [Reply(texts.DRAFT_RESUMED)]
+    if data.draft is not None:
+        intro.append(questions.header(ctx, assignment(ctx, data.draft)))
+    return [*intro, *prompt(ctx)]
+
+
+def drafts_reply(ctx: Context, data: CheckinData) -> Reply:
+    """The parked drafts, to pick the one to resume (or to discard)."""
+    kept = list(drafts.parked(ctx))
+    names = drafts.labels(ctx, kept)
+    head = texts.DRAFTS_PICK_DISCARD if data.drafts_discard else texts.DRAFTS_PICK_RESUME
+    lines = [head.format(n=len(kept))] + [f"{i}. {names[aid]}" for i, aid in enumerate(kept, 1)]
+    choices = [Choice(f"{i}. {names[aid]}", f"#{aid}") for i, aid in enumerate(kept, 1)]
+    return Reply("\n".join(lines), choices=choices, listed=True)
+
+
+def on_drafts(ctx: Context, text: str) -> Replies | None:
+    """Which parked draft: by its number, its button, or words of its task's name."""
+    data = load(ctx)
+    kept = list(drafts.parked(ctx))
+    aid = pick_draft(ctx, text, kept)
+    if aid is None:
+        return None
+    if data.drafts_discard:
+        return discard_parked(ctx, aid)
+    ctx.reset()
+    return restore(ctx, aid)
+
+
+def pick_draft(ctx: Context, text: str, kept: list[int]) -> int | None:
+    aid, _ = listing.pick_from(ctx, text, kept)
+    return aid
+
+
+def discard_parked(ctx: Context, aid: int) -> Replies:
+    label = drafts.labels(ctx, [aid])[aid]
+    drafts.discard(ctx, aid)
+    if S.DRAFTS.value == ctx.state:
+        ctx.reset()
+    return [Reply(texts.DRAFT_DISCARDED.format(label=label))]
 
 
 def on_oneliner(ctx: Context, text: str) -> Replies:
@@ -176,14 +266,36 @@ def on_answer(ctx: Context, text: str) -> Replies:
     if step == Step.EVIDENCE:
         return _on_evidence(ctx, data, text)
     item = assignment(ctx, draft).item
+    if step == Step.STATUS and draft.previous is not None and vocabulary.NO_CHANGE_RE.match(normalize(text)):
+        return _no_change(ctx, data)
+    if vocabulary.SAME_RE.match(normalize(text)) and questions.previous_value(step, draft) is not None:
+        questions.keep_previous(step, draft)  # "同上": last time's answer again
+        return advance(ctx, data)
     answer = questions.read_answer(ctx, step, draft, item, text)
     if answer.error or answer.fields is None:
         return [Reply(answer.error or texts.E_TEXT_SHORT), *prompt(ctx)]
     draft.fields = answer.fields
+    if step == Step.STATUS and draft.fields.percent is None and Step.PERCENT in draft.answered:
+        draft.answered.remove(Step.PERCENT)  # 已完成 → 推进中: the percentage must be asked again
+    if answer.fraction:
+        data.fraction = draft.fields.percent
+        save(ctx, S.FRACTION, data)
+        return [weekly.fraction_question(draft.fields.percent or Decimal(0))]
     if answer.over_total:
         save(ctx, S.OVER, data)
         return [_over_reply(ctx, draft)]
     return advance(ctx, data)
+
+
+def _no_change(ctx: Context, data: CheckinData) -> Replies:
+    """ "无变化" to the first question: last week's version again, filed at once."""
+    draft = draft_of(data)
+    filed, _, _ = weekly.file_no_change(ctx, [draft.assignment_id])
+    if not filed:
+        return [Reply(texts.NO_CHANGE_NONE_ABLE), *prompt(ctx)]
+    a = assignment(ctx, draft)
+    done = Reply(texts.NO_CHANGE_FILED_SOME.format(n=1, names=a.item.label))
+    return [done, *after_submit(ctx, data, a)]
 
 
 def _on_evidence(ctx: Context, data: CheckinData, text: str) -> Replies:
@@ -234,12 +346,35 @@ def advance(ctx: Context, data: CheckinData) -> Replies:
     idx = steps.index(data.step) + 1 if data.step in steps else 0
     while idx < len(steps) and steps[idx] in draft.answered:
         idx += 1
+    if idx >= len(steps) and draft.quick:
+        return weekly.file_quick(ctx, data, draft)
     if idx >= len(steps):
         save(ctx, S.CONFIRM, data)
         return [summary(ctx, draft)]
     data.step = steps[idx]
     save(ctx, S.ASK, data)
     return prompt(ctx)
+
+
+def on_fraction(ctx: Context, text: str) -> Replies:
+    """ "0.8" typed for a percentage: 80 % (yes) or 0.8 % (no)."""
+    data = load(ctx)
+    draft = draft_of(data)
+    t = normalize(text)
+    value = data.fraction or draft.fields.percent or Decimal(0)
+    if t == "yes" or t in vocabulary.YES_WORDS:
+        draft.fields.percent = questions.rounded(value * 100, 1)
+    elif t == "no" or t in vocabulary.RETRY_WORDS:
+        draft.fields.percent = questions.rounded(value, 1)
+    else:
+        return [weekly.fraction_question(value)]
+    data.fraction = None
+    data.step = Step.PERCENT
+    return advance(ctx, data)
+
+
+def on_no_change(ctx: Context, text: str) -> Replies:
+    return weekly.on_confirm_all(ctx, text, load(ctx))
 
 
 def on_over(ctx: Context, text: str) -> Replies:
@@ -307,6 +442,11 @@ def on_next(ctx: Context, text: str) -> Replies | None:
 
 def on_prompted(ctx: Context, text: str) -> Replies | None:
     """Armed by the weekly prompt: a short yes starts the check-in; anything else is a normal message."""
+    t = normalize(text)
+    if vocabulary.ALL_NO_CHANGE_RE.match(t) or vocabulary.NO_CHANGE_RE.match(t):
+        ctx.reset()
+        listed = start(ctx)  # "全部无变化" straight to the prompt: the confirmation, without the list
+        return weekly.ask_all(ctx, load(ctx)) if S(ctx.state) == S.PICK else listed
     if not vocabulary.PROMPT_YES_RE.match(text):
         return None
     ctx.reset()
@@ -316,24 +456,42 @@ def on_prompted(ctx: Context, text: str) -> Replies | None:
 # ---- leaving ----------------------------------------------------------------------------------------------------
 
 
-def park(ctx: Context) -> None:
-    """Keep the current draft so `继续` can resume it, and leave the dialogue."""
-    snapshot = {"state": ctx.state, "data": {k: v for k, v in ctx.data.items() if not k.startswith("keep_")}}
-    ctx.reset()
-    ctx.update(**{KEEP: snapshot})
-
-
 def cancel(ctx: Context) -> Replies:
-    if load(ctx).draft is not None:
-        park(ctx)
-        return [Reply(texts.CANCELLED_DRAFT_KEPT)]
+    draft = load(ctx).draft
+    if draft is not None:
+        drafts.park(ctx)
+        return [Reply(texts.CANCELLED_DRAFT_KEPT.format(label=assignment(ctx, draft).item.label))]
     ctx.reset()
     return [Reply(texts.CANCELLED)]
 
 
+def discard(ctx: Context, rest: str) -> Replies:
+    """`删除草稿` in the dialogue: the draft being written is dropped (the list: a parked one, as when idle)."""
+    draft = load(ctx).draft
+    if draft is None:
+        ctx.reset()
+        return discard_command(ctx, rest)
+    label = assignment(ctx, draft).item.label
+    ctx.reset()
+    return [Reply(texts.DRAFT_DISCARDED.format(label=label))]
+
+
+def discard_command(ctx: Context, rest: str) -> Replies:
+    """`删除草稿 [序号或名称]` outside a draft: one parked draft, or ask which."""
+    kept = list(drafts.parked(ctx))
+    if not kept:
+        return [Reply(texts.NO_DRAFT)]
+    aid = pick_draft(ctx, rest, kept) if rest else (kept[0] if len(kept) == 1 else None)
+    if aid is not None:
+        return discard_parked(ctx, aid)
+    save(ctx, S.DRAFTS, CheckinData(drafts_discard=True))
+    return [drafts_reply(ctx, load(ctx))]
+
+
 def expire(ctx: Context) -> Replies | None:
     """Silence past the expiry: a draft is parked (and the user told); a list or an offer simply ends."""
-    if load(ctx).draft is not None:
-        park(ctx)
-        return [Reply(texts.DRAFT_EXPIRED)]
+    draft = load(ctx).draft
+    if draft is not None:
+        drafts.park(ctx)
+        return [Reply(texts.DRAFT_EXPIRED.format(label=assignment(ctx, draft).item.label))]
     return None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
 
 from core.messages import Choice, Reply
-from db.models import Assignment, Item, Organisation
+from db.models import Assignment, Item, Organisation, Report
 from db.repositories import plans, progress
 from handlers import formatting as fmt
 from handlers import texts
+from handlers.checkin import drafts
 from handlers.context import Context
 from handlers.understanding.numbers import fmt_number, to_number
 from handlers.understanding.text import normalize
@@ -26,6 +28,23 @@ def own_open_assignments(ctx: Context, org_id: int) -> list[progress.AssignmentV
     return [v for v in views if not v.closed]
 
 
+def week_start(ctx: Context) -> dt.datetime:
+    """Monday 00:00 of this week (local), as the naive UTC that stored times use."""
+    today = ctx.clock.today()
+    monday = dt.datetime.combine(today - dt.timedelta(days=today.weekday()), dt.time(), ctx.clock.tz)
+    return monday.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def reported_this_week(ctx: Context, aids: list[int]) -> set[int]:
+    """The tasks among `aids` with a version filed since Monday."""
+    if not aids:
+        return set()
+    rows = ctx.session.execute(
+        select(Report.assignment_id).where(Report.assignment_id.in_(aids), Report.created_at >= week_start(ctx))
+    ).scalars()
+    return set(rows)
+
+
 def task_line(ctx: Context, v: progress.AssignmentView) -> str:
     if v.status is None:
         state = texts.TASK_STATE_NEVER
@@ -38,13 +57,21 @@ def task_line(ctx: Context, v: progress.AssignmentView) -> str:
 
 def list_reply(ctx: Context, org_name: str, views: list[progress.AssignmentView], page: int) -> Reply:
     chunk = views[page * PAGE : (page + 1) * PAGE]
-    lines = [texts.TASK_LIST_HEADER.format(org=org_name, n=len(views))]
+    this_week = reported_this_week(ctx, [v.assignment_id for v in views])
+    kept = drafts.parked(ctx)
+    lines = [texts.TASK_LIST_HEADER.format(org=org_name, n=len(views), done=len(this_week))]
     choices = []
     for i, v in enumerate(chunk, page * PAGE + 1):
-        lines.append(f"{i}. {task_line(ctx, v)}")
+        mark = texts.TASK_MARK_THIS_WEEK if v.assignment_id in this_week else ""
+        if v.assignment_id in kept:
+            mark += texts.TASK_MARK_DRAFT
+        lines.append(f"{i}. {mark}{task_line(ctx, v)}")
         choices.append(Choice(f"{i}. {v.label}", f"#{v.assignment_id}"))
     if (page + 1) * PAGE < len(views):
         lines.append(texts.TASK_LIST_MORE)
+    lines.append(texts.TASK_LIST_QUICK)
+    if len(this_week) < len(views):
+        choices.append(Choice(texts.CHOICE_ALL_NO_CHANGE, texts.CHOICE_ALL_NO_CHANGE))
     return Reply("\n".join(lines), choices=choices, listed=True)
 
 

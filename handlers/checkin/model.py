@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainSerializer
 
+from db.models import Report
 from handlers.context import Context
 
 
@@ -25,6 +26,9 @@ class CheckinState(StrEnum):
     MODIFY = "checkin.modify"  # which item to change
     NEXT = "checkin.next"  # after submitting: offer the next open task
     ONELINER = "checkin.oneliner"  # a one-line report matched several tasks: pick one
+    NO_CHANGE = "checkin.no_change"  # 全部无变化: confirm filing "no change" for the listed tasks
+    FRACTION = "checkin.fraction"  # a percent typed as 0.8: is it 80 %?
+    DRAFTS = "checkin.drafts"  # several parked drafts: which one to resume or discard
 
 
 class Step(StrEnum):
@@ -63,6 +67,11 @@ class Fields(BaseModel):
     problems: str | None = None
     next_step: str | None = None
     expected: dt.date | None = None
+    no_change: bool = False
+    quantity: Num | None = None  # done so far, in the target's unit
+    quantity_unit: str | None = None
+    percent_low: Num | None = None  # the range of an approximate percent ("七八成": 70–80)
+    percent_high: Num | None = None
 
     def report_values(self) -> dict[str, Any]:
         """The report's columns for these answers."""
@@ -77,6 +86,11 @@ class Fields(BaseModel):
             "problems": self.problems,
             "next_step": self.next_step,
             "expected_date": self.expected,
+            "no_change": self.no_change,
+            "quantity": self.quantity,
+            "quantity_unit": self.quantity_unit,
+            "percent_low": self.percent_low,
+            "percent_high": self.percent_high,
         }
 
 
@@ -89,6 +103,9 @@ class Draft(BaseModel):
     supersedes: int | None = None  # the report this one corrects (修改上次汇报)
     editing: bool = False  # answering one item of the summary again (修改)
     answered: list[Step] = Field(default_factory=list)
+    quick: bool = False  # from a line of the list ("3 受阻"): filed as soon as its missing details are given
+    previous: Fields | None = None  # the last version's answers: "同上" keeps one
+    returned_reason: str | None = None  # re-reporting a returned version: the coordinator's reason
 
 
 class CheckinData(BaseModel):
@@ -101,9 +118,13 @@ class CheckinData(BaseModel):
     queue: list[int] = Field(default_factory=list)  # the tasks still to report in this sitting
     draft: Draft | None = None
     oneliner: Fields | None = None  # the figures of a one-line report waiting for its task
+    pending: list[int] = Field(default_factory=list)  # tasks waiting for a confirmation (全部无变化)
+    fraction: Num | None = None  # a percent typed as a fraction (0.8), waiting for "是指80%吗"
+    drafts_discard: bool = False  # the drafts listed are to be discarded, not resumed
 
 
-KEEP = "keep_checkin"  # a parked draft: {"state": ..., "data": CheckinData}; `继续` resumes it
+KEEP = "keep_checkin"  # an older release's single parked draft: read as one of DRAFTS
+DRAFTS = "keep_drafts"  # parked drafts, one per task: {assignment id: {"state": ..., "data": CheckinData}}
 
 
 def load(ctx: Context) -> CheckinData:
@@ -120,3 +141,23 @@ def draft_of(data: CheckinData) -> Draft:
     if data.draft is None:
         raise LookupError("this check-in state has no draft")
     return data.draft
+
+
+def fields_of(report: Report) -> Fields:
+    """The answers a filed version holds (to carry forward, correct or re-report it)."""
+    return Fields(
+        status=report.status,
+        percent=report.percent,
+        investment=report.investment_done,
+        physical=report.physical_progress,
+        indicator=report.indicator_value,
+        indicator_number=report.indicator_number,
+        description=report.description,
+        problems=report.problems,
+        next_step=report.next_step,
+        expected=report.expected_date,
+        quantity=report.quantity,
+        quantity_unit=report.quantity_unit,
+        percent_low=report.percent_low,
+        percent_high=report.percent_high,
+    )

@@ -17,6 +17,7 @@ from handlers import texts, vocabulary
 from handlers.checkin.model import Draft, Fields, Step
 from handlers.context import Context
 from handlers.kernel import Fit
+from handlers.understanding.interim_values import read_percent
 from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, to_number
 from handlers.understanding.text import normalize
 
@@ -84,12 +85,69 @@ def header(ctx: Context, a: Assignment) -> Reply:
         target = texts.CHECKIN_TARGET.format(target=f"总投资{fmt_number(item.investment_total, 2)}万元")
     elif item.targets:
         t = item.targets[0]
-        target = texts.CHECKIN_TARGET.format(target=t.get("text") or f"{t.get('value', '')}{t.get('unit', '')}")
+        said = f"{fmt_number(t['value'], 4)}{t.get('unit', '')}" if t.get("value") is not None else ""
+        target = texts.CHECKIN_TARGET.format(target=public_note(t.get("text") or "") or said)
     return Reply(
         texts.CHECKIN_HEADER.format(
             label=item.label, org=a.organisation.name, title=item.title, due=fmt.day_or_dash(due), target=target
         )
     )
+
+
+_NOTE_RE = re.compile(r"[（(][^（）()]*[A-Za-z][^（）()]*[）)]")
+
+
+def public_note(text: str) -> str:
+    """A target's wording without the plan's internal notes: "（即12000亩；value 以万亩计）" is for the importer."""
+    return _NOTE_RE.sub("", text).strip()
+
+
+def question_for(step: Step, item: Item, draft: Draft) -> Reply:
+    """The question for `step` of `draft`: numbered by its place among the item's questions, with last time's
+    answer to keep ("同上") when there is one."""
+    reply = question(step, item, draft.fields.status)
+    steps = steps_for(item.kind, draft.fields.status)
+    number = texts.QUESTION_NUMBERS[steps.index(step)] if step in steps else ""
+    before = previous_value(step, draft)
+    hint = texts.Q_PREVIOUS.format(value=before) if before is not None and not draft.quick else ""
+    if step == Step.STATUS and draft.previous is not None and not draft.quick:
+        hint += texts.Q_NO_CHANGE_HINT
+    return Reply(number + reply.text + hint, choices=reply.choices)
+
+
+def previous_value(step: Step, draft: Draft) -> str | None:
+    """Last time's answer to `step`, as shown, if there was one."""
+    f = draft.previous
+    if f is None or step in (Step.EVIDENCE,):
+        return None
+    if step == Step.STATUS:
+        if f.status is None:
+            return None
+        pct = f" {fmt_number(f.percent)}%" if f.percent is not None and f.status == IN_PROGRESS else ""
+        return texts.STATUS_LABELS[f.status] + pct
+    if step == Step.PERCENT:
+        return f"{fmt_number(f.percent)}%" if f.percent is not None else None
+    if step == Step.INVESTMENT:
+        return texts.QUICK_INVESTMENT.format(value=fmt_number(f.investment, 2)) if f.investment is not None else None
+    if step == Step.EXPECTED:
+        return f.expected.isoformat() if f.expected else None
+    value = getattr(f, step.value)
+    return str(value) if value else None
+
+
+def keep_previous(step: Step, draft: Draft) -> None:
+    """Answer `step` with last time's answer ("同上")."""
+    f, prev = draft.fields, draft.previous
+    assert prev is not None
+    if step == Step.STATUS:
+        f.status = prev.status
+        f.percent = prev.percent
+    elif step == Step.INDICATOR:
+        f.indicator, f.indicator_number = prev.indicator, prev.indicator_number
+    elif step == Step.PERCENT:
+        f.percent, f.percent_low, f.percent_high = prev.percent, prev.percent_low, prev.percent_high
+    else:
+        setattr(f, step.value, getattr(prev, step.value))
 
 
 def question(step: Step, item: Item, status: str | None) -> Reply:
@@ -129,6 +187,7 @@ class Answer:
     fields: Fields | None = None
     error: str | None = None
     over_total: bool = False  # the investment is above the project's total: ask to confirm
+    fraction: bool = False  # a percentage typed as 0.8: ask whether it means 80 %
 
 
 def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Answer:
@@ -172,19 +231,24 @@ def _status(t: str, fields: Fields) -> Answer:
     elif status == NOT_STARTED:
         fields.percent = Decimal(0)
     elif pct is not None and 0 <= pct < 100:
-        fields.percent = _rounded(pct, 1)
+        fields.percent = rounded(pct, 1)
     elif fields.percent in (Decimal(100), Decimal(0)):
         fields.percent = None
     return Answer(fields)
 
 
 def _percent(t: str, fields: Fields) -> Answer:
-    pct = parse_percent(t, bare_number=True)
-    if pct is None:
+    reading = read_percent(t, bare_number=True)
+    if reading is None:
         return Answer(error=texts.E_PERCENT)
+    pct = reading.value
+    if reading.maybe_fraction:
+        fields.percent = pct
+        return Answer(fields, fraction=True)
     if not 0 <= pct <= 100:
         return Answer(error=texts.E_PERCENT_RANGE.format(value=fmt_number(pct)))
-    fields.percent = _rounded(pct, 1)
+    fields.percent = rounded(pct, 1)
+    fields.percent_low, fields.percent_high = reading.low, reading.high
     if pct == 100 and fields.status == IN_PROGRESS:
         fields.status = DONE
     return Answer(fields)
@@ -194,7 +258,7 @@ def _investment(t: str, fields: Fields, item: Item) -> Answer:
     amount = parse_amount(t)
     if amount is None or amount < 0:
         return Answer(error=texts.E_INVESTMENT)
-    fields.investment = _rounded(amount, 2)
+    fields.investment = rounded(amount, 2)
     total = item.investment_total
     return Answer(fields, over_total=total is not None and amount > Decimal(str(total)))
 
@@ -207,7 +271,7 @@ def _indicator(ctx: Context, t: str, fields: Fields) -> Answer:
     else:
         number = to_number(re.sub(r"[^\d.一二三四五六七八九十百千万点两零〇]", "", t) or t)
     fields.indicator = ctx.msg.text.strip() or t
-    fields.indicator_number = _rounded(number, 4) if number is not None and number.is_finite() else None
+    fields.indicator_number = rounded(number, 4) if number is not None and number.is_finite() else None
     return Answer(fields)
 
 
@@ -222,7 +286,7 @@ def _expected(ctx: Context, t: str, fields: Fields) -> Answer:
     return Answer(fields)
 
 
-def _rounded(value: Decimal, places: int) -> Decimal:
+def rounded(value: Decimal, places: int) -> Decimal:
     """The value as it is shown (80 not 80.0; at most `places` decimals)."""
     return Decimal(fmt_number(value, places))
 

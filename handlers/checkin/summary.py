@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-
-from sqlalchemy import select
 
 from core.messages import Choice, Reply
 from db.models import DONE, IN_PROGRESS, INDICATOR, Assignment, Item, Report
 from db.repositories import progress, reports
 from handlers import formatting as fmt
 from handlers import texts
-from handlers.checkin.listing import own_open_assignments
+from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, save
 from handlers.checkin.questions import FIELD_NAMES, steps_for, unit
 from handlers.context import Context, Replies
@@ -135,54 +132,70 @@ def begin_confirm(ctx: Context, assignment_id: int, fields: Fields, supersedes: 
     return [summary(ctx, draft)]
 
 
-def submit(ctx: Context, data: CheckinData) -> Replies:
-    """File the draft as a new report version, then offer the next open task of this sitting."""
-    draft = draft_of(data)
-    a = assignment(ctx, draft)
+def file_report(
+    ctx: Context,
+    a: Assignment,
+    fields: Fields,
+    supersedes: Report | None = None,
+    attachment_ids: list[int] | None = None,
+) -> Report | None:
+    """File `fields` as a new version of `a`'s report; None when the sender may not report for `a`'s unit."""
     if not ctx.is_coordinator and (ctx.person is None or a.organisation_id != ctx.person.organisation_id):
-        ctx.reset()
-        own = ctx.person.organisation.name if ctx.person and ctx.person.organisation else "—"
-        return [Reply(texts.OTHER_ORG_TASK.format(own=own, label=a.item.label, other=a.organisation.name))]
-    supersedes = ctx.session.get(Report, draft.supersedes) if draft.supersedes else None
-    fields = draft.fields.model_copy()
+        return None
+    fields = fields.model_copy()
     fields.status = fields.status or IN_PROGRESS
     if fields.status == DONE:
         fields.percent = Decimal(100)
-    attachment_ids = list(draft.attachments)
+    ids = list(attachment_ids or [])
     if supersedes is not None:
-        attachment_ids += _copy_attachments(ctx, supersedes)  # an edit keeps the evidence of the version it corrects
-    now = ctx.clock.utcnow()
-    reports.add_report(
+        ids += _copy_attachments(ctx, supersedes)  # an edit keeps the evidence of the version it corrects
+    return reports.add_report(
         ctx.session,
         a,
         ctx.person,
         ctx.msg.channel,
-        now,
+        ctx.clock.utcnow(),
         fields.report_values(),
         supersedes=supersedes,
-        attachment_ids=attachment_ids,
+        attachment_ids=ids,
     )
-    pct = f" {fmt_number(fields.percent)}%" if fields.percent is not None and fields.status != DONE else ""
-    template = texts.SUBMITTED_EDIT if supersedes else texts.SUBMITTED
-    done = Reply(template.format(label=a.item.label, status=texts.STATUS_LABELS[fields.status], percent=pct))
-    return [done, *_after_submit(ctx, data, a, supersedes is not None)]
 
 
-def _after_submit(ctx: Context, data: CheckinData, a: Assignment, was_edit: bool) -> Replies:
-    queue = [aid for aid in data.queue if aid != a.id]
+def submit(ctx: Context, data: CheckinData) -> Replies:
+    """File the draft as a new report version, then offer the next open task of this sitting."""
+    draft = draft_of(data)
+    a = assignment(ctx, draft)
+    supersedes = ctx.session.get(Report, draft.supersedes) if draft.supersedes else None
+    report = file_report(ctx, a, draft.fields, supersedes, list(draft.attachments))
+    if report is None:
+        ctx.reset()
+        own = ctx.person.organisation.name if ctx.person and ctx.person.organisation else "—"
+        return [Reply(texts.OTHER_ORG_TASK.format(own=own, label=a.item.label, other=a.organisation.name))]
+    pct = f" {fmt_number(report.percent)}%" if report.percent is not None and report.status != DONE else ""
+    template = texts.SUBMITTED
+    if supersedes is not None:
+        template = texts.SUBMITTED_AGAIN if draft.returned_reason is not None else texts.SUBMITTED_EDIT
+    done = Reply(template.format(label=a.item.label, status=texts.STATUS_LABELS[report.status], percent=pct))
+    return [done, *after_submit(ctx, data, a)]
+
+
+def after_submit(ctx: Context, data: CheckinData, a: Assignment) -> Replies:
+    """Offer the tasks of this sitting not reported yet this week; or say how many of the unit's are left."""
     org_id = a.organisation_id
+    open_ids = [v.assignment_id for v in own_open_assignments(ctx, org_id)]
+    reported = reported_this_week(ctx, open_ids)
+    queue = [aid for aid in data.queue if aid != a.id and aid in open_ids and aid not in reported]
     if queue:
-        open_ids = {v.assignment_id for v in own_open_assignments(ctx, org_id)}
-        reported_now = _reported_today(ctx, org_id)
-        queue = [aid for aid in queue if aid in open_ids and aid not in reported_now]
-    if queue:
-        save(ctx, CheckinState.NEXT, CheckinData(org_id=org_id, queue=queue))
+        save(ctx, CheckinState.NEXT, CheckinData(org_id=org_id, queue=queue, options=data.options))
         choices = [Choice(texts.CHOICE_NEXT, texts.CHOICE_NEXT), Choice(texts.CHOICE_END, texts.CHOICE_END)]
         return [Reply(texts.Q_NEXT_TASK.format(n=len(queue)), choices=choices)]
     ctx.reset()
-    if not was_edit and not data.queue and not data.options:
+    left = [aid for aid in open_ids if aid not in reported]
+    if left:
+        return [Reply(texts.WEEK_LEFT_AFTER.format(left=len(left), n=len(open_ids)))]
+    if not data.queue and not data.options and data.draft is not None and data.draft.supersedes is None:
         return []
-    return [Reply(texts.ALL_REPORTED)]
+    return [Reply(texts.WEEK_ALL_REPORTED.format(n=len(open_ids)))]
 
 
 def _copy_attachments(ctx: Context, old: Report) -> list[int]:
@@ -195,14 +208,3 @@ def _copy_attachments(ctx: Context, old: Report) -> list[int]:
         for att in old.attachments
     ]
     return [c.id for c in copies]
-
-
-def _reported_today(ctx: Context, org_id: int) -> set[int]:
-    """Assignments of the organisation with a report in the last 12 hours (done in this sitting)."""
-    since = ctx.clock.utcnow() - dt.timedelta(hours=12)
-    rows = ctx.session.execute(
-        select(Report.assignment_id)
-        .join(Assignment, Assignment.id == Report.assignment_id)
-        .where(Assignment.organisation_id == org_id, Report.created_at >= since)
-    ).scalars()
-    return set(rows)

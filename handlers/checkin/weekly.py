@@ -1,0 +1,443 @@
+"""The light weekly check-in: what an official types in the task list to report in a line.
+
+- `全部无变化` (or `其余无变化`, `无变化` alone) confirms, after one question, that nothing changed on every task not
+  yet reported this week; `1-5 无变化` / `2,4 无变化` does it for those at once. Each confirmation files a new
+  version carrying the last values forward, marked `no_change` (the history shows it).
+- `3 推进中 60`, `5 完成`, `7 受阻 资金未到位`, `4 8000亩` reports one task in a line. Only what is missing is
+  asked: a reason for 受阻, evidence for 已完成, the investment of a project, the value of an indicator, a
+  percentage for 推进中. Then the version is filed and the list is back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.messages import Choice, Reply
+from db.models import (
+    APPROVED,
+    BLOCKED,
+    DONE,
+    IN_PROGRESS,
+    INDICATOR,
+    NOT_STARTED,
+    PROJECT,
+    RETURNED,
+    Assignment,
+    Item,
+    Report,
+)
+from handlers import texts, vocabulary
+from handlers.checkin.listing import reported_this_week
+from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, fields_of, save
+from handlers.checkin.questions import MAX_TEXT, steps_for
+from handlers.checkin.summary import file_report
+from handlers.context import Context, Replies
+from handlers.understanding.interim_values import convert, parse_quantity, read_percent
+from handlers.understanding.numbers import fmt_number, parse_amount
+from handlers.understanding.text import normalize
+
+S = CheckinState
+
+# "3 推进中 60", "第3项：完成", "1-5 无变化", "2,4,6 无变化", "3受阻 资金未到位"
+_NUMS = r"\d{1,3}(?:\s*(?:-|~|～|—|到|至)\s*\d{1,3})?"
+LINE_RE = re.compile(rf"^第?({_NUMS}(?:\s*[,，、]\s*{_NUMS})*)\s*(?:项|条|号)?(?:\s*[:：.、]\s*|\s+|(?=\D))(.+)$")
+_RANGE_RE = re.compile(r"(\d{1,3})\s*(?:(?:-|~|～|—|到|至)\s*(\d{1,3}))?")
+_SPLIT_RE = re.compile(r"[\s,，;；。]+")
+_INVEST_RE = re.compile(
+    r"(?:投资|完成投资|累计投资|资金)\s*[:：]?\s*([0-9.一二三四五六七八九十百千万亿两零〇]+\s*(?:亿元|亿|万元|万|元)?)"
+)
+
+
+def unreported(ctx: Context, options: list[int]) -> list[int]:
+    done = reported_this_week(ctx, options)
+    return [aid for aid in options if aid not in done]
+
+
+# ---- reading a line of the list --------------------------------------------------------------------------------
+
+
+def positions(spec: str, n: int) -> list[int] | None:
+    """The 1-based list positions of "1-5", "2,4", "3"; None if any is outside 1..n."""
+    out: list[int] = []
+    for m in _RANGE_RE.finditer(spec):
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if lo > hi:
+            lo, hi = hi, lo
+        if lo < 1 or hi > n:
+            return None
+        out += [i for i in range(lo, hi + 1) if i not in out]
+    return out
+
+
+def handle(ctx: Context, data: CheckinData, text: str) -> Replies | None:
+    """A quick command typed in the list, or None when `text` is none (a pick, paging ...)."""
+    t = normalize(text)
+    if vocabulary.ALL_NO_CHANGE_RE.match(t) or vocabulary.NO_CHANGE_RE.match(t):
+        return ask_all(ctx, data)
+    m = LINE_RE.match(t)
+    if m is None:
+        return None
+    rest = m.group(2).strip()
+    if not rest or vocabulary.MORE_RE.match(rest):
+        return None
+    where = positions(m.group(1), len(data.options))
+    if where is None:
+        return [Reply(texts.QUICK_OUT_OF_RANGE.format(spec=m.group(1), n=len(data.options)))]
+    aids = [data.options[i - 1] for i in where]
+    if vocabulary.NO_CHANGE_RE.match(rest):
+        return _no_change_now(ctx, data, aids)
+    if len(aids) > 1:
+        return [Reply(texts.QUICK_ONE_AT_A_TIME)]
+    return quick_line(ctx, data, aids[0], where[0], rest)
+
+
+# ---- no change -------------------------------------------------------------------------------------------------
+
+
+def ask_all(ctx: Context, data: CheckinData) -> Replies:
+    """`全部无变化`: say what will be filed and what cannot be (never reported, returned), and ask to confirm."""
+    todo = unreported(ctx, data.options)
+    if not todo:
+        return [Reply(texts.QUICK_ALL_DONE_ALREADY.format(n=len(data.options)))]
+    able, never, returned = _sort_out(ctx, todo)
+    if not able:
+        return [Reply(texts.NO_CHANGE_NONE_ABLE), *_exceptions(ctx, data.options, never, returned)]
+    data.pending = able
+    save(ctx, S.NO_CHANGE, data)
+    lines = [texts.NO_CHANGE_ASK.format(n=len(able))]
+    lines += [r.text for r in _exceptions(ctx, data.options, never, returned)]
+    choices = [Choice(texts.CHOICE_CONFIRM, texts.CHOICE_CONFIRM), Choice(texts.CHOICE_CANCEL, texts.CHOICE_CANCEL)]
+    return [Reply("\n".join(lines), choices=choices)]
+
+
+def on_confirm_all(ctx: Context, text: str, data: CheckinData) -> Replies:
+    t = normalize(text)
+    if t not in vocabulary.CONFIRM_WORDS:
+        save(ctx, S.PICK, CheckinData(org_id=data.org_id, options=data.options, page=data.page))
+        return [Reply(texts.NO_CHANGE_NOT_FILED)]
+    filed, never, returned = file_no_change(ctx, data.pending)
+    save(ctx, S.PICK, CheckinData(org_id=data.org_id, options=data.options, page=data.page))
+    head = Reply(texts.NO_CHANGE_FILED.format(n=len(filed)))
+    return [head, *_exceptions(ctx, data.options, never, returned), _progress(ctx, data.options)]
+
+
+def _no_change_now(ctx: Context, data: CheckinData, aids: list[int]) -> Replies:
+    filed, never, returned = file_no_change(ctx, aids)
+    replies = []
+    if filed:
+        names = "、".join(_label(ctx, aid) for aid in filed)
+        replies.append(Reply(texts.NO_CHANGE_FILED_SOME.format(n=len(filed), names=names)))
+    replies += _exceptions(ctx, data.options, never, returned)
+    save(ctx, S.PICK, data)
+    return [*replies, _progress(ctx, data.options)]
+
+
+def _sort_out(ctx: Context, aids: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """(can be confirmed, never reported, newest version returned)."""
+    able, never, returned = [], [], []
+    for aid in aids:
+        last = _last(ctx, aid)
+        if last is None:
+            never.append(aid)
+        elif last.review_state == RETURNED:
+            returned.append(aid)
+        else:
+            able.append(aid)
+    return able, never, returned
+
+
+def file_no_change(ctx: Context, aids: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """File "no change" on each task that has a version to carry forward and is not returned.
+
+    Returns (filed, never reported, returned). A confirmation of an approved version stays approved: nothing
+    changed that a coordinator has not seen; one of a version waiting for review waits too.
+    """
+    able, never, returned = _sort_out(ctx, aids)
+    filed = []
+    for aid in able:
+        last = _last(ctx, aid)
+        a = ctx.session.get(Assignment, aid)
+        if last is None or a is None:
+            continue
+        fields = fields_of(last)
+        fields.no_change = True
+        report = file_report(ctx, a, fields)
+        if report is None:
+            continue
+        if last.review_state == APPROVED:
+            report.review_state = APPROVED
+            report.reviewed_by_id = last.reviewed_by_id
+            report.reviewed_at = last.reviewed_at
+            report.review_comment = last.review_comment
+            a.closed = last.status == DONE and a.closed
+        filed.append(aid)
+    return filed, never, returned
+
+
+def _exceptions(ctx: Context, options: list[int], never: list[int], returned: list[int]) -> Replies:
+    out = []
+    if never:
+        out.append(Reply(texts.NO_CHANGE_NEVER.format(items=_numbered(ctx, options, never))))
+    if returned:
+        out.append(Reply(texts.NO_CHANGE_RETURNED.format(items=_numbered(ctx, options, returned))))
+    return out
+
+
+def _numbered(ctx: Context, options: list[int], aids: list[int]) -> str:
+    return "、".join(f"{options.index(aid) + 1}.{_label(ctx, aid)}" for aid in aids)
+
+
+def _progress(ctx: Context, options: list[int]) -> Reply:
+    left = unreported(ctx, options)
+    if not left:
+        ctx.reset()
+        return Reply(texts.WEEK_ALL_REPORTED.format(n=len(options)))
+    return Reply(texts.WEEK_LEFT.format(done=len(options) - len(left), n=len(options), left=len(left)))
+
+
+# ---- one task in a line ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Read:
+    status: str | None = None
+    percent: Decimal | None = None
+    low: Decimal | None = None
+    high: Decimal | None = None
+    fraction: bool = False
+    quantity: Decimal | None = None
+    quantity_unit: str | None = None
+    investment: Decimal | None = None
+    indicator: str | None = None
+    indicator_number: Decimal | None = None
+    note: str = ""
+    understood: bool = False
+
+
+def read_line(item: Item, rest: str) -> _Read:
+    """The status, figures and words of the part of a line after the task's number."""
+    r = _Read()
+    m = _INVEST_RE.search(rest)
+    if m and item.kind == PROJECT:
+        r.investment = parse_amount(m.group(1))
+        rest = (rest[: m.start()] + " " + rest[m.end() :]).strip()
+        r.understood = r.investment is not None
+    words: list[str] = []
+    for token in [x for x in _SPLIT_RE.split(rest) if x]:
+        if not _read_token(item, token, r):
+            words.append(token)
+    if r.status is None and words:
+        r.status = vocabulary.stated_status(" ".join(words))
+        r.understood = r.understood or r.status is not None
+    r.note = " ".join(words)
+    return r
+
+
+def _read_token(item: Item, token: str, r: _Read) -> bool:
+    """Take what `token` says into `r`; False if it is just words."""
+    said = False
+    status = vocabulary.parse_status(token) if r.status is None else None
+    qty = parse_quantity(token)
+    if qty is not None and qty.unit not in ("%",):
+        r.quantity, r.quantity_unit = qty.value, qty.unit
+        said = True
+        if status == DONE:
+            status = None  # "已完成8000亩": an amount done so far, not the whole task
+    if status is not None:
+        r.status = status
+        said = True
+    if item.kind == INDICATOR and qty is None:
+        number = parse_amount(token) if re.search(r"\d", token) else None
+        if number is not None and r.indicator is None:
+            r.indicator, r.indicator_number = token, number
+            said = True
+    elif qty is None and r.percent is None and not (status is not None and not re.search(r"\d|成|半|百分", token)):
+        reading = read_percent(token, bare_number=True)
+        if reading is not None:
+            r.percent, r.low, r.high, r.fraction = reading.value, reading.low, reading.high, reading.maybe_fraction
+            said = True
+            if r.status == DONE and status is not None and reading.value < 100:
+                r.status = IN_PROGRESS  # "完成了70%": 70 % done, not finished
+    r.understood = r.understood or said
+    return said
+
+
+def quick_line(ctx: Context, data: CheckinData, aid: int, position: int, rest: str) -> Replies:
+    a = ctx.session.get(Assignment, aid)
+    assert a is not None
+    item = a.item
+    r = read_line(item, rest)
+    if vocabulary.NO_CHANGE_RE.match(rest):
+        return _no_change_now(ctx, data, [aid])
+    if not r.understood:
+        return [Reply(texts.QUICK_NOT_UNDERSTOOD.format(text=f"{position} {rest}"))]
+    last = _last(ctx, aid)
+    previous = fields_of(last) if last is not None and last.review_state != RETURNED else None
+    fields, error = _fields(item, r, previous)
+    if error:
+        return [Reply(error)]
+    draft = Draft(assignment_id=aid, fields=fields, quick=True, previous=previous)
+    steps = steps_for(item.kind, fields.status)
+    missing = _missing(item, fields, r)
+    draft.answered = [s for s in steps if s not in missing]
+    if r.fraction and fields.status == IN_PROGRESS:
+        data.draft, data.fraction, data.step = draft, r.percent, Step.PERCENT
+        save(ctx, S.FRACTION, data)
+        return [fraction_question(r.percent or Decimal(0))]
+    if not missing:
+        return file_quick(ctx, data, draft)
+    data.draft, data.step = draft, missing[0]
+    save(ctx, S.ASK, data)  # the caller asks the question of this state
+    return [Reply(texts.QUICK_NEEDS.format(label=item.label))]
+
+
+def fraction_question(value: Decimal) -> Reply:
+    pct = fmt_number(value * 100)
+    choices = [
+        Choice(texts.FRACTION_YES.format(pct=pct), "yes"),
+        Choice(texts.FRACTION_NO.format(value=fmt_number(value, 2)), "no"),
+    ]
+    return Reply(texts.Q_FRACTION.format(value=fmt_number(value, 2), pct=pct), choices=choices)
+
+
+def _fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields, str | None]:
+    f = Fields()
+    status = r.status
+    pct = r.percent
+    if r.quantity is not None:
+        pct_from_qty, err = _percent_of_target(item, r.quantity, r.quantity_unit or "")
+        if err:
+            return f, err
+        f.quantity, f.quantity_unit = _in_target_unit(item, r.quantity, r.quantity_unit or "")
+        pct = pct_from_qty if pct is None else pct
+    if pct is not None and not r.fraction and not 0 <= pct <= 100:
+        return f, texts.E_PERCENT_RANGE.format(value=fmt_number(pct))
+    if status is None:
+        status = DONE if pct is not None and pct >= 100 else (IN_PROGRESS if pct is not None or r.quantity else None)
+    if status is None and (r.indicator is not None or r.investment is not None):
+        status = previous.status if previous and previous.status else IN_PROGRESS
+    if status is None:
+        status = BLOCKED if r.note and previous and previous.status == BLOCKED else None
+    if status is None:
+        return f, texts.QUICK_NEED_STATUS
+    f.status = status
+    if status == DONE:
+        f.percent = Decimal(100)
+    elif status == NOT_STARTED:
+        f.percent = Decimal(0)
+    elif pct is not None:
+        f.percent = Decimal(fmt_number(pct, 1)) if not r.fraction else pct
+        f.percent_low, f.percent_high = r.low, r.high
+    elif status == BLOCKED and previous is not None:
+        f.percent = previous.percent
+    if r.investment is not None:
+        f.investment = r.investment
+    if r.indicator is not None:
+        f.indicator, f.indicator_number = r.indicator, r.indicator_number
+    note = r.note[:MAX_TEXT] if r.note else None
+    if status == BLOCKED:
+        f.problems = note
+    else:
+        f.description = note
+    if previous is not None:
+        f.next_step = previous.next_step if status != DONE else None
+        f.physical = previous.physical
+        f.expected = previous.expected if status not in (DONE, NOT_STARTED) else None
+        if status != BLOCKED:
+            f.problems = previous.problems if status == IN_PROGRESS else None
+    return f, None
+
+
+def _missing(item: Item, f: Fields, r: _Read) -> list[Step]:
+    """The details a line did not give that its status or the item requires, in the order they are asked."""
+    out = []
+    if f.status == IN_PROGRESS and f.percent is None and item.kind != INDICATOR:
+        out.append(Step.PERCENT)
+    if item.kind == PROJECT and f.investment is None and f.status != NOT_STARTED:
+        out.append(Step.INVESTMENT)
+    if item.kind == INDICATOR and f.indicator is None and f.status != NOT_STARTED:
+        out.append(Step.INDICATOR)
+    if f.status == BLOCKED and not f.problems:
+        out.append(Step.PROBLEMS)
+    if f.status == DONE:
+        out.append(Step.EVIDENCE)
+    return out
+
+
+def _target(item: Item) -> tuple[Decimal, str] | None:
+    for t in item.targets or []:
+        value, unit = t.get("value"), t.get("unit")
+        if value is not None and unit:
+            return Decimal(str(value)), str(unit)
+    return None
+
+
+def _in_target_unit(item: Item, value: Decimal, unit: str) -> tuple[Decimal, str]:
+    target = _target(item)
+    if target is None:
+        return value, unit
+    converted = convert(value, unit, target[1])
+    return (converted, target[1]) if converted is not None else (value, unit)
+
+
+def _percent_of_target(item: Item, value: Decimal, unit: str) -> tuple[Decimal | None, str | None]:
+    """The share of the target a quantity is; an error when its unit does not fit the target's."""
+    target = _target(item)
+    if target is None:
+        return None, None
+    goal, goal_unit = target
+    converted = convert(value, unit, goal_unit)
+    if converted is None:
+        return None, texts.QUICK_UNIT_MISMATCH.format(unit=unit, target=f"{fmt_number(goal, 2)}{goal_unit}")
+    if goal <= 0:
+        return None, None
+    return min(Decimal(100), converted / goal * 100), None
+
+
+def file_quick(ctx: Context, data: CheckinData, draft: Draft) -> Replies:
+    """File a line's report and go back to the list."""
+    a = ctx.session.get(Assignment, draft.assignment_id)
+    assert a is not None
+    fields = draft.fields
+    report = file_report(ctx, a, fields, attachment_ids=list(draft.attachments))
+    options = data.options or [draft.assignment_id]
+    save(ctx, S.PICK, CheckinData(org_id=a.organisation_id, options=options, page=data.page))
+    if report is None:
+        return [Reply(texts.NOT_ALLOWED)]
+    pos = options.index(a.id) + 1 if a.id in options else 0
+    return [Reply(texts.QUICK_FILED.format(n=pos, label=a.item.label, what=describe(fields))), _progress(ctx, options)]
+
+
+def describe(f: Fields) -> str:
+    """A filed report in a few words: "推进中 60%（约，55–65%）", "受阻：资金未到位"."""
+    parts = [texts.STATUS_LABELS.get(f.status or "", "")]
+    if f.percent is not None and f.status not in (DONE, NOT_STARTED):
+        pct = f"{fmt_number(f.percent)}%"
+        if f.percent_low is not None and f.percent_high is not None:
+            pct += texts.PERCENT_RANGE.format(low=fmt_number(f.percent_low), high=fmt_number(f.percent_high))
+        parts.append(pct)
+    if f.quantity is not None:
+        parts.append(f"{fmt_number(f.quantity, 4)}{f.quantity_unit or ''}")
+    if f.investment is not None:
+        parts.append(texts.QUICK_INVESTMENT.format(value=fmt_number(f.investment, 2)))
+    if f.indicator:
+        parts.append(f.indicator)
+    out = " ".join(p for p in parts if p)
+    if f.status == BLOCKED and f.problems:
+        out += f"：{f.problems}"
+    return out
+
+
+def _last(ctx: Context, aid: int) -> Report | None:
+    a = ctx.session.get(Assignment, aid)
+    if a is None or a.last_report_id is None:
+        return None
+    return ctx.session.get(Report, a.last_report_id)
+
+
+def _label(ctx: Context, aid: int) -> str:
+    a = ctx.session.get(Assignment, aid)
+    return a.item.label if a is not None else str(aid)
