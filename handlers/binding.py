@@ -3,6 +3,11 @@
 Guessing codes is throttled: after `invite_max_failures` wrong codes within `invite_lock_minutes` from one user
 or in one chat, code attempts there are refused without looking the code up (`db.repositories.throttle`). A
 stranger is told how to bind once, then hears nothing for `stranger_quiet_minutes` except answers to codes.
+
+Someone already bound who redeems a code for another organisation or role is asked first (`RebindState.CONFIRM`, a
+firm state of the dialogue kernel holding the code): the code is used only on 确认更换, after checking it is still
+good, and then every coordinator is told who moved from where to where (and that the old organisation has no
+official left, when so).
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import datetime as dt
 import logging
 import math
 import re
+from enum import StrEnum
 
-from core.messages import Reply
-from db.models import InviteCode, Person
-from db.repositories import people, throttle
-from handlers import texts
+from core.messages import Choice, Reply
+from db.models import COORDINATOR, OFFICIAL, InviteCode, Person
+from db.repositories import outbox, people, throttle
+from handlers import formatting as fmt
+from handlers import kernel, texts, vocabulary
 from handlers.context import Context, Replies
+from handlers.understanding.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +83,146 @@ def _redeem(ctx: Context, invite: InviteCode) -> Replies:
     if ctx.person is not None:
         if ctx.person.organisation_id == org.id and ctx.person.role == invite.role:
             return [Reply(texts.BIND_ALREADY.format(org=org.name, role=role_name))]
-        person: Person = ctx.person
-        person.organisation = org
-        person.role = invite.role
-    else:
-        name = invite.person_name or ctx.msg.user_name or f"{org.name}{role_name}"
-        person = people.add_person(ctx.session, name, org, invite.role, now)
-        people.bind_identity(ctx.session, person, ctx.msg.channel, ctx.msg.user_id, now, chat_id=ctx.msg.chat_id)
+        return _ask_rebind(ctx, ctx.person, invite)
+    name = invite.person_name or ctx.msg.user_name or f"{org.name}{role_name}"
+    person = people.add_person(ctx.session, name, org, invite.role, now)
+    people.bind_identity(ctx.session, person, ctx.msg.channel, ctx.msg.user_id, now, chat_id=ctx.msg.chat_id)
     invite.used_at = now
     invite.used_by_id = person.id
     ctx.session.flush()
     ctx.person = person
     return [Reply(texts.BIND_OK.format(org=org.name, role=role_name))]
+
+
+# ---- rebinding: asked first, coordinators told ---------------------------------------------------------------
+
+
+class RebindState(StrEnum):
+    CONFIRM = "binding.confirm"  # 确认更换 / 取消; data["code"] is the code, not used yet
+
+
+def _org_name(person: Person) -> str:
+    return person.organisation.name if person.organisation is not None else fmt.DASH
+
+
+def _role_name(role: str) -> str:
+    return texts.ROLE_NAMES.get(role, role)
+
+
+def _officials_left(ctx: Context, person: Person) -> bool:
+    """Whether `person`'s organisation keeps an official when `person` leaves it (True when that does not apply:
+    `person` is no official, or has no organisation)."""
+    if person.role != OFFICIAL or person.organisation_id is None:
+        return True
+    return any(p.id != person.id for p in people.people_of_org(ctx.session, person.organisation_id, (OFFICIAL,)))
+
+
+def _ask_rebind(ctx: Context, person: Person, invite: InviteCode) -> Replies:
+    """Someone bound elsewhere (or in another role) redeems `invite`: ask before anything changes."""
+    ctx.go(RebindState.CONFIRM, code=invite.code)
+    return [_question(ctx, person, invite)]
+
+
+def _leaves_no_official(ctx: Context, person: Person, invite: InviteCode) -> bool:
+    """Whether moving `person` as `invite` says leaves their organisation without any official."""
+    moves_away = person.organisation_id != invite.organisation_id or invite.role != OFFICIAL
+    return moves_away and not _officials_left(ctx, person)
+
+
+def _question(ctx: Context, person: Person, invite: InviteCode) -> Reply:
+    left_without = ""
+    if _leaves_no_official(ctx, person, invite):
+        left_without = texts.REBIND_LEFT_WITHOUT.format(org=_org_name(person), role=_role_name(OFFICIAL))
+    text = texts.REBIND_ASK.format(
+        old_org=_org_name(person),
+        old_role=_role_name(person.role),
+        new_org=invite.organisation.name,
+        new_role=_role_name(invite.role),
+        left_without=left_without,
+    )
+    choices = [
+        Choice(texts.REBIND_CHOICE_CONFIRM, texts.REBIND_CHOICE_CONFIRM),
+        Choice(texts.REBIND_CHOICE_CANCEL, texts.REBIND_CHOICE_CANCEL),
+    ]
+    return Reply(text, choices=choices)
+
+
+def _pending_invite(ctx: Context) -> InviteCode | None:
+    code = (ctx.data or {}).get("code")
+    return people.get_invite(ctx.session, code) if isinstance(code, str) else None
+
+
+def _on_confirm(ctx: Context, text: str) -> Replies:
+    t = normalize(text)
+    if t == texts.REBIND_CHOICE_CANCEL or vocabulary.CANCEL_RE.match(t):
+        return kernel.end(ctx)
+    if t != texts.REBIND_CHOICE_CONFIRM:
+        return [Reply(texts.REBIND_PENDING), *_prompt(ctx)]
+    code = str((ctx.data or {}).get("code", ""))
+    person = ctx.person
+    ctx.reset()
+    if person is None or not code:
+        return [Reply(texts.BIND_USAGE)]
+    # The code may have been used or have expired since the question was asked: look again, under a lock.
+    invite = _usable(people.get_invite(ctx.session, code, lock=True), code, ctx.clock.utcnow())
+    if isinstance(invite, str):
+        return [Reply(invite)]
+    org = invite.organisation
+    if person.organisation_id == org.id and person.role == invite.role:
+        return [Reply(texts.BIND_ALREADY.format(org=org.name, role=_role_name(invite.role)))]
+    return _rebind(ctx, person, invite)
+
+
+def _rebind(ctx: Context, person: Person, invite: InviteCode) -> Replies:
+    """Move `person` to the organisation and role of `invite`, use the code, and tell every coordinator."""
+    now = ctx.clock.utcnow()
+    old_org, old_role, old_org_id = _org_name(person), person.role, person.organisation_id
+    leaves_none = _leaves_no_official(ctx, person, invite)
+    org = invite.organisation
+    person.organisation = org
+    person.role = invite.role
+    invite.used_at = now
+    invite.used_by_id = person.id
+    ctx.session.flush()
+    note = texts.REBIND_NOTIFY.format(
+        name=person.name,
+        old_org=old_org,
+        old_role=_role_name(old_role),
+        new_org=org.name,
+        new_role=_role_name(invite.role),
+    )
+    if leaves_none:
+        note += "\n" + texts.REBIND_NOTIFY_LEFT_WITHOUT.format(org=old_org, role=_role_name(OFFICIAL))
+    for coordinator in people.people_with_roles(ctx.session, (COORDINATOR,)):
+        if coordinator.id != person.id:
+            outbox.notify_person(ctx.session, coordinator, f"binding:{invite.code}", "binding", note, now)
+    log.info("person %s rebound from org %s (%s) to org %s (%s)", person.id, old_org_id, old_role, org.id, invite.role)
+    return [Reply(texts.REBIND_DONE.format(org=org.name, role=_role_name(invite.role)))]
+
+
+def _prompt(ctx: Context) -> Replies:
+    invite = _pending_invite(ctx)
+    if invite is None or ctx.person is None:
+        ctx.reset()
+        return []
+    return [_question(ctx, ctx.person, invite)]
+
+
+def _accepts(ctx: Context, text: str) -> kernel.Fit:
+    t = normalize(text)
+    return kernel.Fit.YES if t in (texts.REBIND_CHOICE_CONFIRM, texts.REBIND_CHOICE_CANCEL) else kernel.Fit.NO
+
+
+DIALOGUE = kernel.register(
+    kernel.Dialogue(
+        name="binding",
+        states=RebindState,
+        handlers={RebindState.CONFIRM: _on_confirm},
+        prompt=_prompt,
+        accepts=_accepts,
+        cancel=kernel.end,
+    )
+)
 
 
 def _throttle_keys(ctx: Context) -> list[str]:

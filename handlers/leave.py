@@ -1,5 +1,8 @@
-"""Pausing reminders: "请假到 6月5日" stops nudges and prompts through that day; "取消请假" / "恢复提醒" ends
-the pause early. The scheduler skips anyone whose `paused_until` is today or later."""
+"""Pausing reminders: "请假到 6月5日" stops the person's own nudges, overdue notices, event reminders and weekly
+prompts through that day; "取消请假" / "恢复提醒" ends the pause early. The scheduler skips anyone whose
+`paused_until` is today or later for those; review notices, replies and the weekly digest still reach them, and
+a deadline nudge still reaches the organisation's other officials. "谁请假了" (`handlers.queries.absence`) lists
+who is on leave."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from core.messages import Reply
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
+from handlers.understanding.intents import ON_LEAVE_RE
 from handlers.understanding.numbers import parse_date, to_number
 from handlers.understanding.text import normalize
 
@@ -37,8 +41,8 @@ def command(ctx: Context, text: str) -> list[Reply] | None:
         person.paused_until = None
         return [Reply(texts.LEAVE_RESUMED)]
     m = LEAVE_RE.match(t)
-    if not m:
-        return None
+    if not m or ON_LEAVE_RE.search(t):
+        return None  # "请假人员", "请假名单": a question about who is on leave, for the queries
     rest = m.group(1)
     if not rest:
         return [Reply(texts.LEAVE_USAGE)]

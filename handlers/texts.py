@@ -383,6 +383,25 @@ LEAVE_USAGE = "请告诉我请假到哪天，例如：请假到 6月5日，或�
 LEAVE_PAST = "{date}已经过去了，请发送今天以后的日期，例如：请假到 6月5日。"
 LEAVE_TOO_LONG = "请假最长{n}天。长期不在岗请联系市委生态文明办更换填报人。"
 
+# ---- rebinding and who is on leave (handlers/binding.py, handlers/queries/absence.py, digest) (issue 13) ----
+REBIND_ASK = "您目前是{old_org}的{old_role}。使用这个绑定码将改为{new_org}的{new_role}{left_without}。确认更换吗？"
+REBIND_LEFT_WITHOUT = "，{org}将没有{role}"
+REBIND_CHOICE_CONFIRM = "确认更换"
+REBIND_CHOICE_CANCEL = "取消"
+REBIND_PENDING = "请选择“确认更换”或“取消”。"
+REBIND_DONE = "已更换：您现在是{org}的{role}。\n发送“汇报”开始填报，发送“帮助”查看我能做什么。"
+REBIND_NOTIFY = "绑定变更：{name}已从{old_org}的{old_role}改为{new_org}的{new_role}。"
+REBIND_NOTIFY_LEFT_WITHOUT = "{org}目前没有{role}，请尽快安排人员绑定。"
+ABSENCE_NONE = "目前没有人请假。"
+ABSENCE_NONE_OWN = "{org}目前没有人请假。"
+ABSENCE_HEADER = "正在请假的人员（{n}人）："
+ABSENCE_LINE = "{i}. {name}（{org}，{role}）请假到{until}；{cover}"
+ABSENCE_COVERED = "本单位另有{role}在岗"
+ABSENCE_UNCOVERED = "本单位没有其他{role}在岗"
+ABSENCE_NO_ORG = "未指定单位"
+DIGEST_ON_LEAVE = "本周请假人员（{n}人）"
+DIGEST_ON_LEAVE_LINE = "{bullet} {name}（{org}）请假到{until}"
+
 # ---- queries (handlers/queries/, handlers/plan_text.py) ------------------------------------------------
 Q_NO_PLAN = "还没有导入工作计划，暂时无法查询。"
 Q_UNKNOWN = "没太明白“{text}”。{hint}您可以这样问：\n{examples}"

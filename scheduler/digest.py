@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from db.models import BLOCKED, Plan
-from db.repositories import progress
+from db.repositories import people, progress
 from db.repositories.progress import AssignmentView, Counts
 from handlers import formatting as fmt
 from handlers import texts
@@ -48,6 +48,15 @@ class OrgLine:
         return self.completion - self.before
 
 
+@dataclass(frozen=True)
+class Away:
+    """Someone on leave ("请假到 6月5日"): reminders paused through `until`."""
+
+    name: str
+    org: str
+    until: dt.date
+
+
 @dataclass
 class Digest:
     plan_title: str
@@ -62,6 +71,7 @@ class Digest:
     blocked: list[AssignmentView]
     silent: list[OrgLine]
     projects: list[progress.ProjectLine]
+    on_leave: list[Away] = field(default_factory=list)  # people paused on the digest's day (a current digest)
 
     @property
     def invest_planned(self) -> Decimal:
@@ -92,6 +102,12 @@ class Digest:
         sections += self._task_lists(bullet)
         silent = ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE]
         sections.append((texts.DIGEST_SILENT.format(n=len(self.silent)), silent))
+        if self.on_leave:
+            away = [
+                texts.DIGEST_ON_LEAVE_LINE.format(bullet=bullet, name=a.name, org=a.org, until=fmt.day(a.until))
+                for a in self.on_leave
+            ]
+            sections.append((texts.DIGEST_ON_LEAVE.format(n=len(self.on_leave)), _listed(away)))
         if self.projects:
             sections.append((texts.DIGEST_INVESTMENT, [self._investment_line()]))
         return sections
@@ -256,7 +272,17 @@ def build_digest(
         blocked=[v for v in views if v.status == BLOCKED],
         silent=[ol for ol in lines if ol.silent],
         projects=progress.project_lines(session, views),
+        on_leave=_on_leave(session, now.date(), org_ids) if current else [],
     )
+
+
+def _on_leave(session: Session, today: dt.date, org_ids: list[int] | None) -> list[Away]:
+    """Who is on leave on `today` (a pause records no history: only a current digest shows it)."""
+    return [
+        Away(p.name, p.organisation.name if p.organisation is not None else fmt.DASH, p.paused_until)
+        for p in people.on_leave(session, today, org_ids)
+        if p.paused_until is not None
+    ]
 
 
 # ---- chart --------------------------------------------------------------------------------------------------

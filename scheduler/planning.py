@@ -5,8 +5,11 @@
 a scan that asks about every organisation still runs one query per kind of data.
 
 Shared rules:
-- Nobody is sent anything while paused (`paused_until` ≥ today); inside quiet hours rows are queued with their
-  first attempt at the end of the window (`not_before`).
+- A paused person (`paused_until` ≥ today, "请假到 6月5日") is sent none of their own nudges, overdue notices,
+  escalations, event reminders or weekly prompts; the organisation's other officials still get theirs (nudges go to
+  every official of the organisation), escalations about the paused person's tasks still reach the coordinators,
+  and the weekly digest, review notices and replies are not held back. Inside quiet hours rows are queued with
+  their first attempt at the end of the window (`not_before`).
 - Messages go to one identity per person: the enabled channel the person last talked to duban on (console
   only when the person has no other identity).
 - The daily jobs (nudges, overdue notices, escalations, event reminders) run on working days from `DAILY_AT`.

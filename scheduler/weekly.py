@@ -138,10 +138,11 @@ class WeeklyJobs(PlanningRun):
         ]
 
     def _digest_targets(self, nominal: dt.date) -> list[tuple[str, Recipient]]:
-        """(dedupe key, recipient) of every coordinator not paused, then of the configured group chats."""
+        """(dedupe key, recipient) of every coordinator, then of the configured group chats. A coordinator on leave
+        still gets the digest: a pause stops the person's own nudges and prompts, not reports."""
         targets: list[tuple[str, Recipient]] = []
         for person in self.people_of(None, (COORDINATOR,)):
-            rcpt = None if self.paused(person) else self.recipient(person)
+            rcpt = self.recipient(person)
             if rcpt is not None:
                 targets.append((f"digest:{person.id}:{nominal.isoformat()}", rcpt))
         if self.settings.telegram_digest_chat_id:

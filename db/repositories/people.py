@@ -90,6 +90,27 @@ def people_with_roles(session: Session, roles: tuple[str, ...]) -> list[Person]:
     )
 
 
+def on_leave(session: Session, today: dt.date, org_ids: list[int] | None = None) -> list[Person]:
+    """Active people paused through `today` or later (of `org_ids`; None: everyone), by organisation and name."""
+    q = (
+        select(Person)
+        .where(Person.active.is_(True), Person.paused_until.is_not(None), Person.paused_until >= today)
+        .options(selectinload(Person.organisation))
+    )
+    if org_ids is not None:
+        q = q.where(Person.organisation_id.in_(org_ids))
+    return sorted(session.execute(q).scalars(), key=lambda p: (p.organisation_id or 0, p.name, p.id))
+
+
+def present(session: Session, org_id: int, role: str, today: dt.date, besides: Person | None = None) -> list[Person]:
+    """Active people of `org_id` with `role` who are not paused today (other than `besides`)."""
+    return [
+        p
+        for p in people_of_org(session, org_id, (role,))
+        if (p.paused_until is None or p.paused_until < today) and (besides is None or p.id != besides.id)
+    ]
+
+
 def new_invite(
     session: Session,
     organisation: Organisation,

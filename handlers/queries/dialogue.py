@@ -27,7 +27,7 @@ from db.models import Plan
 from db.repositories import plans, progress, queries
 from handlers import checkin, kernel, texts, vocabulary
 from handlers.context import Context, Replies
-from handlers.queries import access, lists, overview, paging
+from handlers.queries import absence, access, lists, overview, paging
 from handlers.queries.paging import Answer, Page
 from handlers.queries.unknown import unknown_reply
 from handlers.understanding import nlu as nlu_mod
@@ -43,7 +43,7 @@ class QueryState(StrEnum):
 
 # What a question typed mid-dialogue asks for; the last two list the sender's own or everyone's open items.
 QUESTION_INTENTS = frozenset(
-    {nlu_mod.PROGRESS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.INVESTMENT, nlu_mod.MY_TASKS}
+    {nlu_mod.PROGRESS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.INVESTMENT, nlu_mod.MY_TASKS, nlu_mod.ON_LEAVE}
 )
 OWN_LIST_INTENTS = frozenset({nlu_mod.MY_TASKS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED})
 
@@ -136,6 +136,8 @@ def respond(ctx: Context, nlu: NLU, plan: Plan | None, u: Understanding, allow_r
         if vocabulary.THANKS_RE.match(u.text.strip()):
             return [Reply(texts.Q_ACK)]
         return [unknown_reply(ctx, nlu, u)]
+    if u.intent == nlu_mod.ON_LEAVE and not u.ambiguous:
+        return _shown(ctx, absence.on_leave(ctx, lex, u))  # about people, not the plan: no plan needed
     if plan is None:
         return [Reply(texts.Q_NO_PLAN)]
     if u.intent == nlu_mod.REPORT:

@@ -19,7 +19,7 @@ from handlers.understanding.report import report_figures
 from handlers.understanding.result import MAX_CHOICES, Candidate, Understanding
 
 # Intents
-PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN = (
+PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_LEAVE = (
     "progress",
     "overdue",
     "unreported",
@@ -28,8 +28,9 @@ PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN = (
     "help",
     "report",
     "unknown",
+    "on_leave",
 )
-INTENTS = (PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN)
+INTENTS = (PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_LEAVE)
 
 # How items named are scored
 KIND_BONUS, CONTEXT_BONUS, ASSIGNEE_BONUS = 3.0, 3.0, 1.5
@@ -47,6 +48,12 @@ UNREPORTED_RE = re.compile(
 OVERDUE_RE = re.compile(
     r"逾期|超期|延期|过期|拖期|超时|误期|拖延|拖了|超过(了)?(截止|期限|时限)|过了(截止|期限|时限)"
     r"|(没|未)按(时|期)|到期(没|未)(有)?完成|已到期|晚了"
+)
+# Who is on leave: "谁请假了", "请假人员", "谁在休假", "请假名单", "哪些人请假了", "墨脱县有人请假吗".
+ON_LEAVE_RE = re.compile(
+    r"(谁|哪些人|哪几个人|哪位|有人|有没有人|几个人|多少人)(在|正在|还在)?(请假|休假|请了假)"
+    r"|^(请假|休假)(的)?(人员|名单|人|情况|的人|人数)"
+    r"|(人员|名单)?(请假|休假)(人员|名单|情况)$"
 )
 INVESTMENT_RE = re.compile(r"投资|投入了?多少|花了多少|资金完成|完成资金|钱")
 PROGRESS_RE = re.compile(
@@ -248,6 +255,8 @@ def _intent(
         unknown: words were left that match nothing.
     """
     has_entity = named or ranked
+    if ON_LEAVE_RE.search(masked) and not report_signal:
+        return ON_LEAVE
     if vocabulary.ASKS_FOR_HELP_RE.search(masked) and not has_entity:
         return HELP
     if UNREPORTED_RE.search(masked) and not report_signal:
@@ -309,7 +318,7 @@ def _settle(
     if intent == INVESTMENT and item_kind not in (None, PROJECT):
         item_id = item_kind = None
         indicator = None
-    if intent in (REPORT, UNREPORTED, HELP, UNKNOWN):
+    if intent in (REPORT, UNREPORTED, HELP, UNKNOWN, ON_LEAVE):
         # a report names its task among the sender's own; the plan numbers do not apply
         project = indicator = None
         if intent == REPORT:
