@@ -190,3 +190,13 @@ def test_a_photo_during_the_evidence_step_is_kept_as_a_copy_in_the_data_dir(app,
     stored = Path(att.path)
     assert stored.is_relative_to((tmp_path / "data" / "evidence" / "console").resolve())
     assert stored.read_bytes() == b"\xff\xd8\xff fake jpeg"
+
+
+def test_a_person_with_a_telegram_account_gets_nothing_on_the_console(app, db_url, tmp_path, monkeypatch):
+    args = ["--database-url", db_url, "--data-dir", str(tmp_path / "data"), "--now", NOW]
+    person = ["person", "add", "次仁", "--org", "墨脱县", "--role", "official", "--telegram-id", "4711"]
+    assert main([*args, *person, "--console", "次仁"], out=io.StringIO()) == 0
+    note = notify(app, "次仁", "t:tg", "去 Telegram 的通知")
+    assert console(monkeypatch, db_url, tmp_path, "次仁", "") == ""
+    row = rows(app)[note]
+    assert (row.channel, row.chat_id, row.status) == ("telegram", "4711", OUT_PENDING)
