@@ -232,6 +232,14 @@ TG_FILE_TOO_LARGE = "文件太大（Telegram 机器人最多接收 20MB），请
 CONSOLE_WELCOME = "督办助手控制台（用户：{user}）。输入“帮助”查看用法，Ctrl-D 退出。"
 CONSOLE_ATTACHMENT = "[附件] {name}: {path}"
 
+# ---- console: delivery and evidence (issue 13) -----------------------------------------------------------
+CONSOLE_EVIDENCE_HINT = "发送佐证材料：/photo 图片路径 或 /file 文件路径，例如 /photo /home/me/现场.jpg"
+CONSOLE_UNREAD = "您有{count}条未读消息："
+CONSOLE_FILE_USAGE = "请在 {command} 后写上文件路径，例如：{command} /home/me/现场.jpg"
+CONSOLE_FILE_MISSING = "找不到文件“{path}”。{command} 后应写一个已存在的文件路径，例如：{command} /home/me/现场.jpg"
+CONSOLE_FILE_NOT_REGULAR = "“{path}”不是普通文件（可能是文件夹）。{command} 后应写一个文件的路径。"
+CONSOLE_FILE_UNREADABLE = "无法读取文件“{path}”（{error}）。请检查文件权限后重新发送。"
+
 # ---- people management (admins) --------------------------------------------------------------------------
 INVITE_USAGE = "用法：邀请 单位名 [填报人|协调员]，例如：邀请 墨脱县 填报人"
 INVITE_CREATED = "已生成{org}{role}绑定码：{code}（{expires} 前有效，仅可使用一次）。\n请对方发送：绑定 {code}"

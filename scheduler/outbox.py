@@ -59,13 +59,21 @@ def claim(
     kinds: Iterable[str] | None = None,
     wall_now: dt.datetime | None = None,
     worker_timeout: dt.timedelta | None = None,
+    chat_id: str | None = None,
+    undeferred_due: bool = False,
 ) -> list[Outbox]:
     """Claim up to `limit` due rows for `worker_id`; the caller commits right away, then sends.
 
     Due rows are pending rows whose time has come, and rows in "sending" whose claim is older than `lease`, or
     (with `wall_now` and `worker_timeout`) whose worker stopped beating: it died. Only rows for `channels` are
     claimed, so a process without, say, WeCom leaves WeCom rows to a process that has it; only rows of `kinds`
-    when given (replies go out in quiet hours, nudges do not).
+    when given (replies go out in quiet hours, nudges do not); only the rows of one chat with `chat_id` (the
+    console shows a person the rows queued for their console chat when they open it).
+
+    With `undeferred_due`, a pending row queued to go at once (never deferred: its time is its creation time) is
+    due whatever `now` says. The console wants this: every run with `--now` starts at the same pretended instant,
+    so a notice an earlier run queued a few minutes into its session lies in the next run's future. Rows queued
+    for later (`not_before`, quiet hours) still wait for their time.
 
     Replies to one chat go out in the order they were queued: a reply is not claimed while an earlier reply to
     the same chat is still waiting or being sent.
@@ -73,8 +81,11 @@ def claim(
     abandoned_claim = Outbox.claimed_at < now - lease
     if wall_now is not None and worker_timeout is not None:
         abandoned_claim = or_(abandoned_claim, inbox.abandoned(Outbox.claimed_by, wall_now, worker_timeout))
+    time_has_come = Outbox.next_attempt_at <= now
+    if undeferred_due:
+        time_has_come = or_(time_has_come, and_(Outbox.attempts == 0, Outbox.next_attempt_at <= Outbox.created_at))
     due = or_(
-        and_(Outbox.status == OUT_PENDING, Outbox.next_attempt_at <= now),
+        and_(Outbox.status == OUT_PENDING, time_has_come),
         and_(Outbox.status == OUT_SENDING, abandoned_claim),
     )
     earlier = aliased(Outbox)
@@ -95,6 +106,8 @@ def claim(
         q = q.where(Outbox.channel.in_(list(channels)))
     if kinds is not None:
         q = q.where(Outbox.kind.in_(list(kinds)))
+    if chat_id is not None:
+        q = q.where(Outbox.chat_id == chat_id)
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     rows = list(session.execute(q).scalars())

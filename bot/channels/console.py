@@ -2,25 +2,37 @@
 
 Each input line is one message from the chosen person, handled through the shared edge like any channel's;
 replies are printed with their choices numbered. A number typed back is sent as typed: the engine maps it to
-the choice of the question it is waiting for. `/file PATH` and `/photo PATH` send a file as evidence.
+the choice of the question it is waiting for. `/file PATH` and `/photo PATH` send a file as evidence: it is
+checked and copied into the data directory (`evidence/console/`), as the other channels store their downloads.
+
+Before every prompt (and so first of all when it opens), the console shows what the outbox holds for the person's
+console chat: `duban serve` has no console channel, so nudges and notices addressed to it wait there (see
+`bot.channels.console_outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import mimetypes
+import os
+import re
+import shutil
 import sys
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
 
 from bot.app import App
+from bot.channels.console_outbox import ConsoleOutbox
 from bot.channels.edge import Edge, TextLimit
 from core import ids
 from core.messages import InAttachment, IncomingMessage, Reply
 from db.models import Identity, Person
 from handlers import texts
+from scheduler.sender import Claimed
 
 CHANNEL = ids.CONSOLE
 PROMPT = "> "
@@ -43,13 +55,60 @@ def resolve_user(app: App, user: str) -> str:
     return user
 
 
+class BadAttachment(Exception):
+    """A `/photo` or `/file` line that names no readable file; the message says what was expected."""
+
+
 def parse_line(text: str) -> tuple[str, tuple[InAttachment, ...]]:
-    """(text, attachments) of one input line: `/file PATH` and `/photo PATH` attach the file."""
+    """(text, attachments) of one input line: `/file PATH` and `/photo PATH` attach the file (as typed; see
+    `store_evidence`).
+
+    Raises:
+        BadAttachment: `/file` or `/photo` without a path.
+    """
     stripped = text.strip()
+    if stripped in ("/file", "/photo"):
+        raise BadAttachment(texts.CONSOLE_FILE_USAGE.format(command=stripped))
     if stripped.startswith("/file ") or stripped.startswith("/photo "):
         kind, path = stripped.split(" ", 1)
         return "", (InAttachment(kind="photo" if kind == "/photo" else "file", local_path=path.strip()),)
     return text, ()
+
+
+def _extension(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+def store_evidence(att: InAttachment, directory: Path) -> InAttachment:
+    """Copy the file an input line names into `directory` (the report keeps it even if the original moves) and
+    describe it: name, MIME type, size.
+
+    Raises:
+        BadAttachment: the path does not exist, is not a regular file, or cannot be read.
+    """
+    command = "/photo" if att.kind == "photo" else "/file"
+    typed = att.local_path
+    unquoted = typed[1:-1] if len(typed) > 1 and typed[0] == typed[-1] and typed[0] in "'\"" else typed
+    source = Path(os.path.expanduser(unquoted))
+    if not source.exists():
+        raise BadAttachment(texts.CONSOLE_FILE_MISSING.format(path=typed, command=command))
+    if not source.is_file():
+        raise BadAttachment(texts.CONSOLE_FILE_NOT_REGULAR.format(path=typed, command=command))
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{uuid.uuid4().hex}{_extension(source.name)}"
+    try:
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise BadAttachment(texts.CONSOLE_FILE_UNREADABLE.format(path=typed)) from exc
+    return InAttachment(
+        kind=att.kind,
+        local_path=str(target.resolve()),
+        file_name=source.name,
+        mime_type=mimetypes.guess_type(source.name)[0],
+        size=target.stat().st_size,
+    )
 
 
 def run_console(app: App, user: str, inp: TextIO, out: TextIO) -> int:
@@ -60,9 +119,11 @@ def run_console(app: App, user: str, inp: TextIO, out: TextIO) -> int:
 async def _converse(app: App, user_id: str, inp: TextIO, out: TextIO) -> int:
     edge = Edge(CHANNEL, NO_LIMIT)
     edge.attach(app)
+    queued = ConsoleOutbox(app, user_id)
+    evidence_dir = Path(app.settings.data_dir) / "evidence" / CHANNEL
     interactive = inp.isatty()
     if interactive:
-        out.write(texts.CONSOLE_WELCOME.format(user=user_id) + "\n")
+        out.write(texts.CONSOLE_WELCOME.format(user=user_id) + "\n" + texts.CONSOLE_EVIDENCE_HINT + "\n")
     session_tag = uuid.uuid4().hex[:12]  # message ids unique across console sessions
     counter = itertools.count(1)
 
@@ -73,7 +134,14 @@ async def _converse(app: App, user_id: str, inp: TextIO, out: TextIO) -> int:
             out.write(texts.CONSOLE_ATTACHMENT.format(name=a.file_name or a.path, path=a.path) + "\n")
         out.flush()
 
+    async def show_queued(rows: list[Claimed]) -> None:
+        out.write(texts.CONSOLE_UNREAD.format(count=len(rows)) + "\n")
+        for row in rows:
+            await show(ConsoleOutbox.reply(row))
+
     while True:
+        # What was queued for this chat meanwhile (by the scheduler, a coordinator, another process) comes first.
+        await queued.deliver(show_queued)
         if interactive:
             out.write(PROMPT)
             out.flush()
@@ -85,7 +153,13 @@ async def _converse(app: App, user_id: str, inp: TextIO, out: TextIO) -> int:
             continue
         if not interactive:
             out.write(f"{PROMPT}{text}\n")
-        text, attachments = parse_line(text)
+        try:
+            text, attachments = parse_line(text)
+            attachments = tuple([await asyncio.to_thread(store_evidence, a, evidence_dir) for a in attachments])
+        except BadAttachment as exc:
+            out.write(f"{exc}\n")
+            out.flush()
+            continue
         msg = IncomingMessage(
             channel=CHANNEL,
             chat_id=user_id,
