@@ -85,6 +85,9 @@ class Dialogue:
         accepts: how a text fits the pending question of the current state.
         cancel: what `取消` does (reset, or park a draft).
         discard: what `删除草稿 [which]` does, for a dialogue that keeps drafts (gets the words after it).
+        resume: what `继续` does (default: the pending question again).
+        busy: whether something is being written that a command starting this dialogue anew would leave (then
+            the user is told to finish or cancel it); default: always.
         expire: what silence past the expiry does; None: the state is left and the message handled anew.
         expires: whether the dialogue expires at all.
         soft_keeps_questions: in a soft state, a question is answered and the state kept (an offer, a report
@@ -99,6 +102,8 @@ class Dialogue:
     cancel: Callable[[Context], Replies]
     soft: Mapping[StrEnum, SoftHandler] = field(default_factory=dict)
     discard: Callable[[Context, str], Replies] | None = None
+    resume: Callable[[Context], Replies] | None = None
+    busy: Callable[[Context], bool] | None = None
     expire: Callable[[Context], Replies | None] | None = None
     expires: bool = True
     soft_keeps_questions: bool = True
@@ -309,7 +314,7 @@ def _in_dialogue(ctx: Context, dialogue: Dialogue, resolved: _Resolved, interrup
     if resolved.by_choice:
         return dialogue.handlers[state](ctx, text)
     if vocabulary.RESUME_RE.match(text):
-        return dialogue.prompt(ctx)
+        return dialogue.resume(ctx) if dialogue.resume is not None else dialogue.prompt(ctx)
     interrupt = interrupts.classify(ctx, text)
     if interrupt is None:
         return dialogue.handlers[state](ctx, text)
@@ -340,7 +345,10 @@ def _interrupt(ctx: Context, dialogue: Dialogue, text: str, interrupt: Interrupt
     """Answer the question or run the command, then ask the pending question again."""
     if interrupt.starts is not None:
         if interrupt.starts == dialogue.name:
-            return [Reply(texts.K_ALREADY_IN), *dialogue.prompt(ctx)]
+            if dialogue.busy is None or dialogue.busy(ctx):
+                return [Reply(texts.K_ALREADY_IN), *dialogue.prompt(ctx)]
+            ctx.reset()  # nothing being written (a list): the command starts over
+            return interrupts.run(ctx, text)
         # Another dialogue: this one is left the way 取消 leaves it (a draft is kept for 继续).
         parked = dialogue.cancel(ctx)
         return [*parked, *interrupts.run(ctx, text)]

@@ -17,7 +17,7 @@ from db.models import DONE, IN_PROGRESS, NOT_STARTED, RETURNED, Assignment, Repo
 from db.repositories import conversations, reports
 from handlers import formatting as fmt
 from handlers import kernel, texts
-from handlers.checkin import drafts, flow, listing
+from handlers.checkin import flow, listing
 from handlers.checkin.flow import start
 from handlers.checkin.model import CheckinData, CheckinState, Fields, fields_of, save
 from handlers.checkin.questions import MAX_TEXT
@@ -57,6 +57,8 @@ DIALOGUE = kernel.register(
         accepts=flow.accepts,
         cancel=flow.cancel,
         discard=flow.discard,
+        resume=flow.resume_in_dialogue,
+        busy=flow.busy,
         expire=flow.expire,
     )
 )
@@ -69,15 +71,8 @@ def arm_weekly_prompt(session: Session, channel: str, chat_id: str, user_id: str
 
 
 def resume(ctx: Context, which: str = "") -> Replies:
-    """`继续` (`继续 序号或名称`): a parked draft, at the question where it was left; several: which one."""
-    kept = list(drafts.parked(ctx))
-    if not kept:
-        return [Reply(texts.NO_DRAFT)]
-    aid = flow.pick_draft(ctx, which, kept) if which else (kept[0] if len(kept) == 1 else None)
-    if aid is not None:
-        return flow.restore(ctx, aid)
-    save(ctx, S.DRAFTS, CheckinData())
-    return [flow.drafts_reply(ctx, CheckinData())]
+    """`继续` (`继续 序号或名称`) outside the dialogue: a parked draft; several: which one."""
+    return flow.resume_parked(ctx, which)
 
 
 def discard_draft(ctx: Context, which: str = "") -> Replies:

@@ -143,6 +143,14 @@ def accepts(ctx: Context, text: str) -> Fit:
 def on_pick(ctx: Context, text: str) -> Replies:
     data = load(ctx)
     org = reporting_org(ctx, data)
+    t = normalize(text)
+    if t in vocabulary.END_WORDS:
+        ctx.reset()
+        return [Reply(texts.END_SESSION)]
+    which = vocabulary.RESUME_WHICH_RE.match(t)
+    if which and drafts.parked(ctx):
+        ctx.reset()
+        return resume_parked(ctx, which.group(1))
     if vocabulary.MORE_RE.match(normalize(text)):
         page = data.page + 1
         data.page = page if page * listing.PAGE < len(data.options) else 0
@@ -212,6 +220,31 @@ def restore(ctx: Context, aid: int) -> Replies:
     if data.draft is not None:
         intro.append(questions.header(ctx, assignment(ctx, data.draft)))
     return [*intro, *prompt(ctx)]
+
+
+def busy(ctx: Context) -> bool:
+    """A draft is being written (a list or an offer is not)."""
+    return load(ctx).draft is not None
+
+
+def resume_in_dialogue(ctx: Context) -> Replies:
+    """`继续` in the check-in: the question again while writing; from a list, the parked drafts."""
+    if busy(ctx) or not drafts.parked(ctx):
+        return prompt(ctx)
+    ctx.reset()
+    return resume_parked(ctx)
+
+
+def resume_parked(ctx: Context, which: str = "") -> Replies:
+    """`继续` (`继续 序号或名称`): a parked draft, at the question where it was left; several: which one."""
+    kept = list(drafts.parked(ctx))
+    if not kept:
+        return [Reply(texts.NO_DRAFT)]
+    aid = pick_draft(ctx, which, kept) if which else (kept[0] if len(kept) == 1 else None)
+    if aid is not None:
+        return restore(ctx, aid)
+    save(ctx, S.DRAFTS, CheckinData())
+    return [drafts_reply(ctx, CheckinData())]
 
 
 def drafts_reply(ctx: Context, data: CheckinData) -> Reply:

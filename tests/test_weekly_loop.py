@@ -1,0 +1,352 @@
+"""The weekly loop as an official lives it: a light check-in over 墨脱县's 35 items (nothing changed: 3 messages;
+5 changed: ≤ 15), one-line answers that ask only what is missing, several drafts, 同上, and the small things that
+went wrong before (question numbering, the target's internal note, 已完成 → 推进中 without a percentage)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from bot.app import App
+from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, PROJECT, Assignment, Item, Organisation, Report
+from db.repositories import people, plans, progress, reports
+from handlers import texts
+from tests.conftest import Chat
+
+OFFICIAL = "墨脱填报人"
+MONDAY = dt.datetime(2023, 7, 10, 10, 0)  # a Monday: the week's check-in
+
+
+def _open(app: App, org: str) -> list[progress.AssignmentView]:
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        oid = s.execute(select(Organisation.id).where(Organisation.name == org)).scalar_one()
+        return [v for v in progress.assignment_views(s, plan, app.clock.today(), org_ids=[oid]) if not v.closed]
+
+
+def _file_last_week(app: App, org: str, person: str = OFFICIAL) -> dict[int, Report]:
+    """A report on every open item of `org`, filed a week ago: in progress at 40 %, with the figures each kind
+    needs. Returns them by assignment id."""
+    at = app.clock.utcnow() - dt.timedelta(days=7)
+    out = {}
+    views = _open(app, org)
+    with app.session_factory() as s, s.begin():
+        who = people.find_by_identity(s, "console", person)
+        for v in views:
+            a = s.get(Assignment, v.assignment_id)
+            assert a is not None
+            values: dict[str, object] = {"status": IN_PROGRESS, "percent": Decimal(40), "description": "上周的工作"}
+            if a.item.kind == PROJECT:
+                values["investment_done"] = Decimal(100)
+            if a.item.kind == INDICATOR:
+                values["indicator_value"], values["indicator_number"] = "50", Decimal(50)
+            out[a.id] = reports.add_report(s, a, who, "console", at, values)
+        s.expunge_all()
+    return out
+
+
+def _this_week(app: App, aids: list[int]) -> dict[int, Report]:
+    monday = dt.datetime(2023, 7, 9, 16, 0)  # Monday 00:00 in Asia/Shanghai, as stored (UTC)
+    with app.session_factory() as s:
+        rows = s.execute(select(Report).where(Report.assignment_id.in_(aids), Report.created_at >= monday)).scalars()
+        out = {r.assignment_id: r for r in rows}
+        s.expunge_all()
+    return out
+
+
+def _at_monday(app: App) -> None:
+    app.clock.set(MONDAY, frozen=True)
+
+
+def test_nothing_changed_on_35_items_takes_three_messages(app: App) -> None:
+    _at_monday(app)
+    views = _open(app, "墨脱县")
+    assert len(views) == 35
+    before = _file_last_week(app, "墨脱县")
+    c = Chat(app, OFFICIAL)
+    sent = 0
+    for text in ("汇报", "全部无变化", "确认"):
+        out = c.send(text)
+        sent += 1
+    assert sent == 3
+    assert "35项" in out and "都已汇报" in out
+    now = _this_week(app, list(before))
+    assert set(now) == set(before), "every item has a new version this week"
+    for aid, r in now.items():
+        old = before[aid]
+        assert r.no_change and r.id != old.id
+        assert (r.status, r.percent, r.investment_done, r.indicator_value) == (
+            old.status,
+            old.percent,
+            old.investment_done,
+            old.indicator_value,
+        )
+    # The history shows the confirmation.
+    with app.session_factory() as s:
+        aid = next(iter(before))
+        assert [x.no_change for x in reports.history(s, aid)] == [False, True]
+
+
+def test_the_weekly_prompt_answered_with_no_change_takes_two(app: App) -> None:
+    _at_monday(app)
+    _file_last_week(app, "墨脱县")
+    from handlers import checkin
+
+    with app.session_factory() as s, s.begin():
+        assert checkin.arm_weekly_prompt(s, "console", OFFICIAL, OFFICIAL, app.clock.utcnow())
+    c = Chat(app, OFFICIAL)
+    assert "35项" in c.send("都没变化")
+    assert "都已汇报" in c.send("确认")
+
+
+def test_five_changed_in_at_most_fifteen_messages(app: App) -> None:
+    _at_monday(app)
+    views = _open(app, "墨脱县")
+    before = _file_last_week(app, "墨脱县")
+    kinds = {i: v.item_kind for i, v in enumerate(views, 1)}
+    project = next(i for i, k in kinds.items() if k == PROJECT)
+    indicator = next(i for i, k in kinds.items() if k == INDICATOR)
+    tasks = [i for i, k in kinds.items() if k not in (PROJECT, INDICATOR)]
+    c = Chat(app, OFFICIAL)
+    script = [
+        "汇报",
+        f"{tasks[0]} 推进中 60",
+        f"{tasks[1]} 完成",
+        "跳过",  # evidence for 已完成
+        f"{tasks[2]} 受阻 资金未到位",
+        f"{project} 推进中 70",
+        "1500",  # the project's investment
+        f"{indicator} 65",
+        "其余无变化",
+        "确认",
+    ]
+    for text in script:
+        out = c.send(text)
+    assert len(script) <= 15
+    assert "都已汇报" in out
+    now = _this_week(app, list(before))
+    assert set(now) == set(before)
+    by_pos = {i: now[v.assignment_id] for i, v in enumerate(views, 1)}
+    assert (by_pos[tasks[0]].status, by_pos[tasks[0]].percent) == (IN_PROGRESS, Decimal(60))
+    assert by_pos[tasks[1]].status == DONE and by_pos[tasks[1]].percent == 100
+    assert by_pos[tasks[2]].status == BLOCKED and by_pos[tasks[2]].problems == "资金未到位"
+    assert by_pos[tasks[2]].percent == 40  # carried from last week
+    assert (by_pos[project].percent, by_pos[project].investment_done) == (Decimal(70), Decimal(1500))
+    assert by_pos[indicator].indicator_number == 65
+    changed = {tasks[0], tasks[1], tasks[2], project, indicator}
+    assert all(not r.no_change for i, r in by_pos.items() if i in changed)
+    assert all(r.no_change for i, r in by_pos.items() if i not in changed)
+
+
+def test_a_range_of_no_change_and_the_list_marks(app: App) -> None:
+    _at_monday(app)
+    _file_last_week(app, "墨脱县")
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("1-5 无变化")
+    assert "已为5项提交“无变化”" in out and "本周已报5/35项" in out
+    out = c.send("汇报")
+    assert "本周已报5项" in out and out.count(texts.TASK_MARK_THIS_WEEK) == 5
+    assert "超出了列表范围" in c.send("30-40 无变化")
+
+
+def test_never_reported_items_cannot_be_confirmed_as_unchanged(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("全部无变化")
+    assert "还没有汇报过" in out
+    assert _this_week(app, [v.assignment_id for v in _open(app, "墨脱县")]) == {}
+    out = c.send("2 无变化")
+    assert "还没有汇报过" in out
+
+
+def test_a_line_that_says_nothing_is_refused_with_examples(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("3 嗯嗯")
+    assert "没看懂“3 嗯嗯”" in out and "3 推进中 60" in out
+    assert "150" in c.send("3 150%")
+    # the list is still there: a number picks a task
+    assert "当前状态" in c.send("3")
+
+
+def test_blocked_without_a_reason_asks_for_it_then_files_and_returns_to_the_list(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("4 受阻")
+    assert "受阻的原因" in out
+    out = c.send("设计单位未确定")
+    assert "已提交" in out and "受阻：设计单位未确定" in out
+    assert "已提交" in c.send("5 30")  # still in the list
+
+
+def test_percent_typed_as_a_fraction_is_asked_once(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("6 0.8")
+    assert "是指完成了 80%" in out
+    out = c.pick("80%")
+    assert "推进中 80%" in out
+    views = _open(app, "墨脱县")
+    assert _this_week(app, [views[5].assignment_id])[views[5].assignment_id].percent == 80
+
+
+def test_a_quantity_in_the_targets_unit_gives_the_progress(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, "林草局填报人")
+    out = c.send("汇报")
+    views = _open(app, "市林草局")
+    pos = next(i for i, v in enumerate(views, 1) if v.label == "国土绿化")
+    out = c.send(f"{pos} 已完成8000亩")
+    assert "已提交" in out
+    r = _this_week(app, [views[pos - 1].assignment_id])[views[pos - 1].assignment_id]
+    assert r.status == IN_PROGRESS and r.quantity_unit == "万亩" and r.quantity == Decimal("0.8")
+    assert r.percent == Decimal("66.7")
+    assert "单位不一致" in c.send(f"{pos} 完成3个")
+
+
+def test_the_target_shows_no_internal_note(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, "林草局填报人")
+    c.send("汇报")
+    out = c.send("国土绿化")
+    assert "1.2万亩" in out and "value" not in out and "以万亩计" not in out
+
+
+def test_questions_are_numbered_in_the_order_asked(app: App) -> None:
+    c = Chat(app, "生态环境局填报人")
+    c.send("汇报")
+    numbers = []
+    for text in ("八及曲", "推进中", "60", "1200", "护坡完工", "跳过"):
+        out = c.send(text)
+        numbers.append(next(ch for ch in out if ch in texts.QUESTION_NUMBERS))
+    assert numbers == list(texts.QUESTION_NUMBERS[:6])
+
+
+def test_same_as_last_time_keeps_each_answer(app: App) -> None:
+    _at_monday(app)
+    _file_last_week(app, "墨脱县")
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("1")
+    assert "上次：推进中 40%" in out and "无变化" in out
+    assert "上次：40%" in c.send("推进中")
+    assert "上次：上周的工作" in c.send("同上")
+    views = _open(app, "墨脱县")
+    out = c.send("同上")
+    for _ in range(5):
+        if "请核对" in out:
+            break
+        out = c.send("跳过")
+    assert "• 进度：40%" in out and "• 工作情况：上周的工作" in out
+    c.send("确认")
+    r = _this_week(app, [views[0].assignment_id])[views[0].assignment_id]
+    assert r.percent == 40 and not r.no_change
+
+
+def test_no_change_to_the_status_question_files_at_once(app: App) -> None:
+    _at_monday(app)
+    before = _file_last_week(app, "墨脱县")
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("2")
+    out = c.send("无变化")
+    assert "已为1项提交“无变化”" in out
+    views = _open(app, "墨脱县")
+    r = _this_week(app, [views[1].assignment_id])[views[1].assignment_id]
+    assert r.no_change and r.percent == before[views[1].assignment_id].percent
+
+
+def test_several_drafts_resumed_and_discarded_one_by_one(app: App) -> None:
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("1")
+    c.send("推进中")
+    c.send("50")
+    assert "草稿已保存" in c.send("取消")
+    c.send("汇报")
+    c.send("2")
+    c.send("受阻")
+    c.send("取消")
+    out = c.send("汇报")
+    assert out.count("📝草稿") == 2
+    out = c.send("继续")
+    assert "2份未完成的草稿" in out
+    out = c.send("2")  # the second draft listed: task 2, at its percentage
+    assert "国家示范县申报" in out and "完成进度百分比" in out
+    out = c.send("删除草稿")
+    assert "已删除" in out
+    out = c.send("继续")  # one left: resumed at once, where it was left
+    assert "两山实施方案" in out and "做了哪些工作" in out
+    c.send("取消")
+    assert "已删除" in c.send("删除草稿")
+    assert "没有未完成的汇报草稿" in c.send("继续")
+
+
+def test_picking_a_task_with_a_draft_resumes_it(app: App) -> None:
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("1")
+    c.send("推进中")
+    c.send("取消")
+    c.send("汇报")
+    out = c.send("1")
+    assert "接着填写" in out and "完成进度百分比" in out
+
+
+def test_edit_from_done_to_in_progress_asks_the_percentage(app: App) -> None:
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("1")
+    c.send("已完成")
+    for _ in range(6):
+        out = c.send("跳过")
+        if "请核对" in out:
+            break
+    c.send("确认")
+    c.send("结束")
+    c.send("修改上次汇报")
+    c.send("修改 状态")
+    out = c.send("推进中")
+    assert "完成进度百分比" in out
+    out = c.send("70")
+    assert "• 进度：70%" in out
+    out = c.send("确认")
+    assert "已更正" in out
+    with app.session_factory() as s:
+        newest = s.execute(select(Report).order_by(Report.id.desc()).limit(1)).scalar_one()
+        assert (newest.status, newest.percent) == (IN_PROGRESS, Decimal(70))
+
+
+def test_after_a_correction_the_unreported_count_is_true(app: App) -> None:
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("1 推进中 30")
+    c.send("结束")
+    c.send("修改上次汇报")
+    c.send("修改 进度")
+    c.send("35")
+    out = c.send("确认")
+    assert "还有34项" in out and "都已汇报" not in out
+
+
+def test_items_of_the_plan_each_kind_reachable_in_the_list(app: App) -> None:
+    """墨脱县's list holds its tasks, projects and indicators (35 in all)."""
+    with app.session_factory() as s:
+        kinds = {
+            k
+            for (k,) in s.execute(
+                select(Item.kind)
+                .join(Assignment, Assignment.item_id == Item.id)
+                .join(Organisation)
+                .where(Organisation.name == "墨脱县")
+            )
+        }
+    assert {PROJECT, INDICATOR} <= kinds
