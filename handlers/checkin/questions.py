@@ -107,7 +107,7 @@ def question_for(step: Step, item: Item, draft: Draft) -> Reply:
     answer to keep ("同上") when there is one."""
     reply = question(step, item, draft.fields.status)
     steps = steps_for(item.kind, draft.fields.status)
-    number = texts.QUESTION_NUMBERS[steps.index(step)] if step in steps else ""
+    number = texts.QUESTION_NUMBERS[steps.index(step)] if step in steps and not draft.quick else ""
     before = previous_value(step, draft)
     hint = texts.Q_PREVIOUS.format(value=before) if before is not None and not draft.quick else ""
     if step == Step.STATUS and draft.previous is not None and not draft.quick:

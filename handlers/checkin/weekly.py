@@ -35,10 +35,11 @@ from handlers.checkin.questions import MAX_TEXT, steps_for
 from handlers.checkin.summary import file_report
 from handlers.context import Context, Replies
 from handlers.understanding.interim_values import convert, parse_quantity, read_percent
-from handlers.understanding.numbers import fmt_number, parse_amount
+from handlers.understanding.numbers import fmt_number, parse_amount, parse_percent
 from handlers.understanding.text import normalize
 
 S = CheckinState
+SHOWN = 8  # items named in a message before "…等N项"
 
 # "3 推进中 60", "第3项：完成", "1-5 无变化", "2,4,6 无变化", "3受阻 资金未到位"
 _NUMS = r"\d{1,3}(?:\s*(?:-|~|～|—|到|至)\s*\d{1,3})?"
@@ -179,7 +180,9 @@ def file_no_change(ctx: Context, aids: list[int]) -> tuple[list[int], list[int],
 
 def _exceptions(ctx: Context, options: list[int], never: list[int], returned: list[int]) -> Replies:
     out = []
-    if never:
+    if len(never) > SHOWN:
+        out.append(Reply(texts.NO_CHANGE_NEVER_MANY.format(n=len(never), items=_numbered(ctx, options, never[:SHOWN]))))
+    elif never:
         out.append(Reply(texts.NO_CHANGE_NEVER.format(items=_numbered(ctx, options, never))))
     if returned:
         out.append(Reply(texts.NO_CHANGE_RETURNED.format(items=_numbered(ctx, options, returned))))
@@ -250,7 +253,10 @@ def _read_token(item: Item, token: str, r: _Read) -> bool:
         r.status = status
         said = True
     if item.kind == INDICATOR and qty is None:
-        number = parse_amount(token) if re.search(r"\d", token) else None
+        if "%" in token or "百分" in token:
+            number = parse_percent(token, bare_number=False)
+        else:
+            number = parse_amount(token) if re.search(r"\d", token) else None
         if number is not None and r.indicator is None:
             r.indicator, r.indicator_number = token, number
             said = True
