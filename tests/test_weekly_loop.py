@@ -350,3 +350,22 @@ def test_items_of_the_plan_each_kind_reachable_in_the_list(app: App) -> None:
             )
         }
     assert {PROJECT, INDICATOR} <= kinds
+
+
+def test_the_percentage_question_takes_a_quantity_against_the_target(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, "林草局填报人")
+    c.send("汇报")
+    c.send("国土绿化")
+    out = c.send("推进中")
+    assert "目标1.2万亩" in out
+    out = c.send("已完成8000亩")
+    assert "做了哪些工作" in out
+    for _ in range(5):
+        out = c.send("跳过") if "请核对" not in out else out
+    assert "• 进度：66.7%" in out
+    c.send("确认")
+    views = _open(app, "市林草局")
+    aid = next(v.assignment_id for v in views if v.label == "国土绿化")
+    r = _this_week(app, [aid])[aid]
+    assert (r.percent, r.quantity, r.quantity_unit) == (Decimal("66.7"), Decimal("0.8"), "万亩")

@@ -14,10 +14,11 @@ from core.messages import Choice, Reply
 from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, NOT_STARTED, PROJECT, Assignment, Item
 from handlers import formatting as fmt
 from handlers import texts, vocabulary
+from handlers.checkin import targets
 from handlers.checkin.model import Draft, Fields, Step
 from handlers.context import Context
 from handlers.kernel import Fit
-from handlers.understanding.interim_values import read_percent
+from handlers.understanding.interim_values import parse_quantity, read_percent
 from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, to_number
 from handlers.understanding.text import normalize
 
@@ -164,7 +165,13 @@ def question(step: Step, item: Item, status: str | None) -> Reply:
         Step.NEXT_STEP: texts.Q_NEXT_STEP,
         Step.EXPECTED: texts.Q_EXPECTED,
     }
-    if step == Step.INVESTMENT:
+    if step == Step.PERCENT and targets.target(item) is not None:
+        value, goal_unit = targets.target(item) or (Decimal(0), "")
+        half = value / 2 if value < 2 else Decimal(int(value / 2))
+        q = texts.Q_PERCENT + texts.Q_PERCENT_QUANTITY.format(
+            target=f"{fmt_number(value, 4)}{goal_unit}", example=f"{fmt_number(half, 4)}{goal_unit}"
+        )
+    elif step == Step.INVESTMENT:
         q = texts.Q_INVESTMENT.format(total=fmt_number(item.investment_total, 2))
     elif step == Step.INDICATOR:
         q = texts.Q_INDICATOR.format(target=item.target_year_text or item.target_text or "—", unit=unit(item))
@@ -202,7 +209,7 @@ def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -
     if step == Step.STATUS:
         return _status(t, fields)
     if step == Step.PERCENT:
-        return _percent(t, fields)
+        return _percent(t, fields, item)
     if step == Step.INVESTMENT:
         return _investment(t, fields, item)
     if step == Step.INDICATOR:
@@ -237,8 +244,16 @@ def _status(t: str, fields: Fields) -> Answer:
     return Answer(fields)
 
 
-def _percent(t: str, fields: Fields) -> Answer:
+def _percent(t: str, fields: Fields, item: Item) -> Answer:
     reading = read_percent(t, bare_number=True)
+    quantity = parse_quantity(t) if reading is None and targets.target(item) is not None else None
+    if quantity is not None:
+        pct, error = targets.percent_of_target(item, quantity.value, quantity.unit)
+        if error or pct is None:
+            return Answer(error=error or texts.E_PERCENT)
+        fields.quantity, fields.quantity_unit = targets.in_target_unit(item, quantity.value, quantity.unit)
+        fields.percent = rounded(pct, 1)
+        return Answer(fields)
     if reading is None:
         return Answer(error=texts.E_PERCENT)
     pct = reading.value

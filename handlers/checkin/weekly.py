@@ -33,8 +33,9 @@ from handlers.checkin.listing import reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, fields_of, save
 from handlers.checkin.questions import MAX_TEXT, steps_for
 from handlers.checkin.summary import file_report
+from handlers.checkin.targets import in_target_unit, percent_of_target
 from handlers.context import Context, Replies
-from handlers.understanding.interim_values import convert, parse_quantity, read_percent
+from handlers.understanding.interim_values import parse_quantity, read_percent
 from handlers.understanding.numbers import fmt_number, parse_amount, parse_percent
 from handlers.understanding.text import normalize
 
@@ -314,10 +315,10 @@ def _fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields, str 
     status = r.status
     pct = r.percent
     if r.quantity is not None:
-        pct_from_qty, err = _percent_of_target(item, r.quantity, r.quantity_unit or "")
+        pct_from_qty, err = percent_of_target(item, r.quantity, r.quantity_unit or "")
         if err:
             return f, err
-        f.quantity, f.quantity_unit = _in_target_unit(item, r.quantity, r.quantity_unit or "")
+        f.quantity, f.quantity_unit = in_target_unit(item, r.quantity, r.quantity_unit or "")
         pct = pct_from_qty if pct is None else pct
     if pct is not None and not r.fraction and not 0 <= pct <= 100:
         return f, texts.E_PERCENT_RANGE.format(value=fmt_number(pct))
@@ -371,36 +372,6 @@ def _missing(item: Item, f: Fields, r: _Read) -> list[Step]:
     if f.status == DONE:
         out.append(Step.EVIDENCE)
     return out
-
-
-def _target(item: Item) -> tuple[Decimal, str] | None:
-    for t in item.targets or []:
-        value, unit = t.get("value"), t.get("unit")
-        if value is not None and unit:
-            return Decimal(str(value)), str(unit)
-    return None
-
-
-def _in_target_unit(item: Item, value: Decimal, unit: str) -> tuple[Decimal, str]:
-    target = _target(item)
-    if target is None:
-        return value, unit
-    converted = convert(value, unit, target[1])
-    return (converted, target[1]) if converted is not None else (value, unit)
-
-
-def _percent_of_target(item: Item, value: Decimal, unit: str) -> tuple[Decimal | None, str | None]:
-    """The share of the target a quantity is; an error when its unit does not fit the target's."""
-    target = _target(item)
-    if target is None:
-        return None, None
-    goal, goal_unit = target
-    converted = convert(value, unit, goal_unit)
-    if converted is None:
-        return None, texts.QUICK_UNIT_MISMATCH.format(unit=unit, target=f"{fmt_number(goal, 2)}{goal_unit}")
-    if goal <= 0:
-        return None, None
-    return min(Decimal(100), converted / goal * 100), None
 
 
 def file_quick(ctx: Context, data: CheckinData, draft: Draft) -> Replies:
