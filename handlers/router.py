@@ -90,7 +90,7 @@ def _starts_dialogue(ctx: Context, text: str) -> str | None:
     """The dialogue `text` starts as a command, if any."""
     if vocabulary.REPORT_RE.match(text) or vocabulary.EDIT_LAST_RE.match(text) or vocabulary.REPORT_ORG_RE.match(text):
         return checkin.DIALOGUE.name
-    if vocabulary.REVIEW_LIST_RE.match(text) and ctx.is_coordinator:
+    if (vocabulary.REVIEW_LIST_RE.match(text) or vocabulary.REVIEW_ALL_RE.match(text)) and ctx.is_coordinator:
         return review.DIALOGUE.name
     return None
 
