@@ -197,7 +197,7 @@ def _next(ctx: Context, after: Report | None, lead: list[str] | None = None) -> 
         [r for r in pending if (r.created_at, r.id) > (after.created_at, after.id)] if after is not None else pending
     )
     nxt = (later or pending)[0]
-    heading = texts.REVIEW_SHOWING_NEXT.format(n=len(waiting) - 1) if after is not None or lead else ""
+    heading = texts.REVIEW_SHOWING_NEXT.format(n=len(waiting)) if after is not None or lead else ""
     return _show(ctx, nxt.id, [*lead, heading] if heading else lead)
 
 

@@ -241,7 +241,7 @@ def test_next_report_is_shown_after_a_decision_and_on_next(app: App) -> None:
     out = coord.send("下一条")
     assert "【两山实施方案】墨脱县" in out
     out = coord.send("下一条")
-    assert "【两山实施方案】朗县" in out and "还有1条" in out
+    assert "【两山实施方案】朗县" in out and "共2条待审核" in out
     out = coord.send("通过")
     assert "已通过：朗县" in out and "【两山实施方案】墨脱县" in out  # the next one at once
     out = coord.send("下一条")
