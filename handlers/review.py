@@ -1,19 +1,28 @@
 """Coordinator review: `待审核` lists new reports; `通过` approves, `退回 理由` returns with a reason.
 
-A task counts as 办结 only when a 已完成 report is approved. The official who reported is told, through
-the outbox (a proactive message). Declared as a dialogue of the kernel: the list and the report shown are soft
-states (anything else is a new message), the reason asked for is a firm one.
+A task counts as 办结 only when a 已完成 report is approved. Only an assignment's newest version can be decided,
+and nobody overrides another coordinator's decision (`reports.review` refuses and says who decided). The
+official who reported is told, through the outbox (a proactive message). After a decision the next waiting report
+is shown at once; `下一条` skips to it, `全部通过` approves every report the confirmation listed. The list and the
+detail show each report's reporter, evidence and, for a correction, what changed since the previous version.
+
+Declared as a dialogue of the kernel: the list and the report shown are soft states (anything else is a new
+message); the reason asked for and the batch confirmation are firm ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import defaultdict
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from core.messages import Choice, Reply
-from db.models import DONE, Report
+from db.models import DONE, PENDING, Person, Report
 from db.repositories import outbox, reports
 from handlers import formatting as fmt
 from handlers import kernel, texts, vocabulary
@@ -22,17 +31,21 @@ from handlers.understanding.numbers import fmt_number
 from handlers.understanding.text import normalize
 
 LIST_SIZE = 10
+BATCH_LISTED = 5  # reports named in the batch confirmation; the rest are counted
+BATCH_SIZE = 50  # reports one 全部通过 approves at most
 
 
 class ReviewState(StrEnum):
     PICK = "review.pick"  # the numbered list of reports waiting
     SHOW = "review.show"  # one report: 通过 / 退回 理由
     REASON = "review.reason"  # 退回 without a reason: ask for it
+    CONFIRM_ALL = "review.confirm_all"  # 全部通过: the reports listed, waiting for 确认 (soft)
 
 
 class ReviewData(BaseModel):
     options: list[int] = Field(default_factory=list)
     report_id: int | None = None
+    batch: list[int] = Field(default_factory=list)  # the reports 全部通过 listed (not ones that arrive later)
 
 
 def _load(ctx: Context) -> ReviewData:
@@ -44,10 +57,16 @@ def _save(ctx: Context, state: ReviewState, data: ReviewData) -> None:
 
 
 def command(ctx: Context, text: str) -> Replies | None:
-    if not vocabulary.REVIEW_LIST_RE.match(text):
+    """`待审核`, `下一条` and `全部通过` outside the dialogue (None: not one of them)."""
+    if vocabulary.REVIEW_NEXT_RE.match(text):
+        # "下一条" is review's only for coordinators; anyone else's goes on to be understood otherwise
+        return _next(ctx, None) if ctx.is_coordinator else None
+    if not vocabulary.REVIEW_LIST_RE.match(text) and not vocabulary.REVIEW_ALL_RE.match(text):
         return None
     if not ctx.is_coordinator:
         return [Reply(texts.NOT_ALLOWED)]
+    if vocabulary.REVIEW_ALL_RE.match(text):
+        return _ask_all(ctx)
     return _list(ctx)
 
 
@@ -59,6 +78,80 @@ def _pct(r: Report) -> str:
     return f" {fmt_number(r.percent)}%" if r.percent is not None and r.status != DONE else ""
 
 
+# ---- what a report shows: evidence, and what changed since the previous version --------------------------------
+
+
+def _evidence(r: Report) -> str:
+    """The report's evidence: how many, and each file's name and kind."""
+    if not r.attachments:
+        return texts.REVIEW_EVIDENCE_NONE
+    files = "、".join(
+        texts.REVIEW_EVIDENCE_FILE.format(
+            name=a.file_name or texts.REVIEW_EVIDENCE_KINDS.get(a.kind, a.kind),
+            kind=texts.REVIEW_EVIDENCE_KINDS.get(a.kind, a.kind),
+        )
+        for a in sorted(r.attachments, key=lambda a: a.id)
+    )
+    return texts.REVIEW_EVIDENCE_LINE.format(n=len(r.attachments), files=files)
+
+
+def _previous(ctx: Context, r: Report) -> Report | None:
+    """The version `r` corrects, or else the assignment's version filed just before it."""
+    if r.supersedes_id is not None:
+        return ctx.session.get(Report, r.supersedes_id)
+    return ctx.session.execute(
+        select(Report)
+        .where(
+            Report.assignment_id == r.assignment_id,
+            (Report.created_at < r.created_at) | ((Report.created_at == r.created_at) & (Report.id < r.id)),
+        )
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _value(r: Report, name: str) -> str:
+    """One field of a report as shown in a comparison ("—" when empty)."""
+    v: Any = getattr(r, name)
+    if v is None or v == "":
+        return fmt.DASH
+    if name == "status":
+        return fmt.status_label(v)
+    if name == "percent":
+        return fmt.percent(v)
+    if name == "investment_done":
+        return fmt.money_wan(v)
+    if name == "expected_date":
+        return str(fmt.iso_day(v))
+    return str(v)
+
+
+_COMPARED = (
+    ("status", texts.F_STATUS),
+    ("percent", texts.F_PERCENT),
+    ("investment_done", texts.F_INVESTMENT),
+    ("physical_progress", texts.F_PHYSICAL),
+    ("indicator_value", texts.F_INDICATOR),
+    ("description", texts.F_DESCRIPTION),
+    ("problems", texts.F_PROBLEMS),
+    ("next_step", texts.F_NEXT),
+    ("expected_date", texts.F_EXPECTED),
+)
+
+
+def _changes(r: Report, prev: Report) -> list[tuple[str, str, str]]:
+    """(field name, old, new) of each field that differs between `prev` and `r`."""
+    out = []
+    for name, label in _COMPARED:
+        old, new = _value(prev, name), _value(r, name)
+        if old != new:
+            out.append((label, old, new))
+    return out
+
+
+# ---- the list ---------------------------------------------------------------------------------------------------
+
+
 def _list(ctx: Context) -> Replies:
     pending = reports.pending_reviews(ctx.session)
     if not pending:
@@ -68,12 +161,19 @@ def _list(ctx: Context) -> Replies:
     choices = []
     for i, r in enumerate(pending[:LIST_SIZE], 1):
         a = r.assignment
+        extra = texts.REVIEW_LINE_EVIDENCE.format(n=len(r.attachments)) if r.attachments else ""
+        prev = _previous(ctx, r)
+        if prev is not None and r.supersedes_id is not None:
+            changed = "、".join(label for label, _, _ in _changes(r, prev))
+            extra += texts.REVIEW_LINE_CORRECTION.format(fields=changed or fmt.DASH)
         line = texts.REVIEW_LINE.format(
             org=a.organisation.name,
             label=a.item.label,
             status=texts.STATUS_LABELS[r.status],
             percent=_pct(r),
+            person=r.person.name if r.person else fmt.DASH,
             date=_local(ctx, r),
+            extra=extra,
         )
         lines.append(f"{i}. {line}")
         choices.append(Choice(f"{i}. {a.organisation.short_name or a.organisation.name} {a.item.label}", f"#{r.id}"))
@@ -81,11 +181,35 @@ def _list(ctx: Context) -> Replies:
     return [Reply("\n".join(lines), choices=choices, listed=True)]
 
 
+def _next(ctx: Context, after: Report | None, lead: list[str] | None = None) -> Replies:
+    """Show the waiting report after `after` (in the list's order; from the start when None or none follows),
+    with `lead` (what was just done) above it; without one, say so and end the review."""
+    lead = lead or []
+    waiting = reports.pending_reviews(ctx.session)
+    pending = [r for r in waiting if after is None or r.id != after.id]
+    if not pending:
+        if after is not None and not lead and after.review_state == PENDING:
+            return [Reply(texts.REVIEW_NO_OTHER)]  # `下一条` on the only one waiting: it stays shown
+        ctx.reset()
+        done = texts.REVIEW_ALL_DONE if after is not None or lead else texts.REVIEW_NONE
+        return [Reply("\n".join([*lead, done]))]
+    later = (
+        [r for r in pending if (r.created_at, r.id) > (after.created_at, after.id)] if after is not None else pending
+    )
+    nxt = (later or pending)[0]
+    heading = texts.REVIEW_SHOWING_NEXT.format(n=len(waiting)) if after is not None or lead else ""
+    return _show(ctx, nxt.id, [*lead, heading] if heading else lead)
+
+
 def _on_pick(ctx: Context, text: str) -> Replies | None:
     if not ctx.is_coordinator:
         return None
     options = _load(ctx).options
     t = normalize(text)
+    if vocabulary.REVIEW_NEXT_RE.match(t):
+        return _next(ctx, None)
+    if vocabulary.REVIEW_ALL_RE.match(t):
+        return _ask_all(ctx)
     m = re.fullmatch(r"#?(\d+)", t)
     if not m:
         return None
@@ -104,10 +228,16 @@ def _on_show(ctx: Context, text: str) -> Replies | None:
     t = normalize(text)
     if vocabulary.PASS_RE.match(t):
         return _decide(ctx, rid, True, None)
+    if vocabulary.REVIEW_NEXT_RE.match(t):
+        return _next(ctx, ctx.session.get(Report, rid))
+    if vocabulary.REVIEW_ALL_RE.match(t):
+        return _ask_all(ctx)
     m = vocabulary.RETURN_RE.match(t)
     if m is None:
         return None
-    reason = m.group(1).strip()
+    # the reason as typed (normalising would turn its Chinese punctuation into ASCII)
+    typed = vocabulary.RETURN_RE.match(ctx.msg.text.strip())
+    reason = (typed or m).group(1).strip()
     if not reason:
         _save(ctx, ReviewState.REASON, ReviewData(report_id=rid))
         return [Reply(texts.REVIEW_ASK_REASON)]
@@ -119,10 +249,10 @@ def _on_reason(ctx: Context, text: str) -> Replies:
     rid = _load(ctx).report_id
     if len(t) < 2 or rid is None or not ctx.is_coordinator:
         return [Reply(texts.REVIEW_ASK_REASON)]
-    return _decide(ctx, rid, False, t)
+    return _decide(ctx, rid, False, ctx.msg.text.strip() or t)
 
 
-def _show(ctx: Context, rid: int) -> Replies:
+def _show(ctx: Context, rid: int, lead: list[str] | None = None) -> Replies:
     r = ctx.session.get(Report, rid)
     assert r is not None
     a = r.assignment
@@ -135,15 +265,24 @@ def _show(ctx: Context, rid: int) -> Replies:
         (texts.F_PROBLEMS, r.problems),
         (texts.F_NEXT, r.next_step),
         (texts.F_EXPECTED, r.expected_date.isoformat() if r.expected_date else None),
-        (texts.F_EVIDENCE, texts.EVIDENCE_COUNT.format(n=len(r.attachments)) if r.attachments else None),
     ):
         if value:
             details.append(f"{name}：{value}")
+    details.append(_evidence(r))
+    prev = _previous(ctx, r)
+    if prev is not None:
+        changes = _changes(r, prev)
+        date = fmt.stored_day(prev.created_at, ctx.clock.tz)
+        if changes:
+            listed = "；".join(texts.REVIEW_CHANGE.format(field=f, old=o, new=n) for f, o, n in changes)
+            details.append(texts.REVIEW_PREVIOUS.format(date=date, changes=listed))
+        else:
+            details.append(texts.REVIEW_PREVIOUS_SAME.format(date=date))
     _save(ctx, ReviewState.SHOW, ReviewData(report_id=rid))
     text = texts.REVIEW_DETAIL.format(
         label=a.item.label,
         org=a.organisation.name,
-        person=r.person.name if r.person else "—",
+        person=r.person.name if r.person else fmt.DASH,
         channel=r.channel,
         date=_local(ctx, r),
         status=texts.STATUS_LABELS[r.status],
@@ -154,7 +293,35 @@ def _show(ctx: Context, rid: int) -> Replies:
         Choice(texts.REVIEW_CHOICE_PASS, texts.REVIEW_CHOICE_PASS),
         Choice(texts.REVIEW_CHOICE_RETURN, texts.REVIEW_CHOICE_RETURN),
     ]
-    return [Reply(text, choices=choices)]
+    replies = [Reply("\n".join(lead))] if lead else []
+    return [*replies, Reply(text, choices=choices)]
+
+
+# ---- deciding ---------------------------------------------------------------------------------------------------
+
+
+def _refusal(ctx: Context, outcome: reports.ReviewOutcome) -> str:
+    """Why a decision was refused, as the coordinator is told."""
+    if outcome.refused == reports.SUPERSEDED:
+        return texts.REVIEW_SUPERSEDED
+    assert ctx.person is not None
+    if outcome.report.reviewed_by_id == ctx.person.id:
+        who = texts.REVIEW_DECIDED_YOU
+    else:
+        who = outcome.decided_by or texts.REVIEW_DECIDED_NOBODY
+    when = ""
+    if outcome.decided_at is not None:
+        when = fmt.stored_day(outcome.decided_at, ctx.clock.tz) + fmt.local(outcome.decided_at, ctx.clock.tz).strftime(
+            " %H:%M"
+        )
+    decision = texts.REVIEW_DECISIONS.get(outcome.decided_state or "", outcome.decided_state or "")
+    return texts.REVIEW_DECIDED.format(who=who, when=when, decision=decision)
+
+
+def _notify_key(r: Report) -> str:
+    """One notice per decision: a reviewer who changes their decision sends a new one."""
+    stamp = r.reviewed_at.isoformat() if r.reviewed_at else ""
+    return f"review:{r.id}:{r.review_state}:{stamp}"
 
 
 def _decide(ctx: Context, rid: int, approve: bool, reason: str | None) -> Replies:
@@ -162,7 +329,14 @@ def _decide(ctx: Context, rid: int, approve: bool, reason: str | None) -> Replie
     r = ctx.session.get(Report, rid)
     assert r is not None
     outcome = reports.review(ctx.session, r, ctx.person, approve, ctx.clock.utcnow(), reason)
+    r = outcome.report
     a = r.assignment
+    if not outcome.done:
+        if outcome.refused == reports.SUPERSEDED:
+            newest = a.last_report
+            if newest is not None and newest.review_state == PENDING:
+                return _show(ctx, newest.id, [_refusal(ctx, outcome)])
+        return _next(ctx, r, [_refusal(ctx, outcome)])
     closed = texts.REVIEW_CLOSED if outcome.closed else ""
     if approve:
         note = texts.REVIEW_NOTIFY_PASSED.format(label=a.item.label, closed=closed)
@@ -171,10 +345,91 @@ def _decide(ctx: Context, rid: int, approve: bool, reason: str | None) -> Replie
         note = texts.REVIEW_NOTIFY_RETURNED.format(label=a.item.label, reason=reason)
         reply = texts.REVIEW_RETURNED.format(org=a.organisation.name, label=a.item.label, reason=reason)
     if r.person is not None:
-        key = f"review:{r.id}:{'pass' if approve else 'return'}"
-        outbox.notify_person(ctx.session, r.person, key, "review", note, ctx.clock.utcnow())
+        outbox.notify_person(ctx.session, r.person, _notify_key(r), "review", note, ctx.clock.utcnow())
+    return _next(ctx, r, [reply])
+
+
+# ---- 全部通过 ----------------------------------------------------------------------------------------------------
+
+
+def _ask_all(ctx: Context) -> Replies:
+    """List what 全部通过 would approve and ask to confirm; the ids are kept, so later arrivals are not approved."""
+    pending = reports.pending_reviews(ctx.session, limit=BATCH_SIZE)
+    if not pending:
+        ctx.reset()
+        return [Reply(texts.REVIEW_NONE)]
+    lines = [
+        f"{i}. "
+        + texts.REVIEW_LINE.format(
+            org=r.assignment.organisation.name,
+            label=r.assignment.item.label,
+            status=texts.STATUS_LABELS[r.status],
+            percent=_pct(r),
+            person=r.person.name if r.person else fmt.DASH,
+            date=_local(ctx, r),
+            extra=texts.REVIEW_LINE_EVIDENCE.format(n=len(r.attachments)) if r.attachments else "",
+        )
+        for i, r in enumerate(pending[:BATCH_LISTED], 1)
+    ]
+    if len(pending) > BATCH_LISTED:
+        lines.append(texts.REVIEW_ALL_MORE.format(n=len(pending)))
+    _save(ctx, ReviewState.CONFIRM_ALL, ReviewData(batch=[r.id for r in pending]))
+    choices = [Choice(texts.CHOICE_CONFIRM, texts.CHOICE_CONFIRM), Choice(texts.CHOICE_CANCEL, texts.CHOICE_CANCEL)]
+    return [Reply(texts.REVIEW_ALL_ASK.format(n=len(pending), lines="\n".join(lines)), choices=choices)]
+
+
+def _on_confirm_all(ctx: Context, text: str) -> Replies | None:
+    """确认 approves the listed reports, 取消 (or no) drops them; anything else is a new message."""
+    if not ctx.is_coordinator:
+        return None
+    t = normalize(text)
+    if t == texts.CHOICE_CANCEL or t in vocabulary.END_WORDS or t in vocabulary.RETRY_WORDS:
+        return kernel.end(ctx)
+    if t not in vocabulary.YES_WORDS and t not in vocabulary.CONFIRM_WORDS:
+        return None
+    return _approve_all(ctx, _load(ctx).batch)
+
+
+def _approve_all(ctx: Context, ids: list[int]) -> Replies:
+    """Approve each of `ids` still waiting as its assignment's newest version; tell each official once."""
+    assert ctx.person is not None
+    now = ctx.clock.utcnow()
+    approved: dict[int, list[tuple[Report, bool]]] = defaultdict(list)
+    skipped: list[str] = []
+    n = 0
+    for rid in ids:
+        r = ctx.session.get(Report, rid)
+        if r is None:
+            continue
+        if r.review_state != PENDING:
+            outcome = None  # decided meanwhile (by anyone): a batch never changes a decision
+        else:
+            outcome = reports.review(ctx.session, r, ctx.person, True, now)
+        if outcome is None or not outcome.done:
+            skipped.append(f"{r.assignment.organisation.name}「{r.assignment.item.label}」")
+            continue
+        n += 1
+        if r.person_id is not None:
+            approved[r.person_id].append((r, outcome.closed))
+    for person_id, done in approved.items():
+        person = ctx.session.get(Person, person_id)
+        if person is None:
+            continue
+        if len(done) == 1:
+            r, closed = done[0]
+            note = texts.REVIEW_NOTIFY_PASSED.format(
+                label=r.assignment.item.label, closed=texts.REVIEW_CLOSED if closed else ""
+            )
+        else:
+            labels = "、".join(f"「{r.assignment.item.label}」" for r, _ in done)
+            note = texts.REVIEW_NOTIFY_PASSED_MANY.format(n=len(done), labels=labels)
+        digest = hashlib.sha1(",".join(str(r.id) for r, _ in done).encode()).hexdigest()[:12]
+        outbox.notify_person(ctx.session, person, f"review:batch:{digest}", "review", note, now)
+    out = [texts.REVIEW_ALL_DONE_N.format(n=n)]
+    if skipped:
+        out.append(texts.REVIEW_ALL_SKIPPED.format(n=len(skipped), labels="、".join(skipped)))
     ctx.reset()
-    return [Reply(reply + "\n" + texts.REVIEW_NEXT_HINT)]
+    return [Reply("\n".join(out))]
 
 
 def _prompt(ctx: Context) -> Replies:
@@ -184,6 +439,9 @@ def _prompt(ctx: Context) -> Replies:
         return _list(ctx)
     if state == ReviewState.SHOW and data.report_id is not None:
         return _show(ctx, data.report_id)
+    if state == ReviewState.CONFIRM_ALL:
+        choices = [Choice(texts.CHOICE_CONFIRM, texts.CHOICE_CONFIRM), Choice(texts.CHOICE_CANCEL, texts.CHOICE_CANCEL)]
+        return [Reply(texts.REVIEW_ALL_ASK_AGAIN, choices=choices)]
     return [Reply(texts.REVIEW_ASK_REASON)]
 
 
@@ -192,7 +450,7 @@ DIALOGUE = kernel.register(
         name="review",
         states=ReviewState,
         handlers={ReviewState.REASON: _on_reason},
-        soft={ReviewState.PICK: _on_pick, ReviewState.SHOW: _on_show},
+        soft={ReviewState.PICK: _on_pick, ReviewState.SHOW: _on_show, ReviewState.CONFIRM_ALL: _on_confirm_all},
         prompt=_prompt,
         accepts=lambda ctx, text: kernel.Fit.FREE,
         cancel=kernel.end,

@@ -104,7 +104,7 @@ def _starts_dialogue(ctx: Context, text: str) -> str | None:
         or vocabulary.REREPORT_RE.match(text)
     ):
         return checkin.DIALOGUE.name
-    if vocabulary.REVIEW_LIST_RE.match(text) and ctx.is_coordinator:
+    if (vocabulary.REVIEW_LIST_RE.match(text) or vocabulary.REVIEW_ALL_RE.match(text)) and ctx.is_coordinator:
         return review.DIALOGUE.name
     return None
 

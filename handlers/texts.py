@@ -196,8 +196,8 @@ ATTACHMENT_OUTSIDE = "收到文件。佐证材料请在汇报过程中发送：�
 
 # ---- review ----------------------------------------------------------------------------------------------
 REVIEW_NONE = "目前没有待审核的汇报。"
-REVIEW_LIST_HEADER = "待审核汇报（共{n}条）。回复序号查看："
-REVIEW_LINE = "{org}｜{label}｜{status}{percent}｜{date}"
+REVIEW_LIST_HEADER = "待审核汇报（共{n}条）。回复序号查看，“下一条”逐条审核，“全部通过”批量通过："
+REVIEW_LINE = "{org}｜{label}｜{status}{percent}｜{person} {date}{extra}"
 REVIEW_DETAIL = (
     "【{label}】{org}\n填报人：{person}（{channel}，{date}）\n状态：{status}{percent}\n{details}"
     "\n回复“通过”，或“退回 理由”（如：退回 请补充照片）。"
@@ -208,9 +208,39 @@ REVIEW_CLOSED = "该任务已办结。"
 REVIEW_RETURNED = "已退回：{org}「{label}」，理由：{reason}。已通知填报单位。"
 REVIEW_PICK_ERROR = "请回复列表中的序号（1–{n}）。"
 REVIEW_NOTIFY_PASSED = "您汇报的「{label}」已通过审核。{closed}"
-REVIEW_NOTIFY_RETURNED = "您汇报的「{label}」被退回，理由：{reason}。请发送“修改上次汇报”或“汇报”重新填报。"
+REVIEW_NOTIFY_RETURNED = "您汇报的「{label}」被退回，理由：{reason}。请发送“重新填报”，按退回意见修改后重新提交。"
 REVIEW_CHOICE_PASS, REVIEW_CHOICE_RETURN = "通过", "退回"
-REVIEW_NEXT_HINT = "回复“待审核”查看下一条。"
+
+# ---- review loop: next, batch approval, refusals, evidence, returned items (issue 13) ----------------------
+REVIEW_SUPERSEDED = "该汇报已有更新版本，请审核最新版本。"
+REVIEW_DECIDED = "{who}已于{when} {decision}该汇报，未作更改。"
+REVIEW_DECIDED_YOU = "您"
+REVIEW_DECIDED_NOBODY = "其他协调员"
+REVIEW_DECISIONS = {"approved": "通过", "returned": "退回"}
+REVIEW_NO_OTHER = "没有其他待审核的汇报。"
+REVIEW_ALL_DONE = "待审核的汇报已全部处理完。"
+REVIEW_SHOWING_NEXT = "下一条待审核（含本条共{n}条待审核）："
+REVIEW_LINE_EVIDENCE = "｜佐证{n}份"
+REVIEW_LINE_CORRECTION = "｜更正：{fields}"
+REVIEW_EVIDENCE_LINE = "佐证材料（{n}份）：{files}"
+REVIEW_EVIDENCE_FILE = "{name}（{kind}）"
+REVIEW_EVIDENCE_KINDS = {"photo": "照片", "file": "文件"}
+REVIEW_EVIDENCE_NONE = "佐证材料：无"
+REVIEW_PREVIOUS = "较上一版（{date}）的变化：{changes}"
+REVIEW_PREVIOUS_SAME = "较上一版（{date}）：数据未变"
+REVIEW_CHANGE = "{field} {old}→{new}"
+REVIEW_ALL_ASK = "将通过 {n} 条汇报：\n{lines}\n确认吗？"
+REVIEW_ALL_MORE = "……等共{n}条"
+REVIEW_ALL_DONE_N = "已通过 {n} 条汇报，已通知填报人。"
+REVIEW_ALL_SKIPPED = "以下 {n} 条在此期间有变化，未处理：{labels}"
+REVIEW_ALL_ASK_AGAIN = "请回复“确认”通过以上汇报，或“取消”。"
+REVIEW_NOTIFY_PASSED_MANY = "您汇报的以下{n}项已通过审核：{labels}。"
+# Returned items in the official's task list and in queries, digest and export
+TASK_RETURNED = "⚠️退回：{reason}"
+RETURNED_MARK = "（退回）"
+RETURNED_NO_REASON = "未说明理由"
+DIGEST_RETURNED = "已退回待重报（{n}项，不计入进度）"
+DIGEST_RETURNED_LINE = "{bullet}{org}「{label}」：{reason}"
 
 # ---- WeCom channel (bot/channels/wecom/) ------------------------------------------------------------------
 WECOM_UNSUPPORTED = "暂不支持这类消息。请发送文字；佐证材料请发送图片或文件。"

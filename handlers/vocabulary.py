@@ -37,6 +37,8 @@ ALL_NO_CHANGE_RE = re.compile(
 SAME_RE = re.compile(r"^(同上|同上次|和上次一样|跟上次一样|不变|没变|照旧|还是那样)$")
 EDIT_LAST_RE = re.compile(r"^(修改上次汇报|修改上一次汇报|更正上次汇报|/edit)$", re.IGNORECASE)
 REVIEW_LIST_RE = re.compile(r"^(待审核|审核|/review|待审|审核汇报)$")
+REVIEW_NEXT_RE = re.compile(r"^(下一条|下条|下一条汇报|/next)$")
+REVIEW_ALL_RE = re.compile(r"^(全部通过|批量通过|一键通过|全部同意)$")
 # A short yes to the weekly prompt ("好", "1"): start the check-in at once.
 PROMPT_YES_RE = re.compile(r"^(好|好的|收到|开始|开始汇报|汇报|1|ok|OK|嗯|行|马上|现在|来吧|是)[。!！.]?$")
 # Thanks and okays after an answer: acknowledged, not "not understood".

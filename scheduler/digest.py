@@ -70,6 +70,7 @@ class Digest:
     overdue: list[AssignmentView]
     blocked: list[AssignmentView]
     silent: list[OrgLine]
+    returned: list[AssignmentView]  # newest report returned: not counted until a new version is filed
     projects: list[progress.ProjectLine]
     on_leave: list[Away] = field(default_factory=list)  # people paused on the digest's day (a current digest)
 
@@ -100,6 +101,14 @@ class Digest:
         if len(self.orgs) > 1 or not self.org_filter:
             sections.append((texts.DIGEST_BY_ORG, self._org_lines()))
         sections += self._task_lists(bullet)
+        if self.returned:
+            returned = [
+                texts.DIGEST_RETURNED_LINE.format(
+                    bullet=bullet, org=v.org_name, label=v.label, reason=v.return_reason or texts.RETURNED_NO_REASON
+                )
+                for v in self.returned
+            ]
+            sections.append((texts.DIGEST_RETURNED.format(n=len(self.returned)), _listed(returned)))
         silent = ["、".join(ol.name for ol in self.silent)] if self.silent else [texts.DIGEST_NONE]
         sections.append((texts.DIGEST_SILENT.format(n=len(self.silent)), silent))
         if self.on_leave:
@@ -146,7 +155,7 @@ class Digest:
             texts.DIGEST_OVERDUE_LINE.format(
                 bullet=bullet,
                 org=v.org_name,
-                label=v.label,
+                label=_marked(v),
                 due=fmt.day(v.due),
                 days=-v.days_left,
                 progress=fmt.status_with_percent(v.status, v.percent),
@@ -157,7 +166,7 @@ class Digest:
             texts.DIGEST_LAGGING_LINE.format(
                 bullet=bullet,
                 org=v.org_name,
-                label=v.label,
+                label=_marked(v),
                 percent=fmt.number(v.percent or 0),
                 expected=fmt.number(v.expected),
             )
@@ -205,6 +214,11 @@ def _delta(d: Decimal) -> str:
     if d < 0:
         return texts.DIGEST_DOWN.format(n=fmt.number(-d))
     return texts.DIGEST_FLAT
+
+
+def _marked(v: AssignmentView) -> str:
+    """An item's label, marked when its newest report was returned (its figures are the version before)."""
+    return v.label + texts.RETURNED_MARK if v.returned else v.label
 
 
 def _listed(lines: list[str]) -> list[str]:
@@ -271,6 +285,7 @@ def build_digest(
         overdue=[v for v in views if v.overdue],
         blocked=[v for v in views if v.status == BLOCKED],
         silent=[ol for ol in lines if ol.silent],
+        returned=[v for v in views if v.returned],
         projects=progress.project_lines(session, views),
         on_leave=_on_leave(session, now.date(), org_ids) if current else [],
     )

@@ -154,7 +154,7 @@ def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[As
                 responsible,
                 value,
                 latest.org_name if latest else "",
-                _local_date(latest.last_report_at, tz) if latest else None,
+                _local_date(latest.counted_report_at, tz) if latest else None,
                 verdict,
             ]
         )

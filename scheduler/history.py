@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import APPROVED, DONE, REPORTABLE_KINDS, Assignment, Item, Plan, Report
+from db.models import APPROVED, DONE, REPORTABLE_KINDS, RETURNED, Assignment, Item, Plan, Report
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
 
@@ -48,6 +48,27 @@ def reports_at(
     return {r.assignment_id: r for r in rows}
 
 
+def _returned_by(r: Report, cutoff_utc: dt.datetime) -> bool:
+    """`r` had been returned (退回) by `cutoff_utc`."""
+    return r.review_state == RETURNED and r.reviewed_at is not None and r.reviewed_at <= cutoff_utc
+
+
+def _counted_at(session: Session, returned: list[Report], cutoff_utc: dt.datetime) -> dict[int, Report]:
+    """{assignment id: the newest version filed before each of `returned` that was not returned by the cutoff}."""
+    if not returned:
+        return {}
+    out: dict[int, Report] = {}
+    newest = {r.assignment_id: r for r in returned}
+    for r in session.execute(
+        select(Report)
+        .where(Report.assignment_id.in_(list(newest)), Report.created_at <= cutoff_utc)
+        .order_by(Report.assignment_id, Report.created_at.desc(), Report.id.desc())
+    ).scalars():
+        if r.assignment_id not in out and r.id != newest[r.assignment_id].id and not _returned_by(r, cutoff_utc):
+            out[r.assignment_id] = r
+    return out
+
+
 def views_at(
     session: Session,
     plan: Plan,
@@ -65,11 +86,17 @@ def views_at(
     cutoff = to_utc(at)
     history = reports_at(session, plan, cutoff, kinds)
     out: list[AssignmentView] = []
+    counted = _counted_at(session, [r for r in history.values() if _returned_by(r, cutoff)], cutoff)
     for v in current:
-        r = history.get(v.assignment_id)
-        if (r.id if r else None) == v.last_report_id:
-            out.append(v)  # nothing filed since: the current view is the view at `at`
+        newest = history.get(v.assignment_id)
+        if (newest.id if newest else None) == v.last_report_id and (
+            newest is None or newest.reviewed_at is None or newest.reviewed_at <= cutoff
+        ):
+            out.append(v)  # nothing filed or decided since: the current view is the view at `at`
             continue
+        # a version returned by then is not counted: the newest one before it that was not (progress.py's rule)
+        returned = newest is not None and _returned_by(newest, cutoff)
+        r = counted.get(v.assignment_id) if returned else newest
         status = r.status if r else None
         percent = Decimal(100) if status == DONE else (r.percent if r else None)
         expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, today)
@@ -85,9 +112,9 @@ def views_at(
                 v,
                 status=status,
                 percent=percent,
-                last_report_id=r.id if r else None,
-                last_report_at=r.created_at if r else None,
-                review_state=r.review_state if r else None,
+                last_report_id=newest.id if newest else None,
+                last_report_at=newest.created_at if newest else None,
+                review_state=newest.review_state if newest else None,
                 problems=r.problems if r else None,
                 description=r.description if r else None,
                 investment_done=r.investment_done if r else None,
@@ -95,6 +122,14 @@ def views_at(
                 indicator_value=r.indicator_value if r else None,
                 indicator_number=r.indicator_number if r else None,
                 closed=closed,
+                returned=returned,
+                return_reason=newest.review_comment if returned and newest else None,
+                returned_by=v.returned_by
+                if returned and newest is not None and newest.id == v.last_report_id
+                else None,
+                returned_at=newest.reviewed_at if returned and newest else None,
+                counted_report_id=r.id if r else None,
+                counted_report_at=r.created_at if r else None,
                 expected=expected,
                 overdue=overdue,
                 lagging=lagging,

@@ -56,6 +56,7 @@ SOFT: dict[str, tuple[str, list[str]]] = {
     "query.pick": ("协调员", ["湿地项目"]),
     "review.pick": ("协调员", ["待审核"]),
     "review.show": ("协调员", ["待审核", "1"]),
+    "review.confirm_all": ("协调员", ["全部通过"]),
 }
 # A question each user may ask, and a fragment of its answer.
 QUESTION = {

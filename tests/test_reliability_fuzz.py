@@ -41,6 +41,7 @@ KNOWN_STATES = {
     "review.pick",
     "review.show",
     "review.reason",
+    "review.confirm_all",
 }
 ASK_STEPS = {
     "status",

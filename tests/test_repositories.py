@@ -26,7 +26,6 @@ from db.models import (
     IN_PROGRESS,
     OFFICIAL,
     PENDING,
-    RETURNED,
     TASK,
     Assignment,
     Conversation,
@@ -240,11 +239,12 @@ def test_report_versions_review_and_progress(factory: sessionmaker[Session]) -> 
         assert reports.last_report_by(s, person(s, "墨脱填报人")).id == second_id
         assert [r.id for r in reports.pending_reviews(s)] == [second_id]  # only the newest version waits
         assert reports.item_of(s, s.get(Report, second_id)).code == "C3-4-04"
-        # Reviewing an older version changes nothing about the task; approving the newest 已完成 closes it.
-        assert not reports.review(s, s.get(Report, first_id), person(s, "协调员"), False, NOW, "补充材料").closed
+        # An older version cannot be decided (nothing changes); approving the newest 已完成 closes the task.
+        older = reports.review(s, s.get(Report, first_id), person(s, "协调员"), False, NOW, "补充材料")
+        assert older.refused == reports.SUPERSEDED and not older.closed
         assert reports.review(s, s.get(Report, second_id), person(s, "协调员"), True, NOW).closed
     with factory() as s:
-        assert s.get(Report, first_id).review_state == RETURNED
+        assert s.get(Report, first_id).review_state == PENDING
         assert s.get(Assignment, assignment_id).closed
         plan = plans.active_plan(s)
         assert plan is not None

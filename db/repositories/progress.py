@@ -6,6 +6,9 @@ One query joins assignments with their item, organisation and newest report; the
 - 逾期 (overdue): past due and not done;
 - traffic light: 🔴 overdue or blocked, 🟡 lagging or due within 7 days, 🟢 otherwise;
 - a project's completed investment (`project_lines`) and an indicator's verdict (`indicator_verdict`).
+
+A newest version a coordinator returned (退回) is not counted: the figures are those of the newest earlier version
+that was not returned (none: as if never reported), and the view says it was returned, why, by whom and when.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from db.models import (
     NOT_STARTED,
     PROJECT,
     REPORTABLE_KINDS,
+    RETURNED,
     Assignment,
     Item,
     Organisation,
+    Person,
     Plan,
     Report,
 )
@@ -71,6 +76,14 @@ class AssignmentView:
     light: str
     days_left: int  # until due; negative when overdue
     indicator_number: Decimal | None = None  # numeric indicator value of the newest report
+    # The newest version was returned (退回): the figures above are those of `counted_report_id` (the newest
+    # version not returned; None: none, as if never reported), `last_report_*` and `review_state` the newest's.
+    returned: bool = False
+    return_reason: str | None = None
+    returned_by: str | None = None
+    returned_at: dt.datetime | None = None  # naive UTC
+    counted_report_id: int | None = None  # the version the figures come from (None: no figures)
+    counted_report_at: dt.datetime | None = None  # naive UTC
 
     @property
     def label(self) -> str:
@@ -140,6 +153,9 @@ def _views_query() -> Select[Any]:
             last.physical_progress,
             last.indicator_value,
             last.indicator_number,
+            last.review_comment,
+            last.reviewed_at,
+            last.reviewed_by_id,
         )
         .join(Item, Assignment.item_id == Item.id)
         .join(Organisation, Assignment.organisation_id == Organisation.id)
@@ -176,21 +192,81 @@ def assignment_views(
         params["item_ids"] = list(item_ids)
     q = _views_statement(org_ids is not None, item_ids is not None)
     start, end = plan.start_date, plan.end_date
-    views = [_view(row, start, end, today) for row in session.execute(q, params)]
+    rows = list(session.execute(q, params))
+    returned = _returned_context(session, rows)
+    views = [_view(row, start, end, today, returned) for row in rows]
     views.sort(key=urgency_key)
     return views
 
 
-def _view(row: Row[Any], plan_start: dt.date, plan_end: dt.date, today: dt.date) -> AssignmentView:
+# The columns of `_views_query` a returned newest version is replaced with, in the query's order.
+_FIGURES = (
+    Report.id,
+    Report.created_at,
+    Report.status,
+    Report.percent,
+    Report.review_state,
+    Report.problems,
+    Report.description,
+    Report.investment_done,
+    Report.physical_progress,
+    Report.indicator_value,
+    Report.indicator_number,
+)
+# Where the report's columns start in a row of `_views_query`, and where the figures replaced end.
+_REPORT_AT, _FIGURES_END = 14, 25
+
+
+@dataclass(frozen=True)
+class _Returned:
+    """What replaces a returned newest version: the counted version's columns (None: none) and the reviewer."""
+
+    figures: tuple[Any, ...] | None
+    reviewer: str | None
+
+
+def _returned_context(session: Session, rows: list[Row[Any]]) -> dict[int, _Returned]:
+    """{assignment id: its replacement} for the rows whose newest version was returned (one query each for the
+    counted versions and the reviewers' names, only when some were returned)."""
+    hit = [r for r in rows if r[_REPORT_AT + 4] == RETURNED]
+    if not hit:
+        return {}
+    ids = [r[0] for r in hit]
+    counted: dict[int, tuple[Any, ...]] = {}
+    for row in session.execute(
+        select(Report.assignment_id, *_FIGURES)
+        .where(Report.assignment_id.in_(ids), Report.review_state != RETURNED)
+        .order_by(Report.assignment_id, Report.created_at.desc(), Report.id.desc())
+    ):
+        counted.setdefault(row[0], tuple(row[1:]))
+    reviewer_ids = {r[-1] for r in hit if r[-1] is not None}
+    names: dict[int, str] = (
+        dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(reviewer_ids))).tuples().all())
+        if reviewer_ids
+        else {}
+    )
+    return {r[0]: _Returned(counted.get(r[0]), names.get(r[-1])) for r in hit}
+
+
+def _view(
+    row: Row[Any], plan_start: dt.date, plan_end: dt.date, today: dt.date, returned: dict[int, _Returned]
+) -> AssignmentView:
     """One row of `_views_statement` as a view, judged as of `today` (the plan's dates stand in for missing
-    ones)."""
+    ones); a returned newest version's figures replaced from `returned`."""
     # The columns in the query's order: the assignment, its item and organisation, then the newest report. One
     # unpacking of the whole row (kept on three lines by hand): this runs once per assignment of the plan.
     # fmt: off
     (a_id, item_id, org_id, a_due, closed, kind, code, number, title, short_name, i_start, i_due, invest_total,
      org_name, rep_id, rep_at, status, percent, review_state, problems, description, invest_done, physical,
-     ind_value, ind_number) = row
+     ind_value, ind_number, comment, reviewed_at, _reviewer_id) = row
     # fmt: on
+    counted_id, counted_at = rep_id, rep_at
+    back = returned.get(a_id)
+    if back is not None:
+        figures = back.figures or (None,) * (_FIGURES_END - _REPORT_AT)
+        # the counted version's figures; the newest version's id, time and review state stay
+        (counted_id, counted_at, status, percent, _state, problems, description, invest_done, physical, ind_value,
+         ind_number) = figures  # fmt: skip
     start = i_start or plan_start
     due = a_due or i_due or plan_end
     if status == DONE:
@@ -226,6 +302,12 @@ def _view(row: Row[Any], plan_start: dt.date, plan_end: dt.date, today: dt.date)
         light=light,
         days_left=(due - today).days,
         indicator_number=ind_number,
+        returned=back is not None,
+        return_reason=comment if back is not None else None,
+        returned_by=back.reviewer if back is not None else None,
+        returned_at=reviewed_at if back is not None else None,
+        counted_report_id=counted_id,
+        counted_report_at=counted_at,
     )
 
 
@@ -325,10 +407,11 @@ MET, NOT_MET, UNJUDGED, UNREPORTED = "met", "not_met", "unjudged", "unreported"
 
 
 def newest_report(views: Iterable[AssignmentView]) -> AssignmentView | None:
-    """The view whose report was filed last (the latest filing time, then the latest report); None when none
-    of `views` has a report. An indicator's value and verdict are those of this report, in chat and export."""
-    reported = [v for v in views if v.last_report_at is not None]
-    return max(reported, key=lambda v: (v.last_report_at, v.last_report_id or 0), default=None)
+    """The view whose counted report was filed last (the latest filing time, then the latest report); None when
+    none of `views` has a counted report (a returned one is not). An indicator's value and verdict are those of
+    this report, in chat and export."""
+    reported = [v for v in views if v.counted_report_at is not None]
+    return max(reported, key=lambda v: (v.counted_report_at, v.counted_report_id or 0), default=None)
 
 
 def indicator_verdict(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import APPROVED, DONE, PENDING, RETURNED, Assignment, Attachment, Item, Person, Report
@@ -126,27 +126,93 @@ def pending_reviews(session: Session, limit: int = 50) -> list[Report]:
     )
 
 
+# Why a decision was refused
+SUPERSEDED, DECIDED = "superseded", "decided"
+
+
 @dataclass(frozen=True)
 class ReviewOutcome:
+    """What `review` did.
+
+    Attributes:
+        report: the report (as stored after the decision, or as found when refused).
+        closed: the decision closed the task (an approved 已完成 newest version).
+        refused: None when decided; SUPERSEDED (not the newest version) or DECIDED (already decided by someone
+            else, or by the same reviewer the same way): nothing changed.
+        decided_by: for DECIDED, the name of who decided; decided_state and decided_at what and when (naive UTC).
+    """
+
     report: Report
     closed: bool
+    refused: str | None = None
+    decided_by: str | None = None
+    decided_state: str | None = None
+    decided_at: dt.datetime | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.refused is None
 
 
 def review(
     session: Session, report: Report, reviewer: Person, approve: bool, now: dt.datetime, comment: str | None = None
 ) -> ReviewOutcome:
-    report.review_state = APPROVED if approve else RETURNED
-    report.reviewed_by_id = reviewer.id
-    report.reviewed_at = now
-    report.review_comment = comment
-    assignment = session.get(Assignment, report.assignment_id)
-    closed = bool(
-        approve and report.status == DONE and assignment is not None and assignment.last_report_id == report.id
-    )
-    if assignment is not None and assignment.last_report_id == report.id:
-        assignment.closed = closed
+    """Approve or return `report`, when it is its assignment's newest version and nobody else decided it.
+
+    A reviewer may change their own decision while no newer version was filed; another reviewer's decision is
+    never overridden (the outcome says who decided what and when). The assignment and the report are locked
+    (`SELECT ... FOR UPDATE` on PostgreSQL) and the update is conditional on the state read, so two reviewers
+    deciding at the same moment cannot both win.
+    """
+    assignment = session.execute(
+        select(Assignment)
+        .where(Assignment.id == report.assignment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    current = session.execute(
+        select(Report).where(Report.id == report.id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+    if assignment.last_report_id != current.id:
+        return ReviewOutcome(report=current, closed=False, refused=SUPERSEDED)
+    state = APPROVED if approve else RETURNED
+    previous_state, previous_by = current.review_state, current.reviewed_by_id
+    if previous_state != PENDING and (previous_by != reviewer.id or previous_state == state):
+        by = session.get(Person, previous_by) if previous_by is not None else None
+        return ReviewOutcome(
+            report=current,
+            closed=False,
+            refused=DECIDED,
+            decided_by=by.name if by is not None else None,
+            decided_state=previous_state,
+            decided_at=current.reviewed_at,
+        )
+    # Conditional on what was read: under concurrency only the first of two deciders matches.
+    matched = session.execute(
+        update(Report)
+        .where(
+            Report.id == current.id,
+            Report.review_state == previous_state,
+            Report.reviewed_by_id.is_(None) if previous_by is None else Report.reviewed_by_id == previous_by,
+        )
+        .values(review_state=state, reviewed_by_id=reviewer.id, reviewed_at=now, review_comment=comment)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(current)
+    if matched != 1:
+        by = session.get(Person, current.reviewed_by_id) if current.reviewed_by_id is not None else None
+        return ReviewOutcome(
+            report=current,
+            closed=False,
+            refused=DECIDED,
+            decided_by=by.name if by is not None else None,
+            decided_state=current.review_state,
+            decided_at=current.reviewed_at,
+        )
+    closed = approve and current.status == DONE
+    assignment.closed = closed
     session.flush()
-    return ReviewOutcome(report=report, closed=closed)
+    return ReviewOutcome(report=current, closed=closed)
 
 
 def item_of(session: Session, report: Report) -> Item:

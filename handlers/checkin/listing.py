@@ -18,6 +18,7 @@ from handlers.understanding.numbers import fmt_number, to_number
 from handlers.understanding.text import normalize
 
 PAGE = 8
+REASON_SHOWN = 20  # characters of a return's reason shown in a task line
 
 
 def own_open_assignments(ctx: Context, org_id: int) -> list[progress.AssignmentView]:
@@ -25,7 +26,8 @@ def own_open_assignments(ctx: Context, org_id: int) -> list[progress.AssignmentV
     if plan is None:
         return []
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=[org_id])
-    return [v for v in views if not v.closed]
+    # returned reports first (a stable sort: most urgent first within each group)
+    return sorted((v for v in views if not v.closed), key=lambda v: not v.returned)
 
 
 def week_start(ctx: Context) -> dt.datetime:
@@ -46,7 +48,11 @@ def reported_this_week(ctx: Context, aids: list[int]) -> set[int]:
 
 
 def task_line(ctx: Context, v: progress.AssignmentView) -> str:
-    if v.status is None:
+    if v.returned:
+        reason = v.return_reason or texts.RETURNED_NO_REASON
+        cut = reason if len(reason) <= REASON_SHOWN else reason[:REASON_SHOWN] + "…"
+        state = texts.TASK_RETURNED.format(reason=cut)
+    elif v.status is None:
         state = texts.TASK_STATE_NEVER
     else:
         date = fmt.stored_day(v.last_report_at, ctx.clock.tz)

@@ -22,10 +22,10 @@ def report_day(ctx: Context, stored: dt.datetime | None) -> str:
 
 
 def state(v: AssignmentView) -> str:
-    """The reported percentage, or the status when there is none."""
-    if v.percent is None:
-        return fmt.status_label(v.status, never=texts.Q_NEVER)
-    return fmt.percent(v.percent)
+    """The reported percentage, or the status when there is none; marked when the newest report was returned
+    (the figures are then those of the version before it)."""
+    shown = fmt.status_label(v.status, never=texts.Q_NEVER) if v.percent is None else fmt.percent(v.percent)
+    return shown + texts.RETURNED_MARK if v.returned else shown
 
 
 def flags(v: AssignmentView) -> str:
