@@ -59,6 +59,8 @@ def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
         return _cancel(ctx)
     if vocabulary.REPORT_RE.match(text):
         return checkin.start(ctx)
+    if vocabulary.ALL_NO_CHANGE_RE.match(text) or vocabulary.NO_CHANGE_RE.match(text):
+        return checkin.start_no_change(ctx)
     if vocabulary.RESUME_RE.match(text):
         return checkin.resume(ctx)
     m = vocabulary.RESUME_WHICH_RE.match(text)
@@ -102,6 +104,7 @@ def _starts_dialogue(ctx: Context, text: str) -> str | None:
         or vocabulary.EDIT_LAST_RE.match(text)
         or vocabulary.REPORT_ORG_RE.match(text)
         or vocabulary.REREPORT_RE.match(text)
+        or vocabulary.ALL_NO_CHANGE_RE.match(text)
     ):
         return checkin.DIALOGUE.name
     if (vocabulary.REVIEW_LIST_RE.match(text) or vocabulary.REVIEW_ALL_RE.match(text)) and ctx.is_coordinator:

@@ -369,3 +369,11 @@ def test_the_percentage_question_takes_a_quantity_against_the_target(app: App) -
     aid = next(v.assignment_id for v in views if v.label == "国土绿化")
     r = _this_week(app, [aid])[aid]
     assert (r.percent, r.quantity, r.quantity_unit) == (Decimal("66.7"), Decimal("0.8"), "万亩")
+
+
+def test_all_unchanged_typed_out_of_the_blue_asks_to_confirm(app: App) -> None:
+    _at_monday(app)
+    _file_last_week(app, "墨脱县")
+    c = Chat(app, OFFICIAL)
+    assert "将为本周还未汇报的35项提交“无变化”" in c.send("全部无变化")
+    assert "都已汇报" in c.send("确认")

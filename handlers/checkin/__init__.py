@@ -18,7 +18,7 @@ from db.repositories import conversations, reports
 from handlers import formatting as fmt
 from handlers import kernel, texts
 from handlers.checkin import flow, listing
-from handlers.checkin.flow import start
+from handlers.checkin.flow import start, start_no_change
 from handlers.checkin.model import CheckinData, CheckinState, Fields, fields_of, save
 from handlers.checkin.questions import MAX_TEXT
 from handlers.checkin.summary import begin_confirm
@@ -35,6 +35,7 @@ __all__ = [
     "resume",
     "start",
     "start_from_oneliner",
+    "start_no_change",
 ]
 
 S = CheckinState

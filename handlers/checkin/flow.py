@@ -65,6 +65,12 @@ def start(ctx: Context, org_name: str | None = None) -> Replies:
     return [listing.list_reply(ctx, org.name, views, 0)]
 
 
+def start_no_change(ctx: Context) -> Replies:
+    """ "全部无变化" without the list (to the weekly prompt, or out of the blue): the confirmation at once."""
+    listed = start(ctx)
+    return weekly.ask_all(ctx, load(ctx)) if S(ctx.state) == S.PICK else listed
+
+
 # ---- the pending question of each state -------------------------------------------------------------------------
 
 
@@ -478,8 +484,7 @@ def on_prompted(ctx: Context, text: str) -> Replies | None:
     t = normalize(text)
     if vocabulary.ALL_NO_CHANGE_RE.match(t) or vocabulary.NO_CHANGE_RE.match(t):
         ctx.reset()
-        listed = start(ctx)  # "全部无变化" straight to the prompt: the confirmation, without the list
-        return weekly.ask_all(ctx, load(ctx)) if S(ctx.state) == S.PICK else listed
+        return start_no_change(ctx)
     if not vocabulary.PROMPT_YES_RE.match(text):
         return None
     ctx.reset()

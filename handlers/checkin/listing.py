@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from core.messages import Choice, Reply
-from db.models import Assignment, Item, Organisation, Report
+from db.models import RETURNED, Assignment, Item, Organisation, Report
 from db.repositories import plans, progress
 from handlers import formatting as fmt
 from handlers import texts
@@ -38,13 +38,19 @@ def week_start(ctx: Context) -> dt.datetime:
 
 
 def reported_this_week(ctx: Context, aids: list[int]) -> set[int]:
-    """The tasks among `aids` with a version filed since Monday."""
+    """The tasks among `aids` with a version filed since Monday, unless their newest was returned (a returned
+    report is to be done again)."""
     if not aids:
         return set()
     rows = ctx.session.execute(
         select(Report.assignment_id).where(Report.assignment_id.in_(aids), Report.created_at >= week_start(ctx))
     ).scalars()
-    return set(rows)
+    returned = ctx.session.execute(
+        select(Assignment.id)
+        .join(Report, Report.id == Assignment.last_report_id)
+        .where(Assignment.id.in_(aids), Report.review_state == RETURNED)
+    ).scalars()
+    return set(rows) - set(returned)
 
 
 def task_line(ctx: Context, v: progress.AssignmentView) -> str:
