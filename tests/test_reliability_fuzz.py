@@ -207,7 +207,7 @@ def _reach(app: App, name: str) -> tuple[Chat, str, dict[str, Any]]:
     else:
         assert state == EXPECTED_STATE[name], (name, state)
     if name == "kept-draft":
-        assert "keep_checkin" in data
+        assert "keep_drafts" in data and len(data["keep_drafts"]) == 1
     return chat, state, data
 
 
