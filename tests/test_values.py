@@ -77,10 +77,26 @@ def test_status(typed: str, expected: str | None) -> None:
     assert parse_status(typed) == expected
 
 
-@pytest.mark.parametrize("typed", ["没完成", "还没做完", "尚未办结", "没有全部完成"])
-def test_negated_completion_is_never_done_nor_not_started(typed: str) -> None:
-    """A sentence saying the work is unfinished states work in progress, in one-line reports too."""
-    assert stated_status(typed) == IN_PROGRESS
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("没完成", None),
+        ("还没做完", None),
+        ("尚未办结", None),
+        ("基本完成了", None),
+        ("还没做完，正在推进", IN_PROGRESS),
+    ],
+)
+def test_a_sentence_saying_unfinished_is_never_done_nor_not_started(typed: str, expected: str | None) -> None:
+    """In one-line reports (and so in every message understood) unfinished work states no status of its own."""
+    assert stated_status(typed) == expected
+
+
+@pytest.mark.parametrize("typed", ["未完成的项目", "没完成的", "招标中的项目", "墨脱县快完成的项目", "弄完了的任务"])
+def test_words_that_qualify_a_question_are_no_answer(typed: str) -> None:
+    """A status word before 的 picks things out ("未完成的项目" is a question), both in answers and in sentences."""
+    assert parse_status(typed) is None
+    assert stated_status(typed) is None
 
 
 # ---- percentages --------------------------------------------------------------------------------------------
