@@ -17,8 +17,7 @@ from handlers import texts, vocabulary
 from handlers.checkin.model import Draft, Fields, Step
 from handlers.context import Context
 from handlers.kernel import Fit
-from handlers.understanding.interim_values import read_percent
-from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, to_number
+from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, read_percent, to_number
 from handlers.understanding.text import normalize
 
 MAX_TEXT = 500

@@ -34,8 +34,7 @@ from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Ste
 from handlers.checkin.questions import MAX_TEXT, steps_for
 from handlers.checkin.summary import file_report
 from handlers.context import Context, Replies
-from handlers.understanding.interim_values import convert, parse_quantity, read_percent
-from handlers.understanding.numbers import fmt_number, parse_amount
+from handlers.understanding.numbers import convert, fmt_number, parse_amount, parse_quantity, read_percent
 from handlers.understanding.text import normalize
 
 S = CheckinState
