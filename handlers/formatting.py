@@ -32,6 +32,17 @@ def day_or_dash(d: dt.date | None) -> str:
     return day(d) if d is not None else DASH
 
 
+def fmt_date_back(d: dt.date, today: dt.date | None = None) -> str:
+    """A date read back to the person who typed it, with its weekday: "7月14日（周五）" in the year of `today`,
+    "2024年1月5日（周五）" in another year or without `today` (so "下周五", "国庆前" can be confirmed at a glance)."""
+    shown = (
+        day(d)
+        if today is not None and d.year == today.year
+        else texts.FMT_DAY_YEAR.format(y=d.year, m=d.month, d=d.day)
+    )
+    return texts.FMT_DAY_WEEKDAY.format(day=shown, weekday=texts.WEEKDAYS[d.weekday()])
+
+
 def month(m: int) -> str:
     """A month: 5月."""
     return texts.FMT_MONTH.format(m=m)

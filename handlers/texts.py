@@ -10,6 +10,11 @@ FMT_DAY = "{m}月{d}日"
 FMT_MONTH = "{m}月"
 FMT_MONEY_WAN = "{n} 万元"
 
+# ---- values: a resolved date read back (issue 13) -----------------------------------------------------------
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")  # by date.weekday(): Monday first
+FMT_DAY_YEAR = "{y}年{m}月{d}日"
+FMT_DAY_WEEKDAY = "{day}（{weekday}）"
+
 # ---- general ---------------------------------------------------------------------------------------------
 INTERNAL_ERROR = "抱歉，系统刚才出了点问题，请稍后再发一次。您已填写的内容都已保存。"
 UNBOUND = (

@@ -66,7 +66,8 @@ def is_skip(text: str) -> bool:
 
 # ---- statuses -----------------------------------------------------------------------------------------------
 # The one status vocabulary. What a sentence states ("两山基地实施方案已印发", "完成30%但资金没到位"): blocked and
-# not-started first, because "完成30%但资金没到位" is blocked.
+# not-started first, because "完成30%但资金没到位" is blocked. These stay narrow: every message is read through them
+# (one-line reports), and the same words qualify questions ("未完成的项目", "招标中的项目").
 BLOCKED_RE = re.compile(
     r"卡住|卡壳|受阻|阻碍|停滞|停工|推不动|推进不了|进行不下去|没到位|未到位|不到位|缺资金|缺钱|没钱|资金困难"
     r"|遇到(了)?(困难|问题)|有困难|搁置|暂停|停了|无法推进|难以推进"
@@ -88,6 +89,55 @@ STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
     (DONE, DONE_RE),
     (IN_PROGRESS, IN_PROGRESS_RE),
 ]
+# Completion said negated or not yet reached ("还没做完", "没完成", "基本完成"): never done (完成) nor not started
+# (还没做). A sentence saying so states no status; a check-in answer saying so is work in progress.
+UNFINISHED_RE = re.compile(
+    r"(没有?|未|尚未|还未|没能)(全部|完全)?(完成|做完|弄完|搞完|干完|办完|完工|竣工|搞定|做好|弄好|办好|建成|办结)"
+    r"|基本完成|接近完成|即将完成|快要?完成|快要?(做|弄|搞|干)完|快完了|收尾"
+)
+
+
+def _answer_words(pattern: str) -> re.Pattern[str]:
+    """Words that name a status in a check-in answer, except where they qualify a noun ("未完成的项目": a question)."""
+    return re.compile(rf"(?:{pattern})(?!的)")
+
+
+# A check-in answer answers "当前状态？", so more words name a status there, in this order (after the statements'
+# blocked words): unfinished, not started, done, in progress.
+ANSWER_STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
+    (BLOCKED, BLOCKED_RE),
+    (
+        BLOCKED,
+        _answer_words(
+            r"卡着|卡在|被卡|遇阻|有阻力|停摆|停下来|停下了|中断|推动不了|推进不下去|进行不了|做不下去|干不下去|弄不下去"
+            r"|没法推进|没办法推进|搞不定"
+        ),
+    ),
+    (IN_PROGRESS, _answer_words(UNFINISHED_RE.pattern)),
+    (NOT_STARTED, NOT_STARTED_RE),
+    (
+        NOT_STARTED,
+        _answer_words(
+            r"还未开始|暂未开始|暂未启动|没有启动|暂未开展|没开展|未动工|没动工|尚未动工|(还没|没有?)(弄|搞|干)(?![完好定成])"
+            r"|没着手|未着手|未实施|尚未实施|待启动|待开工"
+        ),
+    ),
+    (DONE, DONE_RE),
+    (
+        DONE,
+        _answer_words(
+            r"已经?(弄完|干完|搞完|办完|结束)|(弄完|干完|搞完|办完|做好|弄好|办好)了|全部完工|全面完工|都完成|全部做完|全部弄完"
+        ),
+    ),
+    (IN_PROGRESS, IN_PROGRESS_RE),
+    (
+        IN_PROGRESS,
+        _answer_words(
+            r"在干|在搞|在办|在进行|已开始|开始了|刚开始|刚启动|持续推进|加快推进|抓紧推进|按计划推进|着手|推进当中|进行当中"
+            r"|筹备中|办理中|审批中|招标中|设计中|编制中|起草中|整改中|完善中"
+        ),
+    ),
+]
 # A check-in answer is short and answers "当前状态？", so shorter words count there too ("困难", "还没", "进行").
 ANSWER_WORDS: list[tuple[str, re.Pattern[str]]] = [
     (BLOCKED, re.compile(r"受阻|卡住|阻碍|停滞|停工|困难|推不动|搁置|暂停|没到位")),
@@ -104,7 +154,12 @@ def _first(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> str | None
 
 
 def stated_status(text: str) -> str | None:
-    """The status a sentence states, if any (one-line reports)."""
+    """The status a sentence states, if any (one-line reports). "还没做完", "没完成" state none: they are neither
+    done nor not started, and "未完成的项目" is a question."""
+    if BLOCKED_RE.search(text):
+        return BLOCKED
+    if UNFINISHED_RE.search(text):
+        return IN_PROGRESS if IN_PROGRESS_RE.search(text) else None
     return _first(text, STATEMENTS)
 
 
@@ -115,4 +170,4 @@ def parse_status(text: str) -> str | None:
         return STATUS_BY_NUMBER[t]
     if t in STATUS_BY_LABEL:
         return STATUS_BY_LABEL[t]
-    return stated_status(t) or _first(t, ANSWER_WORDS)
+    return _first(t, ANSWER_STATEMENTS) or _first(t, ANSWER_WORDS)

@@ -18,8 +18,15 @@ from handlers.checkin import targets
 from handlers.checkin.model import Draft, Fields, Step
 from handlers.context import Context
 from handlers.kernel import Fit
-from handlers.understanding.interim_values import parse_quantity, read_percent
-from handlers.understanding.numbers import fmt_number, parse_amount, parse_date, parse_percent, to_number
+from handlers.understanding.numbers import (
+    fmt_number,
+    parse_amount,
+    parse_date,
+    parse_percent,
+    parse_quantity,
+    read_percent,
+    to_number,
+)
 from handlers.understanding.text import normalize
 
 MAX_TEXT = 500

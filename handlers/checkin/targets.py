@@ -6,8 +6,7 @@ from decimal import Decimal
 
 from db.models import Item
 from handlers import texts
-from handlers.understanding.interim_values import convert
-from handlers.understanding.numbers import fmt_number
+from handlers.understanding.numbers import convert, fmt_number
 
 
 def target(item: Item) -> tuple[Decimal, str] | None:

@@ -35,8 +35,7 @@ from handlers.checkin.questions import MAX_TEXT, steps_for
 from handlers.checkin.summary import file_report
 from handlers.checkin.targets import in_target_unit, percent_of_target
 from handlers.context import Context, Replies
-from handlers.understanding.interim_values import parse_quantity, read_percent
-from handlers.understanding.numbers import fmt_number, parse_amount, parse_percent
+from handlers.understanding.numbers import fmt_number, parse_amount, parse_percent, parse_quantity, read_percent
 from handlers.understanding.text import normalize
 
 S = CheckinState

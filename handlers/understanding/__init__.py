@@ -6,7 +6,8 @@ task meant, and for one-line reports the percentage and status.
 
 One idea per module, from the bottom up:
 - `text`: the one place text is normalised before comparison (dialogue answers, names, pinyin readings);
-- `numbers`: numbers, percentages, amounts and dates as people type them, and how numbers are shown;
+- `numbers`: numbers, percentages, amounts, quantities with units and dates as people type them, and how numbers
+  are shown;
 - `pinyin`: how a name sounds, for homophones typed with a pinyin input method;
 - `segmentation`: duban's own jieba tokenizer, taught the plan's names;
 - `lexicon`: every surface of every organisation, group and item of the plan, and what it means;
