@@ -56,7 +56,7 @@ def command(ctx: Context, text: str) -> list[Reply] | None:
         return [Reply(texts.LEAVE_TOO_LONG.format(n=MAX_PAUSE_DAYS))]
     person.paused_until = until
     back = until + dt.timedelta(days=1)
-    return [Reply(texts.LEAVE_OK.format(until=fmt.day(until), back=fmt.day(back)))]
+    return [Reply(texts.LEAVE_OK.format(until=fmt.fmt_date_back(until, today), back=fmt.fmt_date_back(back, today)))]
 
 
 def _until(rest: str, today: dt.date) -> dt.date | None:

@@ -162,6 +162,8 @@ def _list(ctx: Context) -> Replies:
     for i, r in enumerate(pending[:LIST_SIZE], 1):
         a = r.assignment
         extra = texts.REVIEW_LINE_EVIDENCE.format(n=len(r.attachments)) if r.attachments else ""
+        if r.no_change:
+            extra += texts.REVIEW_LINE_NO_CHANGE
         prev = _previous(ctx, r)
         if prev is not None and r.supersedes_id is not None:
             changed = "、".join(label for label, _, _ in _changes(r, prev))

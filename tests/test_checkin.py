@@ -107,7 +107,7 @@ def test_full_checkin_for_a_task(app):
     assert "预计完成日期" in c.send("报县委常委会审定")
     assert "佐证材料" in c.send("6月底")
     out = c.send("完成")
-    assert "请核对" in out and "80%" in out and "2023-06-30" in out and "资金不足" in out
+    assert "请核对" in out and "80%" in out and "6月30日（周五）" in out and "资金不足" in out
     out = c.send("确认")
     assert "已提交" in out and "下一项" in out
     rows = _reports(app)
@@ -211,7 +211,7 @@ def test_every_validation_path_keeps_what_was_entered(app):
     assert "请发送照片或文件" in c.send("这是什么")
     out = c.send("跳过")
     # nothing entered before the mistakes was lost
-    assert "50%" in out and "已完成初稿" in out and "2023-06-15" in out
+    assert "50%" in out and "已完成初稿" in out and "6月15日（周四）" in out
     assert "请回复“确认”" in c.send("嗯")
     assert "没有“颜色”这一项" in c.send("修改 颜色")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
@@ -377,3 +378,108 @@ def test_all_unchanged_typed_out_of_the_blue_asks_to_confirm(app: App) -> None:
     c = Chat(app, OFFICIAL)
     assert "将为本周还未汇报的35项提交“无变化”" in c.send("全部无变化")
     assert "都已汇报" in c.send("确认")
+
+
+# ---- what people type, as the check-in stores it ---------------------------------------------------------------
+
+# A line of the list (task 3 is a task of 墨脱县 with no quantified target) → (status, percent, low, high).
+LINES = [
+    ("3 推进中 60", IN_PROGRESS, "60", None, None),
+    ("3 60", IN_PROGRESS, "60", None, None),
+    ("3 八成", IN_PROGRESS, "80", None, None),
+    ("3 七八成", IN_PROGRESS, "75", "70", "80"),
+    ("3 差不多一半", IN_PROGRESS, "50", None, None),
+    ("3 40左右", IN_PROGRESS, "40", None, None),
+    ("3 约40%", IN_PROGRESS, "40", None, None),
+    ("3 三分之一", IN_PROGRESS, "33.3", None, None),
+    ("3 百分之百", DONE, "100", None, None),
+    ("3 在弄了 30", IN_PROGRESS, "30", None, None),
+    ("3 正在推进，六七成", IN_PROGRESS, "65", "60", "70"),
+    ("3 已经完成", DONE, "100", None, None),
+    ("3 完成", DONE, "100", None, None),
+    ("3 搞定了", DONE, "100", None, None),
+    ("3 还没开始", "not_started", "0", None, None),
+    ("3 受阻 资金未到位", BLOCKED, None, None, None),
+    ("3：推进中，60%", IN_PROGRESS, "60", None, None),
+    ("第3项 推进中 60", IN_PROGRESS, "60", None, None),
+]
+
+
+@pytest.mark.parametrize(("typed", "status", "percent", "low", "high"), LINES, ids=[x[0] for x in LINES])
+def test_a_line_typed_as_people_do_is_stored_as_meant(app: App, typed, status, percent, low, high) -> None:
+    _at_monday(app)
+    aid = _open(app, "墨脱县")[2].assignment_id
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send(typed)
+    if "佐证材料" in out:
+        out = c.send("跳过")
+    assert "已提交" in out, out
+    r = _this_week(app, [aid])[aid]
+    assert r.status == status
+    assert r.percent == (Decimal(percent) if percent is not None else None)
+    assert (r.percent_low, r.percent_high) == (
+        Decimal(low) if low else None,
+        Decimal(high) if high else None,
+    )
+
+
+# Answers to the full check-in's questions → what the summary shows.
+ANSWERS = [
+    ("percent", "七八成", "75%（70–80%）"),
+    ("percent", "约40", "40%"),
+    ("percent", "三分之一", "33.3%"),
+    ("percent", "一半多", "50%"),
+    ("date", "下周五", "7月21日（周五）"),
+    ("date", "月底", "7月31日（周一）"),
+    ("date", "9月", "9月30日（周六）"),
+    ("date", "国庆前", "9月28日（周四）"),
+    ("date", "20230630", None),  # in the past on 2023-07-10: refused
+    ("date", "20231115", "11月15日（周三）"),
+    ("date", "年底", "12月31日（周日）"),
+    ("date", "2月30日", None),
+]
+
+
+@pytest.mark.parametrize(("step", "typed", "shown"), ANSWERS, ids=[f"{x[0]}-{x[1]}" for x in ANSWERS])
+def test_an_answer_typed_as_people_do_is_read_back(app: App, step, typed, shown) -> None:
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("3")
+    c.send("推进中")
+    if step == "percent":
+        out = c.send(typed)
+        assert "做了哪些工作" in out
+        c.send("做了一些工作")
+        for _ in range(4):
+            out = c.send("跳过")
+        assert f"• 进度：{shown}" in out
+        return
+    c.send("50")
+    c.send("做了一些工作")
+    c.send("跳过")
+    c.send("跳过")
+    out = c.send(typed)
+    if shown is None:
+        assert "预计完成日期" in out and ("没看懂" in out or "已经过去" in out)
+        return
+    assert f"预计完成日期记为：{shown}" in out
+    out = c.send("跳过")
+    assert f"• 预计完成：{shown}" in out
+
+
+def test_impossible_values_are_refused_and_nothing_is_lost(app: App) -> None:
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("3")
+    c.send("推进中")
+    assert "0 到 100" in c.send("120")
+    assert "0–100" in c.send("十三成")
+    assert "0–100" in c.send("百分之负十")
+    out = c.send("60")
+    assert "做了哪些工作" in out
+    c.send("取消")
+    out = c.send("继续")
+    assert "做了哪些工作" in out  # the 60 is kept with the draft

@@ -124,26 +124,41 @@ def edit_last(ctx: Context) -> Replies:
 
 
 def start_from_oneliner(
-    ctx: Context, candidates: list[int], percent: Decimal | None, status: str | None, text: str
+    ctx: Context,
+    candidates: list[int],
+    percent: Decimal | None,
+    status: str | None,
+    text: str,
+    amount: Decimal | None = None,
+    quantity: tuple[Decimal, str] | None = None,
 ) -> Replies:
-    """A one-line report ("污水处理设施建设完成80%"): find the task, take the figures, ask to confirm.
+    """A one-line report ("污水处理设施建设完成80%", "国土绿化完成8000亩"): find the task, take the figures, ask to
+    confirm.
 
     Args:
         candidates: assignment ids that match the text, best first (the sender's organisation's open ones).
         percent: the percentage found in the text, if any.
         status: the status found in the text, if any.
         text: the message, kept as the description.
+        amount: an investment in 万元 found in the text (a project's).
+        quantity: an amount done in a unit ("8000亩"): progress against the task's target.
     """
     assert ctx.person is not None
     allowed = _allowed_assignments(ctx, candidates)
     if not allowed:
         return [Reply(texts.ONELINER_NONE.format(text=text))]
     fields = _oneliner_fields(percent, status, text)
+    fields.investment = amount
+    if quantity is not None:
+        fields.quantity, fields.quantity_unit = quantity
+        if percent is None:
+            fields.percent = None
+            fields.status = status if status not in (DONE, None) else None
     if len(allowed) > 1:
         options = allowed[: listing.PAGE]
         save(ctx, S.ONELINER, CheckinData(options=options, oneliner=fields))
         return [Reply(texts.ONELINER_PICK, choices=listing.choices_for(ctx, options))]
-    return begin_confirm(ctx, allowed[0], fields)
+    return flow.confirm_oneliner(ctx, allowed[0], fields)
 
 
 def _allowed_assignments(ctx: Context, candidates: list[int]) -> list[int]:

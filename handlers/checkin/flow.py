@@ -9,10 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.messages import Choice, Reply
-from db.models import RETURNED, Assignment, Organisation, Report
+from db.models import DONE, IN_PROGRESS, PROJECT, RETURNED, Assignment, Organisation, Report
 from db.repositories import orgs, reports
+from handlers import formatting as fmt
 from handlers import texts, vocabulary
-from handlers.checkin import drafts, listing, questions, weekly
+from handlers.checkin import drafts, listing, questions, targets, weekly
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, fields_of, load, save
 from handlers.checkin.summary import (
     after_submit,
@@ -294,7 +295,25 @@ def on_oneliner(ctx: Context, text: str) -> Replies:
     aid, _ = listing.pick_from(ctx, text, data.options)
     if aid is None:
         return [Reply(texts.PICK_NOT_FOUND.format(text=text, n=len(data.options)))]
-    return begin_confirm(ctx, aid, data.oneliner or Fields())
+    return confirm_oneliner(ctx, aid, data.oneliner or Fields())
+
+
+def confirm_oneliner(ctx: Context, aid: int, fields: Fields) -> Replies:
+    """A one-line report's figures on its task, to confirm: a quantity becomes progress against the target."""
+    a = ctx.session.get(Assignment, aid)
+    assert a is not None
+    if fields.quantity is not None and fields.quantity_unit and fields.percent is None:
+        pct, error = targets.percent_of_target(a.item, fields.quantity, fields.quantity_unit)
+        if error:
+            return [Reply(error)]
+        fields.quantity, fields.quantity_unit = targets.in_target_unit(a.item, fields.quantity, fields.quantity_unit)
+        if pct is not None:
+            fields.percent = questions.rounded(pct, 1)
+            fields.status = fields.status or (DONE if pct >= 100 else IN_PROGRESS)
+    fields.status = fields.status or IN_PROGRESS
+    if a.item.kind != PROJECT:
+        fields.investment = None
+    return begin_confirm(ctx, aid, fields)
 
 
 def on_answer(ctx: Context, text: str) -> Replies:
@@ -323,6 +342,9 @@ def on_answer(ctx: Context, text: str) -> Replies:
     if answer.over_total:
         save(ctx, S.OVER, data)
         return [_over_reply(ctx, draft)]
+    if step == Step.EXPECTED and draft.fields.expected is not None:
+        said = fmt.fmt_date_back(draft.fields.expected, ctx.clock.today())
+        return [Reply(texts.DATE_READ_BACK.format(date=said)), *advance(ctx, data)]
     return advance(ctx, data)
 
 

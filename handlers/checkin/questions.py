@@ -234,7 +234,8 @@ def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -
 
 def _status(t: str, fields: Fields) -> Answer:
     status = vocabulary.parse_status(t)
-    pct = parse_percent(t, bare_number=False)
+    reading = read_percent(t, bare_number=False)
+    pct = reading.value if reading is not None else None
     if status is None and pct is not None:
         status = DONE if pct >= 100 else IN_PROGRESS
     if status is None:
@@ -244,8 +245,9 @@ def _status(t: str, fields: Fields) -> Answer:
         fields.percent = Decimal(100)
     elif status == NOT_STARTED:
         fields.percent = Decimal(0)
-    elif pct is not None and 0 <= pct < 100:
+    elif reading is not None and pct is not None and 0 <= pct < 100:
         fields.percent = rounded(pct, 1)
+        fields.percent_low, fields.percent_high = reading.low, reading.high
     elif fields.percent in (Decimal(100), Decimal(0)):
         fields.percent = None
     return Answer(fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from core.messages import Choice, Reply
@@ -54,13 +55,20 @@ def assignment(ctx: Context, draft: Draft) -> Assignment:
     return a
 
 
-def _value(step: Step, draft: Draft, item: Item) -> str:
+def _value(step: Step, draft: Draft, item: Item, today: dt.date) -> str:
     f = draft.fields
     none = texts.NONE_TEXT
     if step == Step.STATUS:
         return texts.STATUS_LABELS.get(f.status or "", none)
     if step == Step.PERCENT:
-        return f"{fmt_number(f.percent)}%" if f.percent is not None else none
+        if f.percent is None:
+            return none
+        shown = f"{fmt_number(f.percent)}%"
+        if f.percent_low is not None and f.percent_high is not None:
+            shown += texts.PERCENT_RANGE.format(low=fmt_number(f.percent_low), high=fmt_number(f.percent_high))
+        if f.quantity is not None:
+            shown += texts.PERCENT_OF_QUANTITY.format(quantity=f"{fmt_number(f.quantity, 4)}{f.quantity_unit or ''}")
+        return shown
     if step == Step.INVESTMENT:
         if not f.investment:
             return none
@@ -73,7 +81,7 @@ def _value(step: Step, draft: Draft, item: Item) -> str:
         )
         return f"{f.indicator}（目标 {item.target_year_text or '—'}{unit(item)}，{verdict}）"
     if step == Step.EXPECTED:
-        return f.expected.isoformat() if f.expected else none
+        return fmt.fmt_date_back(f.expected, today) if f.expected else none
     if step == Step.EVIDENCE:
         return texts.EVIDENCE_COUNT.format(n=len(draft.attachments)) if draft.attachments else none
     value = getattr(f, step.value)
@@ -87,7 +95,7 @@ def summary(ctx: Context, draft: Draft) -> Reply:
     if Step.PERCENT not in steps and draft.fields.percent is not None:
         steps.insert(1, Step.PERCENT)
     lines = [texts.SUMMARY_HEADER, f"【{item.label}】{a.organisation.name}"]
-    lines += [f"• {FIELD_NAMES[step]}：{_value(step, draft, item)}" for step in steps]
+    lines += [f"• {FIELD_NAMES[step]}：{_value(step, draft, item, ctx.clock.today())}" for step in steps]
     lines.append(texts.SUMMARY_FOOTER)
     choices = [Choice(c, c) for c in (texts.CHOICE_CONFIRM, texts.CHOICE_MODIFY, texts.CHOICE_CANCEL)]
     return Reply("\n".join(lines), choices=choices)

@@ -234,7 +234,10 @@ def _report(ctx: Context, nlu: NLU, plan: Plan, u: Understanding, allow_report: 
         org_id = u.org_id  # a coordinator may report for a unit it names ("墨脱县污水处理厂完成80%")
     candidates = report_candidates(ctx, nlu, plan, u, org_id)
 
-    return checkin.start_from_oneliner(ctx, candidates, u.percent, u.status, u.text.strip())
+    quantity = (u.quantity, u.quantity_unit) if u.quantity is not None and u.quantity_unit else None
+    return checkin.start_from_oneliner(
+        ctx, candidates, u.percent, u.status, u.text.strip(), amount=u.amount, quantity=quantity
+    )
 
 
 DIALOGUE = kernel.register(

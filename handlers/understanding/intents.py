@@ -15,7 +15,7 @@ from db.models import INDICATOR, PROJECT, TASK
 from handlers import vocabulary
 from handlers.understanding.lexicon import ITEM, ORG, W_ITEM_NAME, Lexicon
 from handlers.understanding.names import NUMBERED_RE, OrgMention, Span, children_win, container, numbered_item
-from handlers.understanding.report import report_figures
+from handlers.understanding.report import report_figures, report_quantity
 from handlers.understanding.result import MAX_CHOICES, Candidate, Understanding
 
 # Intents
@@ -103,10 +103,11 @@ def interpret(
     investment_q = bool(INVESTMENT_RE.search(masked))
     ranked = _rank_items(lex, t, masked, item_scores, org_ids, org_mentions, investment_q) if item_scores else []
     percent, status, amount = report_figures(t)
+    quantity = report_quantity(t) if percent is None else None
     intent = _intent(
         raw,
         masked,
-        report_signal=percent is not None or status is not None or amount is not None,
+        report_signal=percent is not None or status is not None or amount is not None or quantity is not None,
         investment_q=investment_q,
         own=own,
         scope_all=scope_all,
@@ -131,6 +132,8 @@ def interpret(
             percent=percent,
             status=status,
             amount=amount,
+            quantity=quantity[0] if quantity else None,
+            quantity_unit=quantity[1] if quantity else None,
             unknown_words=tuple(unknown),
         ),
         org_ids,
@@ -330,5 +333,6 @@ def _settle(
     u.scope_all = u.scope_all and not org_ids and item_id is None
     u.ambiguous = tuple(ambiguous)
     if intent != REPORT:
-        u.percent = u.status = u.amount = None
+        u.percent = u.status = u.amount = u.quantity = None
+        u.quantity_unit = None
     return u

@@ -10,18 +10,34 @@ from decimal import Decimal
 from db.models import DONE
 from db.repositories.queries import ItemEntry
 from handlers.understanding.names import NUMBERED_RE
-from handlers.understanding.numbers import parse_amount, parse_percent
+from handlers.understanding.numbers import parse_amount, parse_percent, parse_quantity
 from handlers.understanding.result import MAX_CHOICES, Understanding
 from handlers.understanding.text import normalize_for_matching
 from handlers.vocabulary import stated_status
 
-PERCENT_HINT = re.compile(r"[0-9]|百分|[一二两三四五六七八九十]成|半")
+PERCENT_HINT = re.compile(r"[0-9]|百分|分之|[一二两三四五六七八九十]成|半")
 PERCENT_AFTER_VERB = re.compile(
     r"(?:完成|进度|达到|推进到|做到|到了)(?:了)?\s*(\d{1,3}(?:\.\d+)?)(?![\d.万亿元个项号%])"
 )
 AMOUNT_RE = re.compile(
     r"(?:投资|资金|到位)[^0-9零〇一二两三四五六七八九十百千万亿]{0,6}([0-9.]+|[零〇一二两三四五六七八九十百千]+)\s*(亿元|亿|万元|万|元)"
 )
+
+
+# A quantity counts as reported only after a verb of doing ("完成8000亩", "新增3个"): "边境3个县进度" asks.
+QUANTITY_AFTER_VERB = re.compile(
+    r"(?:完成|建成|新增|种植|造林|治理|修复|实施|完工|改造|建设|达到|累计|共)了?\s*((?:约|近|超过)?[0-9.零〇一二两三四五六七八九十百千万]+\S{0,3})"
+)
+MONEY_UNITS = frozenset({"元", "万元", "亿元", "%"})
+
+
+def report_quantity(t: str) -> tuple[Decimal, str] | None:
+    """A quantity done that a one-line report states ("国土绿化完成8000亩"): (value, unit); money and % are not."""
+    m = QUANTITY_AFTER_VERB.search(NUMBERED_RE.sub("", t))
+    q = parse_quantity(m.group(1)) if m else None
+    if q is None or q.unit in MONEY_UNITS or q.value <= 0:
+        return None
+    return q.value, q.unit
 
 
 def report_figures(t: str) -> tuple[Decimal | None, str | None, Decimal | None]:

@@ -46,6 +46,8 @@ class Understanding:
     percent: Decimal | None = None
     status: str | None = None
     amount: Decimal | None = None  # 万元, in a one-line report
+    quantity: Decimal | None = None  # an amount done in a unit other than money or % ("8000亩"), in a report
+    quantity_unit: str | None = None
     ambiguous: tuple[Candidate, ...] = ()
     unknown_words: tuple[str, ...] = ()
 
