@@ -29,7 +29,7 @@ PROJECT = ["汇报", "八及曲", "推进中", "60"]
 
 # state name → (user, script, a fragment of the pending question)
 FIRM: dict[str, tuple[str, list[str], str]] = {
-    "checkin.pick": (OFFICIAL, ["汇报"], "待汇报任务"),
+    "checkin.pick": (OFFICIAL, ["汇报"], "仍在汇报"),
     "ask.status": (OFFICIAL, TASK, "当前状态"),
     "ask.percent": (OFFICIAL, TASK + STEPS[:1], "完成进度百分比"),
     "ask.description": (OFFICIAL, TASK + STEPS[:2], "做了哪些工作"),

@@ -80,9 +80,12 @@ def prompt(ctx: Context) -> Replies:
     data = load(ctx)
     state = S(ctx.state)
     if state == S.PICK:
+        # Asked again (after help, a question or a command in between): a reminder, not the whole list again;
+        # the page's buttons stay.
         org = reporting_org(ctx, data)
         views = listing.offered_views(ctx, org, data.options)
-        return [listing.list_reply(ctx, org.name if org else "", views, data.page)]
+        listed = listing.list_reply(ctx, org.name if org else "", views, data.page)
+        return [Reply(texts.PICK_STILL.format(n=len(views)), choices=listed.choices, listed=True)]
     if state == S.ONELINER:
         return [Reply(texts.ONELINER_PICK, choices=listing.choices_for(ctx, data.options))]
     if state == S.NEXT:
