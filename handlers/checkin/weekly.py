@@ -29,7 +29,7 @@ from db.models import (
     Report,
 )
 from handlers import texts, vocabulary
-from handlers.checkin.listing import reported_this_week
+from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, fields_of, save
 from handlers.checkin.questions import MAX_TEXT, steps_for
 from handlers.checkin.summary import file_report
@@ -194,6 +194,10 @@ def _numbered(ctx: Context, options: list[int], aids: list[int]) -> str:
 
 
 def _progress(ctx: Context, options: list[int]) -> Reply:
+    a = ctx.session.get(Assignment, options[0]) if options else None
+    if a is not None:  # what is still open (a task approved as done meanwhile has left the list)
+        still = {v.assignment_id for v in own_open_assignments(ctx, a.organisation_id)}
+        options = [aid for aid in options if aid in still]
     left = unreported(ctx, options)
     if not left:
         ctx.reset()
