@@ -42,7 +42,9 @@ REPORTABLE_KINDS = (TASK, PROJECT, INDICATOR)
 
 # Report status
 NOT_STARTED, IN_PROGRESS, DONE, BLOCKED = "not_started", "in_progress", "done", "blocked"
-STATUSES = (NOT_STARTED, IN_PROGRESS, DONE, BLOCKED)
+NOT_APPLICABLE = "not_applicable"  # the item does not apply to this unit (with a reason; reviewed like any report)
+STATUSES = (NOT_STARTED, IN_PROGRESS, DONE, BLOCKED, NOT_APPLICABLE)
+FINISHED = frozenset({DONE, NOT_APPLICABLE})  # approved, the assignment is closed
 
 # Review state of a report
 PENDING, APPROVED, RETURNED = "pending", "approved", "returned"

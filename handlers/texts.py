@@ -69,7 +69,13 @@ BIND_LOCKED = "绑定码输错次数过多，请{minutes}分钟后再试。如�
 ROLE_NAMES = {"official": "填报人", "coordinator": "协调员", "admin": "管理员", "leader": "分管领导"}
 
 # ---- check-in dialogue -----------------------------------------------------------------------------------
-STATUS_LABELS = {"not_started": "未启动", "in_progress": "推进中", "done": "已完成", "blocked": "受阻"}
+STATUS_LABELS = {
+    "not_started": "未启动",
+    "in_progress": "推进中",
+    "done": "已完成",
+    "blocked": "受阻",
+    "not_applicable": "不适用",
+}
 REVIEW_LABELS = {"pending": "待审核", "approved": "已通过", "returned": "已退回"}
 NO_ORG = "您还没有所属单位，无法汇报。请联系管理员。"
 NO_OPEN_TASKS = "{org}目前没有需要汇报的任务。"
@@ -94,8 +100,8 @@ CHECKIN_HEADER = "【{label}】{org}\n{title}\n截止：{due}{target}"
 CHECKIN_TARGET = "｜目标：{target}"
 SKIP_HINT = "（可回复“跳过”）"
 SKIP_WORDS = ("跳过", "无", "没有", "暂无", "略", "skip", "-", "—", "不填")
-Q_STATUS = "当前状态？请选择或直接回复：未启动 / 推进中 / 已完成 / 受阻"
-E_STATUS = "没看懂这个状态。请回复 1–4 或其中之一：未启动、推进中、已完成、受阻。"
+Q_STATUS = "当前状态？请选择或直接回复：未启动 / 推进中 / 已完成 / 受阻 / 不适用"
+E_STATUS = "没看懂这个状态。请回复 1–5 或其中之一：未启动、推进中、已完成、受阻、不适用。"
 Q_PERCENT = "完成进度百分比？（如 80、80%、八成、七八成、约40、一半、三分之一）"
 E_PERCENT = "请回复 0–100 之间的进度，例如：80、80%、百分之八十、八成、七八成、约40、一半。"
 E_PERCENT_RANGE = "进度应在 0 到 100 之间，您填的是 {value}。请重新回复。"
@@ -109,6 +115,7 @@ Q_INDICATOR = "指标当前值？（目标：{target}{unit}）"
 E_INDICATOR = "请回复指标当前值，例如：82.5、82.5%、已建立。"
 Q_DESCRIPTION = "简要说明做了哪些工作？"
 Q_PROBLEMS = "存在的困难问题？"
+Q_NA_REASON = "不适用的理由？（如：本县不符合申报条件。将由市委生态文明办审核）"
 Q_PROBLEMS_BLOCKED = "受阻的原因和需要协调解决的问题？"
 Q_NEXT_STEP = "下一步打算？"
 Q_EXPECTED = "预计完成日期？（如 6月30日、下周五、月底、国庆前、2023-06-30）"
