@@ -76,7 +76,8 @@ def org_progress_short(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> R
 
 
 def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[int] | None) -> Page:
-    """Several organisations (None: all): the totals, then one line per organisation, worst first."""
+    """Several organisations (None: all): the totals, then one line per organisation ranked by completion (the
+    mean completion of its items, unreported counted 0), then fewer overdue."""
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids)
     by_org: dict[int, list[AssignmentView]] = {}
     for v in views:
@@ -98,8 +99,8 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
     for oid, vs in by_org.items():
         oc = progress.count(vs)
         light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if oc.lagging else progress.GREEN)
-        rows.append((lines.LIGHT_ORDER[light], -oc.overdue, -oc.lagging, oc.completion, oid, light, oc))
-    rows.sort(key=lambda r: r[:5])
+        rows.append((-oc.completion, oc.overdue, lex.org_label(oid), oid, light, oc))
+    rows.sort(key=lambda r: r[:3])
     shown = [
         texts.Q_GROUP_LINE.format(
             light=light,
@@ -110,5 +111,5 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
         )
         for *_, oid, light, oc in rows
     ]
-    example = lex.org_label(rows[0][4]) if rows else texts.Q_GROUP_FOOTER_EXAMPLE
+    example = lex.org_label(rows[-1][3]) if rows else texts.Q_GROUP_FOOTER_EXAMPLE
     return Page(texts.Q_TITLE.format(name=title), head, shown, texts.Q_GROUP_FOOTER.format(example=example))
