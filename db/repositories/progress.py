@@ -30,6 +30,7 @@ from db.models import (
     BLOCKED,
     DONE,
     IN_PROGRESS,
+    INDICATOR,
     NOT_STARTED,
     PROJECT,
     REPORTABLE_KINDS,
@@ -647,6 +648,25 @@ def judge_indicator(
     session.add(j)
     session.flush()
     return j
+
+
+def indicator_verdicts(
+    session: Session, plan: Plan, views: Iterable[AssignmentView]
+) -> dict[int, tuple[AssignmentView | None, Verdict]]:
+    """{indicator id: (its newest counted report's view or None, that report's verdict)} for every active
+    indicator of `plan` with views among `views`: what chat's 最新值, the digest and the export say of it."""
+    by_item: dict[int, list[AssignmentView]] = defaultdict(list)
+    for v in views:
+        if v.item_kind == INDICATOR:
+            by_item[v.item_id].append(v)
+    if not by_item:
+        return {}
+    items = session.execute(select(Item).where(Item.id.in_(list(by_item)), Item.plan_id == plan.id)).scalars()
+    out: dict[int, tuple[AssignmentView | None, Verdict]] = {}
+    for item in items:
+        latest = newest_report(by_item[item.id])
+        out[item.id] = (latest, verdict_of(session, item, latest) if latest else Verdict(UNREPORTED))
+    return out
 
 
 def verdict_of(session: Session, item: Any, view: AssignmentView) -> Verdict:
