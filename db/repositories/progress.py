@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -479,6 +480,7 @@ ACTION_VERBS = (
 )
 YES_WORDS = frozenset({"是", "有", "已完成", "完成", "达标", "已达标", "已经完成", "已落实"})
 NO_PREFIXES = ("未", "没", "否", "不", "尚未", "暂未", "无")
+_ACTION_TARGET_RE = re.compile(r"[\u4e00-\u9fff]{2,8}")  # one short phrase: not "①实施；②≥95"
 _ANSWER_STRIP = " \t\n，。、；;,.!！"
 
 
@@ -497,7 +499,7 @@ def rule_of(check_op: str | None, check_value: Decimal | None, target: str | Non
         return Rule(NUMERIC, check_op, Decimal(str(check_value)), text)
     if text in TREND_OPS:
         return Rule(TREND, TREND_OPS[text], None, text)
-    if text and len(text) <= 8 and any(v in text for v in ACTION_VERBS):
+    if _ACTION_TARGET_RE.fullmatch(text) and any(v in text for v in ACTION_VERBS):
         return Rule(ACTION, None, None, text)
     return Rule(MANUAL, None, None, text)
 
@@ -604,8 +606,16 @@ def verdicts(session: Session, item: Any, views: Iterable[AssignmentView]) -> di
             (
                 (j, name)
                 for j, name in rows
-                if j.organisation_id in (None, v.org_id)
-                and (v.counted_report_at is None or v.counted_report_at <= j.created_at)
+                # a unit's own judgement stands even without a report; one of every unit judges the reports in hand
+                if (
+                    j.organisation_id == v.org_id
+                    and (v.counted_report_at is None or v.counted_report_at <= j.created_at)
+                )
+                or (
+                    j.organisation_id is None
+                    and v.counted_report_at is not None
+                    and v.counted_report_at <= j.created_at
+                )
             ),
             None,
         )
