@@ -98,7 +98,9 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
     rows = []
     for oid, vs in by_org.items():
         oc = progress.count(vs)
-        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if oc.lagging else progress.GREEN)
+        # the organisation's light is its worst item's (🟡 滞后 or 未汇报 past the grace period); ⚪ items count as 🟢
+        yellow = any(v.light == progress.YELLOW for v in vs)
+        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if yellow else progress.GREEN)
         rows.append((-oc.completion, oc.overdue, lex.org_label(oid), oid, light, oc))
     rows.sort(key=lambda r: r[:3])
     shown = [
