@@ -20,7 +20,14 @@ from handlers.context import Context, Replies
 
 JUDGE_RE = re.compile(r"^判定\s*(?:指标\s*)?(\d+)?\s*(.*?)\s*(未达标|不达标|达标)\s*[:：，,]?\s*(.*)$")
 JUDGE_WORD_RE = re.compile(r"^判定(\s|指标|$)")
-EXPECTED_RE = re.compile(r"^(?:什么是|啥是)?(?:序时进度|滞后)(?:是什么|是啥|什么意思|怎么算|的意思)?[?？]?$")
+EXPECTED_RE = re.compile(
+    r"^(?:什么是|啥是)?(?:序时进度|滞后)(?:是什么意思|是什么|是啥|什么意思|怎么算|怎么计算|的意思)?[?？]?$"
+)
+
+
+def is_command(text: str) -> bool:
+    """`text` is `判定 …` or `序时进度是什么` (a command even in the middle of a dialogue)."""
+    return bool(JUDGE_WORD_RE.match(text) or EXPECTED_RE.match(text))
 
 
 def command(ctx: Context, text: str) -> Replies | None:

@@ -119,7 +119,7 @@ class _Interrupts:
         starts = _starts_dialogue(ctx, text)
         if starts is not None:
             return Interrupt("command", True, starts=starts)
-        if leave.is_command(text) or binding.INVITE_RE.match(text):
+        if leave.is_command(text) or judgement.is_command(text) or binding.INVITE_RE.match(text):
             return Interrupt("command", True)
         if ctx.msg.attachments:
             return None

@@ -488,7 +488,7 @@ Q_ORG_HEADER = (
     "【{name}】共{total}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}"
 )
 Q_GROUP_HEADER = "【{name}】{n}个单位 共{total}项，平均完成{completion}%：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}、滞后{lagging}"
-Q_GROUP_LINE = "{light}{name} 完成{completion}% 滞后{lagging} 逾期{overdue}"
+Q_GROUP_LINE = "{light}{name} 完成{completion}% 滞后{lagging} 逾期{overdue} 未汇报{unreported}"
 Q_GROUP_FOOTER = "发送单位名（如“{example}进度”）查看详情。"
 Q_WHOLE_CITY = "全市"
 Q_LINE = "{light}{label} {state}{flags}{date}"

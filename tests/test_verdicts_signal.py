@@ -479,13 +479,16 @@ def test_help_and_the_expected_progress_answer(app: App, chat: Any) -> None:
     assert help_text.count("序时进度＝从任务开始日（未写明的按方案印发日）到截止日") == 1
     out = coord.send("序时进度是什么")
     assert "3月3日" in out and "10个百分点" in out and "14天" in out and "不算滞后" in out, out
+    assert coord.send("滞后是什么意思") == out
+    progress.configure(lag_points=15)
+    assert "15个百分点" in coord.send("序时进度怎么算")
     assert "平均完成率" in out
 
 
 # ---- rankings by completion ---------------------------------------------------------------------------------
 
 GROUP_LINE_RE = re.compile(
-    r"^\S+?(?P<name>[^\s]+) 完成(?P<completion>[\d.]+)% 滞后(?P<lagging>\d+) 逾期(?P<overdue>\d+)$"
+    r"^\S+?(?P<name>[^\s]+) 完成(?P<completion>[\d.]+)% 滞后(?P<lagging>\d+) 逾期(?P<overdue>\d+) 未汇报(?P<unreported>\d+)$"
 )
 
 

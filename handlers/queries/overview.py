@@ -110,6 +110,7 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
             completion=fmt.number(oc.completion),
             lagging=oc.lagging,
             overdue=oc.overdue,
+            unreported=oc.unreported,
         )
         for *_, oid, light, oc in rows
     ]
