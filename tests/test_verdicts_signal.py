@@ -423,6 +423,9 @@ def test_classify_lights_lag_margin_and_grace() -> None:
     progress.configure(lag_points=20)
     assert progress.classify(IN_PROGRESS, D(10), start, due, TODAY)[2:] == (False, progress.GREEN)
     assert progress.classify(IN_PROGRESS, D(7), start, due, TODAY)[2:] == (True, progress.YELLOW)
+    # a report without a percentage states no progress: not 滞后 (an indicator's value); 未启动 is 0 %
+    assert progress.classify(IN_PROGRESS, None, start, due, TODAY)[2:] == (False, progress.GREEN)
+    assert progress.classify("not_started", None, start, due, TODAY)[2:] == (True, progress.YELLOW)
     # 🔴 overdue or blocked; done is 🟢
     overdue_view = progress.classify(IN_PROGRESS, D(95), start, TODAY - dt.timedelta(days=1), TODAY)
     assert (overdue_view[1], overdue_view[3]) == (True, progress.RED)

@@ -138,8 +138,8 @@ def classify(
     """(expected %, overdue, lagging, light) for one assignment: the one rule of chat, digest, export, plan show.
 
     - 逾期 (overdue): past due and not done;
-    - 滞后 (lagging): reported, not done, and the reported % more than `lag_points` below 序时进度; a
-      never-reported item is 未汇报, never 滞后;
+    - 滞后 (lagging): not done, and the reported % (未启动: 0) more than `lag_points` below 序时进度; a
+      never-reported item is 未汇报, and a report stating no % (an indicator's value) is not 滞后;
     - light: 🔴 overdue or 受阻; 🟡 lagging, or never reported `grace_days` after its start; ⚪ never reported
       within that grace period; 🟢 otherwise (on track, or done).
     """
@@ -147,8 +147,11 @@ def classify(
     done = status == DONE
     overdue = not done and today > due
     reported = status is not None
-    pct = Decimal(100) if done else (percent or Decimal(0))
-    lagging = reported and not done and pct + THRESHOLDS.lag_points < expected
+    # the progress reported: a report without a percentage (an indicator's value, 推进中 alone) states none
+    pct = (
+        Decimal(100) if done else (percent if percent is not None else (Decimal(0) if status == NOT_STARTED else None))
+    )
+    lagging = pct is not None and not done and pct + THRESHOLDS.lag_points < expected
     if overdue or status == BLOCKED:
         light = RED
     elif lagging:
