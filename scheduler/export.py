@@ -3,7 +3,7 @@
 Three sheets, as the plan asks the report to be organised:
 - 重点工作任务: each task × responsible organisation: status, %, latest description, problems;
 - 年度工程清单: each project: total and completed investment, 形象进度;
-- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.indicator_verdict`, as in chat).
+- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.verdicts`, as in chat).
 Formatted for printing: bold shaded header row repeated on every page and frozen on screen, column widths,
 wrapped long text, landscape A4 fitted to the page width.
 """
@@ -141,8 +141,8 @@ def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[As
             value, verdict = "", texts.SCHED_NEVER_REPORTED
         else:
             value = latest.indicator_value or ""
-            code = progress.indicator_verdict(item.check_op, item.check_value, latest.indicator_number, latest.status)
-            verdict = fmt.verdict_label(code)
+            judged = progress.verdict_of(session, item, latest)
+            verdict = fmt.verdict_text(judged.code, judged.judged_by, judged.reason)
         ws.append(
             [
                 item.number,
