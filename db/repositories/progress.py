@@ -30,8 +30,10 @@ from sqlalchemy.orm import Session, aliased
 from db.models import (
     BLOCKED,
     DONE,
+    FINISHED,
     IN_PROGRESS,
     INDICATOR,
+    NOT_APPLICABLE,
     NOT_STARTED,
     PROJECT,
     REPORTABLE_KINDS,
@@ -144,7 +146,7 @@ def classify(
       within that grace period; 🟢 otherwise (on track, or done).
     """
     expected = expected_percent(start, due, today)
-    done = status == DONE
+    done = status in FINISHED  # 不适用, approved or not, is not late
     overdue = not done and today > due
     reported = status is not None
     # the progress reported: a report without a percentage (an indicator's value, 推进中 alone) states none
@@ -381,7 +383,8 @@ class Counts:
 
 def count(views: list[AssignmentView]) -> Counts:
     status_of = [v.status or NOT_STARTED for v in views]
-    total_pct = sum((v.percent or Decimal(0)) for v in views)
+    applicable = [v for v in views if v.status != NOT_APPLICABLE]  # 不适用 is not part of the completion
+    total_pct = sum((v.percent or Decimal(0)) for v in applicable)
     return Counts(
         total=len(views),
         done=status_of.count(DONE),
@@ -391,7 +394,7 @@ def count(views: list[AssignmentView]) -> Counts:
         overdue=sum(v.overdue for v in views),
         lagging=sum(v.lagging for v in views),
         unreported=sum(v.status is None for v in views),
-        completion=(Decimal(total_pct) / len(views)).quantize(Decimal("0.1")) if views else Decimal(0),
+        completion=(Decimal(total_pct) / len(applicable)).quantize(Decimal("0.1")) if applicable else Decimal(0),
     )
 
 
