@@ -356,3 +356,28 @@ def test_schema_checks_exclusions_inferred_facts_and_parent_cycles():
     next(t for t in bad["tasks"] if t.get("due_inferred")).pop("note")
     _, problems = validate_plan_data(bad)
     assert any(p.where.endswith("due_inferred") for p in problems), problems
+
+
+def test_reporting_activity_counts_a_child_under_its_parent(app, chat):
+    from db.repositories import queries, reports
+
+    with app.session_factory() as s, s.begin():
+        gov = orgs.require_org(s, GOV)
+        a = s.execute(
+            select(Assignment).join(Item).where(Item.code == "P5", Assignment.organisation_id == gov.id)
+        ).scalar_one()
+        when = app.clock.utcnow() - dt.timedelta(days=1)
+        reports.add_report(s, a, None, "console", when, {"status": "in_progress", "percent": 10})
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        activity = {x.org_name: x for x in queries.reporting_activity(s, plan)}
+        assert GOV not in activity and BRANCH not in activity
+        county = activity["工布江达县"]
+        assert county.open_assignments == len(_codes_assigned_to(s, "工布江达县")) + len(_codes_assigned_to(s, GOV))
+        assert county.last_report_at == when
+        # restricted to the child, it is its own entry
+        only = queries.reporting_activity(s, plan, [orgs.require_org(s, GOV).id])
+        assert [x.org_name for x in only] == [GOV]
+    out = chat("协调员").send("谁还没汇报")
+    assert GOV not in out and "工布江达县（" not in out
