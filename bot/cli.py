@@ -19,7 +19,7 @@ from bot.app import App, build_app, setup_logging
 from config.plan.files import PlanFileError, load_plan_file
 from config.settings import DEFAULT_PLAN, Settings, load_settings
 from db.engine import transaction
-from db.models import COORDINATOR, OFFICIAL, ROLES
+from db.models import COORDINATOR, EVENT, INDICATOR, OFFICIAL, PROJECT, ROLES, TASK
 from db.repositories import orgs, people, plans
 from db.repositories.orgs import UnknownOrganisation
 
@@ -84,16 +84,28 @@ def _print_import(result: plans.ImportResult, out: TextIO) -> None:
 
 
 def _print_overview(ov: plans.PlanOverview, out: TextIO) -> None:
+    from handlers import texts
+
+    by_kind = ov.assignments_by_kind
     out.write(
-        f"{ov.title}（{ov.key}）\n"
-        f"  县（区）：{ov.counties} 个\n"
-        f"  有年度任务的市直部门：{ov.departments_with_tasks} 个\n"
-        f"  责任单位（含其他）：{ov.organisations} 个\n"
-        f"  年度目标：{ov.goals} 项\n"
-        f"  重点任务：{ov.tasks} 项（分解到单位 {ov.assignments} 条）\n"
-        f"  工程项目：{ov.projects} 个，总投资 {_money(ov.investment_total)} 万元\n"
-        f"  指标：{ov.indicators} 项\n"
-        f"  宣传活动：{ov.events} 项\n"
+        texts.PT_OVERVIEW.format(
+            title=ov.title,
+            key=ov.key,
+            counties=ov.counties,
+            departments=ov.departments_with_tasks,
+            organisations=ov.organisations,
+            goals=ov.goals,
+            tasks=ov.tasks,
+            task_assignments=by_kind.get(TASK, 0),
+            projects=ov.projects,
+            investment=_money(ov.investment_total),
+            project_assignments=by_kind.get(PROJECT, 0),
+            indicators=ov.indicators,
+            indicator_assignments=by_kind.get(INDICATOR, 0),
+            events=ov.events,
+            event_assignments=by_kind.get(EVENT, 0),
+            reportable=ov.reportable_assignments,
+        )
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from config.clock import Clock
 from db.models import INDICATOR, PROJECT, Item, Organisation, Plan
-from db.repositories import progress, queries
+from db.repositories import orgs, progress, queries
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
@@ -114,6 +114,9 @@ def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, clock
         lines.append(texts.PT_FORMER.format(text="、".join(former)))
     if org.parent_id:
         lines.append(texts.PT_PARENT.format(text=lex.org_name(org.parent_id)))
+    below = orgs.descendants(session, [org.id])[1:]
+    if below:
+        lines.append(texts.PT_CHILDREN.format(text="、".join(lex.org_name(o) for o in below)))
     groups = queries.groups_of(session, org.id)
     if groups:
         lines.append(texts.PT_GROUPS.format(text="、".join(groups)))
@@ -130,7 +133,7 @@ def _describe_org(session: Session, plan: Plan, lex: Lexicon, org_id: int, clock
             texts.PT_ORG_TASK_LINE.format(
                 i=i,
                 code=v.item_code,
-                title=v.title,
+                title=v.title + (texts.PT_ORG_TASK_OF.format(org=v.org_name) if v.org_id != org.id else ""),
                 due=fmt.iso_day(v.due),
                 light=v.light,
                 state=_state(v),
@@ -230,7 +233,7 @@ def _item_fields(item: Item) -> tuple[str, list[tuple[str, Any]]]:
             ("target_year", item.target_year_text),
             ("explanation", item.text),
             ("check", _check(item)),
-            ("responsible", extra.get("responsible")),
+            ("responsible", _responsible(extra)),
             ("keywords", item.keywords),
             ("note", item.note),
         ]
@@ -240,12 +243,25 @@ def _item_fields(item: Item) -> tuple[str, list[tuple[str, Any]]]:
         ("section", item.section),
         ("text", item.text),
         ("start", item.start_date),
-        ("due", item.due_date),
+        (
+            "due",
+            fmt.iso_day(item.due_date) + (texts.INFERRED_MARK if extra.get("due_inferred") else "")
+            if item.due_date
+            else None,
+        ),
         ("targets", _targets(item.targets)),
         ("assignees", extra.get("assignees")),
         ("keywords", item.keywords),
         ("note", item.note),
     ]
+
+
+def _responsible(extra: dict[str, Any]) -> str | None:
+    """An indicator's responsible units, marked （推定） when the source leaves them empty."""
+    names = extra.get("responsible") or []
+    if not names:
+        return None
+    return "、".join(names) + (texts.INFERRED_MARK if extra.get("responsible_inferred") else "")
 
 
 def _sub_indicator_lines(item: Item) -> list[str]:
@@ -261,6 +277,7 @@ def _sub_indicator_lines(item: Item) -> list[str]:
             ("target_year", sub.target_year_text),
             ("explanation", sub.text),
             ("check", _check(sub)),
+            ("note", sub.note),
         ):
             line = _field(k, v)
             if line:

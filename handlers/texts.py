@@ -621,6 +621,29 @@ PT_PROGRESS = "进展（截至{today}）："
 PT_PROGRESS_LINE = "  {light}{org}｜{state}｜最近汇报 {date}"
 PT_NEVER = "未汇报"
 
+# ---- the unit hierarchy and the plan's data fixes (issue 14) -------------------------------------------------
+# A responsible unit the source leaves empty and the plan infers (plan show, the indicator answer).
+INFERRED_MARK = "（推定）"
+# A sub-indicator's note (which of the source's readings was taken and why), in the indicator answer.
+Q_INDICATOR_SUB_NOTE = "    说明：{text}"
+PT_CHILDREN = "下属单位：{text}（其任务计入本单位）"
+PT_ORG_TASK_OF = "（{org}）"
+# In `X进度`, a line of a unit below X: whose item it is.
+Q_CHILD_UNIT = "（{org}）"
+# `duban plan show` without a name: what the plan holds and what each count counts.
+PT_OVERVIEW = (
+    "{title}（{key}）\n"
+    "  县（区）：{counties} 个\n"
+    "  有年度任务的市直部门：{departments} 个\n"
+    "  责任单位（含其他）：{organisations} 个\n"
+    "  年度目标：{goals} 项\n"
+    "  重点任务：{tasks} 项（分解到单位 {task_assignments} 条）\n"
+    "  工程项目：{projects} 个，总投资 {investment} 万元（分解到单位 {project_assignments} 条）\n"
+    "  指标：{indicators} 项（分解到单位 {indicator_assignments} 条）\n"
+    "  宣传活动：{events} 项（{event_assignments} 条，提醒用，不需汇报）\n"
+    "  需汇报的任务、项目、指标合计 {reportable} 条（即查询中的“共N项”）\n"
+)
+
 # ---- queries, continued (handlers/queries/) ----------------------------------------------------------------
 Q_ACK = "不客气，有需要随时发消息给我。"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from db.models import BLOCKED, Plan
-from db.repositories import people, progress
+from db.repositories import orgs, people, progress
 from db.repositories.progress import AssignmentView, Counts
 from handlers import formatting as fmt
 from handlers import texts
@@ -261,12 +261,16 @@ def build_digest(
         else views_at(session, plan, now, org_ids)
     )
     before = views_at(session, plan, since, org_ids)
+    # A unit below another (工布江达县人民政府 under 工布江达县) is counted in its parent's line (within the units
+    # asked for, when restricted).
+    up = orgs.roll_up(session, org_ids)
     before_by_org: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in before:
-        before_by_org[v.org_id].append(v)
+        before_by_org[up.get(v.org_id, v.org_id)].append(v)
     by_org: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
-        by_org[v.org_id].append(v)
+        by_org[up.get(v.org_id, v.org_id)].append(v)
+    names = orgs.names_of(session, list(by_org))
     silent_since = to_utc(since)
     lines: list[OrgLine] = []
     for org_id, vs in by_org.items():
@@ -275,7 +279,7 @@ def build_digest(
         lines.append(
             OrgLine(
                 org_id,
-                vs[0].org_name,
+                names.get(org_id, vs[0].org_name),
                 progress.count(vs),
                 progress.count(before_by_org.get(org_id, [])).completion,
                 silent,

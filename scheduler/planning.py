@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
 from db.models import Assignment, Conversation, Identity, Item, Outbox, Person, Plan, ReminderLog
-from db.repositories import progress
+from db.repositories import orgs, progress
 from db.repositories.progress import AssignmentView
 from scheduler.calendar import QuietHours, is_workday
 from scheduler.messages import ESCALATION, EVENT_REMINDER, NUDGE, OVERDUE, Recipient
@@ -67,6 +67,7 @@ class PlanningRun:
         self._views: list[AssignmentView] | None = None
         self._people: list[Person] | None = None
         self._people_by_org: dict[int | None, list[Person]] | None = None
+        self._parents: dict[int, int] | None = None
         self._logged: set[tuple[str, str, int | None, int | None]] | None = None
         self._recency: dict[tuple[str, str], dt.datetime] | None = None
         self.enabled = enabled_channel_names(settings)
@@ -149,7 +150,16 @@ class PlanningRun:
             for p in self.people:
                 by_org.setdefault(p.organisation_id, []).append(p)
             self._people_by_org = by_org
-        return [p for p in self._people_by_org.get(org_id, []) if p.role in roles]
+        if self._parents is None:
+            self._parents = orgs.parent_map(self.session)
+        seen: set[int] = set()
+        found: list[Person] = []
+        # A unit below another with nobody of its own (工布江达县人民政府) is asked through its parent.
+        while org_id is not None and org_id not in seen and not found:
+            seen.add(org_id)
+            found = [p for p in self._people_by_org.get(org_id, []) if p.role in roles]
+            org_id = self._parents.get(org_id)
+        return found
 
     def recipient(self, person: Person) -> Recipient | None:
         """Where to reach `person`: the enabled channel they last talked on (see the module docstring)."""

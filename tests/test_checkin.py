@@ -95,9 +95,11 @@ def test_coordinator_invite_binds_coordinator_role(app):
 def test_full_checkin_for_a_task(app):
     c = Chat(app, "墨脱填报人")
     out = c.send("汇报")
-    assert out.splitlines()[1].startswith("1. ") and "两山实施方案" in out.splitlines()[1]  # most urgent first
+    # most urgent first: the overdue 选取两山创建主体 (due 4月30日), then 两山实施方案 (due 5月31日)
+    assert out.splitlines()[1].startswith("1. 🔴") and "选取两山创建主体" in out.splitlines()[1]
+    assert out.splitlines()[2].startswith("2. ") and "两山实施方案" in out.splitlines()[2]
     assert "未汇报" in out
-    out = c.send("1")
+    out = c.send("2")
     assert "两山实施方案" in out and "当前状态" in out
     assert c.choices == ["未启动", "推进中", "已完成", "受阻", "不适用"]
     assert "完成进度" in c.pick("推进中")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
 
 from bot.app import App
 from db.engine import transaction
@@ -121,7 +122,11 @@ def db_completion(s: Any, cutoff: dt.datetime | None, org: str | None = None) ->
         .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True))
     )
     if org:
-        q = q.where(Organisation.name == org)
+        # a unit's line counts the units below it (工布江达县人民政府 under 工布江达县, a 分局 under its 局)
+        parent = aliased(Organisation)
+        q = q.outerjoin(parent, Organisation.parent_id == parent.id).where(
+            or_(Organisation.name == org, parent.name == org)
+        )
     ids = list(s.execute(q).scalars())
     latest = db_latest(s, cutoff)
     total = Decimal(0)
@@ -149,20 +154,27 @@ def test_digest_figures_match_the_database(reported: App) -> None:
         assert by_name["墨脱县"].completion == (Decimal(70) / n_motuo).quantize(Decimal("0.1"))
         assert by_name["墨脱县"].before == (Decimal(20) / n_motuo).quantize(Decimal("0.1"))
         assert by_name["米林县"].counts.done == 1
-        # Every organisation with assignments has a line, completion sorted high to low.
+        # Every organisation with assignments has a line (a unit below another: its parent's line), completion
+        # sorted high to low.
+        parent = aliased(Organisation)
         orgs_with_work = set(
             s.execute(
-                select(Organisation.name)
+                select(func.coalesce(parent.name, Organisation.name))
+                .select_from(Organisation)
+                .outerjoin(parent, Organisation.parent_id == parent.id)
                 .join(Assignment, Assignment.organisation_id == Organisation.id)
                 .join(Item)
                 .where(Item.kind.in_(REPORTABLE_KINDS), Item.active.is_(True), Assignment.active.is_(True))
             ).scalars()
         )
         assert set(by_name) == orgs_with_work
+        assert {"工布江达县人民政府", "市生态环境局工布江达县分局"}.isdisjoint(by_name)
         assert [ol.completion for ol in d.orgs] == sorted((ol.completion for ol in d.orgs), reverse=True)
-        # Blocked tasks with their problems; nothing is overdue on 5月24日.
+        # Blocked tasks with their problems; on 5月24日 only 选取两山创建主体 (due 4月30日, inferred) is overdue.
         assert [(v.org_name, v.label, v.problems) for v in d.blocked] == [("墨脱县", "两山基地申报", "缺少申报经费")]
-        assert d.overdue == []
+        assert sorted((v.org_name, v.item_code) for v in d.overdue) == sorted(
+            (c, "C3-4-03") for c in ("米林县", "朗县", "察隅县", "墨脱县")
+        )
         assert all(v.lagging and not v.overdue for v in d.lagging)
         # Who has not reported in the last 7 days: everyone but the organisations that filed since 5月17日.
         silent = {ol.name for ol in d.silent}

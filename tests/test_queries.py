@@ -57,9 +57,11 @@ def test_org_progress_header_lines_and_urgency(app, chat):
     _file(app, "墨脱县", "C3-2-05", days_ago=2, status="blocked", percent=10, problems="资金没到位")
     c = chat("协调员")
     out = c.send("墨脱进展怎么样")
-    n = _count(app, "墨脱县").total
+    n, overdue = _count(app, "墨脱县").total, _count(app, "墨脱县").overdue
     first = out.splitlines()[0]
-    assert first == f"【墨脱县】共{n}项：已完成1、推进中1、未启动{n - 3}、受阻1、逾期0"
+    # 逾期: 选取两山创建主体 (C3-4-03, its deadline inferred as 4月30日) is past due and never reported
+    assert overdue == 1
+    assert first == f"【墨脱县】共{n}项：已完成1、推进中1、未启动{n - 3}、受阻1、逾期{overdue}"
     assert "🔴填埋场应对方案 10% 受阻 · 5月22日" in out  # blocked: red, first
     assert out.splitlines()[1].startswith("🔴")
     # never reported past the grace period, due in a week: 🟡 未汇报, not 滞后 (nothing reported to lag)
@@ -115,7 +117,7 @@ def test_several_organisations_and_groups(app, chat):
     assert out.startswith("【边境县】4个单位")
     units = [line.split()[0][1:] for line in _light_lines(out)]
     assert sorted(units) == sorted(["米林", "朗县", "察隅", "墨脱"])
-    assert re.search(r"墨脱 完成\d+(\.\d)?% 滞后\d+ 逾期0", out)
+    assert re.search(rf"墨脱 完成\d+(\.\d)?% 滞后\d+ 逾期{_count(app, '墨脱县').overdue}", out)
     out = c.send("全市进度")
     assert out.startswith("【全市】")
     assert "回复“更多”" in out and len(out.encode()) <= WECOM_LIMIT
@@ -226,6 +228,8 @@ def test_ambiguous_organisation_numbered_choice_or_new_question(app, chat):
 
 
 def test_overdue_city_and_one_organisation(app, chat):
+    for county in ("米林县", "朗县", "察隅县", "墨脱县"):  # the one task due before 5月24日 (选取两山创建主体), done
+        _file(app, county, "C3-4-03", days_ago=30, status="done", percent=100)
     c = chat("协调员")
     out = c.send("哪些任务逾期了")
     assert out.startswith("【全市】目前没有逾期任务。")

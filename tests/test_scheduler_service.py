@@ -17,7 +17,8 @@ from config.clock import Clock
 from config.settings import Settings
 from core.messages import Reply
 from db.engine import make_engine
-from db.models import OUT_SENT, Outbox
+from db.models import OUT_SENT, Assignment, Item, Outbox
+from db.repositories import reports
 from scheduler import outbox
 from scheduler.service import LeaderLock, SchedulerService, run_due
 from tests.fakes.wait import wait_for
@@ -37,6 +38,17 @@ class Recorder:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         self.sent.append((chat_id, reply))
+
+
+@pytest.fixture
+def app(app: App) -> App:
+    """The scenario of these tests has nothing overdue on 5月24日: the one task due earlier, 选取两山创建主体
+    (C3-4-03, its deadline inferred as 4月30日), was done by the border counties on 4月28日."""
+    when = dt.datetime(2023, 4, 28, 1, 0)  # naive UTC
+    with app.session_factory() as s, s.begin():
+        for a in s.execute(select(Assignment).join(Item).where(Item.code == "C3-4-03")).scalars():
+            reports.add_report(s, a, None, "console", when, {"status": "done", "percent": 100})
+    return app
 
 
 @pytest.fixture

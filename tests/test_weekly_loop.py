@@ -268,12 +268,13 @@ def test_no_change_to_the_status_question_files_at_once(app: App) -> None:
 def test_several_drafts_resumed_and_discarded_one_by_one(app: App) -> None:
     c = Chat(app, OFFICIAL)
     c.send("汇报")
-    c.send("1")
+    # 2 and 3: after the overdue 选取两山创建主体 (due 4月30日), the first two due
+    c.send("2")
     c.send("推进中")
     c.send("50")
     assert "草稿已保存" in c.send("取消")
     c.send("汇报")
-    c.send("2")
+    c.send("3")
     c.send("受阻")
     c.send("取消")
     out = c.send("汇报")

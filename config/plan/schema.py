@@ -78,8 +78,13 @@ class Task(_Strict):
     short: str | None = None
     text: str | None = None
     assignees: list[str] = Field(min_length=1)
+    # Units a group among `assignees` stands for that do not take this task (市委生态文明办 receives the
+    # 11月20日 summaries of 市直成员单位, it does not send one).
+    exclude: list[str] = Field(default_factory=list)
     start: dt.date | None = None
     due: dt.date | None = None
+    # The source gives no deadline and `due` is inferred (say why in `note`): shown as "（推定）".
+    due_inferred: bool = False
     targets: list[Target] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     goal: str | None = None
@@ -117,6 +122,7 @@ class SubIndicator(_Strict):
     target_year: str
     explanation: str | None = None
     check: Check | None = None
+    note: str | None = None
 
 
 class Indicator(_Strict):
@@ -130,6 +136,9 @@ class Indicator(_Strict):
     target_year: str
     explanation: str
     responsible: list[str] = Field(default_factory=list)
+    # The source leaves the responsible unit empty and `responsible` is inferred (say why in `note`): shown
+    # as "（推定）" wherever the responsible unit is shown.
+    responsible_inferred: bool = False
     check: Check | None = None
     sub_indicators: list[SubIndicator] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
@@ -277,6 +286,7 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     """Checks that span entries: names resolve, codes and numbers are unique, dates lie in the plan year."""
     problems, group_names = _name_checks(doc)
     org_names = {o.name for o in doc.organisations}
+    members = {n: tuple(g.members) for g in doc.groups for n in (g.name, *g.aliases)}
 
     def check_ref(ref: str, where: str, allow_group: bool) -> None:
         if ref in org_names or (allow_group and ref in group_names):
@@ -285,9 +295,17 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
         expected = "organisations 中的 name" + ("" if allow_group else "，不能用单位组")
         problems.append(PlanProblem(where=where, message=f"未知单位“{ref}”（应为 {expected}）"))
 
+    parent_of = {o.name: o.parent for o in doc.organisations if o.parent}
     for i, org in enumerate(doc.organisations):
         if org.parent:
             check_ref(org.parent, f"organisations[{i}].parent", False)
+            seen: set[str] = {org.name}
+            up: str | None = org.parent
+            while up is not None and up not in seen:
+                seen.add(up)
+                up = parent_of.get(up)
+            if up is not None:
+                problems.append(PlanProblem(where=f"organisations[{i}].parent", message="上级单位构成循环"))
     for i, g in enumerate(doc.groups):
         for j, m in enumerate(g.members):
             check_ref(m, f"groups[{i}].members[{j}]", False)
@@ -296,10 +314,18 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     for i, t in enumerate(doc.tasks):
         for j, a in enumerate(t.assignees):
             check_ref(a, f"tasks[{i}].assignees[{j}]", True)
+        for j, x in enumerate(t.exclude):
+            check_ref(x, f"tasks[{i}].exclude[{j}]", False)
+            if x in org_names and not any(x == a or x in members.get(a, ()) for a in t.assignees):
+                problems.append(PlanProblem(where=f"tasks[{i}].exclude[{j}]", message=f"“{x}”不在 assignees 中"))
         for field in ("start", "due"):
             d = getattr(t, field)
             if d and not (doc.plan.start.replace(month=1, day=1) <= d <= doc.plan.end):
                 problems.append(PlanProblem(where=f"tasks[{i}].{field}", message=f"日期 {d} 不在计划年度内"))
+        if t.due_inferred and (t.due is None or not t.note):
+            problems.append(
+                PlanProblem(where=f"tasks[{i}].due_inferred", message="推定的截止日期须有 due 和说明理由的 note")
+            )
         if t.goal is not None and t.goal not in goal_codes:
             problems.append(
                 PlanProblem(where=f"tasks[{i}].goal", message=f"未知的年度目标“{t.goal}”（应为 goals 中的 code）")
@@ -313,6 +339,13 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     for i, ind in enumerate(doc.indicators):
         for j, r in enumerate(ind.responsible):
             check_ref(r, f"indicators[{i}].responsible[{j}]", True)
+        if ind.responsible_inferred and not (ind.responsible and ind.note):
+            problems.append(
+                PlanProblem(
+                    where=f"indicators[{i}].responsible_inferred",
+                    message="推定的责任单位须有 responsible 和说明理由的 note",
+                )
+            )
     for i, e in enumerate(doc.events):
         for j, r in enumerate(e.responsible):
             check_ref(r, f"events[{i}].responsible[{j}]", True)

@@ -18,6 +18,7 @@ from openpyxl.utils.datetime import from_excel
 
 from config.plan.schema import Check, Target
 from config.plan.xlsx_layout import (
+    BOOL,
     CHECK,
     DATE,
     DAY,
@@ -134,8 +135,10 @@ def split_list(text: str) -> list[str]:
 
 def cell_value(kind: str, value: Any) -> Any:
     """The cell written for a document value of a column kind (None for an empty value)."""
-    if value is None or value == []:
+    if value is None or value == [] or (kind == BOOL and value is False):
         return None
+    if kind == BOOL:
+        return BOOL_YES
     if kind == LIST:
         return "、".join(value)
     if kind == TARGETS:
@@ -246,6 +249,20 @@ def as_org_kind(value: Any) -> str:
     raise CellError(f"应为以下之一：{'、'.join(ORG_KIND_LABELS.values())}，而不是“{as_text(value)}”")
 
 
+BOOL_YES = "是"
+_BOOL_TEXTS = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False}
+
+
+def as_bool(value: Any) -> bool:
+    """A yes/no cell: 是/否 (or a spreadsheet's TRUE/FALSE)."""
+    if isinstance(value, bool):
+        return value
+    text = (as_text(value) or "").strip().lower()
+    if text in _BOOL_TEXTS:
+        return _BOOL_TEXTS[text]
+    raise CellError(f"应为“是”或“否”，而不是“{as_text(value)}”")
+
+
 def document_value(kind: str, value: Any) -> Any:
     """Turn a non-empty cell value into the document value of a column kind; raises CellError."""
     try:
@@ -284,6 +301,8 @@ def document_value(kind: str, value: Any) -> Any:
             return out
         if kind == CHECK:
             return parse_check(as_text(value) or "")
+        if kind == BOOL:
+            return as_bool(value)
         if kind == YEARS:
             text = as_text(value) or ""
             start, end = parse_years(text)

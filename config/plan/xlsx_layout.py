@@ -33,7 +33,7 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Text kinds of cells; each has a reader (cell value → document value) and a writer (document value → cell).
-STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONTH, DAY = (
+STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONTH, DAY, BOOL = (
     "str",
     "int",
     "decimal",
@@ -46,6 +46,7 @@ STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONT
     "number_key",
     "month",
     "day",
+    "bool",
 )
 
 
@@ -133,6 +134,8 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("keywords", "关键词", LIST, width=20),
             Column("goal", "对应目标", width=9),
             Column("note", "备注", width=30),
+            Column("exclude", "不含单位", LIST, width=16),
+            Column("due_inferred", "截止日期推定", BOOL, width=8),
         ),
     ),
     SheetSpec(
@@ -169,6 +172,7 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("check", "判定", CHECK, width=8),
             Column("keywords", "关键词", LIST, width=16),
             Column("note", "备注", width=30),
+            Column("responsible_inferred", "责任部门推定", BOOL, width=8),
         ),
     ),
     SheetSpec(

@@ -25,7 +25,7 @@ from config.plan.xlsx_layout import (
 # Paths of the validator name fields that the workbook shows in another column.
 FIELD_COLUMN = {"key": "number", "start_year": "years", "end_year": "years"}
 # Fields that refer to organisations or groups: when their sheets are missing these problems are only echoes.
-_REFERENCE_FIELDS = {"parent", "members", "assignees", "lead", "responsible"}
+_REFERENCE_FIELDS = {"parent", "members", "assignees", "exclude", "lead", "responsible"}
 
 # A place as (sheet title, row, column, field, heading); parts unknown are None.
 Place = tuple[str | None, int | None, int | None, str | None, str | None]

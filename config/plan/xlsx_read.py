@@ -98,7 +98,7 @@ _PLAN_LABELS: dict[str, tuple[str, str, str]] = {
 }
 _PLAN_HEADER_KEYS = frozenset(norm(h) for h in PLAN_HEADER)
 # The columns a sub-indicator row may fill.
-_SUB_FIELDS = frozenset({"number", "name", "unit", "target", "target_year", "explanation", "check"})
+_SUB_FIELDS = frozenset({"number", "name", "unit", "target", "target_year", "explanation", "check", "note"})
 
 _MODELS: dict[str, type[BaseModel]] = {
     "organisations": Organisation,

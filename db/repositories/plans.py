@@ -23,6 +23,7 @@ from db.models import (
     GOAL,
     INDICATOR,
     PROJECT,
+    REPORTABLE_KINDS,
     SUB_INDICATOR,
     TASK,
     Assignment,
@@ -226,9 +227,14 @@ def _import_tasks(w: _ItemWriter, doc: PlanDocument) -> None:
                 keywords=list(t.keywords),
                 targets=_targets(t.targets),
                 note=t.note,
-                extra={"assignees": list(t.assignees), **({"goal": t.goal} if t.goal else {})},
+                extra={
+                    "assignees": list(t.assignees),
+                    **({"exclude": list(t.exclude)} if t.exclude else {}),
+                    **({"due_inferred": True} if t.due_inferred else {}),
+                    **({"goal": t.goal} if t.goal else {}),
+                },
             ),
-            w.expand(t.assignees),
+            [o for o in w.expand(t.assignees) if o.name not in t.exclude],
         )
 
 
@@ -281,7 +287,10 @@ def _import_indicators(w: _ItemWriter, doc: PlanDocument) -> None:
                 due_date=doc.plan.end,
                 keywords=list(ind.keywords),
                 note=ind.note,
-                extra={"responsible": list(ind.responsible)},
+                extra={
+                    "responsible": list(ind.responsible),
+                    **({"responsible_inferred": True} if ind.responsible_inferred else {}),
+                },
             ),
             w.expand(ind.responsible),
         )
@@ -303,6 +312,7 @@ def _import_sub_indicator(w: _ItemWriter, ind: Indicator, sub: SubIndicator, par
             target_year_text=sub.target_year,
             check_op=sub.check.op if sub.check else None,
             check_value=sub.check.value if sub.check else None,
+            note=sub.note,
             extra={"key": sub.key},
         ),
         [],
@@ -350,9 +360,10 @@ def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> d
                 alias_rows[alias] = row
             else:
                 _set(row, {"organisation_id": org.id, "kind": kind})
+    # The hierarchy (工布江达县人民政府 → 工布江达县); a parent a corrected plan no longer gives is cleared.
     for spec in doc.organisations:
-        if spec.parent:
-            by_name[spec.name].parent_id = by_name[spec.parent].id
+        if _set(by_name[spec.name], {"parent_id": by_name[spec.parent].id if spec.parent else None}):
+            result.count(result.updated, "organisation")
     session.flush()
     return by_name
 
@@ -403,7 +414,14 @@ class PlanOverview:
     investment_total: Decimal
     indicators: int
     events: int
-    assignments: int
+    assignments: int  # every active assignment, of every kind (events included)
+    # {item kind: active assignments}; those of the reportable kinds (tasks, projects, indicators) are what every
+    # query lists and counts (`progress.assignment_views`): `reportable_assignments`.
+    assignments_by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reportable_assignments(self) -> int:
+        return sum(n for kind, n in self.assignments_by_kind.items() if kind in REPORTABLE_KINDS)
 
 
 def overview(session: Session, plan: Plan) -> PlanOverview:
@@ -437,15 +455,18 @@ def overview(session: Session, plan: Plan) -> PlanOverview:
             Item.plan_id == plan.id, Item.kind == PROJECT, Item.active.is_(True)
         )
     )
-    assignments = (
-        session.scalar(
-            select(func.count())
+    by_kind: dict[str, int] = dict(
+        session.execute(
+            select(Item.kind, func.count())
             .select_from(Assignment)
             .join(Item)
             .where(Item.plan_id == plan.id, Item.active.is_(True), Assignment.active.is_(True))
+            .group_by(Item.kind)
         )
-        or 0
+        .tuples()
+        .all()
     )
+    assignments = sum(by_kind.values())
     return PlanOverview(
         key=plan.key,
         title=plan.title,
@@ -459,4 +480,5 @@ def overview(session: Session, plan: Plan) -> PlanOverview:
         indicators=count(INDICATOR),
         events=count(EVENT),
         assignments=assignments,
+        assignments_by_kind=by_kind,
     )

@@ -46,6 +46,7 @@ from db.models import (
     Plan,
     Report,
 )
+from db.repositories import orgs
 
 LAG_POINTS = 10  # default of the setting `lag_points`
 GRACE_DAYS = 14  # default of the setting `unreported_grace_days`
@@ -227,11 +228,15 @@ def assignment_views(
     org_ids: Iterable[int] | None = None,
     item_ids: Iterable[int] | None = None,
     kinds: tuple[str, ...] = REPORTABLE_KINDS,
+    with_children: bool = True,
 ) -> list[AssignmentView]:
-    """Every active assignment of `plan` (optionally of some organisations / items), most urgent first."""
+    """Every active assignment of `plan` (optionally of some organisations / items), most urgent first.
+
+    `org_ids` covers the units below them too (工布江达县 covers 工布江达县人民政府: `orgs.descendants`) unless
+    `with_children` is False; each view keeps the unit it is assigned to (`org_id`)."""
     params: dict[str, Any] = {"plan_id": plan.id, "kinds": list(kinds)}
     if org_ids is not None:
-        params["org_ids"] = list(org_ids)
+        params["org_ids"] = orgs.descendants(session, list(org_ids)) if with_children else list(org_ids)
     if item_ids is not None:
         params["item_ids"] = list(item_ids)
     q = _views_statement(org_ids is not None, item_ids is not None)

@@ -30,6 +30,7 @@ from db.models import (
     Plan,
     Report,
 )
+from db.repositories import orgs
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,13 @@ class OrgActivity:
 
 
 def reporting_activity(session: Session, plan: Plan, org_ids: list[int] | None = None) -> list[OrgActivity]:
-    """Organisations that have open (active, not 办结) assignments in `plan`, with their newest report time."""
+    """Organisations that have open (active, not 办结) assignments in `plan`, with their newest report time.
+
+    A unit below another (工布江达县人民政府 under 工布江达县) is counted in its parent's entry (within `org_ids`
+    and the units below them, when given): its reports are the parent's reporting."""
+    up = orgs.roll_up(session, org_ids)
+    if org_ids is not None:
+        org_ids = orgs.descendants(session, org_ids)
     open_q = (
         select(Assignment.organisation_id, func.count(Assignment.id))
         .join(Item, Assignment.item_id == Item.id)
@@ -170,17 +177,24 @@ def reporting_activity(session: Session, plan: Plan, org_ids: list[int] | None =
     )
     if org_ids is not None:
         open_q = open_q.where(Assignment.organisation_id.in_(org_ids))
-    open_counts = dict(session.execute(open_q).tuples().all())
-    if not open_counts:
+    by_unit = dict(session.execute(open_q).tuples().all())
+    if not by_unit:
         return []
+    open_counts: dict[int, int] = {}
+    for oid, n in by_unit.items():
+        open_counts[up.get(oid, oid)] = open_counts.get(up.get(oid, oid), 0) + n
     last_q = (
         select(Assignment.organisation_id, func.max(Report.created_at))
         .join(Report, Report.assignment_id == Assignment.id)
         .join(Item, Assignment.item_id == Item.id)
-        .where(Item.plan_id == plan.id, Assignment.organisation_id.in_(list(open_counts)))
+        .where(Item.plan_id == plan.id, Assignment.organisation_id.in_(list(by_unit) + list(open_counts)))
         .group_by(Assignment.organisation_id)
     )
-    last = dict(session.execute(last_q).tuples().all())
+    last: dict[int, dt.datetime] = {}
+    for oid, at in session.execute(last_q).tuples():
+        unit = up.get(oid, oid)
+        if at is not None and (unit not in last or at > last[unit]):
+            last[unit] = at
     names = dict(
         session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(list(open_counts))))
         .tuples()

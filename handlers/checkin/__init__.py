@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.messages import Reply
 from db.models import DONE, IN_PROGRESS, NOT_STARTED, RETURNED, Assignment, Report
-from db.repositories import conversations, reports
+from db.repositories import conversations, orgs, reports
 from handlers import formatting as fmt
 from handlers import kernel, texts
 from handlers.checkin import flow, listing
@@ -167,7 +167,9 @@ def _allowed_assignments(ctx: Context, candidates: list[int]) -> list[int]:
         a = ctx.session.get(Assignment, aid)
         if a is None or not a.active or a.closed:
             continue
-        if ctx.is_coordinator or (ctx.person is not None and a.organisation_id == ctx.person.organisation_id):
+        if ctx.is_coordinator or (
+            ctx.person is not None and orgs.covers(ctx.session, ctx.person.organisation_id, a.organisation_id)
+        ):
             out.append(aid)
     return out
 

@@ -52,7 +52,8 @@ def start(ctx: Context, org_name: str | None = None) -> Replies:
             hint = orgs.name_index(ctx.session).closest(org_name)
             said = ("是否指：" + "、".join(hint)) if hint else ""
             return [Reply(texts.UNKNOWN_ORG_FOR_REPORT.format(name=org_name, hint=said))]
-        if not ctx.is_coordinator and (org is None or target.id != org.id):
+        # an official may report for a unit below their own (工布江达县 for 工布江达县人民政府)
+        if not ctx.is_coordinator and (org is None or not orgs.covers(ctx.session, org.id, target.id)):
             own = org.name if org else "—"
             return [Reply(texts.OTHER_ORG_TASK.format(own=own, label="汇报", other=target.name))]
         org = target

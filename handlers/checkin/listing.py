@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.messages import Choice, Reply
 from db.models import RETURNED, Assignment, Item, Organisation, Report
-from db.repositories import plans, progress
+from db.repositories import orgs, plans, progress
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.checkin import drafts
@@ -164,7 +164,10 @@ def other_org_match(ctx: Context, text: str) -> str | None:
             Item.plan_id == plan.id,
             Item.active.is_(True),
             Assignment.active.is_(True),
-            Assignment.organisation_id != ctx.person.organisation_id,
+            # the units below the official's own are theirs to report for too
+            Assignment.organisation_id.not_in(
+                orgs.descendants(ctx.session, [ctx.person.organisation_id]) if ctx.person.organisation_id else []
+            ),
         )
     )
     for a, item in ctx.session.execute(q):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from core.messages import Choice, Reply
 from db.models import DONE, IN_PROGRESS, INDICATOR, Assignment, Item, Report
-from db.repositories import progress, reports
+from db.repositories import orgs, progress, reports
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.checkin.listing import own_open_assignments, reported_this_week
@@ -155,7 +155,9 @@ def file_report(
     attachment_ids: list[int] | None = None,
 ) -> Report | None:
     """File `fields` as a new version of `a`'s report; None when the sender may not report for `a`'s unit."""
-    if not ctx.is_coordinator and (ctx.person is None or a.organisation_id != ctx.person.organisation_id):
+    if not ctx.is_coordinator and (
+        ctx.person is None or not orgs.covers(ctx.session, ctx.person.organisation_id, a.organisation_id)
+    ):
         return None
     fields = fields.model_copy()
     fields.status = fields.status or IN_PROGRESS

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.messages import Reply
 from db.models import LEADER
+from db.repositories import orgs
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
@@ -47,7 +48,8 @@ def scope(ctx: Context, lex: Lexicon, u: Understanding) -> tuple[list[int] | Non
         if u.scope_all or u.group:
             return None, Reply(texts.Q_NOT_ALLOWED_ALL.format(own=lex.org_name(own)))
         return [own], None  # an official's "进度" is about their own organisation
-    if wanted != [own]:
+    # An official of a parent unit may ask about the units below it (工布江达县 about 工布江达县人民政府).
+    if wanted != [own] and not set(wanted) <= set(orgs.descendants(ctx.session, [own])):
         return None, Reply(texts.Q_NOT_ALLOWED_ORG.format(own=lex.org_name(own)))
     return wanted, None
 

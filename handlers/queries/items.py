@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from core.messages import Reply
 from db.models import INDICATOR, PROJECT, Item, Plan
-from db.repositories import progress, queries
+from db.repositories import orgs, progress, queries
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
@@ -29,7 +29,9 @@ def item_progress(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
         views = [v for v in views if v.org_id in u.org_ids] or views
     if not access.sees_all(ctx):
         own = access.own_org(ctx)
-        views = [v for v in views if v.org_id == own]
+        # an official of a parent unit sees the lines of the units below it too
+        mine = set(orgs.descendants(ctx.session, [own])) if own is not None else set()
+        views = [v for v in views if v.org_id in mine]
         if not views:
             label, own_name = lex.item_label(item.id), access.own_name(ctx, lex)
             return [Reply(texts.Q_NOT_ALLOWED_ITEM.format(label=label, own=own_name))]
@@ -156,7 +158,8 @@ def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView
         rows.append(texts.Q_INDICATOR_RESPONSIBLE_N.format(n=len(views)))
     else:
         names = "、".join(lex.org_name(v.org_id) for v in views) or fmt.DASH
-        rows.append(texts.Q_INDICATOR_RESPONSIBLE.format(names=names))
+        inferred = texts.INFERRED_MARK if (item.extra or {}).get("responsible_inferred") else ""
+        rows.append(texts.Q_INDICATOR_RESPONSIBLE.format(names=names + inferred))
     rows += _sub_indicator_lines(item)
     if len(views) > 1:
         rows += [_indicator_unit_line(ctx, lex, item, v) for v in lines.urgent_first(views)]
@@ -171,6 +174,8 @@ def _sub_indicator_lines(item: Item) -> list[str]:
     for s in subs:
         target = s.target_year_text or s.target_text or fmt.DASH
         rows.append(texts.Q_INDICATOR_SUB_LINE.format(key=(s.extra or {}).get("key", ""), name=s.title, target=target))
+        if s.note:
+            rows.append(texts.Q_INDICATOR_SUB_NOTE.format(text=s.note))
     return rows
 
 

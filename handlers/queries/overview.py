@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from core.messages import Reply
 from db.models import Plan
-from db.repositories import progress
+from db.repositories import orgs, progress
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
@@ -50,7 +50,16 @@ def _org_lines(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> tuple[str
         blocked=c.blocked,
         overdue=c.overdue,
     )
-    return head, [lines.task_line(ctx, v, lines.item_label(v)) for v in lines.urgent_first(views)]
+    # a line of a unit below this one (工布江达县人民政府's project under 工布江达县) says whose it is
+    return head, [
+        lines.task_line(
+            ctx,
+            v,
+            lines.item_label(v)
+            + (texts.Q_CHILD_UNIT.format(org=lex.org_label(v.org_id)) if v.org_id != org_id else ""),
+        )
+        for v in lines.urgent_first(views)
+    ]
 
 
 def org_progress(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> Answer:
@@ -80,8 +89,9 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
     mean completion of its items, unreported counted 0), then fewer overdue."""
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids)
     by_org: dict[int, list[AssignmentView]] = {}
+    up = orgs.roll_up(ctx.session, org_ids)  # a unit below another is counted in its parent's line
     for v in views:
-        by_org.setdefault(v.org_id, []).append(v)
+        by_org.setdefault(up.get(v.org_id, v.org_id), []).append(v)
     c = progress.count(views)
     head = texts.Q_GROUP_HEADER.format(
         name=title,

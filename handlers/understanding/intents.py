@@ -69,6 +69,9 @@ OWN_RE = re.compile(
 MY_TASKS_RE = re.compile(r"^(我|我们|咱|咱们)(单位|局|县|区|办)?(的)?(任务|工作|事|事情|进度|进展|情况)")
 ALL_RE = re.compile(
     r"全市|全林芝|林芝市整体|总体|整体|全部单位|全部任务|所有单位|所有任务|全局|汇总|总的|全盘|各单位|总进度|全部进度|全部情况"
+    # 林芝市 (林芝) alone is the whole city, not 米林市 mistyped; left in the masked text only when no unit's
+    # name (林芝市巴宜区, 林芝市水利局, 林芝县 = 巴宜区's former name) took it.
+    r"|林芝市|林芝"
 )
 PROJECT_HINT = re.compile(r"项目|工程")
 INDICATOR_HINT = re.compile(r"指标|达标|目标值|达到目标")
