@@ -228,7 +228,8 @@ BOUND_FIELD_NAMES = {
     "percent_high": "进度",
 }
 E_BOUND_NEGATIVE = "{field}不能为负数，请重新回复。"
-E_BOUND_TOO_LARGE = "{field}过大（最多 {limit}），请检查单位和数字后重新回复。"
+BOUND_FIELD_UNITS = {"investment_done": " 万元"}
+E_BOUND_TOO_LARGE = "{field}过大（最多 {limit}{unit}），请检查单位和数字后重新回复。"
 E_BOUND_NAME_LONG = "姓名太长（{n}字），最多{limit}字。"
 E_BOUND_AT_SUBMIT = "有一项内容超出了可保存的范围：{reason}请回复“修改 项目名”更改后再确认，或“取消”。"
 

@@ -19,10 +19,22 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from core.messages import InAttachment
-from db.bounds import NEGATIVE, NOT_A_NUMBER, TOO_LARGE, TOO_LONG, OutOfBounds, bound
+from db.bounds import NEGATIVE, NOT_A_NUMBER, TOO_LARGE, TOO_LONG, OutOfBounds, bound, fit_file_name
 from db.models import Assignment, Attachment, InviteCode, Item, Organisation, Report
 from db.repositories import orgs, people, reports
 from handlers import texts
+from handlers.understanding.numbers import (
+    A_DATE,
+    A_RANGE,
+    IMPOSSIBLE_DATE,
+    SEVERAL_NUMBERS,
+    ValueReading,
+    parse_amount,
+    read_value,
+    to_number,
+)
+from handlers.understanding.numbers import NOT_A_NUMBER as NOT_A_NUMBER_READ
+from handlers.understanding.text import clean, normalize
 from tests.conftest import Chat
 
 pytestmark = pytest.mark.both_backends
@@ -81,8 +93,8 @@ INDICATOR_REFUSED = [
     ("５-６", texts.E_VALUE_PROBLEMS["range"]),
     ("5－6", texts.E_VALUE_PROBLEMS["range"]),
     ("5−6%", texts.E_VALUE_PROBLEMS["range"]),
-    ("12345678901", texts.E_BOUND_TOO_LARGE.format(field="指标值", limit="9999999999.9999")),
-    ("-12345678901", texts.E_BOUND_TOO_LARGE.format(field="指标值", limit="9999999999.9999")),
+    ("12345678901", texts.E_BOUND_TOO_LARGE.format(field="指标值", limit="9999999999.9999", unit="")),
+    ("-12345678901", texts.E_BOUND_TOO_LARGE.format(field="指标值", limit="9999999999.9999", unit="")),
     ("字" * 101, texts.E_TEXT_LONG.format(n=101, limit=100)),
     ("８" * 101, texts.E_TEXT_LONG.format(n=101, limit=100)),
 ]
@@ -130,9 +142,9 @@ def test_indicator_values_read_as_typed(app, typed, stored, number):
 INVESTMENT_REFUSED = [
     ("-5", texts.E_BOUND_NEGATIVE.format(field="投资金额")),
     ("-5万元", texts.E_BOUND_NEGATIVE.format(field="投资金额")),
-    ("1000000000000", texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99")),
-    ("1,000,000,000,000万元", texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99")),
-    ("100000000亿", texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99")),
+    ("1000000000000", texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99", unit=" 万元")),
+    ("1,000,000,000,000万元", texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99", unit=" 万元")),
+    ("100000000亿", texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99", unit=" 万元")),
     ("1e309", texts.E_INVESTMENT),
     ("NaN", texts.E_INVESTMENT),
     ("inf", texts.E_INVESTMENT),
@@ -242,7 +254,7 @@ LINE_REFUSED = [
     ("1e309", texts.E_VALUE_PROBLEMS["not_a_number"]),
     ("NaN%", texts.E_VALUE_PROBLEMS["not_a_number"]),
     ("2023-02-30", texts.E_VALUE_PROBLEMS["impossible_date"]),
-    ("12345678901", texts.E_BOUND_TOO_LARGE.format(field="指标值", limit="9999999999.9999")),
+    ("12345678901", texts.E_BOUND_TOO_LARGE.format(field="指标值", limit="9999999999.9999", unit="")),
 ]
 
 
@@ -353,3 +365,136 @@ def test_an_invite_name_too_long_is_refused_and_nothing_is_stored(app, db_url, t
     assert code == 1
     assert texts.E_BOUND_NAME_LONG.format(n=101, limit=100) in capsys.readouterr().err
     assert _count(app, InviteCode) == 0
+
+
+@pytest.mark.parametrize("typed", ["NaN", "nan", "Infinity", "1e309", "-0"])
+def test_no_number_breaks_the_list_or_the_summary(app, typed):
+    c = Chat(app, "米林填报人")
+    c.send("汇报")
+    out = c.send(typed)  # at the list: no task of that number, or a line not understood; never a failure
+    assert "没有找到" in out or "没看懂" in out
+    c.send("两山实施方案")
+    c.send("推进中")
+    c.send("50")
+    c.send("已完成初稿")
+    summary = _finish(c)
+    assert "请核对" in summary
+    assert "请回复“确认”" in c.send(typed)  # at the summary: asked again, nothing broken
+    assert "已提交" in c.send("确认")
+    assert _last_report(app).percent == Decimal(50)
+
+
+# ---- the readers, without a database ----------------------------------------------------------------------------
+
+READ_VALUE = [
+    ("82.5", Decimal("82.5"), None),
+    ("-5", Decimal(-5), None),
+    ("负五", Decimal(-5), None),
+    ("−3.5", Decimal("-3.5"), None),  # a minus sign, U+2212
+    ("82.5%", Decimal("82.5"), None),
+    ("三个", Decimal(3), None),
+    ("约28微克", Decimal(28), None),
+    ("1,234.5", Decimal("1234.5"), None),
+    ("已建立", None, None),
+    ("1e309", None, NOT_A_NUMBER_READ),
+    ("1E5", None, NOT_A_NUMBER_READ),
+    ("NaN", None, NOT_A_NUMBER_READ),
+    ("Infinity", None, NOT_A_NUMBER_READ),
+    ("2023-02-30", None, IMPOSSIBLE_DATE),
+    ("2023年2月30日", None, IMPOSSIBLE_DATE),
+    ("20230230", None, IMPOSSIBLE_DATE),
+    ("2023-06-30", None, A_DATE),
+    ("５-６", None, A_RANGE),
+    ("5~6", None, A_RANGE),
+    ("5到6", None, A_RANGE),
+    ("七八成", None, A_RANGE),
+    ("2022年28", None, SEVERAL_NUMBERS),
+]
+
+
+@pytest.mark.parametrize(("typed", "number", "problem"), READ_VALUE, ids=[r[0] for r in READ_VALUE])
+def test_read_value(typed, number, problem):
+    assert read_value(typed) == ValueReading(number, problem)
+
+
+TO_NUMBER = [
+    ("-5", Decimal(-5)),
+    ("+5", Decimal(5)),
+    ("５", Decimal(5)),
+    ("٥", Decimal(5)),
+    ("\u202e8\u202c0", Decimal(80)),
+    ("1.2万", Decimal(12000)),
+    ("十二", Decimal(12)),
+    ("1e309", None),
+    ("1E+3", None),
+    ("NaN", None),
+    ("sNaN", None),
+    ("inf", None),
+    ("-Infinity", None),
+    ("5-6", None),
+    ("2023-02-30", None),
+]
+
+
+@pytest.mark.parametrize(("typed", "expected"), TO_NUMBER, ids=[r[0] for r in TO_NUMBER])
+def test_to_number(typed, expected):
+    assert to_number(typed) == expected
+
+
+AMOUNTS = [
+    ("-5", Decimal(-5)),  # minus five: the question refuses it as negative, never reads 5
+    ("-1200万元", Decimal(-1200)),
+    ("1000000000000", Decimal(1000000000000)),  # read; refused by the column's bound
+    ("1e309", None),
+    ("NaN", None),
+    ("inf", None),
+    ("５-６", None),
+]
+
+
+@pytest.mark.parametrize(("typed", "expected"), AMOUNTS, ids=[r[0] for r in AMOUNTS])
+def test_parse_amount_keeps_the_sign_and_refuses_what_is_no_number(typed, expected):
+    assert parse_amount(typed) == expected
+
+
+def test_normalize_and_clean():
+    assert normalize("５－６") == normalize("5−6") == normalize("٥-٦") == "5-6"
+    assert normalize("\u202e08\u202c") == "08"
+    assert clean("已完成\u202e稿初\u202c，\u2066正在\u2069  征求意见 ") == "已完成稿初，正在 征求意见"
+    assert clean("８０％\u200f") == "８０％"  # full-width kept in what is stored
+
+
+FILE_NAMES = [
+    ("a.pdf", "a.pdf"),
+    ("名" * 200 + ".pdf", "名" * 195 + "….pdf"),
+    ("名" * 250, "名" * 199 + "…"),
+    ("名" * 250 + "." + "x" * 20, "名" * 199 + "…"),  # no real extension to keep
+]
+
+
+@pytest.mark.parametrize(("name", "stored"), FILE_NAMES, ids=[str(len(r[0])) for r in FILE_NAMES])
+def test_fit_file_name(name, stored):
+    assert fit_file_name(Attachment.file_name, name) == stored
+    assert len(stored) <= 200
+
+
+def test_a_percentage_is_rounded_half_up_as_the_repository_rounds(app):
+    c = Chat(app, "米林填报人")
+    c.send("汇报")
+    c.send("两山实施方案")
+    c.send("推进中")
+    assert "做了哪些工作" in c.send("32.25")  # half-even would keep 32.2
+    c.send("已完成初稿")
+    assert "32.3%" in _finish(c)
+    assert "已提交" in c.send("确认")
+    assert _last_report(app).percent == Decimal("32.3")
+
+
+def test_a_one_line_report_with_an_investment_too_large_is_refused_at_once(app):
+    c = Chat(app, "生态环境局填报人")
+    out = c.send("八及曲完成投资1000000000000万元")
+    assert out == texts.E_BOUND_TOO_LARGE.format(field="投资金额", limit="999999999999.99", unit=" 万元")
+    assert "八及曲" in c.send("八及曲完成投资1200万元")
+    assert "已提交" in c.send("确认")
+    assert _last_report(app).investment_done == Decimal(1200)
+    assert _count(app, Report) == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from core.messages import Choice, Reply
 from db.bounds import NEGATIVE, NOT_A_NUMBER, TOO_LARGE, TOO_LONG, OutOfBounds, bound, check_number
@@ -347,15 +347,17 @@ def bounds_error(e: OutOfBounds) -> str:
     if e.reason == NEGATIVE:
         return texts.E_BOUND_NEGATIVE.format(field=name)
     if e.reason == TOO_LARGE:
-        return texts.E_BOUND_TOO_LARGE.format(field=name, limit=fmt_number(e.limit, 4))
+        unit = texts.BOUND_FIELD_UNITS.get(e.field, "")
+        return texts.E_BOUND_TOO_LARGE.format(field=name, limit=fmt_number(e.limit, 4), unit=unit)
     if e.reason == TOO_LONG:
         return texts.E_TEXT_LONG.format(n=len(str(e.value)), limit=e.limit)
     return texts.E_VALUE_PROBLEMS[NOT_A_NUMBER]
 
 
 def rounded(value: Decimal, places: int) -> Decimal:
-    """The value as it is shown (80 not 80.0; at most `places` decimals)."""
-    return Decimal(fmt_number(value, places))
+    """The value as it is shown and stored (80 not 80.0; at most `places` decimals, rounded half up as the
+    repositories round before storing: the same on SQLite and PostgreSQL)."""
+    return Decimal(fmt_number(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), places))
 
 
 def fits(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Fit:

@@ -34,7 +34,7 @@ from db.repositories.reports import checked_values
 from handlers import texts, vocabulary
 from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, fields_of, save
-from handlers.checkin.questions import MAX_TEXT, bounds_error, steps_for
+from handlers.checkin.questions import MAX_TEXT, bounds_error, rounded, steps_for
 from handlers.checkin.summary import file_report
 from handlers.checkin.targets import in_target_unit, percent_of_target
 from handlers.context import Context, Replies
@@ -360,7 +360,7 @@ def _line_fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields,
     elif status == NOT_APPLICABLE:
         f.percent = None
     elif pct is not None:
-        f.percent = Decimal(fmt_number(pct, 1)) if not r.fraction else pct
+        f.percent = rounded(pct, 1) if not r.fraction else pct
         f.percent_low, f.percent_high = r.low, r.high
     elif status == BLOCKED and previous is not None:
         f.percent = previous.percent
