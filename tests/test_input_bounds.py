@@ -30,6 +30,7 @@ from handlers.understanding.numbers import (
     SEVERAL_NUMBERS,
     ValueReading,
     parse_amount,
+    parse_quantity,
     read_value,
     to_number,
 )
@@ -172,7 +173,13 @@ def test_investments_that_must_be_refused(app, typed, refusal):
 
 # ---- the percent and date questions --------------------------------------------------------------------------
 
-PERCENT_REFUSED = [("-5", texts.E_PERCENT), ("1e309", texts.E_PERCENT), ("NaN", texts.E_PERCENT)]
+PERCENT_REFUSED = [
+    ("-5", texts.E_BOUND_NEGATIVE.format(field="进度")),
+    ("-5%", texts.E_BOUND_NEGATIVE.format(field="进度")),
+    ("百分之负五", texts.E_PERCENT),
+    ("1e309", texts.E_PERCENT),
+    ("NaN", texts.E_PERCENT),
+]
 
 
 @pytest.mark.parametrize(("typed", "refusal"), PERCENT_REFUSED, ids=[r[0] for r in PERCENT_REFUSED])
@@ -409,6 +416,8 @@ READ_VALUE = [
     ("5到6", None, A_RANGE),
     ("七八成", None, A_RANGE),
     ("2022年28", None, SEVERAL_NUMBERS),
+    ("PM2.5浓度18", None, SEVERAL_NUMBERS),  # never 2.518
+    ("2023年5月 82.5%", Decimal("82.5"), None),  # a month, then the figure: no impossible 82nd day
 ]
 
 
@@ -450,6 +459,11 @@ AMOUNTS = [
     ("inf", None),
     ("５-６", None),
 ]
+
+
+@pytest.mark.parametrize("typed", ["-5亩", "- 8000亩", "负5亩", "-0.8万亩"])
+def test_a_negative_quantity_is_none_never_its_absolute_value(typed):
+    assert parse_quantity(typed) is None
 
 
 @pytest.mark.parametrize(("typed", "expected"), AMOUNTS, ids=[r[0] for r in AMOUNTS])
@@ -498,3 +512,19 @@ def test_a_one_line_report_with_an_investment_too_large_is_refused_at_once(app):
     assert "已提交" in c.send("确认")
     assert _last_report(app).investment_done == Decimal(1200)
     assert _count(app, Report) == 1
+
+
+def test_a_quantity_too_large_for_its_column_is_refused_at_the_percent_question(app):
+    c = Chat(app, "林草局填报人")
+    c.send("汇报")
+    c.send("国土绿化")
+    c.send("推进中")
+    assert "完成进度" in c.last[-1].text
+    assert c.send("-8000亩").startswith(texts.E_PERCENT)
+    refusal = texts.E_BOUND_TOO_LARGE.format(field="完成数量", limit="9999999999.9999", unit="")
+    assert c.send("1000000000000000亩").startswith(refusal)
+    c.send("6000亩")
+    _finish(c)
+    assert "已提交" in c.send("确认")
+    r = _last_report(app)
+    assert (r.quantity, r.quantity_unit, r.percent) == (Decimal("0.6"), "万亩", Decimal(50))

@@ -37,6 +37,7 @@ from handlers.understanding.numbers import (
     parse_quantity,
     read_percent,
     read_value,
+    to_number,
 )
 from handlers.understanding.text import clean, normalize
 
@@ -236,8 +237,9 @@ def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -
         return _indicator(ctx, t, fields)
     if len(t) < 2:
         return Answer(error=texts.E_TEXT_SHORT)
-    if len(t) > MAX_TEXT:
-        return Answer(error=texts.E_TEXT_LONG.format(n=len(t), limit=MAX_TEXT))
+    n = max(len(t), len(clean(ctx.msg.text)))  # the stored form may be longer than the normalised one
+    if n > MAX_TEXT:
+        return Answer(error=texts.E_TEXT_LONG.format(n=n, limit=MAX_TEXT))
     if step == Step.EXPECTED:
         return _expected(ctx, t, fields)
     # Store what was typed (full-width punctuation included, direction controls removed), not the normalised form.
@@ -284,6 +286,9 @@ def _percent(t: str, fields: Fields, item: Item) -> Answer:
         fields.percent = rounded(pct, 1)
         return Answer(fields)
     if reading is None:
+        number = to_number(t.rstrip("%").strip())
+        if number is not None and number < 0:  # minus five, never five: and no progress is below zero
+            return Answer(error=bounds_error(OutOfBounds("percent", NEGATIVE, None, number)))
         return Answer(error=texts.E_PERCENT)
     pct = reading.value
     if reading.maybe_fraction:

@@ -230,6 +230,8 @@ A_RANGE, SEVERAL_NUMBERS = "range", "several"
 _SIGNED = re.compile(r"(?<![0-9.])(-?)\s*([0-9]+(?:\.[0-9]+)?)")
 _VALUE_RANGE = re.compile(rf"[0-9]\s*%?{_RANGE_SEP}-?[0-9]")
 _CN_NUMERAL = re.compile(rf"负?[{_CN_DIGITS}]+")
+# A full date in a value ("2023-02-30"), not a month followed by a figure ("2023年5月 82.5%").
+_VALUE_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?![0-9.%])")
 _PERCENT_WORDS = re.compile(r"[一二两三四五六七八九十0-9]\s*成(?!功|果|效|立|本|绩|熟)|分之|一半|过半")
 
 
@@ -250,7 +252,7 @@ def read_value(text: str) -> ValueReading:
     t = re.sub(r"(?<=[0-9])[,，](?=[0-9]{3})", "", normalize(text))
     if _NOT_A_NUMBER.search(t):
         return ValueReading(problem=NOT_A_NUMBER)
-    m = _DATE_FULL.search(t) or _DATE_COMPACT.search(t)
+    m = _VALUE_DATE.search(t) or _DATE_COMPACT.search(t)
     if m:
         day = _date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         return ValueReading(problem=IMPOSSIBLE_DATE if day is None else A_DATE)
@@ -325,8 +327,8 @@ def parse_quantity(text: str) -> Quantity | None:
     """
     t = normalize(text).replace(",", "").replace("，", "")
     m = _QUANTITY.search(t)
-    if not m:
-        return None
+    if not m or t[: m.start()].rstrip().endswith(("-", "负")):
+        return None  # "-5亩" is no amount done, and never 5亩
     value = to_number(m.group(1))
     if value is None or value < 0:
         return None
