@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from bot.app import App, build_app, setup_logging
 from config.plan.files import PlanFileError, load_plan_file
 from config.settings import DEFAULT_PLAN, Settings, load_settings
+from db.bounds import OutOfBounds
 from db.engine import transaction
 from db.models import COORDINATOR, EVENT, INDICATOR, OFFICIAL, PROJECT, ROLES, TASK
 from db.repositories import orgs, people, plans
@@ -215,6 +216,10 @@ def cmd_invite(app: App, args: argparse.Namespace, out: TextIO) -> int:
         org = orgs.require_org(s, args.org)
         try:
             invite = people.new_invite(s, org, args.role, app.clock.utcnow(), ttl, person_name=args.name)
+        except OutOfBounds as exc:
+            from handlers import texts
+
+            raise CliError(texts.E_BOUND_NAME_LONG.format(n=len(str(exc.value)), limit=exc.limit)) from exc
         except ValueError as exc:
             raise CliError(str(exc)) from exc
         from handlers import formatting

@@ -28,7 +28,7 @@ from handlers import formatting as fmt
 from handlers import kernel, texts, vocabulary
 from handlers.context import Context, Replies
 from handlers.understanding.numbers import fmt_number
-from handlers.understanding.text import normalize
+from handlers.understanding.text import clean, normalize
 
 LIST_SIZE = 10
 BATCH_LISTED = 5  # reports named in the batch confirmation; the rest are counted
@@ -238,7 +238,7 @@ def _on_show(ctx: Context, text: str) -> Replies | None:
     if m is None:
         return None
     # the reason as typed (normalising would turn its Chinese punctuation into ASCII)
-    typed = vocabulary.RETURN_RE.match(ctx.msg.text.strip())
+    typed = vocabulary.RETURN_RE.match(clean(ctx.msg.text))
     reason = (typed or m).group(1).strip()
     if not reason:
         _save(ctx, ReviewState.REASON, ReviewData(report_id=rid))
@@ -251,7 +251,7 @@ def _on_reason(ctx: Context, text: str) -> Replies:
     rid = _load(ctx).report_id
     if len(t) < 2 or rid is None or not ctx.is_coordinator:
         return [Reply(texts.REVIEW_ASK_REASON)]
-    return _decide(ctx, rid, False, ctx.msg.text.strip() or t)
+    return _decide(ctx, rid, False, clean(ctx.msg.text) or t)
 
 
 def _show(ctx: Context, rid: int, lead: list[str] | None = None) -> Replies:

@@ -211,6 +211,28 @@ DRAFTS_PICK_DISCARD = "您有{n}份未完成的草稿，要删除哪一份？"
 DRAFT_DISCARDED = "已删除“{label}”的草稿。"
 ATTACHMENT_OUTSIDE = "收到文件。佐证材料请在汇报过程中发送：先发送“汇报”选择任务。"
 
+# ---- check-in: input bounds, values refused rather than misread (issue 14) ----------------------------------
+E_VALUE_PROBLEMS = {
+    "not_a_number": "没看懂这个数值（不支持 1e5、NaN 这类写法）。请直接回复一个数，例如：82.5、82.5%、已建立。",
+    "impossible_date": "这个日期不存在，请检查后重新回复指标当前值。",
+    "date": "这是一个日期，请回复指标当前值，例如：82.5、82.5%、已建立。",
+    "range": "请回复一个数值，而不是范围（如 5-6）。例如：5.5、82.5%。",
+    "several": "看到了多个数字，请只回复一个指标当前值，例如：82.5、82.5%、已建立。",
+}
+BOUND_FIELD_NAMES = {
+    "investment_done": "投资金额",
+    "indicator_number": "指标值",
+    "quantity": "完成数量",
+    "percent": "进度",
+    "percent_low": "进度",
+    "percent_high": "进度",
+}
+E_BOUND_NEGATIVE = "{field}不能为负数，请重新回复。"
+BOUND_FIELD_UNITS = {"investment_done": " 万元"}
+E_BOUND_TOO_LARGE = "{field}过大（最多 {limit}{unit}），请检查单位和数字后重新回复。"
+E_BOUND_NAME_LONG = "姓名太长（{n}字），最多{limit}字。"
+E_BOUND_AT_SUBMIT = "有一项内容超出了可保存的范围：{reason}请回复“修改 项目名”更改后再确认，或“取消”。"
+
 # ---- review ----------------------------------------------------------------------------------------------
 REVIEW_NONE = "目前没有待审核的汇报。"
 REVIEW_LIST_HEADER = "待审核汇报（共{n}条）。回复序号查看，“下一条”逐条审核，“全部通过”批量通过："

@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from db.bounds import check_text, fit_text
 from db.models import ADMIN, COORDINATOR, OFFICIAL, ROLES, Identity, InviteCode, Organisation, Person
 from db.repositories import orgs
 
@@ -40,7 +41,8 @@ def add_person(
     """Create a person with identities {channel: external id}. Raises ValueError on a taken identity."""
     if role not in ROLES:
         raise ValueError(f"未知角色“{role}”，应为 {'/'.join(ROLES)}")
-    person = Person(name=name, organisation=organisation, role=role, active=True, created_at=now)
+    # A name given by a platform (a display name) is cut to the column rather than failing the binding.
+    person = Person(name=fit_text(Person.name, name), organisation=organisation, role=role, active=True, created_at=now)
     session.add(person)
     for channel, external_id in (identities or {}).items():
         bind_identity(session, person, channel, external_id, now)
@@ -121,6 +123,8 @@ def new_invite(
 ) -> InviteCode:
     if role not in ROLES:
         raise ValueError(f"未知角色“{role}”，应为 {'/'.join(ROLES)}")
+    if person_name is not None:
+        person_name = check_text(InviteCode.person_name, person_name.strip())  # OutOfBounds when too long
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
     invite = InviteCode(
         code=code, organisation=organisation, role=role, person_name=person_name, created_at=now, expires_at=now + ttl

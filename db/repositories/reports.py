@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from db.bounds import check_number, check_text, fit_file_name, fit_text
 from db.models import APPROVED, FINISHED, PENDING, RETURNED, Assignment, Attachment, Item, Person, Report
 
 REPORT_FIELDS = (
@@ -29,6 +29,35 @@ REPORT_FIELDS = (
     "percent_low",
     "percent_high",
 )
+# Number fields of a report, and whether a negative value means something (an indicator may fall below zero).
+NUMBER_FIELDS = {
+    "percent": False,
+    "investment_done": False,
+    "indicator_number": True,
+    "quantity": False,
+    "percent_low": False,
+    "percent_high": False,
+}
+# Bounded text fields of a report (the others are Text, unbounded).
+TEXT_FIELDS = ("status", "indicator_value", "quantity_unit")
+
+
+def checked_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """A report's values as they will be stored: numbers finite, within their columns and rounded half up to
+    their scale; bounded texts within their length. Raises `db.bounds.OutOfBounds` for the first that is not,
+    identically on SQLite and PostgreSQL."""
+    values = {k: fields.get(k) for k in REPORT_FIELDS}
+    values["no_change"] = bool(values["no_change"])
+    for k, negative in NUMBER_FIELDS.items():
+        if values[k] is not None:
+            values[k] = check_number(getattr(Report, k), values[k], negative=negative)
+    for k in TEXT_FIELDS:
+        if values[k] is not None:
+            values[k] = check_text(getattr(Report, k), str(values[k]))
+    expected = values["expected_date"]
+    if isinstance(expected, str):
+        values["expected_date"] = dt.date.fromisoformat(expected)
+    return values
 
 
 def add_report(
@@ -41,15 +70,11 @@ def add_report(
     supersedes: Report | None = None,
     attachment_ids: list[int] | None = None,
 ) -> Report:
-    """File a new report version and make it the assignment's latest."""
-    values = {k: fields.get(k) for k in REPORT_FIELDS}
-    values["no_change"] = bool(values["no_change"])
-    for k in ("percent", "investment_done", "indicator_number", "quantity", "percent_low", "percent_high"):
-        if values[k] is not None:
-            values[k] = Decimal(str(values[k]))
-    expected = values["expected_date"]
-    if isinstance(expected, str):
-        values["expected_date"] = dt.date.fromisoformat(expected)
+    """File a new report version and make it the assignment's latest.
+
+    Raises `db.bounds.OutOfBounds` (before anything is stored) when a value does not fit its column.
+    """
+    values = checked_values(fields)
     report = Report(
         assignment_id=assignment.id,
         person_id=person.id if person else None,
@@ -82,8 +107,16 @@ def add_attachment(
     mime_type: str | None = None,
     size: int | None = None,
 ) -> Attachment:
+    """Store an evidence file's record. A file name longer than the column is shortened (its extension kept) and a
+    platform's MIME type cut to fit; a path that does not fit raises `db.bounds.OutOfBounds`."""
     att = Attachment(
-        kind=kind, path=path, channel=channel, created_at=now, file_name=file_name, mime_type=mime_type, size=size
+        kind=kind,
+        path=check_text(Attachment.path, path),
+        channel=channel,
+        created_at=now,
+        file_name=fit_file_name(Attachment.file_name, file_name) if file_name is not None else None,
+        mime_type=fit_text(Attachment.mime_type, mime_type) if mime_type is not None else None,
+        size=size,
     )
     session.add(att)
     session.flush()

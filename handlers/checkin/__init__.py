@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from core.messages import Reply
+from db.bounds import OutOfBounds
 from db.models import DONE, IN_PROGRESS, NOT_STARTED, RETURNED, Assignment, Report
 from db.repositories import conversations, orgs, reports
 from handlers import formatting as fmt
@@ -20,7 +21,7 @@ from handlers import kernel, texts
 from handlers.checkin import flow, listing
 from handlers.checkin.flow import start, start_no_change
 from handlers.checkin.model import CheckinData, CheckinState, Fields, fields_of, save
-from handlers.checkin.questions import MAX_TEXT
+from handlers.checkin.questions import MAX_TEXT, bounds_error
 from handlers.checkin.summary import begin_confirm
 from handlers.context import IDLE, Context, Replies
 from handlers.understanding.numbers import fmt_number
@@ -154,6 +155,10 @@ def start_from_oneliner(
         if percent is None:
             fields.percent = None
             fields.status = status if status not in (DONE, None) else None
+    try:
+        reports.checked_values(fields.report_values())
+    except OutOfBounds as e:  # refused here, with what is expected, rather than at 确认
+        return [Reply(bounds_error(e))]
     if len(allowed) > 1:
         options = allowed[: listing.PAGE]
         save(ctx, S.ONELINER, CheckinData(options=options, oneliner=fields))

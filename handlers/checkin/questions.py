@@ -8,10 +8,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from core.messages import Choice, Reply
-from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, NOT_APPLICABLE, NOT_STARTED, PROJECT, Assignment, Item
+from db.bounds import NEGATIVE, NOT_A_NUMBER, TOO_LARGE, TOO_LONG, OutOfBounds, bound, check_number
+from db.models import (
+    BLOCKED,
+    DONE,
+    IN_PROGRESS,
+    INDICATOR,
+    NOT_APPLICABLE,
+    NOT_STARTED,
+    PROJECT,
+    Assignment,
+    Item,
+    Report,
+)
 from handlers import formatting as fmt
 from handlers import texts, vocabulary
 from handlers.checkin import targets
@@ -22,12 +34,12 @@ from handlers.understanding.numbers import (
     fmt_number,
     parse_amount,
     parse_date,
-    parse_percent,
     parse_quantity,
     read_percent,
+    read_value,
     to_number,
 )
-from handlers.understanding.text import normalize
+from handlers.understanding.text import clean, normalize
 
 MAX_TEXT = 500
 MAX_INDICATOR_TEXT = 100
@@ -225,12 +237,13 @@ def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -
         return _indicator(ctx, t, fields)
     if len(t) < 2:
         return Answer(error=texts.E_TEXT_SHORT)
-    if len(t) > MAX_TEXT:
-        return Answer(error=texts.E_TEXT_LONG.format(n=len(t), limit=MAX_TEXT))
+    n = max(len(t), len(clean(ctx.msg.text)))  # the stored form may be longer than the normalised one
+    if n > MAX_TEXT:
+        return Answer(error=texts.E_TEXT_LONG.format(n=n, limit=MAX_TEXT))
     if step == Step.EXPECTED:
         return _expected(ctx, t, fields)
-    # Store what was typed (full-width punctuation included), not the normalised form used for parsing.
-    setattr(fields, step.value, re.sub(r"\s+", " ", ctx.msg.text).strip() or t)
+    # Store what was typed (full-width punctuation included, direction controls removed), not the normalised form.
+    setattr(fields, step.value, clean(ctx.msg.text) or t)
     return Answer(fields)
 
 
@@ -264,10 +277,18 @@ def _percent(t: str, fields: Fields, item: Item) -> Answer:
         pct, error = targets.percent_of_target(item, quantity.value, quantity.unit)
         if error or pct is None:
             return Answer(error=error or texts.E_PERCENT)
-        fields.quantity, fields.quantity_unit = targets.in_target_unit(item, quantity.value, quantity.unit)
+        done, done_unit = targets.in_target_unit(item, quantity.value, quantity.unit)
+        try:
+            done = check_number(Report.quantity, done)
+        except OutOfBounds as e:
+            return Answer(error=bounds_error(e))
+        fields.quantity, fields.quantity_unit = done, done_unit
         fields.percent = rounded(pct, 1)
         return Answer(fields)
     if reading is None:
+        number = to_number(t.rstrip("%").strip())
+        if number is not None and number < 0:  # minus five, never five: and no progress is below zero
+            return Answer(error=bounds_error(OutOfBounds("percent", NEGATIVE, None, number)))
         return Answer(error=texts.E_PERCENT)
     pct = reading.value
     if reading.maybe_fraction:
@@ -284,22 +305,33 @@ def _percent(t: str, fields: Fields, item: Item) -> Answer:
 
 def _investment(t: str, fields: Fields, item: Item) -> Answer:
     amount = parse_amount(t)
-    if amount is None or amount < 0:
+    if amount is None:
         return Answer(error=texts.E_INVESTMENT)
+    try:
+        amount = check_number(Report.investment_done, amount)
+    except OutOfBounds as e:
+        return Answer(error=bounds_error(e))
     fields.investment = rounded(amount, 2)
     total = item.investment_total
     return Answer(fields, over_total=total is not None and amount > Decimal(str(total)))
 
 
 def _indicator(ctx: Context, t: str, fields: Fields) -> Answer:
-    if len(t) > MAX_INDICATOR_TEXT:
-        return Answer(error=texts.E_TEXT_LONG.format(n=len(t), limit=MAX_INDICATOR_TEXT))
-    if "%" in t or "百分" in t:
-        number = parse_percent(t, bare_number=False)
-    else:
-        number = to_number(re.sub(r"[^\d.一二三四五六七八九十百千万点两零〇]", "", t) or t)
-    fields.indicator = ctx.msg.text.strip() or t
-    fields.indicator_number = rounded(number, 4) if number is not None and number.is_finite() else None
+    said = clean(ctx.msg.text) or t  # what is stored and shown: as typed, in the column's length
+    limit = bound(Report.indicator_value).length or MAX_INDICATOR_TEXT
+    if len(said) > limit:
+        return Answer(error=texts.E_TEXT_LONG.format(n=len(said), limit=limit))
+    reading = read_value(t)
+    if reading.problem is not None:
+        return Answer(error=texts.E_VALUE_PROBLEMS[reading.problem])
+    number = reading.number
+    if number is not None:
+        try:
+            number = check_number(Report.indicator_number, number, negative=True)
+        except OutOfBounds as e:
+            return Answer(error=bounds_error(e))
+    fields.indicator = said
+    fields.indicator_number = rounded(number, 4) if number is not None else None
     return Answer(fields)
 
 
@@ -314,9 +346,23 @@ def _expected(ctx: Context, t: str, fields: Fields) -> Answer:
     return Answer(fields)
 
 
+def bounds_error(e: OutOfBounds) -> str:
+    """What to tell the user about a value that does not fit where it would be stored."""
+    name = texts.BOUND_FIELD_NAMES.get(e.field, e.field)
+    if e.reason == NEGATIVE:
+        return texts.E_BOUND_NEGATIVE.format(field=name)
+    if e.reason == TOO_LARGE:
+        unit = texts.BOUND_FIELD_UNITS.get(e.field, "")
+        return texts.E_BOUND_TOO_LARGE.format(field=name, limit=fmt_number(e.limit, 4), unit=unit)
+    if e.reason == TOO_LONG:
+        return texts.E_TEXT_LONG.format(n=len(str(e.value)), limit=e.limit)
+    return texts.E_VALUE_PROBLEMS[NOT_A_NUMBER]
+
+
 def rounded(value: Decimal, places: int) -> Decimal:
-    """The value as it is shown (80 not 80.0; at most `places` decimals)."""
-    return Decimal(fmt_number(value, places))
+    """The value as it is shown and stored (80 not 80.0; at most `places` decimals, rounded half up as the
+    repositories round before storing: the same on SQLite and PostgreSQL)."""
+    return Decimal(fmt_number(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), places))
 
 
 def fits(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Fit:

@@ -6,13 +6,14 @@ import datetime as dt
 from decimal import Decimal
 
 from core.messages import Choice, Reply
+from db.bounds import OutOfBounds
 from db.models import DONE, IN_PROGRESS, INDICATOR, Assignment, Item, Report
 from db.repositories import orgs, progress, reports
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, save
-from handlers.checkin.questions import FIELD_NAMES, steps_for, unit
+from handlers.checkin.questions import FIELD_NAMES, bounds_error, steps_for, unit
 from handlers.context import Context, Replies
 from handlers.understanding.numbers import fmt_number
 
@@ -183,7 +184,10 @@ def submit(ctx: Context, data: CheckinData) -> Replies:
     draft = draft_of(data)
     a = assignment(ctx, draft)
     supersedes = ctx.session.get(Report, draft.supersedes) if draft.supersedes else None
-    report = file_report(ctx, a, draft.fields, supersedes, list(draft.attachments))
+    try:
+        report = file_report(ctx, a, draft.fields, supersedes, list(draft.attachments))
+    except OutOfBounds as e:  # a draft from before the answers were checked: nothing stored, the draft kept
+        return [Reply(texts.E_BOUND_AT_SUBMIT.format(reason=bounds_error(e)))]
     if report is None:
         ctx.reset()
         own = ctx.person.organisation.name if ctx.person and ctx.person.organisation else "—"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.messages import Choice, Reply
+from db.bounds import OutOfBounds
 from db.models import (
     APPROVED,
     BLOCKED,
@@ -29,14 +30,15 @@ from db.models import (
     Item,
     Report,
 )
+from db.repositories.reports import checked_values
 from handlers import texts, vocabulary
 from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, fields_of, save
-from handlers.checkin.questions import MAX_TEXT, steps_for
+from handlers.checkin.questions import MAX_TEXT, bounds_error, rounded, steps_for
 from handlers.checkin.summary import file_report
 from handlers.checkin.targets import in_target_unit, percent_of_target
 from handlers.context import Context, Replies
-from handlers.understanding.numbers import fmt_number, parse_amount, parse_percent, parse_quantity, read_percent
+from handlers.understanding.numbers import fmt_number, parse_amount, parse_quantity, read_percent, read_value
 from handlers.understanding.text import normalize
 
 S = CheckinState
@@ -223,6 +225,7 @@ class _Read:
     indicator_number: Decimal | None = None
     note: str = ""
     understood: bool = False
+    problem: str | None = None  # a figure that must be refused rather than misread ("1e309", "5-6", "2023-02-30")
 
 
 def read_line(item: Item, rest: str) -> _Read:
@@ -258,10 +261,11 @@ def _read_token(item: Item, token: str, r: _Read) -> bool:
         r.status = status
         said = True
     if item.kind == INDICATOR and qty is None:
-        if "%" in token or "百分" in token:
-            number = parse_percent(token, bare_number=False)
-        else:
-            number = parse_amount(token) if re.search(r"\d", token) else None
+        value = read_value(token) if re.search(r"\d", token) or "%" in token or "百分" in token else None
+        if value is not None and value.problem is not None:
+            r.problem = r.problem or value.problem
+            return True
+        number = value.number if value is not None else None
         if number is not None and r.indicator is None:
             r.indicator, r.indicator_number = token, number
             said = True
@@ -315,6 +319,20 @@ def fraction_question(value: Decimal) -> Reply:
 
 
 def _fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields, str | None]:
+    """The fields a line gives (with last time's details kept), or why it is refused: a figure misread, or a value
+    that does not fit where it would be stored (the same refusal on SQLite and PostgreSQL)."""
+    f, error = _line_fields(item, r, previous)
+    if error is None and r.problem is not None:
+        error = texts.E_VALUE_PROBLEMS[r.problem]
+    if error is None:
+        try:
+            checked_values(f.report_values())
+        except OutOfBounds as e:
+            error = bounds_error(e)
+    return f, error
+
+
+def _line_fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields, str | None]:
     f = Fields()
     status = r.status
     pct = r.percent
@@ -342,7 +360,7 @@ def _fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields, str 
     elif status == NOT_APPLICABLE:
         f.percent = None
     elif pct is not None:
-        f.percent = Decimal(fmt_number(pct, 1)) if not r.fraction else pct
+        f.percent = rounded(pct, 1) if not r.fraction else pct
         f.percent_low, f.percent_high = r.low, r.high
     elif status == BLOCKED and previous is not None:
         f.percent = previous.percent

@@ -5,6 +5,10 @@
 
 Every reader returns None for what it cannot read, so a caller asks again rather than store a guess. Values
 outside what a question allows (a percentage of 120) are still returned: the caller says why it refuses them.
+
+Readers refuse rather than misread: "-5" is minus five (never 5), "1e309", "inf" and "NaN" are no numbers, an
+impossible date ("2023-02-30") is no date (never the digits 20230230), "５-６" is the range 5–6 (never 56), and
+digits of every script, full-width forms and invisible direction marks are normalised first (`normalize`).
 """
 
 from __future__ import annotations
@@ -26,28 +30,36 @@ _PERCENT_WORD = re.compile(rf"百分之\s*({_NUM})")
 _PERCENT_SIGN = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:%|％|个点|个百分点|percent)")
 _CHENG = re.compile(rf"([{_CN_DIGITS}0-9]{{1,2}})\s*成\s*([一二三四五六七八九0-9半])?(?!功|果|效|立|本|绩|熟)")
 _PLAIN = re.compile(rf"^\s*({_NUM})\s*$")
+# A plain decimal: digits, one point, an optional sign. Never an exponent, "inf" or "NaN" (Decimal reads those).
+_DECIMAL = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+# What looks like a number but is none: an exponent ("1e309"), infinity or not-a-number.
+_NOT_A_NUMBER = re.compile(
+    r"[0-9.]\s*[eE]\s*[-+]?\s*[0-9]|(?<![A-Za-z])(?:nan|inf|infinity)(?![A-Za-z])", re.IGNORECASE
+)
 
 
 def to_number(token: str) -> Decimal | None:
-    """An Arabic or Chinese numeral ("12", "1.5", "十二", "三点五", "1.2万") as a Decimal."""
+    """An Arabic or Chinese numeral ("12", "1.5", "-5", "十二", "三点五", "负五", "1.2万") as a finite Decimal;
+    None for anything else ("1e309", "inf", "NaN")."""
     token = normalize(token).replace(",", "").replace("，", "")
-    if not token:
+    if not token or _NOT_A_NUMBER.search(token):
         return None
     mult = Decimal(1)
-    if token.endswith("万") and len(token) > 1 and re.match(r"^[0-9.]+万$", token):
+    if token.endswith("万") and len(token) > 1 and re.match(r"^[-+]?[0-9.]+万$", token):
         token, mult = token[:-1], Decimal(10000)
-    try:
+    if _DECIMAL.match(token):
         return Decimal(token) * mult
-    except InvalidOperation:
-        pass
+    if re.search(r"[0-9]", token) and not re.fullmatch(rf"[0-9.{_CN_DIGITS}负]+", token):
+        return None  # digits among other signs: not one numeral
     try:
         value = cn2an.cn2an(token, "smart")
     except (ValueError, KeyError, IndexError, TypeError):
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    return number if number.is_finite() else None
 
 
 # ---- percentages --------------------------------------------------------------------------------------------
@@ -192,10 +204,10 @@ def parse_amount(text: str) -> Decimal | None:
     """An amount in 万元: "1200", "1200万", "1200万元", "0.12亿", "一千二百万", "12,000,000元", "约1200万", "1200多万"."""
     t = normalize(text).replace(",", "").replace("，", "")
     t = re.sub(r"(左右|大约|大概|差不多|将近|上下|约|多|余|累计|共计|共|已完成|完成|投资|资金|到位)", "", t).strip()
-    m = re.match(rf"^({_NUM})\s*(亿元|亿|万元|万|元)?$", t)
+    m = re.match(rf"^(-?\s*{_NUM})\s*(亿元|亿|万元|万|元)?$", t)  # "-5" is minus five: the caller refuses it
     if not m:
         return None
-    token, unit = m.group(1), m.group(2)
+    token, unit = m.group(1).replace(" ", ""), m.group(2)
     if unit is None and len(token) > 1 and token[-1] in "万亿":
         # "一千二百万" is 1200 万, not the number 12,000,000 in 万元
         token, unit = token[:-1], token[-1]
@@ -208,6 +220,63 @@ def parse_amount(text: str) -> Decimal | None:
     if unit == "元":
         return value / 10000
     return value
+
+
+# ---- a value typed for an indicator ----------------------------------------------------------------------
+
+# Why a typed value is refused
+NOT_A_NUMBER, IMPOSSIBLE_DATE, A_DATE = "not_a_number", "impossible_date", "date"
+A_RANGE, SEVERAL_NUMBERS = "range", "several"
+_SIGNED = re.compile(r"(?<![0-9.])(-?)\s*([0-9]+(?:\.[0-9]+)?)")
+_VALUE_RANGE = re.compile(rf"[0-9]\s*%?{_RANGE_SEP}-?[0-9]")
+_CN_NUMERAL = re.compile(rf"负?[{_CN_DIGITS}]+")
+# A full date in a value ("2023-02-30"), not a month followed by a figure ("2023年5月 82.5%").
+_VALUE_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?![0-9.%])")
+_PERCENT_WORDS = re.compile(r"[一二两三四五六七八九十0-9]\s*成(?!功|果|效|立|本|绩|熟)|分之|一半|过半")
+
+
+@dataclass(frozen=True)
+class ValueReading:
+    """An indicator's value as typed: `number` when it states one figure; `problem` (NOT_A_NUMBER,
+    IMPOSSIBLE_DATE, A_DATE, A_RANGE, SEVERAL_NUMBERS) when what it states must be refused; neither for words
+    ("已建立")."""
+
+    number: Decimal | None = None
+    problem: str | None = None
+
+
+def read_value(text: str) -> ValueReading:
+    """The one figure an indicator's value states ("82.5", "82.5%", "-3", "三个", "约28微克"), or why it is
+    refused: "1e309", "NaN" (no number), "2023-02-30" (no such day), "5-6" (a range, not one value), "2022年28"
+    (several figures). Words without a figure ("已建立") are neither."""
+    t = re.sub(r"(?<=[0-9])[,，](?=[0-9]{3})", "", normalize(text))
+    if _NOT_A_NUMBER.search(t):
+        return ValueReading(problem=NOT_A_NUMBER)
+    m = _VALUE_DATE.search(t) or _DATE_COMPACT.search(t)
+    if m:
+        day = _date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return ValueReading(problem=IMPOSSIBLE_DATE if day is None else A_DATE)
+    if _VALUE_RANGE.search(t):
+        return ValueReading(problem=A_RANGE)
+    if "%" in t or "百分" in t or _PERCENT_WORDS.search(t):
+        reading = read_percent(t, bare_number=False)
+        if reading is not None and reading.low is not None:
+            return ValueReading(problem=A_RANGE)
+        if reading is not None:
+            return ValueReading(reading.value)
+    figures = _SIGNED.findall(t)
+    if len(figures) > 1:
+        return ValueReading(problem=SEVERAL_NUMBERS)
+    if figures:
+        sign, digits = figures[0]
+        value = Decimal(digits)
+        if "万" in t[t.index(digits) + len(digits) :][:2] and not re.search(r"万(?:亩|人|吨|元)", t):
+            value *= 10000
+        return ValueReading(-value if sign or "负" in t else value)
+    numerals = [n for n in _CN_NUMERAL.findall(t) if n.strip("负")]
+    if len(numerals) > 1:
+        return ValueReading(problem=SEVERAL_NUMBERS)
+    return ValueReading(to_number(numerals[0]) if numerals else None)
 
 
 # ---- quantities ---------------------------------------------------------------------------------------------
@@ -258,8 +327,8 @@ def parse_quantity(text: str) -> Quantity | None:
     """
     t = normalize(text).replace(",", "").replace("，", "")
     m = _QUANTITY.search(t)
-    if not m:
-        return None
+    if not m or t[: m.start()].rstrip().endswith(("-", "负")):
+        return None  # "-5亩" is no amount done, and never 5亩
     value = to_number(m.group(1))
     if value is None or value < 0:
         return None
