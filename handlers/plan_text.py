@@ -46,7 +46,7 @@ def describe(session: Session, plan: Plan, name: str, clock: Clock) -> str | Non
     if item is None:
         return None
     views = progress.assignment_views(session, plan, today, item_ids=[item.id])
-    return _describe_item(lex, item, views, clock)
+    return _describe_item(session, lex, item, views, clock)
 
 
 def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
@@ -162,11 +162,31 @@ def _check(op: str | None, value: Decimal | None) -> str | None:
     return f"{op} {fmt.number(value, 4)}" if value is not None else op
 
 
-def _describe_item(lex: Lexicon, item: Item, views: list[AssignmentView], clock: Clock) -> str:
+def _investment(session: Session, item: Item, views: list[AssignmentView], clock: Clock) -> str:
+    """The project's investment: the same figure as chat, digest and export (`progress.project_investments`)."""
+    (p,) = progress.project_investments(session, views)
+    today = fmt.iso_day(clock.today())
+    if p.done is None:
+        return texts.PT_INVESTMENT_NONE.format(today=today, total=fmt.money(p.planned))
+    shared = "".join(
+        texts.PT_INVESTMENT_UNIT.format(org=u.org_name, done=fmt.money(u.done)) for u in p.units if u.done is not None
+    )
+    return texts.PT_INVESTMENT.format(
+        today=today,
+        done=fmt.money(p.done),
+        total=fmt.money(p.planned),
+        pct=fmt.share(p.done, p.planned),
+        shared=shared if p.shared else "",
+    )
+
+
+def _describe_item(session: Session, lex: Lexicon, item: Item, views: list[AssignmentView], clock: Clock) -> str:
     header, fields = _item_fields(item)
     lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
     if item.kind == INDICATOR:
         lines += _sub_indicator_lines(item)
+    if item.kind == PROJECT and views:
+        lines.append(_investment(session, item, views, clock))
     if views:
         lines.append(texts.PT_PROGRESS.format(today=fmt.iso_day(clock.today())))
         for view in sorted(views, key=lambda x: x.org_id):

@@ -251,6 +251,18 @@ def _status(r: Report | None) -> str:
     return texts.STATUS_LABELS[r.status] if r else texts.SCHED_NEVER_REPORTED
 
 
+def body(ws: Any) -> list[tuple[Any, ...]]:
+    """A sheet's data rows: after the title (row 1) and the header (row 2), without the 合计 row (the last)."""
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    assert rows[-1][0] == texts.EXPORT_TOTAL
+    return rows[:-1]
+
+
+def main_rows(ws: Any) -> list[tuple[Any, ...]]:
+    """The data rows of the items themselves (a per-unit row under a shared item has no 序号)."""
+    return [r for r in body(ws) if r[0] is not None]
+
+
 def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
     path = tmp_path / "完成情况.xlsx"
     out = io.StringIO()
@@ -262,7 +274,7 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         latest = db_latest(s)
         # 重点工作任务: one row per task × organisation, every cell from the database.
         ws = wb["重点工作任务"]
-        assert [c.value for c in ws[1]] == list(texts.EXPORT_TASK_HEADERS)
+        assert [c.value for c in ws[2]] == list(texts.EXPORT_TASK_HEADERS)
         pairs = s.execute(
             select(Assignment, Item, Organisation.name)
             .join(Item)
@@ -271,8 +283,8 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         ).all()
         expected = {(item.code, org): (a, item) for a, item, org in pairs}
         seen = set()
-        for i, row in enumerate(ws.iter_rows(min_row=2, values_only=True), 1):
-            no, code, section, title, org, due, status, pct, desc, problems, when, review = row
+        for i, row in enumerate(body(ws), 1):
+            no, code, section, title, org, due, status, pct, desc, problems, when, review, overdue = row
             a, item = expected[(code, org)]
             seen.add((code, org))
             r = latest.get(a.id)
@@ -283,37 +295,44 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             assert (desc or "") == ((r.description or "") if r else "")
             assert (problems or "") == ((r.problems or "") if r else "")
             assert (when.date() if when else None) == (reported.clock.to_local(r.created_at).date() if r else None)
+            assert (overdue or "") == ""  # nothing is overdue on 5月24日
         assert seen == set(expected)
-        motuo = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[1] == "C3-4-04" and r[4] == "墨脱县"][0]
+        motuo = [r for r in body(ws) if r[1] == "C3-4-04" and r[4] == "墨脱县"][0]
         assert motuo[6:10] == ("推进中", 60.0, "已征求意见", "专家评审未安排")
 
         # 年度工程清单: planned (total) and completed investment, 形象进度.
         ws = wb["年度工程清单"]
-        assert [c.value for c in ws[1]] == list(texts.EXPORT_PROJECT_HEADERS)
+        assert [c.value for c in ws[2]] == list(texts.EXPORT_PROJECT_HEADERS)
         projects = {
             i.number: i for i in s.execute(select(Item).where(Item.kind == PROJECT, Item.active.is_(True))).scalars()
         }
-        got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+        got = {r[0]: r for r in main_rows(ws)}
         assert set(got) == set(projects)
         for number, item in projects.items():
             row = got[number]
             assert row[1] == item.title and row[2] == item.extra["lead"] and row[3] == item.years
             assert row[4] == float(item.investment_total)
-            lead = s.execute(
-                select(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead")
-            ).scalar_one()
-            r = latest.get(lead.id)
-            assert row[5] == (float(r.investment_done) if r and r.investment_done is not None else None)
-            assert (row[7] or "") == ((r.physical_progress or "") if r else "")
+            # completed: the sum of every unit's own newest figure (it was the lead unit's figure only before)
+            units = s.execute(select(Assignment.id).where(Assignment.item_id == item.id)).scalars().all()
+            reps = [latest[u] for u in units if u in latest]
+            figures = [r.investment_done for r in reps if r.investment_done is not None]
+            assert row[5] == (float(sum(figures)) if figures else None)
+            newest = max((r for r in reps if r.physical_progress), key=lambda r: (r.created_at, r.id), default=None)
+            assert (row[7] or "") == (newest.physical_progress if newest else "")
         assert got[1][5:8] == (800.0, round(800 * 100 / float(projects[1].investment_total), 1), "主体完工")
+        # the 合计 row: the plan's total (15376 万元 for the shipped plan) and the sum of the projects' figures
+        total = list(ws.iter_rows(min_row=ws.max_row, values_only=True))[0]
+        assert total[0] == texts.EXPORT_TOTAL
+        assert total[4] == float(sum(i.investment_total for i in projects.values())) == 15376.0
+        assert total[5] == sum(r[5] or 0 for r in got.values()) == 1800.0
 
         # 指标分工任务: target, the newest report, 达标? (the verdict chat gives)
         ws = wb["指标分工任务"]
-        assert [c.value for c in ws[1]] == list(texts.EXPORT_INDICATOR_HEADERS)
+        assert [c.value for c in ws[2]] == list(texts.EXPORT_INDICATOR_HEADERS)
         indicators = {
             i.number: i for i in s.execute(select(Item).where(Item.kind == INDICATOR, Item.active.is_(True))).scalars()
         }
-        got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+        got = {r[0]: r for r in main_rows(ws)}
         assert set(got) == set(indicators)
         by_item: dict[int, list[Report]] = defaultdict(list)
         for r in latest.values():
@@ -335,31 +354,31 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
                 item.check_op, item.check_value, newest.indicator_number, newest.status
             )
             assert row[10] == texts.VERDICT_LABELS[verdict]
-        assert got[2][7:] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
+        assert got[2][7:11] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
         assert got[15][7] == "78%" and got[15][10] == "未达标"
         assert got[33][7:9] == ("40%", "墨脱县") and got[33][10] == "未达标"
 
     # Formatted for printing.
     for ws in wb.worksheets:
-        assert ws.freeze_panes == "A2"
-        assert all(c.font.bold for c in ws[1])
-        assert ws.print_title_rows == "$1:$1"
+        assert ws.freeze_panes == "A3"
+        assert all(c.font.bold for c in ws[2])
+        assert ws.print_title_rows == "$1:$2"  # the title and the header on every printed page
         assert ws.page_setup.orientation == "landscape"
         assert ws.column_dimensions["B"].width >= 10
     tasks = wb["重点工作任务"]
-    assert tasks.column_dimensions["I"].width == 40 and tasks["I2"].alignment.wrap_text
-    assert tasks["F2"].number_format == "yyyy-mm-dd"
+    assert tasks.column_dimensions["I"].width == 40 and tasks["I3"].alignment.wrap_text
+    assert tasks["F3"].number_format == "yyyy-mm-dd"
 
 
 def test_export_at_a_past_date_leaves_out_later_reports(reported: App, tmp_path: Path) -> None:
     path = tmp_path / "old.xlsx"
     export_cmd(reported, path, at=dt.date(2023, 5, 21), out=io.StringIO())
     ws = load_workbook(path)["重点工作任务"]
-    rows = {(r[1], r[4]): r for r in ws.iter_rows(min_row=2, values_only=True)}
+    rows = {(r[1], r[4]): r for r in body(ws)}
     assert rows[("C3-4-04", "墨脱县")][6:9] == ("推进中", 20.0, "起草中")
     assert rows[("C3-4-05", "墨脱县")][6] == "未汇报"
     assert rows[("C3-4-04", "米林县")][6:8] == ("已完成", 100.0)
-    ind = {r[0]: r for r in load_workbook(path)["指标分工任务"].iter_rows(min_row=2, values_only=True)}
+    ind = {r[0]: r for r in main_rows(load_workbook(path)["指标分工任务"])}
     assert ind[33][7:9] == ("60%", "巴宜区") and ind[33][10] == "达标"
 
 
@@ -379,5 +398,5 @@ def test_indicator_checks() -> None:
 def test_build_workbook_on_an_empty_history(app: App) -> None:
     with app.session_factory() as s:
         wb = build_workbook(s, plans.active_plan(s), app.clock.now())  # type: ignore[arg-type]
-    rows = list(wb["重点工作任务"].iter_rows(min_row=2, values_only=True))
+    rows = body(wb["重点工作任务"])
     assert rows and all(r[6] == "未汇报" and r[7] is None for r in rows)

@@ -118,7 +118,7 @@ def test_returned_report_is_listed_first_with_its_reason_and_not_counted(app: Ap
         plan = plans.active_plan(s)
         assert plan is not None
         views = progress.assignment_views(s, plan, app.clock.today())
-        line = next(p for p in progress.project_lines(s, views) if p.label == "八及曲")
+        line = next(p for p in progress.project_investments(s, views) if p.label == "八及曲")
         assert line.done == Decimal(1200)
         d = digest_mod.build_digest(s, plan, app.clock.now())
         assert [x.assignment_id for x in d.returned] == [v.assignment_id]

@@ -119,15 +119,10 @@ def investment(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answ
         by_item.setdefault(v.item_id, []).append(v)
     if not by_item:
         return [Reply(texts.Q_NO_PROJECTS.format(name=access.scope_title(lex, u, org_ids)))]
-    total = Decimal(0)
-    done_all = Decimal(0)
-    rows = []
-    for _item_id, vs in sorted(by_item.items(), key=lambda kv: (kv[1][0].item_number or 0, kv[0])):
-        planned = Decimal(str(vs[0].investment_total or 0))
-        done = queries.decimal_sum([v.investment_done for v in vs])
-        total += planned
-        done_all += done or 0
-        rows.append(_investment_line(ctx, vs, planned, done))
+    # each project's figure is the sum of its units' own parts (of the units in scope), the city's the sum of those
+    figures = progress.project_investments(ctx.session, views)
+    total, done_all = progress.city_investment(figures)
+    rows = [_investment_line(ctx, by_item[f.item_id], f.planned, f.done) for f in figures]
     head = texts.Q_INVEST_HEADER.format(
         n=len(by_item), total=fmt.money(total), done=fmt.money(done_all), pct=fmt.share(done_all, total)
     )
