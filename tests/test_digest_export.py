@@ -26,6 +26,7 @@ from db.models import (
     Assignment,
     Item,
     Organisation,
+    Person,
     Report,
 )
 from db.repositories import plans, progress, reports
@@ -400,3 +401,128 @@ def test_build_workbook_on_an_empty_history(app: App) -> None:
         wb = build_workbook(s, plans.active_plan(s), app.clock.now())  # type: ignore[arg-type]
     rows = body(wb["重点工作任务"])
     assert rows and all(r[6] == "未汇报" and r[7] is None for r in rows)
+
+
+# ---- the 11月20日 workbook: title, per-unit rows, 逾期, 审核, approved only, one unit's own -----------------
+
+
+def test_export_title_per_unit_indicator_rows_and_overdue(reported: App, tmp_path: Path) -> None:
+    path = tmp_path / "wb.xlsx"
+    export_cmd(reported, path, out=io.StringIO())
+    wb = load_workbook(path)
+    with reported.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        title = plan.title
+    for ws in wb.worksheets:
+        assert ws["A1"].value.startswith(title) and "截至 2023年5月24日" in ws["A1"].value
+        assert ws.max_row >= 4 and ws.cell(ws.max_row, 1).value == texts.EXPORT_TOTAL
+    # Indicator 33 is owned by several counties: a row per unit with its own value and verdict under it.
+    rows = list(wb[texts.EXPORT_SHEET_INDICATORS].iter_rows(min_row=3, values_only=True))
+    i = next(n for n, r in enumerate(rows) if r[0] == 33)
+    units = []
+    for r in rows[i + 1 :]:
+        if r[0] is not None:
+            break
+        units.append(r)
+    with reported.session_factory() as s:
+        owners = set(
+            s.execute(
+                select(Organisation.name)
+                .join(Assignment, Assignment.organisation_id == Organisation.id)
+                .join(Item)
+                .where(Item.code == "I33", Assignment.active.is_(True))
+            ).scalars()
+        )
+    by_org = {r[6]: r for r in units}
+    assert set(by_org) == owners and len(owners) > 2
+    assert by_org["巴宜区"][7] == "60%" and by_org["巴宜区"][10] == "达标" and by_org["巴宜区"][12] == "待审核"
+    assert by_org["墨脱县"][7] == "40%" and by_org["墨脱县"][10] == "未达标"
+    assert all(by_org[o][10] == texts.SCHED_NEVER_REPORTED for o in owners - {"巴宜区", "墨脱县"})
+    # Indicators 合计: the number of indicators and how many are met, as the rows say.
+    main = [r for r in rows[:-1] if r[0] is not None]
+    assert rows[-1][3] == texts.EXPORT_TOTAL_INDICATORS.format(n=len(main), met=sum(r[10] == "达标" for r in main))
+
+    # 逾期: on 7月5日 the 两山基地申报 (due 6月30日) of 墨脱县 is 5 days overdue.
+    reported.clock.set(dt.datetime(2023, 7, 5, 9, 0), frozen=True)
+    export_cmd(reported, path, out=io.StringIO())
+    tasks = {(r[1], r[4]): r for r in body(load_workbook(path)[texts.EXPORT_SHEET_TASKS])}
+    assert tasks[("C3-4-05", "墨脱县")][12] == texts.EXPORT_OVERDUE_YES.format(days=5)
+    assert tasks[("C3-4-04", "米林县")][12] in ("", None)  # done
+
+
+def test_export_approved_only_and_one_units_own_workbook(reported: App, tmp_path: Path) -> None:
+    from bot.cli import build_parser
+
+    args = build_parser().parse_args(["export", "x.xlsx", "--approved-only", "--org", "墨脱县"])
+    assert args.approved_only and args.org == "墨脱县"
+    with transaction(reported.session_factory) as s:
+        coordinator = s.execute(select(Person).where(Person.role == "coordinator")).scalars().first()
+        assert coordinator is not None
+        r = s.get(Report, s.get(Assignment, aid(s, "C3-4-04", "米林县")).last_report_id)  # type: ignore[union-attr]
+        assert r is not None
+        assert reports.review(s, r, coordinator, True, reported.clock.utcnow()).closed
+    path = tmp_path / "approved.xlsx"
+    export_cmd(reported, path, out=io.StringIO(), approved_only=True)
+    wb = load_workbook(path)
+    assert texts.EXPORT_TITLE_APPROVED in wb[texts.EXPORT_SHEET_TASKS]["A1"].value
+    tasks = {(r[1], r[4]): r for r in body(wb[texts.EXPORT_SHEET_TASKS])}
+    assert tasks[("C3-4-04", "米林县")][6:8] == ("已完成", 100.0) and tasks[("C3-4-04", "米林县")][11] == "已通过"
+    assert tasks[("C3-4-04", "墨脱县")][6] == "未汇报"  # filed, not approved: not counted
+    projects = {r[0]: r for r in main_rows(wb[texts.EXPORT_SHEET_PROJECTS])}
+    assert projects[1][5] is None  # 800 万元 waits for review
+
+    # One unit's own workbook: only its items, its own figures.
+    path = tmp_path / "motuo.xlsx"
+    out = io.StringIO()
+    export_cmd(reported, path, out=out, org="墨脱")
+    assert "墨脱县" in out.getvalue()
+    wb = load_workbook(path)
+    assert "墨脱县" in wb[texts.EXPORT_SHEET_TASKS]["A1"].value
+    with reported.session_factory() as s:
+        own = set(
+            s.execute(
+                select(Item.code)
+                .join(Assignment)
+                .join(Organisation, Assignment.organisation_id == Organisation.id)
+                .where(Organisation.name == "墨脱县", Assignment.active.is_(True), Item.active.is_(True))
+            ).scalars()
+        )
+        mine = list(s.execute(select(Item).where(Item.code.in_(own))).scalars())
+        numbers = {(i.kind, i.number) for i in mine if i.kind != TASK}
+        task_codes = {i.code for i in mine if i.kind == TASK}
+    tasks_rows = body(wb[texts.EXPORT_SHEET_TASKS])
+    assert tasks_rows and {r[4] for r in tasks_rows} == {"墨脱县"}
+    assert {r[1] for r in tasks_rows} == task_codes
+    assert {(PROJECT, r[0]) for r in main_rows(wb[texts.EXPORT_SHEET_PROJECTS])} == {
+        n for n in numbers if n[0] == PROJECT
+    }
+    assert {(INDICATOR, r[0]) for r in main_rows(wb[texts.EXPORT_SHEET_INDICATORS])} == {
+        n for n in numbers if n[0] == INDICATOR
+    }
+
+    # A unit with children: the children's items are in its workbook (Organisation.parent_id).
+    with transaction(reported.session_factory) as s:
+        child = s.execute(select(Organisation).where(Organisation.name == "市生态环境局工布江达县分局")).scalar_one()
+        child.parent_id = None  # as if apart
+    path = tmp_path / "bureau-alone.xlsx"
+    export_cmd(reported, path, out=io.StringIO(), org="市生态环境局")
+    assert 4 not in {r[0] for r in main_rows(load_workbook(path)[texts.EXPORT_SHEET_PROJECTS])}
+    with transaction(reported.session_factory) as s:
+        parent = s.execute(select(Organisation).where(Organisation.name == "市生态环境局")).scalar_one()
+        child = s.execute(select(Organisation).where(Organisation.name == "市生态环境局工布江达县分局")).scalar_one()
+        child.parent_id = parent.id
+    path = tmp_path / "bureau.xlsx"
+    export_cmd(reported, path, out=io.StringIO(), org="市生态环境局")
+    wb = load_workbook(path)
+    units = {r[4] for r in body(wb[texts.EXPORT_SHEET_TASKS])} | {
+        r[2] for r in body(wb[texts.EXPORT_SHEET_PROJECTS]) if r[0] is None
+    }
+    numbers = {r[0] for r in main_rows(wb[texts.EXPORT_SHEET_PROJECTS])}
+    assert 4 in numbers  # project 4 belongs to the 分局
+    assert units <= {
+        "市生态环境局",
+        "市生态环境局（牵头）",
+        "市生态环境局工布江达县分局",
+        "市生态环境局工布江达县分局（牵头）",
+    }
