@@ -429,6 +429,7 @@ DIGEST_INVESTMENT_SHARED_LINE = "{bullet} 项目{number} {label}（{n}个单位�
 Q_PROJECT_INVEST_SHARED = "（{n}个单位合计）"
 Q_PROJECT_UNIT_SHARE = "/份额{share}万元"
 Q_PROJECT_OWN_PART = "其中{org}：{done} 万元"
+Q_INVEST_OWN_PART = "（其中{org}{done}万元）"
 # `plan show` of a project.
 PT_INVESTMENT = "投资（截至{today}）：已完成 {done} / 总投资 {total} 万元（{pct}）{shared}"
 PT_INVESTMENT_NONE = "投资（截至{today}）：总投资 {total} 万元，尚未填报完成投资"

@@ -127,7 +127,7 @@ def test_returned_report_is_listed_first_with_its_reason_and_not_counted(app: Ap
         assert d.invest_done == sum((p.done or Decimal(0) for p in d.projects), Decimal(0))
         assert Decimal(2335) not in [p.done for p in d.projects]
         wb = build_workbook(s, plan, app.clock.now())
-    row = next(r for r in wb[texts.EXPORT_SHEET_PROJECTS].iter_rows(min_row=2, values_only=True) if r[0] == 2)
+    row = next(r for r in wb[texts.EXPORT_SHEET_PROJECTS].iter_rows(min_row=3, values_only=True) if r[0] == 2)
     assert row[5] == 1200 and row[8] == texts.STATUS_LABELS[IN_PROGRESS]
 
     # The official's task list: the returned item first, marked with the reason.
