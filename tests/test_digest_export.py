@@ -526,3 +526,25 @@ def test_export_approved_only_and_one_units_own_workbook(reported: App, tmp_path
         "市生态环境局工布江达县分局",
         "市生态环境局工布江达县分局（牵头）",
     }
+
+
+def test_a_units_share_where_the_plan_gives_one(app: App, tmp_path: Path) -> None:
+    """`extra["shares"]` ({unit: 万元}) gives a unit's part of a shared project's total; the others stay unknown."""
+    with transaction(app.session_factory) as s:
+        item = s.execute(select(Item).where(Item.code == "P8")).scalar_one()
+        item.extra = {**(item.extra or {}), "shares": {"墨脱县": 300}}
+    file(app, "P8", "墨脱县", utc(app, 2023, 5, 23), status=IN_PROGRESS, percent=50, investment_done=150)
+    path = tmp_path / "shares.xlsx"
+    export_cmd(app, path, out=io.StringIO())
+    rows = body(load_workbook(path)[texts.EXPORT_SHEET_PROJECTS])
+    i = next(n for n, r in enumerate(rows) if r[0] == 8)
+    units = {r[2].removesuffix(texts.EXPORT_UNIT_LEAD): r for r in rows[i + 1 :] if r[0] is None}
+    assert units["墨脱县"][4:7] == (300.0, 150.0, 50.0)
+    assert units["朗县"][4] == texts.EXPORT_SHARE_UNKNOWN and units["朗县"][5] is None
+    assert rows[i][4:7] == (2350.0, 150.0, round(150 * 100 / 2350, 1))
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        views = progress.assignment_views(s, plan, app.clock.today(), item_ids=[item.id])
+        (p,) = progress.project_investments(s, views)
+    assert {u.org_name: u.share for u in p.units if u.share is not None} == {"墨脱县": Decimal(300)}
