@@ -18,6 +18,7 @@ from config.settings import DEFAULT_PLAN, Settings
 from core.inbox import Inbox
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
+from db.repositories import progress
 
 
 @dataclass
@@ -48,6 +49,7 @@ def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = No
         warm_nlu: build the understanding layer now (jieba and its dictionary) rather than on the first message.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    progress.configure(lag_points=settings.lag_points, grace_days=settings.unreported_grace_days)
     db = make_engine(settings.sqlalchemy_url)
     if migrate:
         upgrade(db)

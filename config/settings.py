@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     plan_file: Path = DEFAULT_PLAN
     open_queries: bool = Field(default=False, description="let officials query every organisation")
     draft_expiry_hours: int = 24
+    lag_points: int = Field(
+        default=10, ge=0, le=100, description="滞后: reported progress more than this many points below 序时进度"
+    )
+    unreported_grace_days: int = Field(
+        default=14, ge=0, description="a never-reported item is ⚪ this many days after its start, then 🟡"
+    )
 
     # HTTP server shared by the Telegram webhook, the WeCom callback and /healthz
     http_host: str = "127.0.0.1"

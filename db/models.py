@@ -42,7 +42,9 @@ REPORTABLE_KINDS = (TASK, PROJECT, INDICATOR)
 
 # Report status
 NOT_STARTED, IN_PROGRESS, DONE, BLOCKED = "not_started", "in_progress", "done", "blocked"
-STATUSES = (NOT_STARTED, IN_PROGRESS, DONE, BLOCKED)
+NOT_APPLICABLE = "not_applicable"  # the item does not apply to this unit (with a reason; reviewed like any report)
+STATUSES = (NOT_STARTED, IN_PROGRESS, DONE, BLOCKED, NOT_APPLICABLE)
+FINISHED = frozenset({DONE, NOT_APPLICABLE})  # approved, the assignment is closed
 
 # Review state of a report
 PENDING, APPROVED, RETURNED = "pending", "approved", "returned"
@@ -446,3 +448,20 @@ class InviteCode(Base):
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     organisation: Mapped[Organisation] = relationship()
+
+
+class Judgement(Base):
+    """A coordinator's verdict on an indicator (`判定 指标N 达标|未达标 [理由]`), for one unit or (organisation
+    None) every unit. It stands for the reports filed up to `created_at`; a newer report is judged by its rule
+    again."""
+
+    __tablename__ = "judgement"
+    __table_args__ = (Index("ix_judgement_item", "item_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(20))  # met | not_met
+    reason: Mapped[str | None] = mapped_column(String(200))
+    judged_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -139,5 +139,15 @@ def review_label(state: str | None) -> str:
 
 
 def verdict_label(verdict: str) -> str:
-    """The name of an indicator verdict of `db.repositories.progress.indicator_verdict`: 达标, 未达标, 待判定, 未填报."""
+    """The name of an indicator verdict of `db.repositories.progress.judge`: 达标, 未达标, 待判定, 未填报."""
     return texts.VERDICT_LABELS[verdict]
+
+
+def verdict_text(code: str, judged_by: str | None = None, reason: str | None = None) -> str:
+    """An indicator's verdict (`db.repositories.progress.Verdict`) as chat, export and plan show write it: its
+    name, then who judged it when a coordinator did ("达标（张三判定：已现场核查）")."""
+    label = verdict_label(code)
+    if judged_by is None:
+        return label
+    why = texts.VERDICT_JUDGED_REASON.format(reason=reason) if reason else ""
+    return label + texts.VERDICT_JUDGED.format(name=judged_by, reason=why)

@@ -46,7 +46,11 @@ def describe(session: Session, plan: Plan, name: str, clock: Clock) -> str | Non
     if item is None:
         return None
     views = progress.assignment_views(session, plan, today, item_ids=[item.id])
-    return _describe_item(session, lex, item, views, clock)
+    verdicts = {
+        aid: fmt.verdict_text(v.code, v.judged_by, v.reason)
+        for aid, v in (progress.verdicts(session, item, views) if item.kind == INDICATOR else {}).items()
+    }
+    return _describe_item(session, lex, item, views, clock, verdicts)
 
 
 def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
@@ -154,12 +158,19 @@ def _field(key: str, value: Any) -> str | None:
     return texts.PT_FIELD.format(name=texts.PT_FIELDS.get(key, key), value=value)
 
 
-def _check(op: str | None, value: Decimal | None) -> str | None:
-    if op is None:
-        return None
-    if op == "text":
-        return "人工判定（完成即达标）"
-    return f"{op} {fmt.number(value, 4)}" if value is not None else op
+def _check(item: Item) -> str | None:
+    """The rule the indicator (or sub-indicator) is judged by (`progress.item_rule`), in words."""
+    if item.check_op is None:
+        return None  # no rule of its own (an indicator judged by its sub-indicators)
+    rule = progress.item_rule(item)
+    if rule.kind == progress.NUMERIC:
+        return texts.RULE_NUMERIC.format(op=texts.RULE_OPS.get(rule.op or "", rule.op), value=fmt.number(rule.value, 4))
+    if rule.kind == progress.TREND:
+        return texts.RULE_TREND_TEXT.format(trend=texts.RULE_TREND.get(rule.op or "", rule.op))
+    if rule.kind == progress.ACTION:
+        verb = next((w for w in progress.ACTION_VERBS if w in rule.target), rule.target)
+        return texts.RULE_ACTION.format(verb=verb)
+    return texts.RULE_MANUAL
 
 
 def _investment(session: Session, item: Item, views: list[AssignmentView], clock: Clock) -> str:
@@ -180,7 +191,15 @@ def _investment(session: Session, item: Item, views: list[AssignmentView], clock
     )
 
 
-def _describe_item(session: Session, lex: Lexicon, item: Item, views: list[AssignmentView], clock: Clock) -> str:
+def _describe_item(
+    session: Session,
+    lex: Lexicon,
+    item: Item,
+    views: list[AssignmentView],
+    clock: Clock,
+    verdicts: dict[int, str] | None = None,
+) -> str:
+    """An item's fields, then each unit's progress (an indicator's with its verdict)."""
     header, fields = _item_fields(item)
     lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
     if item.kind == INDICATOR:
@@ -192,10 +211,20 @@ def _describe_item(session: Session, lex: Lexicon, item: Item, views: list[Assig
         for view in sorted(views, key=lambda x: x.org_id):
             lines.append(
                 texts.PT_PROGRESS_LINE.format(
-                    light=view.light, org=lex.org_name(view.org_id), state=_state(view), date=_date(view, clock.tz)
+                    light=view.light,
+                    org=lex.org_name(view.org_id),
+                    state=_state(view) + _verdict_suffix(verdicts, view),
+                    date=_date(view, clock.tz),
                 )
             )
     return "\n".join(lines)
+
+
+def _verdict_suffix(verdicts: dict[int, str] | None, view: AssignmentView) -> str:
+    verdict = (verdicts or {}).get(view.assignment_id)
+    if not verdict or view.counted_report_id is None:
+        return ""  # never reported: 未汇报 says it
+    return texts.PT_VERDICT.format(verdict=verdict)
 
 
 def _item_fields(item: Item) -> tuple[str, list[tuple[str, Any]]]:
@@ -225,7 +254,7 @@ def _item_fields(item: Item) -> tuple[str, list[tuple[str, Any]]]:
             ("target", item.target_text),
             ("target_year", item.target_year_text),
             ("explanation", item.text),
-            ("check", _check(item.check_op, item.check_value)),
+            ("check", _check(item)),
             ("responsible", extra.get("responsible")),
             ("keywords", item.keywords),
             ("note", item.note),
@@ -256,7 +285,7 @@ def _sub_indicator_lines(item: Item) -> list[str]:
             ("target", sub.target_text),
             ("target_year", sub.target_year_text),
             ("explanation", sub.text),
-            ("check", _check(sub.check_op, sub.check_value)),
+            ("check", _check(sub)),
         ):
             line = _field(k, v)
             if line:

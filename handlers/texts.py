@@ -41,7 +41,9 @@ HELP_COORDINATOR = (
     "• 谁还没汇报 / 谁请假了\n"
     "• 八及曲项目进度 / 项目投资完成情况\n"
     "• 林草覆盖率达标了吗\n"
-    "• 待审核：审核新提交的汇报（通过 / 退回 理由 / 下一条 / 全部通过）"
+    "• 待审核：审核新提交的汇报（通过 / 退回 理由 / 下一条 / 全部通过）\n"
+    "• 判定 指标12 达标 理由 / 判定 指标12 墨脱县 未达标 理由：文字类指标的人工判定\n"
+    "• 序时进度是什么：序时进度＝从任务开始日（未写明的按方案印发日）到截止日已过天数的比例；发送这句可查看滞后、灯色和排名的算法"
 )
 CANCELLED = "已取消。"
 CANCELLED_DRAFT_KEPT = "已退出填写，“{label}”的草稿已保存。发送“继续”可接着填写，“删除草稿”可丢弃。"
@@ -69,7 +71,13 @@ BIND_LOCKED = "绑定码输错次数过多，请{minutes}分钟后再试。如�
 ROLE_NAMES = {"official": "填报人", "coordinator": "协调员", "admin": "管理员", "leader": "分管领导"}
 
 # ---- check-in dialogue -----------------------------------------------------------------------------------
-STATUS_LABELS = {"not_started": "未启动", "in_progress": "推进中", "done": "已完成", "blocked": "受阻"}
+STATUS_LABELS = {
+    "not_started": "未启动",
+    "in_progress": "推进中",
+    "done": "已完成",
+    "blocked": "受阻",
+    "not_applicable": "不适用",
+}
 REVIEW_LABELS = {"pending": "待审核", "approved": "已通过", "returned": "已退回"}
 NO_ORG = "您还没有所属单位，无法汇报。请联系管理员。"
 NO_OPEN_TASKS = "{org}目前没有需要汇报的任务。"
@@ -94,8 +102,8 @@ CHECKIN_HEADER = "【{label}】{org}\n{title}\n截止：{due}{target}"
 CHECKIN_TARGET = "｜目标：{target}"
 SKIP_HINT = "（可回复“跳过”）"
 SKIP_WORDS = ("跳过", "无", "没有", "暂无", "略", "skip", "-", "—", "不填")
-Q_STATUS = "当前状态？请选择或直接回复：未启动 / 推进中 / 已完成 / 受阻"
-E_STATUS = "没看懂这个状态。请回复 1–4 或其中之一：未启动、推进中、已完成、受阻。"
+Q_STATUS = "当前状态？请选择或直接回复：未启动 / 推进中 / 已完成 / 受阻 / 不适用"
+E_STATUS = "没看懂这个状态。请回复 1–5 或其中之一：未启动、推进中、已完成、受阻、不适用。"
 Q_PERCENT = "完成进度百分比？（如 80、80%、八成、七八成、约40、一半、三分之一）"
 E_PERCENT = "请回复 0–100 之间的进度，例如：80、80%、百分之八十、八成、七八成、约40、一半。"
 E_PERCENT_RANGE = "进度应在 0 到 100 之间，您填的是 {value}。请重新回复。"
@@ -109,6 +117,7 @@ Q_INDICATOR = "指标当前值？（目标：{target}{unit}）"
 E_INDICATOR = "请回复指标当前值，例如：82.5、82.5%、已建立。"
 Q_DESCRIPTION = "简要说明做了哪些工作？"
 Q_PROBLEMS = "存在的困难问题？"
+Q_NA_REASON = "不适用的理由？（如：本县不符合申报条件。将由市委生态文明办审核）"
 Q_PROBLEMS_BLOCKED = "受阻的原因和需要协调解决的问题？"
 Q_NEXT_STEP = "下一步打算？"
 Q_EXPECTED = "预计完成日期？（如 6月30日、下周五、月底、国庆前、2023-06-30）"
@@ -519,7 +528,7 @@ Q_ORG_HEADER = (
     "【{name}】共{total}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}"
 )
 Q_GROUP_HEADER = "【{name}】{n}个单位 共{total}项，平均完成{completion}%：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}、逾期{overdue}、滞后{lagging}"
-Q_GROUP_LINE = "{light}{name} 完成{completion}% 滞后{lagging} 逾期{overdue}"
+Q_GROUP_LINE = "{light}{name} 完成{completion}% 滞后{lagging} 逾期{overdue} 未汇报{unreported}"
 Q_GROUP_FOOTER = "发送单位名（如“{example}进度”）查看详情。"
 Q_WHOLE_CITY = "全市"
 Q_LINE = "{light}{label} {state}{flags}{date}"
@@ -568,6 +577,32 @@ Q_UNREPORTED_NONE = "近7天（{since}以来）有任务的单位都已汇报。
 Q_ORG_REPORTED = "{org}近7天已汇报，最近一次：{date}。"
 Q_ORG_NOT_REPORTED = "{org}近7天没有汇报（{last}）。"
 Q_ORG_NO_OPEN = "{org}目前没有待汇报的任务。"
+
+# ---- verdicts, lights and 序时进度 (db/repositories/progress.py, handlers/judgement.py) (issue 14) -------------
+# How plan show (and the verdict lines) state the rule an indicator is judged by (progress.rule_of).
+RULE_OPS = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜", "=": "＝"}
+RULE_TREND = {">=": "不低于上次填报值", "<": "低于上次填报值", "<=": "不高于上次填报值"}
+RULE_NUMERIC = "按填报值判定：{op}{value}即达标"
+RULE_ACTION = "按回答判定：回答“已{verb}”“是”“已完成”或汇报已完成即达标，回答“未{verb}”“否”为未达标，其他待协调员判定"
+RULE_TREND_TEXT = "与本单位上次填报值比较：{trend}即达标；没有上次的值时待协调员判定"
+RULE_MANUAL = "由协调员判定（发送“判定 指标N 达标”或“判定 指标N 未达标 理由”）"
+VERDICT_JUDGED = "（{name}判定{reason}）"
+PT_VERDICT = "，{verdict}"
+DIGEST_VERDICTS = "指标达标情况"
+DIGEST_VERDICT_LINE = "达标{met}项、未达标{not_met}项、待判定{unjudged}项、未填报{unreported}项"
+VERDICT_JUDGED_REASON = "：{reason}"
+JUDGE_USAGE = "判定的格式：判定 指标12 达标 [理由]；只判定一个单位：判定 指标12 墨脱县 未达标 [理由]。"
+JUDGE_NO_INDICATOR = "没有找到指标{number}。"
+JUDGE_NO_ORG = "没有找到单位“{name}”，或它不是指标{number}的责任单位。"
+JUDGE_DONE = "已记录：指标{number}·{label}{org}判定为{verdict}{reason}。此后有新的汇报时，重新按规则判定。"
+JUDGE_ORG = "（{org}）"
+JUDGE_ALL = "（全部责任单位）"
+EXPECTED_EXPLAINED = (
+    "序时进度：从任务的开始日（任务没有写明的，按方案印发日{start}）到截止日，按已过天数计算应完成的比例。\n"
+    "滞后：已汇报的进度比序时进度低{lag}个百分点以上（从未汇报的算“未汇报”，不算滞后）。\n"
+    "灯色：🔴逾期或受阻；🟡滞后，或开始{grace}天后仍未汇报；⚪开始不满{grace}天、尚未汇报；🟢正常推进或已完成。\n"
+    "排名按平均完成率（未汇报按0%），相同时逾期少的在前。"
+)
 
 # ---- plan show (handlers/plan_text.py) ---------------------------------------------------------------------
 PT_ORG_HEADER = "{name}（{kind}）"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from db.models import BLOCKED, DONE, IN_PROGRESS, NOT_STARTED
+from db.models import BLOCKED, DONE, IN_PROGRESS, NOT_APPLICABLE, NOT_STARTED
 from handlers import texts
 
 # ---- commands (whole-message patterns) ----------------------------------------------------------------------
@@ -104,7 +104,9 @@ def _answer_words(pattern: str) -> re.Pattern[str]:
 
 # A check-in answer answers "当前状态？", so more words name a status there, in this order (after the statements'
 # blocked words): unfinished, not started, done, in progress.
+NOT_APPLICABLE_RE = re.compile(r"不适用|不符合(申报)?条件|本(县|单位|区)?不涉及|不涉及|无此项|不属于本(县|单位|区)")
 ANSWER_STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
+    (NOT_APPLICABLE, NOT_APPLICABLE_RE),
     (BLOCKED, BLOCKED_RE),
     (
         BLOCKED,
@@ -145,7 +147,7 @@ ANSWER_WORDS: list[tuple[str, re.Pattern[str]]] = [
     (DONE, re.compile(r"已完成|完成了|已办结|办结|全部完成|已印发|已提交|已建成|做完|搞定|^完成$|竣工")),
     (IN_PROGRESS, re.compile(r"推进中|进行中|在推进|正在|在做|开展中|实施中|在建|推进|进行")),
 ]
-STATUS_BY_NUMBER = {"1": NOT_STARTED, "2": IN_PROGRESS, "3": DONE, "4": BLOCKED}
+STATUS_BY_NUMBER = {"1": NOT_STARTED, "2": IN_PROGRESS, "3": DONE, "4": BLOCKED, "5": NOT_APPLICABLE}
 STATUS_BY_LABEL = {v: k for k, v in texts.STATUS_LABELS.items()}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +73,8 @@ class Digest:
     returned: list[AssignmentView]  # newest report returned: not counted until a new version is filed
     projects: list[progress.ProjectInvestment]
     on_leave: list[Away] = field(default_factory=list)  # people paused on the digest's day (a current digest)
+    # {verdict code: indicators}: each indicator's newest report judged by `progress.verdicts` (as chat, export)
+    verdicts: dict[str, int] = field(default_factory=dict)
 
     @property
     def invest_planned(self) -> Decimal:
@@ -119,7 +121,14 @@ class Digest:
             sections.append((texts.DIGEST_ON_LEAVE.format(n=len(self.on_leave)), _listed(away)))
         if self.projects:
             sections.append((texts.DIGEST_INVESTMENT, [self._investment_line(), *self._shared_lines(bullet)]))
+        if self.verdicts:
+            sections.append((texts.DIGEST_VERDICTS, [self._verdict_line()]))
         return sections
+
+    def _verdict_line(self) -> str:
+        return texts.DIGEST_VERDICT_LINE.format(
+            **{code: self.verdicts.get(code, 0) for code in texts.VERDICT_LABELS},
+        )
 
     def _overall_line(self) -> str:
         o = self.overall
@@ -288,7 +297,7 @@ def build_digest(
                 silent,
             )
         )
-    lines.sort(key=lambda ol: (-ol.completion, ol.name))
+    lines.sort(key=lambda ol: (-ol.completion, ol.counts.overdue, ol.name))  # by completion, then fewer overdue
     return Digest(
         plan_title=plan.title,
         as_of=now,
@@ -304,6 +313,7 @@ def build_digest(
         returned=[v for v in views if v.returned],
         projects=progress.project_investments(session, views),
         on_leave=_on_leave(session, now.date(), org_ids) if current else [],
+        verdicts=dict(Counter(v.code for _, v in progress.indicator_verdicts(session, plan, views).values())),
     )
 
 

@@ -6,7 +6,7 @@ Three sheets, as the plan asks the report to be organised, each under a title ro
 - 年度工程清单: each project: total and completed investment (`progress.project_investments`, the figure chat,
   digest and `plan show` give: the sum of the units' own parts), 形象进度, 逾期, 审核; under a shared project
   one row per unit with its own share (where the plan gives one) and its own figure;
-- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.indicator_verdict`, as in chat); under
+- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.verdicts`, as in chat); under
   an indicator owned by several units one row per unit with its own value and verdict.
 Options: only approved versions counted (`approved_only`), one unit's own workbook (`org_ids`, its children
 included). Formatted for printing: bold shaded header row repeated on every page (with the title) and frozen on
@@ -310,9 +310,9 @@ def _indicator_sheet(
             value, verdict = "", texts.SCHED_NEVER_REPORTED
         else:
             value = latest.indicator_value or ""
-            code = progress.indicator_verdict(item.check_op, item.check_value, latest.indicator_number, latest.status)
-            met += code == progress.MET
-            verdict = fmt.verdict_label(code)
+            judged = progress.verdict_of(session, item, latest)
+            met += judged.code == progress.MET
+            verdict = fmt.verdict_text(judged.code, judged.judged_by, judged.reason)
         late = max(vs, key=lambda v: (v.overdue, -v.days_left)) if vs else None
         ws.append(
             [
@@ -335,7 +335,7 @@ def _indicator_sheet(
             continue
         for v in sorted(vs, key=lambda x: x.org_name):
             reported = v.counted_report_at is not None
-            code = progress.indicator_verdict(item.check_op, item.check_value, v.indicator_number, v.status)
+            own = progress.verdict_of(session, item, v) if reported else None
             ws.append(
                 [
                     None,
@@ -348,7 +348,7 @@ def _indicator_sheet(
                     v.indicator_value or "",
                     v.org_name if reported else "",
                     _local_date(v.counted_report_at, tz),
-                    fmt.verdict_label(code) if reported else texts.SCHED_NEVER_REPORTED,
+                    fmt.verdict_text(own.code, own.judged_by, own.reason) if own else texts.SCHED_NEVER_REPORTED,
                     _overdue(v),
                     fmt.review_label(v.review_state),
                 ]

@@ -99,7 +99,7 @@ def test_full_checkin_for_a_task(app):
     assert "未汇报" in out
     out = c.send("1")
     assert "两山实施方案" in out and "当前状态" in out
-    assert c.choices == ["未启动", "推进中", "已完成", "受阻"]
+    assert c.choices == ["未启动", "推进中", "已完成", "受阻", "不适用"]
     assert "完成进度" in c.pick("推进中")
     assert "做了哪些工作" in c.send("百分之八十")
     assert "困难问题" in c.send("实施方案初稿已完成，正在征求意见")

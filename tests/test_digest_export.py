@@ -389,9 +389,13 @@ def test_indicator_checks() -> None:
     assert verdict(">", Decimal(20), Decimal(20), IN_PROGRESS) == progress.NOT_MET
     assert verdict(">=", Decimal(80), Decimal(80), IN_PROGRESS) == progress.MET
     assert verdict("<=", Decimal(5), Decimal(6), IN_PROGRESS) == progress.NOT_MET
-    # A qualitative rule is met once the unit reports it done (the export said 待判定 here before).
-    assert verdict("text", None, Decimal(1), IN_PROGRESS) == progress.NOT_MET
-    assert verdict("text", None, None, DONE) == progress.MET
+    # A qualitative target to do (开展) is met by an equivalent answer or a report 已完成; not met by a negative
+    # answer; otherwise, and for other text targets, 待判定 until a coordinator judges it.
+    assert verdict("text", None, Decimal(1), IN_PROGRESS, text="1", target="开展") == progress.UNJUDGED
+    assert verdict("text", None, None, IN_PROGRESS, text="开展", target="开展") == progress.MET
+    assert verdict("text", None, None, IN_PROGRESS, text="未开展", target="开展") == progress.NOT_MET
+    assert verdict("text", None, None, DONE, target="开展") == progress.MET
+    assert verdict("text", None, None, DONE, target="完成上级规定的考核任务") == progress.UNJUDGED
     assert verdict(">=", Decimal(80), None, IN_PROGRESS) == progress.UNJUDGED
     assert verdict(">=", Decimal(80), None, None) == progress.UNREPORTED
 

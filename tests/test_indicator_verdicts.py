@@ -28,6 +28,8 @@ def _fields(check_op: str | None, check_value: Decimal | None, kind: int) -> dic
     target = check_value if check_value is not None else Decimal(1)
     if kind == 0:
         return {"status": DONE}
+    if check_value is None and kind == 2:
+        return {"status": IN_PROGRESS, "indicator_value": "否"}  # a negative answer to a text target
     number = target if kind in (1, 3) else target - 1
     status = IN_PROGRESS if kind == 3 else DONE
     return {"status": status, "indicator_value": f"{number}", "indicator_number": number}
@@ -85,7 +87,9 @@ def test_chat_and_export_give_the_same_verdict_for_every_indicator(app: App, cha
         assert (row[8], row[10]) == (m["org"], m["verdict"]), number
         assert (row[7] or m["value"]) == m["value"], number  # a report without a value leaves the cell empty
         tally[("text" if ops[number] in (None, "text") else "number", m["verdict"])] += 1
-    # Every verdict occurs, and qualitative indicators reported done are 达标 (the export once said 待判定).
+    # Every verdict occurs: qualitative indicators reported done are 达标 (the export once said 待判定), a
+    # negative answer is 未达标, the rest 待判定 (the chat once said 未达标).
     assert tally[("text", texts.INDICATOR_MET)] > 0 and tally[("text", texts.INDICATOR_NOT_MET)] > 0
+    assert tally[("text", texts.INDICATOR_UNKNOWN)] > 0
     assert tally[("number", texts.INDICATOR_MET)] > 0 and tally[("number", texts.INDICATOR_NOT_MET)] > 0
     assert tally[("number", texts.INDICATOR_UNKNOWN)] > 0

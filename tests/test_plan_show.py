@@ -85,7 +85,7 @@ def test_indicator_with_sub_indicators(session):
     assert "领域：生态环境" in out and "责任单位：市生态环境局" in out
     assert "分项指标 12.1：优良天数比例" in out and "分项指标 12.2：PM2.5浓度下降幅度" in out
     out = _show(session, "林草覆盖率")
-    assert out is not None and out.startswith("指标15：林草覆盖率") and "判定规则：>= 80" in out
+    assert out is not None and out.startswith("指标15：林草覆盖率") and "判定规则：按填报值判定：≥80即达标" in out
 
 
 def test_task_by_code_and_keyword(session):

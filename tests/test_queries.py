@@ -62,7 +62,9 @@ def test_org_progress_header_lines_and_urgency(app, chat):
     assert first == f"【墨脱县】共{n}项：已完成1、推进中1、未启动{n - 3}、受阻1、逾期0"
     assert "🔴填埋场应对方案 10% 受阻 · 5月22日" in out  # blocked: red, first
     assert out.splitlines()[1].startswith("🔴")
-    assert "🟡两山实施方案 未汇报 滞后" in out  # never reported, due in a week
+    # never reported past the grace period, due in a week: 🟡 未汇报, not 滞后 (nothing reported to lag)
+    assert "🟡两山实施方案 未汇报 7天后到期" in out
+    assert "未汇报 滞后" not in out
     # a reply fits WeCom and the phone: paged
     assert len(out.encode()) <= WECOM_LIMIT
     assert "回复“更多”查看下一页" in out

@@ -483,3 +483,35 @@ def test_impossible_values_are_refused_and_nothing_is_lost(app: App) -> None:
     c.send("取消")
     out = c.send("继续")
     assert "做了哪些工作" in out  # the 60 is kept with the draft
+
+
+def test_not_applicable_with_a_reason_is_reviewed_and_closes_the_item(app: App) -> None:
+    _at_monday(app)
+    views = _open(app, "墨脱县")
+    aid = views[1].assignment_id  # 国家示范县申报: "符合条件的县…", which may not apply
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("2 不适用")
+    assert "不适用的理由" in out
+    out = c.send("本县暂不符合申报条件")
+    assert "已提交" in out and "不适用" in out
+    r = _this_week(app, [aid])[aid]
+    assert (r.status, r.percent, r.description) == ("not_applicable", None, "本县暂不符合申报条件")
+    coordinator = Chat(app, "协调员")
+    coordinator.send("待审核")
+    out = coordinator.send("1")
+    assert "不适用" in out and "本县暂不符合申报条件" in out
+    coordinator.send("通过")
+    assert aid not in {v.assignment_id for v in _open(app, "墨脱县")}
+
+
+def test_not_applicable_in_the_full_walk_through_needs_a_reason(app: App) -> None:
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    c.send("2")
+    out = c.send("不适用")
+    assert "不适用的理由" in out and "跳过" not in out
+    assert "太短" in c.send("无")  # a reason is required: "无" is no reason
+    c.send("本县不是国家示范县申报对象")
+    out = c.send("跳过")  # evidence
+    assert "• 状态：不适用" in out and "• 进度" not in out

@@ -1,11 +1,13 @@
 """Where each assignment stands today: the shared kernel of queries, digests, nudges and exports.
 
 One query joins assignments with their item, organisation and newest report; the rest is arithmetic:
-- expected progress for today (序时进度): the share of the task's window (start → due) already elapsed;
-- 滞后 (lagging): reported % more than `LAG_POINTS` below that;
+- expected progress for today (序时进度): the share of the item's window (its start, else the plan's issue date →
+  its deadline) already elapsed;
+- 滞后 (lagging): reported % more than `lag_points` below that (never reported is 未汇报, not 滞后);
 - 逾期 (overdue): past due and not done;
-- traffic light: 🔴 overdue or blocked, 🟡 lagging or due within 7 days, 🟢 otherwise;
-- a project's completed investment (`project_investments`: the sum of its units' own parts) and an indicator's verdict (`indicator_verdict`).
+- traffic light (`classify`): 🔴 overdue or blocked, 🟡 lagging or never reported past the grace period, ⚪ never
+  reported within it, 🟢 otherwise;
+- a project's completed investment (`project_investments`: the sum of its units' own parts) and an indicator's verdict (`verdicts`, `judge`).
 
 A newest version a coordinator returned (退回) is not counted: the figures are those of the newest earlier version
 that was not returned (none: as if never reported), and the view says it was returned, why, by whom and when.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,22 +30,50 @@ from sqlalchemy.orm import Session, aliased
 from db.models import (
     BLOCKED,
     DONE,
+    FINISHED,
     IN_PROGRESS,
+    INDICATOR,
+    NOT_APPLICABLE,
     NOT_STARTED,
     PROJECT,
     REPORTABLE_KINDS,
     RETURNED,
     Assignment,
     Item,
+    Judgement,
     Organisation,
     Person,
     Plan,
     Report,
 )
 
-LAG_POINTS = 20
+LAG_POINTS = 10  # default of the setting `lag_points`
+GRACE_DAYS = 14  # default of the setting `unreported_grace_days`
 DUE_SOON_DAYS = 7
-RED, YELLOW, GREEN = "🔴", "🟡", "🟢"
+RED, YELLOW, GREEN, WHITE = "🔴", "🟡", "🟢", "⚪"
+
+
+@dataclass
+class Thresholds:
+    """The margins of the lights, set once from the settings (`configure`) at start-up.
+
+    lag_points: 滞后 when the reported % is more than this many points below 序时进度;
+    grace_days: a never-reported item is ⚪ (not yet due to report) this many days after its start, 🟡 after.
+    """
+
+    lag_points: int = LAG_POINTS
+    grace_days: int = GRACE_DAYS
+
+
+THRESHOLDS = Thresholds()
+
+
+def configure(lag_points: int | None = None, grace_days: int | None = None) -> None:
+    """Set the margins of the lights from the settings (`DUBAN_LAG_POINTS`, `DUBAN_UNREPORTED_GRACE_DAYS`)."""
+    if lag_points is not None:
+        THRESHOLDS.lag_points = lag_points
+    if grace_days is not None:
+        THRESHOLDS.grace_days = grace_days
 
 
 @dataclass(frozen=True)
@@ -106,16 +137,29 @@ def expected_percent(start: dt.date, due: dt.date, today: dt.date) -> Decimal:
 def classify(
     status: str | None, percent: Decimal | None, start: dt.date, due: dt.date, today: dt.date
 ) -> tuple[Decimal, bool, bool, str]:
-    """(expected %, overdue, lagging, light) for one assignment."""
+    """(expected %, overdue, lagging, light) for one assignment: the one rule of chat, digest, export, plan show.
+
+    - 逾期 (overdue): past due and not done;
+    - 滞后 (lagging): not done, and the reported % (未启动: 0) more than `lag_points` below 序时进度; a
+      never-reported item is 未汇报, and a report stating no % (an indicator's value) is not 滞后;
+    - light: 🔴 overdue or 受阻; 🟡 lagging, or never reported `grace_days` after its start; ⚪ never reported
+      within that grace period; 🟢 otherwise (on track, or done).
+    """
     expected = expected_percent(start, due, today)
-    done = status == DONE
+    done = status in FINISHED  # 不适用, approved or not, is not late
     overdue = not done and today > due
-    pct = Decimal(100) if done else (percent or Decimal(0))
-    lagging = not done and pct + LAG_POINTS < expected
+    reported = status is not None
+    # the progress reported: a report without a percentage (an indicator's value, 推进中 alone) states none
+    pct = (
+        Decimal(100) if done else (percent if percent is not None else (Decimal(0) if status == NOT_STARTED else None))
+    )
+    lagging = pct is not None and not done and pct + THRESHOLDS.lag_points < expected
     if overdue or status == BLOCKED:
         light = RED
-    elif not done and (lagging or (due - today).days <= DUE_SOON_DAYS):
+    elif lagging:
         light = YELLOW
+    elif not reported:
+        light = YELLOW if (today - start).days > THRESHOLDS.grace_days else WHITE
     else:
         light = GREEN
     return expected, overdue, lagging, light
@@ -339,7 +383,8 @@ class Counts:
 
 def count(views: list[AssignmentView]) -> Counts:
     status_of = [v.status or NOT_STARTED for v in views]
-    total_pct = sum((v.percent or Decimal(0)) for v in views)
+    applicable = [v for v in views if v.status != NOT_APPLICABLE]  # 不适用 is not part of the completion
+    total_pct = sum((v.percent or Decimal(0)) for v in applicable)
     return Counts(
         total=len(views),
         done=status_of.count(DONE),
@@ -349,7 +394,7 @@ def count(views: list[AssignmentView]) -> Counts:
         overdue=sum(v.overdue for v in views),
         lagging=sum(v.lagging for v in views),
         unreported=sum(v.status is None for v in views),
-        completion=(Decimal(total_pct) / len(views)).quantize(Decimal("0.1")) if views else Decimal(0),
+        completion=(Decimal(total_pct) / len(applicable)).quantize(Decimal("0.1")) if applicable else Decimal(0),
     )
 
 
@@ -481,23 +526,252 @@ def newest_report(views: Iterable[AssignmentView]) -> AssignmentView | None:
     return max(reported, key=lambda v: (v.counted_report_at, v.counted_report_id or 0), default=None)
 
 
-def indicator_verdict(
-    check_op: str | None, check_value: Decimal | None, number: Decimal | None, status: str | None
-) -> str:
-    """达标 or not for an indicator's newest report.
+# ---- verdicts ----------------------------------------------------------------------------------------------
+# The kinds of rule an indicator's target gives (`rule_of`), judged by `judge`:
+# - numeric: ">=", ">", "<=", "<", "=" against the target number;
+# - action: a text target naming something to do (开展, 建立, 实施, 编制, 全面实施, 有效开展…): met by a
+#   recognised equivalent answer (已开展, 是, 已完成… or a report with the status 已完成), not met by a negative one
+#   (未开展, 否…), otherwise 待判定;
+# - trend: 不降低 / 不减少 (the value ≥ the previous one), 逐步下降 (<), 不明显 (≤): judged against the unit's
+#   previous value where one exists, otherwise 待判定;
+# - manual: any other text target (完成上级规定的考核任务…): 待判定 until a coordinator judges it.
+# A coordinator's judgement (`判定 指标N 达标|未达标`) stands over every rule for the reports filed before it.
+NUMERIC, ACTION, TREND, MANUAL = "numeric", "action", "trend", "manual"
+TREND_OPS = {"不降低": ">=", "不减少": ">=", "逐步下降": "<", "下降": "<", "不明显": "<="}
+ACTION_VERBS = (
+    "全面实施",
+    "有效开展",
+    "建立并实施",
+    "制定实施",
+    "贯彻落实",
+    "开展",
+    "建立",
+    "实施",
+    "编制",
+    "制定",
+    "落实",
+)
+YES_WORDS = frozenset({"是", "有", "已完成", "完成", "达标", "已达标", "已经完成", "已落实"})
+NO_PREFIXES = ("未", "没", "否", "不", "尚未", "暂未", "无")
+_ACTION_TARGET_RE = re.compile(r"[\u4e00-\u9fff]{2,8}")  # one short phrase: not "①实施；②≥95"
+_ANSWER_STRIP = " \t\n，。、；;,.!！"
 
-    A numeric rule (">=", ">", "<=", "<", "=") compares the reported number with the target. A qualitative
-    rule ("text": 建立/开展/编制...) or no rule is met once the unit reports it 已完成. Without a number a
-    numeric rule cannot be judged.
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # NUMERIC | ACTION | TREND | MANUAL
+    op: str | None  # the comparison (numeric, trend)
+    value: Decimal | None  # the target number (numeric)
+    target: str  # the target's text
+
+
+def rule_of(check_op: str | None, check_value: Decimal | None, target: str | None) -> Rule:
+    """The rule an indicator's check and target text give (the table above)."""
+    text = (target or "").strip()
+    if check_op not in (None, "text") and check_value is not None:
+        return Rule(NUMERIC, check_op, Decimal(str(check_value)), text)
+    if text in TREND_OPS:
+        return Rule(TREND, TREND_OPS[text], None, text)
+    if _ACTION_TARGET_RE.fullmatch(text) and any(v in text for v in ACTION_VERBS):
+        return Rule(ACTION, None, None, text)
+    return Rule(MANUAL, None, None, text)
+
+
+def item_rule(item: Any) -> Rule:
+    """The rule of a plan item (an indicator or sub-indicator): its check and its 2023 target (else its target)."""
+    return rule_of(item.check_op, item.check_value, item.target_year_text or item.target_text)
+
+
+def _compare(op: str | None, v: Decimal, target: Decimal) -> bool | None:
+    return {">=": v >= target, ">": v > target, "<=": v <= target, "<": v < target, "=": v == target}.get(op or "")
+
+
+def _answer_verdict(rule: Rule, text: str | None, status: str | None) -> str | None:
+    """MET / NOT_MET from a recognised text answer; None when the answer says neither."""
+    a = (text or "").strip(_ANSWER_STRIP).replace("已经", "已")
+    if a:
+        if a in YES_WORDS or a == rule.target or a == "已" + rule.target:
+            return MET
+        verbs = [w for w in ACTION_VERBS if w in rule.target]
+        if any(a in (w, "已" + w) for w in verbs):
+            return MET
+        if a.startswith(NO_PREFIXES) and (a[1:] in YES_WORDS or any(w in a for w in verbs) or len(a) <= 2):
+            return NOT_MET
+    if status == DONE and rule.kind == ACTION:
+        return MET  # reported 已完成: the equivalent of 已开展 / 已建立
+    return None
+
+
+def judge(
+    rule: Rule,
+    number: Decimal | None,
+    text: str | None,
+    status: str | None,
+    previous: Decimal | None = None,
+    judged: str | None = None,
+) -> str:
+    """The verdict (MET / NOT_MET / UNJUDGED / UNREPORTED) of one report against `rule` (the table above).
+
+    Args:
+        previous: the unit's previous value (trend rules).
+        judged: a coordinator's verdict standing for this report (overrides the rule).
     """
-    if status is None and number is None:
+    if judged in (MET, NOT_MET):
+        return judged
+    if status is None and number is None and not text:
         return UNREPORTED
-    if check_op in (None, "text") or check_value is None:
-        return MET if status == DONE else NOT_MET
-    if number is None:
-        return UNJUDGED
-    v, target = Decimal(str(number)), Decimal(str(check_value))
-    ok = {">=": v >= target, ">": v > target, "<=": v <= target, "<": v < target, "=": v == target}.get(check_op)
-    if ok is None:
-        return UNJUDGED
-    return MET if ok else NOT_MET
+    if rule.kind == NUMERIC:
+        if number is None:
+            return UNJUDGED
+        ok = _compare(rule.op, Decimal(str(number)), rule.value or Decimal(0))
+        return UNJUDGED if ok is None else (MET if ok else NOT_MET)
+    if rule.kind == TREND:
+        if number is not None and previous is not None:
+            return MET if _compare(rule.op, Decimal(str(number)), Decimal(str(previous))) else NOT_MET
+        return MET if (text or "").strip(_ANSWER_STRIP) == rule.target else UNJUDGED
+    if rule.kind == ACTION:
+        return _answer_verdict(rule, text, status) or UNJUDGED
+    return UNJUDGED
+
+
+def indicator_verdict(
+    check_op: str | None,
+    check_value: Decimal | None,
+    number: Decimal | None,
+    status: str | None,
+    text: str | None = None,
+    target: str | None = None,
+    previous: Decimal | None = None,
+) -> str:
+    """`judge` with the rule of a check and target (for a report not stored yet, as the check-in summary shows it)."""
+    return judge(rule_of(check_op, check_value, target), number, text, status, previous)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An indicator's verdict for one unit's counted report, and who judged it when a coordinator did."""
+
+    code: str
+    judged_by: str | None = None
+    reason: str | None = None
+    judged_at: dt.datetime | None = None  # naive UTC
+
+
+def verdicts(session: Session, item: Any, views: Iterable[AssignmentView]) -> dict[int, Verdict]:
+    """{assignment id: verdict} of `item` (an indicator) for each of `views`: the one verdict of chat, digest,
+    export and plan show. Loads the units' previous values (trend rules) and the coordinators' judgements."""
+    vs = list(views)
+    rule = item_rule(item)
+    previous: dict[int, Decimal] = {}
+    if rule.kind == TREND:
+        previous = _previous_numbers(session, [v for v in vs if v.counted_report_id is not None])
+    rows = list(
+        session.execute(
+            select(Judgement, Person.name)
+            .outerjoin(Person, Judgement.judged_by_id == Person.id)
+            .where(Judgement.item_id == item.id)
+            .order_by(Judgement.created_at.desc(), Judgement.id.desc())
+        ).tuples()
+    )
+    out: dict[int, Verdict] = {}
+    for v in vs:
+        standing = next(
+            (
+                (j, name)
+                for j, name in rows
+                # a unit's own judgement stands even without a report; one of every unit judges the reports in hand
+                if (
+                    j.organisation_id == v.org_id
+                    and (v.counted_report_at is None or v.counted_report_at <= j.created_at)
+                )
+                or (
+                    j.organisation_id is None
+                    and v.counted_report_at is not None
+                    and v.counted_report_at <= j.created_at
+                )
+            ),
+            None,
+        )
+        code = judge(
+            rule,
+            v.indicator_number,
+            v.indicator_value,
+            v.status if v.counted_report_id is not None else None,
+            previous.get(v.assignment_id),
+            standing[0].verdict if standing else None,
+        )
+        if standing is not None:
+            j, name = standing
+            out[v.assignment_id] = Verdict(code, name or "", j.reason, j.created_at)
+        else:
+            out[v.assignment_id] = Verdict(code)
+    return out
+
+
+def judge_indicator(
+    session: Session,
+    item: Any,
+    verdict: str,
+    at: dt.datetime,
+    person_id: int | None,
+    org_id: int | None = None,
+    reason: str | None = None,
+) -> Judgement:
+    """Store a coordinator's verdict on `item` (for one unit, or every unit when `org_id` is None)."""
+    if verdict not in (MET, NOT_MET):
+        raise ValueError(f"a judgement is met or not_met, not {verdict!r}")
+    j = Judgement(
+        item_id=item.id,
+        organisation_id=org_id,
+        verdict=verdict,
+        reason=(reason or None) and reason[:200],
+        judged_by_id=person_id,
+        created_at=at,
+    )
+    session.add(j)
+    session.flush()
+    return j
+
+
+def indicator_verdicts(
+    session: Session, plan: Plan, views: Iterable[AssignmentView]
+) -> dict[int, tuple[AssignmentView | None, Verdict]]:
+    """{indicator id: (its newest counted report's view or None, that report's verdict)} for every active
+    indicator of `plan` with views among `views`: what chat's 最新值, the digest and the export say of it."""
+    by_item: dict[int, list[AssignmentView]] = defaultdict(list)
+    for v in views:
+        if v.item_kind == INDICATOR:
+            by_item[v.item_id].append(v)
+    if not by_item:
+        return {}
+    items = session.execute(select(Item).where(Item.id.in_(list(by_item)), Item.plan_id == plan.id)).scalars()
+    out: dict[int, tuple[AssignmentView | None, Verdict]] = {}
+    for item in items:
+        latest = newest_report(by_item[item.id])
+        out[item.id] = (latest, verdict_of(session, item, latest) if latest else Verdict(UNREPORTED))
+    return out
+
+
+def verdict_of(session: Session, item: Any, view: AssignmentView) -> Verdict:
+    """The verdict of one unit's counted report on `item` (`verdicts` for one view)."""
+    return verdicts(session, item, [view])[view.assignment_id]
+
+
+def _previous_numbers(session: Session, views: list[AssignmentView]) -> dict[int, Decimal]:
+    """{assignment id: the newest value reported before its counted report} (versions returned not counted)."""
+    if not views:
+        return {}
+    counted = {v.assignment_id: (v.counted_report_at, v.counted_report_id or 0) for v in views}
+    out: dict[int, Decimal] = {}
+    for aid, at, rid, number in session.execute(
+        select(Report.assignment_id, Report.created_at, Report.id, Report.indicator_number)
+        .where(
+            Report.assignment_id.in_(list(counted)),
+            Report.indicator_number.is_not(None),
+            Report.review_state != RETURNED,
+        )
+        .order_by(Report.assignment_id, Report.created_at.desc(), Report.id.desc())
+    ):
+        if aid not in out and (at, rid) < counted[aid]:
+            out[aid] = number
+    return out

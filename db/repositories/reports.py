@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import APPROVED, DONE, PENDING, RETURNED, Assignment, Attachment, Item, Person, Report
+from db.models import APPROVED, FINISHED, PENDING, RETURNED, Assignment, Attachment, Item, Person, Report
 
 REPORT_FIELDS = (
     "status",
@@ -209,7 +209,7 @@ def review(
             decided_state=current.review_state,
             decided_at=current.reviewed_at,
         )
-    closed = approve and current.status == DONE
+    closed = approve and current.status in FINISHED
     assignment.closed = closed
     session.flush()
     return ReviewOutcome(report=current, closed=closed)

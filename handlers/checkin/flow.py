@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.messages import Choice, Reply
-from db.models import DONE, IN_PROGRESS, PROJECT, RETURNED, Assignment, Organisation, Report
+from db.models import DONE, IN_PROGRESS, INDICATOR, PROJECT, RETURNED, Assignment, Organisation, Report
 from db.repositories import orgs, reports
 from handlers import formatting as fmt
 from handlers import texts, vocabulary
@@ -316,6 +316,10 @@ def confirm_oneliner(ctx: Context, aid: int, fields: Fields) -> Replies:
     fields.status = fields.status or IN_PROGRESS
     if a.item.kind != PROJECT:
         fields.investment = None
+    if a.item.kind == INDICATOR and fields.indicator is None and fields.percent is not None:
+        # "生态环境信息公开率100%": the percentage is the indicator's value (it was stored as 指标值：无)
+        fields.indicator = f"{fmt_number(fields.percent, 4)}%"
+        fields.indicator_number = fields.percent
     return begin_confirm(ctx, aid, fields)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.messages import Choice, Reply
-from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, NOT_STARTED, PROJECT, Assignment, Item
+from db.models import BLOCKED, DONE, IN_PROGRESS, INDICATOR, NOT_APPLICABLE, NOT_STARTED, PROJECT, Assignment, Item
 from handlers import formatting as fmt
 from handlers import texts, vocabulary
 from handlers.checkin import targets
@@ -65,6 +65,8 @@ def steps_for(kind: str, status: str | None) -> list[Step]:
     else:
         steps = [s.STATUS, s.PERCENT, s.DESCRIPTION, s.PROBLEMS, s.NEXT_STEP, s.EXPECTED]
     steps.append(s.EVIDENCE)
+    if status == NOT_APPLICABLE:
+        return [s.STATUS, s.DESCRIPTION, s.EVIDENCE]  # the reason, and evidence of it
     if status in (DONE, NOT_STARTED):
         steps = [x for x in steps if x not in (s.PERCENT, s.EXPECTED)]
     return steps
@@ -74,7 +76,7 @@ def skippable(step: Step, kind: str, status: str | None) -> bool:
     if step in SKIPPABLE:
         return True
     if step == Step.DESCRIPTION:
-        return kind != "task" or status == NOT_STARTED
+        return status != NOT_APPLICABLE and (kind != "task" or status == NOT_STARTED)
     return step == Step.PHYSICAL and status == NOT_STARTED
 
 
@@ -167,7 +169,7 @@ def question(step: Step, item: Item, status: str | None) -> Reply:
         Step.STATUS: texts.Q_STATUS,
         Step.PERCENT: texts.Q_PERCENT,
         Step.PHYSICAL: texts.Q_PHYSICAL,
-        Step.DESCRIPTION: texts.Q_DESCRIPTION,
+        Step.DESCRIPTION: texts.Q_NA_REASON if status == NOT_APPLICABLE else texts.Q_DESCRIPTION,
         Step.PROBLEMS: texts.Q_PROBLEMS_BLOCKED if status == BLOCKED else texts.Q_PROBLEMS,
         Step.NEXT_STEP: texts.Q_NEXT_STEP,
         Step.EXPECTED: texts.Q_EXPECTED,
@@ -247,6 +249,8 @@ def _status(t: str, fields: Fields) -> Answer:
         fields.percent = Decimal(100)
     elif status == NOT_STARTED:
         fields.percent = Decimal(0)
+    elif status == NOT_APPLICABLE:
+        fields.percent = fields.percent_low = fields.percent_high = None
     elif reading is not None and pct is not None and 0 <= pct < 100:
         fields.percent = rounded(pct, 1)
         fields.percent_low, fields.percent_high = reading.low, reading.high

@@ -77,7 +77,14 @@ def _value(step: Step, draft: Draft, item: Item, today: dt.date) -> str:
         if not f.indicator:
             return none
         verdict = fmt.verdict_label(
-            progress.indicator_verdict(item.check_op, item.check_value, f.indicator_number, f.status)
+            progress.indicator_verdict(
+                item.check_op,
+                item.check_value,
+                f.indicator_number,
+                f.status,
+                text=f.indicator,
+                target=item.target_year_text or item.target_text,
+            )
         )
         return f"{f.indicator}（目标 {item.target_year_text or '—'}{unit(item)}，{verdict}）"
     if step == Step.EXPECTED:

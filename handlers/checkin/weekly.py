@@ -21,6 +21,7 @@ from db.models import (
     DONE,
     IN_PROGRESS,
     INDICATOR,
+    NOT_APPLICABLE,
     NOT_STARTED,
     PROJECT,
     RETURNED,
@@ -338,6 +339,8 @@ def _fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields, str 
         f.percent = Decimal(100)
     elif status == NOT_STARTED:
         f.percent = Decimal(0)
+    elif status == NOT_APPLICABLE:
+        f.percent = None
     elif pct is not None:
         f.percent = Decimal(fmt_number(pct, 1)) if not r.fraction else pct
         f.percent_low, f.percent_high = r.low, r.high
@@ -366,12 +369,14 @@ def _missing(item: Item, f: Fields, r: _Read) -> list[Step]:
     out = []
     if f.status == IN_PROGRESS and f.percent is None and item.kind != INDICATOR:
         out.append(Step.PERCENT)
-    if item.kind == PROJECT and f.investment is None and f.status != NOT_STARTED:
+    if item.kind == PROJECT and f.investment is None and f.status not in (NOT_STARTED, NOT_APPLICABLE):
         out.append(Step.INVESTMENT)
-    if item.kind == INDICATOR and f.indicator is None and f.status != NOT_STARTED:
+    if item.kind == INDICATOR and f.indicator is None and f.status not in (NOT_STARTED, NOT_APPLICABLE):
         out.append(Step.INDICATOR)
     if f.status == BLOCKED and not f.problems:
         out.append(Step.PROBLEMS)
+    if f.status == NOT_APPLICABLE and not f.description:
+        out.append(Step.DESCRIPTION)  # the reason: a coordinator reviews it
     if f.status == DONE:
         out.append(Step.EVIDENCE)
     return out

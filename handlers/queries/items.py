@@ -139,8 +139,10 @@ def _project_one_unit(ctx: Context, lex: Lexicon, v: AssignmentView) -> list[str
     return rows
 
 
-def _verdict(item: Item, v: AssignmentView) -> str:
-    return progress.indicator_verdict(item.check_op, item.check_value, v.indicator_number, v.status)
+def _verdict(ctx: Context, item: Item, v: AssignmentView) -> str:
+    """The verdict of `v` (progress.verdicts, as digest, export and plan show give it), with who judged it."""
+    verdict = progress.verdict_of(ctx.session, item, v)
+    return fmt.verdict_text(verdict.code, verdict.judged_by, verdict.reason)
 
 
 def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) -> Answer:
@@ -162,7 +164,7 @@ def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView
                 value=latest.indicator_value or lines.state(latest),
                 date=lines.report_day(ctx, latest.last_report_at),
                 org=lex.org_name(latest.org_id),
-                verdict=fmt.verdict_label(_verdict(item, latest)),
+                verdict=_verdict(ctx, item, latest),
             )
         )
     if len(views) > 3:
@@ -194,6 +196,6 @@ def _indicator_unit_line(ctx: Context, lex: Lexicon, item: Item, v: AssignmentVi
         light=v.light,
         org=lex.org_label(v.org_id),
         value=f" {value}" if value else "",
-        verdict=fmt.verdict_label(_verdict(item, v)),
+        verdict=_verdict(ctx, item, v),
         date=texts.Q_DATE.format(date=date) if date else "",
     )

@@ -13,7 +13,7 @@ from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
 
-LIGHT_ORDER = {progress.RED: 0, progress.YELLOW: 1, progress.GREEN: 2}
+LIGHT_ORDER = {progress.RED: 0, progress.YELLOW: 1, progress.WHITE: 2, progress.GREEN: 3}
 
 
 def report_day(ctx: Context, stored: dt.datetime | None) -> str:

@@ -76,7 +76,8 @@ def org_progress_short(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> R
 
 
 def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[int] | None) -> Page:
-    """Several organisations (None: all): the totals, then one line per organisation, worst first."""
+    """Several organisations (None: all): the totals, then one line per organisation ranked by completion (the
+    mean completion of its items, unreported counted 0), then fewer overdue."""
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids)
     by_org: dict[int, list[AssignmentView]] = {}
     for v in views:
@@ -97,9 +98,11 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
     rows = []
     for oid, vs in by_org.items():
         oc = progress.count(vs)
-        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if oc.lagging else progress.GREEN)
-        rows.append((lines.LIGHT_ORDER[light], -oc.overdue, -oc.lagging, oc.completion, oid, light, oc))
-    rows.sort(key=lambda r: r[:5])
+        # the organisation's light is its worst item's (🟡 滞后 or 未汇报 past the grace period); ⚪ items count as 🟢
+        yellow = any(v.light == progress.YELLOW for v in vs)
+        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if yellow else progress.GREEN)
+        rows.append((-oc.completion, oc.overdue, lex.org_label(oid), oid, light, oc))
+    rows.sort(key=lambda r: r[:3])
     shown = [
         texts.Q_GROUP_LINE.format(
             light=light,
@@ -107,8 +110,9 @@ def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[in
             completion=fmt.number(oc.completion),
             lagging=oc.lagging,
             overdue=oc.overdue,
+            unreported=oc.unreported,
         )
         for *_, oid, light, oc in rows
     ]
-    example = lex.org_label(rows[0][4]) if rows else texts.Q_GROUP_FOOTER_EXAMPLE
+    example = lex.org_label(rows[-1][3]) if rows else texts.Q_GROUP_FOOTER_EXAMPLE
     return Page(texts.Q_TITLE.format(name=title), head, shown, texts.Q_GROUP_FOOTER.format(example=example))
