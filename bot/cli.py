@@ -263,7 +263,7 @@ def cmd_export(app: App, args: argparse.Namespace, out: TextIO) -> int:
     from scheduler.commands import export
 
     at = dt.date.fromisoformat(args.at) if args.at else None
-    return export(app, Path(args.file), at=at, out=out)
+    return export(app, Path(args.file), at=at, out=out, approved_only=args.approved_only, org=args.org)
 
 
 # ---- parser -------------------------------------------------------------------------------------------------
@@ -336,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="导出年度完成情况 Excel（11月20日总结用）")
     s.add_argument("file")
     s.add_argument("--at", help="截至日期，默认今天")
+    s.add_argument("--approved-only", action="store_true", help="只计已审核通过的汇报")
+    s.add_argument("--org", help="只导出这个单位（含下属单位）自己的任务")
     s.set_defaults(func=cmd_export)
     return p
 

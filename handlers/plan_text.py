@@ -50,7 +50,7 @@ def describe(session: Session, plan: Plan, name: str, clock: Clock) -> str | Non
         aid: fmt.verdict_text(v.code, v.judged_by, v.reason)
         for aid, v in (progress.verdicts(session, item, views) if item.kind == INDICATOR else {}).items()
     }
-    return _describe_item(lex, item, views, clock, verdicts)
+    return _describe_item(session, lex, item, views, clock, verdicts)
 
 
 def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
@@ -176,14 +176,39 @@ def _check(item: Item) -> str | None:
     return texts.RULE_MANUAL
 
 
+def _investment(session: Session, item: Item, views: list[AssignmentView], clock: Clock) -> str:
+    """The project's investment: the same figure as chat, digest and export (`progress.project_investments`)."""
+    (p,) = progress.project_investments(session, views)
+    today = fmt.iso_day(clock.today())
+    if p.done is None:
+        return texts.PT_INVESTMENT_NONE.format(today=today, total=fmt.money(p.planned))
+    shared = "".join(
+        texts.PT_INVESTMENT_UNIT.format(org=u.org_name, done=fmt.money(u.done)) for u in p.units if u.done is not None
+    )
+    return texts.PT_INVESTMENT.format(
+        today=today,
+        done=fmt.money(p.done),
+        total=fmt.money(p.planned),
+        pct=fmt.share(p.done, p.planned),
+        shared=shared if p.shared else "",
+    )
+
+
 def _describe_item(
-    lex: Lexicon, item: Item, views: list[AssignmentView], clock: Clock, verdicts: dict[int, str] | None = None
+    session: Session,
+    lex: Lexicon,
+    item: Item,
+    views: list[AssignmentView],
+    clock: Clock,
+    verdicts: dict[int, str] | None = None,
 ) -> str:
     """An item's fields, then each unit's progress (an indicator's with its verdict)."""
     header, fields = _item_fields(item)
     lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
     if item.kind == INDICATOR:
         lines += _sub_indicator_lines(item)
+    if item.kind == PROJECT and views:
+        lines.append(_investment(session, item, views, clock))
     if views:
         lines.append(texts.PT_PROGRESS.format(today=fmt.iso_day(clock.today())))
         for view in sorted(views, key=lambda x: x.org_id):

@@ -107,7 +107,7 @@ E_STATUS = "没看懂这个状态。请回复 1–5 或其中之一：未启动�
 Q_PERCENT = "完成进度百分比？（如 80、80%、八成、七八成、约40、一半、三分之一）"
 E_PERCENT = "请回复 0–100 之间的进度，例如：80、80%、百分之八十、八成、七八成、约40、一半。"
 E_PERCENT_RANGE = "进度应在 0 到 100 之间，您填的是 {value}。请重新回复。"
-Q_INVESTMENT = "累计完成投资多少万元？（总投资 {total} 万元；如 1200、1200万、0.12亿）"
+Q_INVESTMENT = "本单位累计完成投资多少万元？（项目总投资 {total} 万元{shared}；如 1200、1200万、0.12亿）"
 E_INVESTMENT = "请回复金额（单位万元），例如：1200、1200万、0.12亿。"
 Q_INVESTMENT_OVER = "累计完成投资 {value} 万元超过了总投资 {total} 万元。确认无误吗？"
 Q_PHYSICAL = "形象进度？（如：主体工程完工，正在安装设备）"
@@ -419,6 +419,7 @@ EXPORT_TASK_HEADERS = (
     "存在问题",
     "最近汇报",
     "审核",
+    "逾期",
 )
 EXPORT_PROJECT_HEADERS = (
     "序号",
@@ -430,6 +431,8 @@ EXPORT_PROJECT_HEADERS = (
     "投资完成率%",
     "形象进度",
     "状态",
+    "逾期",
+    "审核",
 )
 EXPORT_INDICATOR_HEADERS = (
     "序号",
@@ -443,8 +446,38 @@ EXPORT_INDICATOR_HEADERS = (
     "填报单位",
     "填报日期",
     "达标？",
+    "逾期",
+    "审核",
 )
 EXPORT_DONE = "已生成 {path}（截至 {date}）：重点工作任务、年度工程清单、指标分工任务。"
+
+# ---- workbook: one figure per project, the 11月20日 workbook (issue 13) ----
+# A shared project in the check-in question: each unit reports its own part (Q_INVESTMENT's {shared}).
+Q_INVESTMENT_SHARED = "，由{n}个单位共同实施，只填本单位完成的部分"
+# The digest: each shared project's figure, the sum of its units' own parts.
+DIGEST_INVESTMENT_SHARED_LINE = "{bullet} 项目{number} {label}（{n}个单位合计）：{done}/{planned} 万元（{ratio}）"
+# Chat: a project shared by several units; one unit's own part.
+Q_PROJECT_INVEST_SHARED = "（{n}个单位合计）"
+Q_PROJECT_UNIT_SHARE = "/份额{share}万元"
+Q_PROJECT_OWN_PART = "其中{org}：{done} 万元"
+Q_INVEST_OWN_PART = "（其中{org}{done}万元）"
+# `plan show` of a project.
+PT_INVESTMENT = "投资（截至{today}）：已完成 {done} / 总投资 {total} 万元（{pct}）{shared}"
+PT_INVESTMENT_NONE = "投资（截至{today}）：总投资 {total} 万元，尚未填报完成投资"
+PT_INVESTMENT_UNIT = "；{org} {done}"
+# The workbook: the title row, the 合计 row, per-unit rows, the extra columns.
+EXPORT_TITLE = "{plan}完成情况（截至 {date}）"
+EXPORT_TITLE_ORG = "{plan}完成情况——{org}（截至 {date}）"
+EXPORT_TITLE_APPROVED = "（仅计已审核通过的汇报）"
+EXPORT_TOTAL = "合计"
+EXPORT_TOTAL_TASKS = "共{n}项，已完成{done}项，逾期{overdue}项"
+EXPORT_TOTAL_PROJECTS = "共{n}个项目，{reported}个已报投资"
+EXPORT_TOTAL_INDICATORS = "共{n}项，达标{met}项"
+EXPORT_UNIT_ROW = "└ {org}"
+EXPORT_UNIT_LEAD = "（牵头）"
+EXPORT_OVERDUE_YES = "逾期{days}天"
+EXPORT_SHARE_UNKNOWN = "—"
+EXPORT_DONE_ORG = "已生成 {path}（{org}，截至 {date}）：重点工作任务、年度工程清单、指标分工任务。"
 
 # ---- scheduler: duban tick (scheduler/commands.py) --------------------------------------------------------
 TICK_DRY_HEADER = "演练 {at}：将发送 {n} 条消息（未入队、未发送）"

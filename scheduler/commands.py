@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.messages import Reply, render_plain
 from db.engine import transaction
-from db.models import OUT_PENDING, Outbox
+from db.models import OUT_PENDING, Organisation, Outbox
 from db.repositories import orgs, plans
 from handlers import formatting as fmt
 from handlers import texts
@@ -176,8 +177,16 @@ def digest(app: App, org: str | None = None, week: dt.date | None = None, out: T
     return 0
 
 
-def export(app: App, path: Path, at: dt.date | None = None, out: TextIO | None = None) -> int:
-    """Write the completion workbook (as it stood at the end of day `at`, default now)."""
+def export(
+    app: App,
+    path: Path,
+    at: dt.date | None = None,
+    out: TextIO | None = None,
+    approved_only: bool = False,
+    org: str | None = None,
+) -> int:
+    """Write the completion workbook (as it stood at the end of day `at`, default now; only approved versions
+    with `approved_only`; one unit's own workbook, its children's items included, with `org`)."""
     out = out or sys.stdout
     now = app.clock.now()
     moment, current = now, True
@@ -188,6 +197,24 @@ def export(app: App, path: Path, at: dt.date | None = None, out: TextIO | None =
         if plan is None:
             out.write(texts.SCHED_NO_PLAN + "\n")
             return 1
-        export_workbook(s, plan, Path(path), moment, current)
-    out.write(texts.EXPORT_DONE.format(path=path, date=fmt.iso_day(moment.date())) + "\n")
+        ids, label = _org_ids(app, s, org) if org else (None, None)
+        if ids is not None:
+            ids = _with_children(s, ids)
+        export_workbook(s, plan, Path(path), moment, current, approved_only=approved_only, org_ids=ids, org_label=label)
+    day = fmt.iso_day(moment.date())
+    done = texts.EXPORT_DONE_ORG.format(path=path, org=label, date=day) if label else None
+    out.write((done or texts.EXPORT_DONE.format(path=path, date=day)) + "\n")
     return 0
+
+
+def _with_children(session: Session, ids: list[int]) -> list[int]:
+    """`ids` and every organisation below them (`Organisation.parent_id`, any depth)."""
+    seen = list(dict.fromkeys(ids))
+    frontier = set(seen)
+    while frontier:
+        below = set(
+            session.execute(select(Organisation.id).where(Organisation.parent_id.in_(frontier))).scalars()
+        ) - set(seen)
+        seen += sorted(below)
+        frontier = below
+    return seen

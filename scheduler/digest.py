@@ -2,7 +2,7 @@
 逾期 lists, blocked tasks with their problems, who has not reported, and project investment; as plain text,
 as markdown, as a chart (completion per organisation) and as a workbook.
 
-Figures come from `db.repositories.progress` (assignment_views, count, project_lines); the week before and a
+Figures come from `db.repositories.progress` (assignment_views, count, project_investments); the week before and a
 past week come from `scheduler.history.views_at`, which replays the report history.
 """
 
@@ -71,18 +71,18 @@ class Digest:
     blocked: list[AssignmentView]
     silent: list[OrgLine]
     returned: list[AssignmentView]  # newest report returned: not counted until a new version is filed
-    projects: list[progress.ProjectLine]
+    projects: list[progress.ProjectInvestment]
     on_leave: list[Away] = field(default_factory=list)  # people paused on the digest's day (a current digest)
     # {verdict code: indicators}: each indicator's newest report judged by `progress.verdicts` (as chat, export)
     verdicts: dict[str, int] = field(default_factory=dict)
 
     @property
     def invest_planned(self) -> Decimal:
-        return sum((p.planned for p in self.projects), Decimal(0))
+        return progress.city_investment(self.projects)[0]
 
     @property
     def invest_done(self) -> Decimal:
-        return sum((p.done or Decimal(0) for p in self.projects), Decimal(0))
+        return progress.city_investment(self.projects)[1]
 
     @property
     def invest_ratio(self) -> Decimal:
@@ -120,7 +120,7 @@ class Digest:
             ]
             sections.append((texts.DIGEST_ON_LEAVE.format(n=len(self.on_leave)), _listed(away)))
         if self.projects:
-            sections.append((texts.DIGEST_INVESTMENT, [self._investment_line()]))
+            sections.append((texts.DIGEST_INVESTMENT, [self._investment_line(), *self._shared_lines(bullet)]))
         if self.verdicts:
             sections.append((texts.DIGEST_VERDICTS, [self._verdict_line()]))
         return sections
@@ -201,6 +201,22 @@ class Digest:
             reported=sum(1 for p in self.projects if p.done is not None),
             total=len(self.projects),
         )
+
+    def _shared_lines(self, bullet: str) -> list[str]:
+        """Each reported shared project's figure (the sum of its units' own parts)."""
+        return [
+            texts.DIGEST_INVESTMENT_SHARED_LINE.format(
+                bullet=bullet,
+                number=p.number,
+                label=p.label,
+                n=len(p.units),
+                done=fmt.money(p.done),
+                planned=fmt.money(p.planned),
+                ratio=fmt.share(p.done, p.planned),
+            )
+            for p in self.projects
+            if p.shared and p.done is not None
+        ]
 
     def text(self) -> str:
         parts = [self._title()]
@@ -299,7 +315,7 @@ def build_digest(
         blocked=[v for v in views if v.status == BLOCKED],
         silent=[ol for ol in lines if ol.silent],
         returned=[v for v in views if v.returned],
-        projects=progress.project_lines(session, views),
+        projects=progress.project_investments(session, views),
         on_leave=_on_leave(session, now.date(), org_ids) if current else [],
         verdicts=dict(Counter(v.code for _, v in progress.indicator_verdicts(session, plan, views).values())),
     )

@@ -1,32 +1,43 @@
 """`duban export`: the completion workbook for the 11月20日 summary (年度完成情况总结).
 
-Three sheets, as the plan asks the report to be organised:
-- 重点工作任务: each task × responsible organisation: status, %, latest description, problems;
-- 年度工程清单: each project: total and completed investment, 形象进度;
-- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.verdicts`, as in chat).
-Formatted for printing: bold shaded header row repeated on every page and frozen on screen, column widths,
-wrapped long text, landscape A4 fitted to the page width.
+Three sheets, as the plan asks the report to be organised, each under a title row with the plan's name and the
+截至 date and ending with a 合计 row:
+- 重点工作任务: each task × responsible organisation: status, %, latest description, problems, 审核, 逾期;
+- 年度工程清单: each project: total and completed investment (`progress.project_investments`, the figure chat,
+  digest and `plan show` give: the sum of the units' own parts), 形象进度, 逾期, 审核; under a shared project
+  one row per unit with its own share (where the plan gives one) and its own figure;
+- 指标分工任务: each indicator: target, its newest report, 达标? (`progress.verdicts`, as in chat); under
+  an indicator owned by several units one row per unit with its own value and verdict.
+Options: only approved versions counted (`approved_only`), one unit's own workbook (`org_ids`, its children
+included). Formatted for printing: bold shaded header row repeated on every page (with the title) and frozen on
+screen, column widths, wrapped long text, landscape A4 fitted to the page width.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import DONE, INDICATOR, PROJECT, TASK, Item, Plan
+from db.models import APPROVED, DONE, INDICATOR, PROJECT, TASK, Assignment, Item, Plan, Report
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
-from scheduler.history import views_at
+from scheduler.history import to_utc, views_at
 from scheduler.sheets import format_sheet
+
+HEADER_ROW = 2  # row 1 is the title
 
 
 def _num(v: Decimal | None) -> float | None:
@@ -37,27 +48,131 @@ def _local_date(stored: dt.datetime | None, tz: dt.tzinfo) -> dt.date | None:
     return fmt.local_date(stored, tz) if stored is not None else None
 
 
-def build_workbook(session: Session, plan: Plan, at: dt.datetime, current: bool = True) -> Workbook:
+def _overdue(v: AssignmentView) -> str:
+    return texts.EXPORT_OVERDUE_YES.format(days=-v.days_left) if v.overdue else ""
+
+
+def build_workbook(
+    session: Session,
+    plan: Plan,
+    at: dt.datetime,
+    current: bool = True,
+    approved_only: bool = False,
+    org_ids: Sequence[int] | None = None,
+    org_label: str | None = None,
+) -> Workbook:
     """The completion workbook as of `at` (aware local).
 
     Args:
         current: `at` is now: use the stored newest reports; False replays the history up to `at`.
+        approved_only: count only versions a coordinator approved by `at` (the newest such per assignment).
+        org_ids: one unit's own workbook: only the items of these organisations, with their own figures.
+        org_label: the unit's name for the title.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
-    views = progress.assignment_views(session, plan, at.date()) if current else views_at(session, plan, at)
+    ids = list(org_ids) if org_ids is not None else None
+    if current:
+        views = progress.assignment_views(session, plan, at.date(), org_ids=ids)
+    else:
+        views = views_at(session, plan, at, org_ids=ids)
+    if approved_only:
+        views = approved_views(session, views, at)
+    day = texts.FMT_DAY_YEAR.format(y=at.year, m=at.month, d=at.day)
+    if org_label:
+        title = texts.EXPORT_TITLE_ORG.format(plan=plan.title, org=org_label, date=day)
+    else:
+        title = texts.EXPORT_TITLE.format(plan=plan.title, date=day)
+    if approved_only:
+        title += texts.EXPORT_TITLE_APPROVED
     wb = Workbook()
     ws = wb.active
     assert ws is not None
+    ws.title = texts.EXPORT_SHEET_TASKS
     _task_sheet(ws, session, plan, views, at.tzinfo)
     _project_sheet(wb.create_sheet(texts.EXPORT_SHEET_PROJECTS), session, plan, views)
-    _indicator_sheet(wb.create_sheet(texts.EXPORT_SHEET_INDICATORS), session, plan, views, at.tzinfo)
+    _indicator_sheet(
+        wb.create_sheet(texts.EXPORT_SHEET_INDICATORS), session, plan, views, at.tzinfo, all_items=ids is None
+    )
+    for sheet in wb.worksheets:
+        _title_row(sheet, title)
     return wb
 
 
+def approved_views(session: Session, views: list[AssignmentView], at: dt.datetime) -> list[AssignmentView]:
+    """`views` with each assignment's figures those of its newest version approved by `at` (none: as if never
+    reported); the light, 逾期 and 滞后 recomputed as of `at`'s day."""
+    cutoff = to_utc(at)
+    ids = [v.assignment_id for v in views]
+    approved: dict[int, Report] = {}
+    if ids:
+        for rep in session.execute(
+            select(Report)
+            .join(Assignment, Report.assignment_id == Assignment.id)
+            .where(
+                Assignment.item_id.in_({v.item_id for v in views}),
+                Report.review_state == APPROVED,
+                Report.created_at <= cutoff,
+                Report.reviewed_at <= cutoff,
+            )
+            .order_by(Report.assignment_id, Report.created_at.desc(), Report.id.desc())
+        ).scalars():
+            approved.setdefault(rep.assignment_id, rep)
+    out: list[AssignmentView] = []
+    for v in views:
+        r = approved.get(v.assignment_id)
+        status = r.status if r else None
+        percent = Decimal(100) if status == DONE else (r.percent if r else None)
+        expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, at.date())
+        out.append(
+            dataclasses.replace(
+                v,
+                status=status,
+                percent=percent,
+                last_report_id=r.id if r else None,
+                last_report_at=r.created_at if r else None,
+                review_state=r.review_state if r else None,
+                problems=r.problems if r else None,
+                description=r.description if r else None,
+                investment_done=r.investment_done if r else None,
+                physical_progress=r.physical_progress if r else None,
+                indicator_value=r.indicator_value if r else None,
+                indicator_number=r.indicator_number if r else None,
+                returned=False,
+                return_reason=None,
+                returned_by=None,
+                returned_at=None,
+                counted_report_id=r.id if r else None,
+                counted_report_at=r.created_at if r else None,
+                expected=expected,
+                overdue=overdue,
+                lagging=lagging,
+                light=light,
+            )
+        )
+    out.sort(key=progress.urgency_key)
+    return out
+
+
+def _title_row(ws: Worksheet, title: str) -> None:
+    """Row 1: the plan's name and the 截至 date across the table's width (printed on every page with the header)."""
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(ws.max_column, 1))
+    cell = ws.cell(row=1, column=1)
+    cell.value = title
+    cell.font = Font(bold=True, size=14)
+    cell.alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[1].height = 28
+
+
+def _total_row(ws: Worksheet, values: list[Any]) -> None:
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
+
+
 def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
-    """重点工作任务: each task × responsible organisation."""
-    ws.title = texts.EXPORT_SHEET_TASKS
+    """重点工作任务: each task × responsible organisation, then the 合计 row."""
+    ws.append([])  # the title row, filled in last
     ws.append(list(texts.EXPORT_TASK_HEADERS))
     tasks = sorted((v for v in views if v.item_kind == TASK), key=lambda v: (v.item_code, v.org_name))
     sections: dict[int, str | None] = {
@@ -79,27 +194,36 @@ def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assignm
                 v.problems or "",
                 _local_date(v.last_report_at, tz),
                 fmt.review_label(v.review_state),
+                _overdue(v),
             ]
         )
-    format_sheet(ws, [6, 10, 22, 40, 16, 12, 9, 9, 40, 30, 12, 9], wrap_columns=(3, 4, 9, 10))
+    c = progress.count(tasks)
+    _total_row(
+        ws,
+        [texts.EXPORT_TOTAL, None, None, texts.EXPORT_TOTAL_TASKS.format(n=c.total, done=c.done, overdue=c.overdue)]
+        + [None] * 3
+        + [_num(c.completion)],
+    )
+    format_sheet(
+        ws, [6, 10, 22, 40, 16, 12, 9, 9, 40, 30, 12, 9, 10], wrap_columns=(3, 4, 9, 10), header_row=HEADER_ROW
+    )
 
 
 def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView]) -> None:
-    """年度工程清单: each project's planned and completed investment, 形象进度 and status."""
+    """年度工程清单: each project's planned and completed investment, 形象进度 and status; a row per unit under a
+    shared project; the 合计 row."""
+    ws.append([])
     ws.append(list(texts.EXPORT_PROJECT_HEADERS))
     items = {
         i.id: i for i in session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT)).scalars()
     }
-    project_views: dict[int, list[AssignmentView]] = defaultdict(list)
-    for v in views:
-        if v.item_kind == PROJECT:
-            project_views[v.item_id].append(v)
-    for p in progress.project_lines(session, views):
+    figures = progress.project_investments(session, views)
+    for p in figures:
         item = items[p.item_id]
-        vs = project_views[p.item_id]
+        vs = [u.view for u in p.units]
         all_done = bool(vs) and {v.status for v in vs} == {DONE}
-        ratio = (p.done * 100 / p.planned).quantize(Decimal("0.1")) if p.done is not None and p.planned else None
         newest = max(vs, key=lambda v: v.last_report_at or dt.datetime.min)
+        late = max(vs, key=lambda v: (v.overdue, -v.days_left))
         ws.append(
             [
                 p.number,
@@ -108,29 +232,74 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
                 item.years or "",
                 _num(p.planned),
                 _num(p.done),
-                _num(ratio),
+                _num(p.ratio),
                 p.physical_progress or "",
                 fmt.status_label(DONE if all_done else newest.status),
+                _overdue(late),
+                fmt.review_label(newest.review_state) if not p.shared else "",
             ]
         )
-    format_sheet(ws, [6, 40, 16, 12, 12, 12, 10, 40, 9], wrap_columns=(2, 8))
-    for row in ws.iter_rows(min_row=2, min_col=5, max_col=6):
+        if not p.shared:
+            continue
+        for u in p.units:
+            v = u.view
+            ratio = (u.done * 100 / u.share).quantize(Decimal("0.1")) if u.done is not None and u.share else None
+            ws.append(
+                [
+                    None,
+                    texts.EXPORT_UNIT_ROW.format(org=v.org_name),
+                    v.org_name + (texts.EXPORT_UNIT_LEAD if u.lead else ""),
+                    "",
+                    _num(u.share) if u.share is not None else texts.EXPORT_SHARE_UNKNOWN,
+                    _num(u.done),
+                    _num(ratio),
+                    v.physical_progress or "",
+                    fmt.status_label(v.status),
+                    _overdue(v),
+                    fmt.review_label(v.review_state),
+                ]
+            )
+    planned, done = progress.city_investment(figures)
+    _total_row(
+        ws,
+        [
+            texts.EXPORT_TOTAL,
+            texts.EXPORT_TOTAL_PROJECTS.format(n=len(figures), reported=sum(p.done is not None for p in figures)),
+            None,
+            None,
+            _num(planned),
+            _num(done),
+            _num((done * 100 / planned).quantize(Decimal("0.1")) if planned else None),
+        ],
+    )
+    format_sheet(ws, [6, 40, 16, 12, 12, 12, 10, 40, 9, 10, 9], wrap_columns=(2, 8), header_row=HEADER_ROW)
+    for row in ws.iter_rows(min_row=HEADER_ROW + 1, min_col=5, max_col=6):
         for cell in row:
             cell.number_format = "#,##0.00"
 
 
-def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
-    """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it."""
+def _indicator_sheet(
+    ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo, all_items: bool = True
+) -> None:
+    """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it; a row per unit
+    under an indicator owned by several units; the 合计 row. Without `all_items`, only the indicators among
+    `views`."""
+    ws.append([])
     ws.append(list(texts.EXPORT_INDICATOR_HEADERS))
     ind_views: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == INDICATOR:
             ind_views[v.item_id].append(v)
-    indicators = session.execute(
-        select(Item)
-        .where(Item.plan_id == plan.id, Item.kind == INDICATOR, Item.active.is_(True))
-        .order_by(Item.number, Item.id)
-    ).scalars()
+    indicators = [
+        item
+        for item in session.execute(
+            select(Item)
+            .where(Item.plan_id == plan.id, Item.kind == INDICATOR, Item.active.is_(True))
+            .order_by(Item.number, Item.id)
+        ).scalars()
+        if all_items or item.id in ind_views
+    ]
+    met = 0
     for item in indicators:
         vs = ind_views.get(item.id, [])
         latest = progress.newest_report(vs)
@@ -142,7 +311,9 @@ def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[As
         else:
             value = latest.indicator_value or ""
             judged = progress.verdict_of(session, item, latest)
+            met += judged.code == progress.MET
             verdict = fmt.verdict_text(judged.code, judged.judged_by, judged.reason)
+        late = max(vs, key=lambda v: (v.overdue, -v.days_left)) if vs else None
         ws.append(
             [
                 item.number,
@@ -156,14 +327,48 @@ def _indicator_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[As
                 latest.org_name if latest else "",
                 _local_date(latest.counted_report_at, tz) if latest else None,
                 verdict,
+                _overdue(late) if late else "",
+                fmt.review_label(latest.review_state) if latest and len(vs) == 1 else "",
             ]
         )
-    format_sheet(ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9], wrap_columns=(3, 4, 6, 7))
+        if len(vs) < 2:
+            continue
+        for v in sorted(vs, key=lambda x: x.org_name):
+            reported = v.counted_report_at is not None
+            own = progress.verdict_of(session, item, v) if reported else None
+            ws.append(
+                [
+                    None,
+                    "",
+                    "",
+                    texts.EXPORT_UNIT_ROW.format(org=v.org_name),
+                    "",
+                    "",
+                    v.org_name,
+                    v.indicator_value or "",
+                    v.org_name if reported else "",
+                    _local_date(v.counted_report_at, tz),
+                    fmt.verdict_text(own.code, own.judged_by, own.reason) if own else texts.SCHED_NEVER_REPORTED,
+                    _overdue(v),
+                    fmt.review_label(v.review_state),
+                ]
+            )
+    _total_row(ws, [texts.EXPORT_TOTAL, None, None, texts.EXPORT_TOTAL_INDICATORS.format(n=len(indicators), met=met)])
+    format_sheet(ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9, 10, 9], wrap_columns=(3, 4, 6, 7), header_row=HEADER_ROW)
 
 
-def export_workbook(session: Session, plan: Plan, path: Path, at: dt.datetime, current: bool = True) -> Path:
-    """Write the completion workbook as of `at` to `path`."""
-    wb = build_workbook(session, plan, at, current)
+def export_workbook(
+    session: Session,
+    plan: Plan,
+    path: Path,
+    at: dt.datetime,
+    current: bool = True,
+    approved_only: bool = False,
+    org_ids: Sequence[int] | None = None,
+    org_label: str | None = None,
+) -> Path:
+    """Write the completion workbook as of `at` to `path` (see `build_workbook`)."""
+    wb = build_workbook(session, plan, at, current, approved_only=approved_only, org_ids=org_ids, org_label=org_label)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

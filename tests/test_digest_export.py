@@ -27,6 +27,7 @@ from db.models import (
     Assignment,
     Item,
     Organisation,
+    Person,
     Report,
 )
 from db.repositories import plans, progress, reports
@@ -263,6 +264,18 @@ def _status(r: Report | None) -> str:
     return texts.STATUS_LABELS[r.status] if r else texts.SCHED_NEVER_REPORTED
 
 
+def body(ws: Any) -> list[tuple[Any, ...]]:
+    """A sheet's data rows: after the title (row 1) and the header (row 2), without the 合计 row (the last)."""
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    assert rows[-1][0] == texts.EXPORT_TOTAL
+    return rows[:-1]
+
+
+def main_rows(ws: Any) -> list[tuple[Any, ...]]:
+    """The data rows of the items themselves (a per-unit row under a shared item has no 序号)."""
+    return [r for r in body(ws) if r[0] is not None]
+
+
 def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
     path = tmp_path / "完成情况.xlsx"
     out = io.StringIO()
@@ -274,7 +287,7 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         latest = db_latest(s)
         # 重点工作任务: one row per task × organisation, every cell from the database.
         ws = wb["重点工作任务"]
-        assert [c.value for c in ws[1]] == list(texts.EXPORT_TASK_HEADERS)
+        assert [c.value for c in ws[2]] == list(texts.EXPORT_TASK_HEADERS)
         pairs = s.execute(
             select(Assignment, Item, Organisation.name)
             .join(Item)
@@ -283,8 +296,8 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
         ).all()
         expected = {(item.code, org): (a, item) for a, item, org in pairs}
         seen = set()
-        for i, row in enumerate(ws.iter_rows(min_row=2, values_only=True), 1):
-            no, code, section, title, org, due, status, pct, desc, problems, when, review = row
+        for i, row in enumerate(body(ws), 1):
+            no, code, section, title, org, due, status, pct, desc, problems, when, review, overdue = row
             a, item = expected[(code, org)]
             seen.add((code, org))
             r = latest.get(a.id)
@@ -295,37 +308,44 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             assert (desc or "") == ((r.description or "") if r else "")
             assert (problems or "") == ((r.problems or "") if r else "")
             assert (when.date() if when else None) == (reported.clock.to_local(r.created_at).date() if r else None)
+            assert (overdue or "") == ""  # nothing is overdue on 5月24日
         assert seen == set(expected)
-        motuo = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[1] == "C3-4-04" and r[4] == "墨脱县"][0]
+        motuo = [r for r in body(ws) if r[1] == "C3-4-04" and r[4] == "墨脱县"][0]
         assert motuo[6:10] == ("推进中", 60.0, "已征求意见", "专家评审未安排")
 
         # 年度工程清单: planned (total) and completed investment, 形象进度.
         ws = wb["年度工程清单"]
-        assert [c.value for c in ws[1]] == list(texts.EXPORT_PROJECT_HEADERS)
+        assert [c.value for c in ws[2]] == list(texts.EXPORT_PROJECT_HEADERS)
         projects = {
             i.number: i for i in s.execute(select(Item).where(Item.kind == PROJECT, Item.active.is_(True))).scalars()
         }
-        got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+        got = {r[0]: r for r in main_rows(ws)}
         assert set(got) == set(projects)
         for number, item in projects.items():
             row = got[number]
             assert row[1] == item.title and row[2] == item.extra["lead"] and row[3] == item.years
             assert row[4] == float(item.investment_total)
-            lead = s.execute(
-                select(Assignment).where(Assignment.item_id == item.id, Assignment.role == "lead")
-            ).scalar_one()
-            r = latest.get(lead.id)
-            assert row[5] == (float(r.investment_done) if r and r.investment_done is not None else None)
-            assert (row[7] or "") == ((r.physical_progress or "") if r else "")
+            # completed: the sum of every unit's own newest figure (it was the lead unit's figure only before)
+            units = s.execute(select(Assignment.id).where(Assignment.item_id == item.id)).scalars().all()
+            reps = [latest[u] for u in units if u in latest]
+            figures = [r.investment_done for r in reps if r.investment_done is not None]
+            assert row[5] == (float(sum(figures)) if figures else None)
+            newest = max((r for r in reps if r.physical_progress), key=lambda r: (r.created_at, r.id), default=None)
+            assert (row[7] or "") == (newest.physical_progress if newest else "")
         assert got[1][5:8] == (800.0, round(800 * 100 / float(projects[1].investment_total), 1), "主体完工")
+        # the 合计 row: the plan's total (15376 万元 for the shipped plan) and the sum of the projects' figures
+        total = list(ws.iter_rows(min_row=ws.max_row, values_only=True))[0]
+        assert total[0] == texts.EXPORT_TOTAL
+        assert total[4] == float(sum(i.investment_total for i in projects.values())) == 15376.0
+        assert total[5] == sum(r[5] or 0 for r in got.values()) == 1800.0
 
         # 指标分工任务: target, the newest report, 达标? (the verdict chat gives)
         ws = wb["指标分工任务"]
-        assert [c.value for c in ws[1]] == list(texts.EXPORT_INDICATOR_HEADERS)
+        assert [c.value for c in ws[2]] == list(texts.EXPORT_INDICATOR_HEADERS)
         indicators = {
             i.number: i for i in s.execute(select(Item).where(Item.kind == INDICATOR, Item.active.is_(True))).scalars()
         }
-        got = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+        got = {r[0]: r for r in main_rows(ws)}
         assert set(got) == set(indicators)
         by_item: dict[int, list[Report]] = defaultdict(list)
         for r in latest.values():
@@ -347,31 +367,31 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
                 item.check_op, item.check_value, newest.indicator_number, newest.status
             )
             assert row[10] == texts.VERDICT_LABELS[verdict]
-        assert got[2][7:] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
+        assert got[2][7:11] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
         assert got[15][7] == "78%" and got[15][10] == "未达标"
         assert got[33][7:9] == ("40%", "墨脱县") and got[33][10] == "未达标"
 
     # Formatted for printing.
     for ws in wb.worksheets:
-        assert ws.freeze_panes == "A2"
-        assert all(c.font.bold for c in ws[1])
-        assert ws.print_title_rows == "$1:$1"
+        assert ws.freeze_panes == "A3"
+        assert all(c.font.bold for c in ws[2])
+        assert ws.print_title_rows == "$1:$2"  # the title and the header on every printed page
         assert ws.page_setup.orientation == "landscape"
         assert ws.column_dimensions["B"].width >= 10
     tasks = wb["重点工作任务"]
-    assert tasks.column_dimensions["I"].width == 40 and tasks["I2"].alignment.wrap_text
-    assert tasks["F2"].number_format == "yyyy-mm-dd"
+    assert tasks.column_dimensions["I"].width == 40 and tasks["I3"].alignment.wrap_text
+    assert tasks["F3"].number_format == "yyyy-mm-dd"
 
 
 def test_export_at_a_past_date_leaves_out_later_reports(reported: App, tmp_path: Path) -> None:
     path = tmp_path / "old.xlsx"
     export_cmd(reported, path, at=dt.date(2023, 5, 21), out=io.StringIO())
     ws = load_workbook(path)["重点工作任务"]
-    rows = {(r[1], r[4]): r for r in ws.iter_rows(min_row=2, values_only=True)}
+    rows = {(r[1], r[4]): r for r in body(ws)}
     assert rows[("C3-4-04", "墨脱县")][6:9] == ("推进中", 20.0, "起草中")
     assert rows[("C3-4-05", "墨脱县")][6] == "未汇报"
     assert rows[("C3-4-04", "米林县")][6:8] == ("已完成", 100.0)
-    ind = {r[0]: r for r in load_workbook(path)["指标分工任务"].iter_rows(min_row=2, values_only=True)}
+    ind = {r[0]: r for r in main_rows(load_workbook(path)["指标分工任务"])}
     assert ind[33][7:9] == ("60%", "巴宜区") and ind[33][10] == "达标"
 
 
@@ -395,5 +415,152 @@ def test_indicator_checks() -> None:
 def test_build_workbook_on_an_empty_history(app: App) -> None:
     with app.session_factory() as s:
         wb = build_workbook(s, plans.active_plan(s), app.clock.now())  # type: ignore[arg-type]
-    rows = list(wb["重点工作任务"].iter_rows(min_row=2, values_only=True))
+    rows = body(wb["重点工作任务"])
     assert rows and all(r[6] == "未汇报" and r[7] is None for r in rows)
+
+
+# ---- the 11月20日 workbook: title, per-unit rows, 逾期, 审核, approved only, one unit's own -----------------
+
+
+def test_export_title_per_unit_indicator_rows_and_overdue(reported: App, tmp_path: Path) -> None:
+    path = tmp_path / "wb.xlsx"
+    export_cmd(reported, path, out=io.StringIO())
+    wb = load_workbook(path)
+    with reported.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        title = plan.title
+    for ws in wb.worksheets:
+        assert ws["A1"].value.startswith(title) and "截至 2023年5月24日" in ws["A1"].value
+        assert ws.max_row >= 4 and ws.cell(ws.max_row, 1).value == texts.EXPORT_TOTAL
+    # Indicator 33 is owned by several counties: a row per unit with its own value and verdict under it.
+    rows = list(wb[texts.EXPORT_SHEET_INDICATORS].iter_rows(min_row=3, values_only=True))
+    i = next(n for n, r in enumerate(rows) if r[0] == 33)
+    units = []
+    for r in rows[i + 1 :]:
+        if r[0] is not None:
+            break
+        units.append(r)
+    with reported.session_factory() as s:
+        owners = set(
+            s.execute(
+                select(Organisation.name)
+                .join(Assignment, Assignment.organisation_id == Organisation.id)
+                .join(Item)
+                .where(Item.code == "I33", Assignment.active.is_(True))
+            ).scalars()
+        )
+    by_org = {r[6]: r for r in units}
+    assert set(by_org) == owners and len(owners) > 2
+    assert by_org["巴宜区"][7] == "60%" and by_org["巴宜区"][10] == "达标" and by_org["巴宜区"][12] == "待审核"
+    assert by_org["墨脱县"][7] == "40%" and by_org["墨脱县"][10] == "未达标"
+    assert all(by_org[o][10] == texts.SCHED_NEVER_REPORTED for o in owners - {"巴宜区", "墨脱县"})
+    # Indicators 合计: the number of indicators and how many are met, as the rows say.
+    main = [r for r in rows[:-1] if r[0] is not None]
+    assert rows[-1][3] == texts.EXPORT_TOTAL_INDICATORS.format(n=len(main), met=sum(r[10] == "达标" for r in main))
+
+    # 逾期: on 7月5日 the 两山基地申报 (due 6月30日) of 墨脱县 is 5 days overdue.
+    reported.clock.set(dt.datetime(2023, 7, 5, 9, 0), frozen=True)
+    export_cmd(reported, path, out=io.StringIO())
+    tasks = {(r[1], r[4]): r for r in body(load_workbook(path)[texts.EXPORT_SHEET_TASKS])}
+    assert tasks[("C3-4-05", "墨脱县")][12] == texts.EXPORT_OVERDUE_YES.format(days=5)
+    assert tasks[("C3-4-04", "米林县")][12] in ("", None)  # done
+
+
+def test_export_approved_only_and_one_units_own_workbook(reported: App, tmp_path: Path) -> None:
+    from bot.cli import build_parser
+
+    args = build_parser().parse_args(["export", "x.xlsx", "--approved-only", "--org", "墨脱县"])
+    assert args.approved_only and args.org == "墨脱县"
+    with transaction(reported.session_factory) as s:
+        coordinator = s.execute(select(Person).where(Person.role == "coordinator")).scalars().first()
+        assert coordinator is not None
+        r = s.get(Report, s.get(Assignment, aid(s, "C3-4-04", "米林县")).last_report_id)  # type: ignore[union-attr]
+        assert r is not None
+        assert reports.review(s, r, coordinator, True, reported.clock.utcnow()).closed
+    path = tmp_path / "approved.xlsx"
+    export_cmd(reported, path, out=io.StringIO(), approved_only=True)
+    wb = load_workbook(path)
+    assert texts.EXPORT_TITLE_APPROVED in wb[texts.EXPORT_SHEET_TASKS]["A1"].value
+    tasks = {(r[1], r[4]): r for r in body(wb[texts.EXPORT_SHEET_TASKS])}
+    assert tasks[("C3-4-04", "米林县")][6:8] == ("已完成", 100.0) and tasks[("C3-4-04", "米林县")][11] == "已通过"
+    assert tasks[("C3-4-04", "墨脱县")][6] == "未汇报"  # filed, not approved: not counted
+    projects = {r[0]: r for r in main_rows(wb[texts.EXPORT_SHEET_PROJECTS])}
+    assert projects[1][5] is None  # 800 万元 waits for review
+
+    # One unit's own workbook: only its items, its own figures.
+    path = tmp_path / "motuo.xlsx"
+    out = io.StringIO()
+    export_cmd(reported, path, out=out, org="墨脱")
+    assert "墨脱县" in out.getvalue()
+    wb = load_workbook(path)
+    assert "墨脱县" in wb[texts.EXPORT_SHEET_TASKS]["A1"].value
+    with reported.session_factory() as s:
+        own = set(
+            s.execute(
+                select(Item.code)
+                .join(Assignment)
+                .join(Organisation, Assignment.organisation_id == Organisation.id)
+                .where(Organisation.name == "墨脱县", Assignment.active.is_(True), Item.active.is_(True))
+            ).scalars()
+        )
+        mine = list(s.execute(select(Item).where(Item.code.in_(own))).scalars())
+        numbers = {(i.kind, i.number) for i in mine if i.kind != TASK}
+        task_codes = {i.code for i in mine if i.kind == TASK}
+    tasks_rows = body(wb[texts.EXPORT_SHEET_TASKS])
+    assert tasks_rows and {r[4] for r in tasks_rows} == {"墨脱县"}
+    assert {r[1] for r in tasks_rows} == task_codes
+    assert {(PROJECT, r[0]) for r in main_rows(wb[texts.EXPORT_SHEET_PROJECTS])} == {
+        n for n in numbers if n[0] == PROJECT
+    }
+    assert {(INDICATOR, r[0]) for r in main_rows(wb[texts.EXPORT_SHEET_INDICATORS])} == {
+        n for n in numbers if n[0] == INDICATOR
+    }
+
+    # A unit with children: the children's items are in its workbook (Organisation.parent_id).
+    with transaction(reported.session_factory) as s:
+        child = s.execute(select(Organisation).where(Organisation.name == "市生态环境局工布江达县分局")).scalar_one()
+        child.parent_id = None  # as if apart
+    path = tmp_path / "bureau-alone.xlsx"
+    export_cmd(reported, path, out=io.StringIO(), org="市生态环境局")
+    assert 4 not in {r[0] for r in main_rows(load_workbook(path)[texts.EXPORT_SHEET_PROJECTS])}
+    with transaction(reported.session_factory) as s:
+        parent = s.execute(select(Organisation).where(Organisation.name == "市生态环境局")).scalar_one()
+        child = s.execute(select(Organisation).where(Organisation.name == "市生态环境局工布江达县分局")).scalar_one()
+        child.parent_id = parent.id
+    path = tmp_path / "bureau.xlsx"
+    export_cmd(reported, path, out=io.StringIO(), org="市生态环境局")
+    wb = load_workbook(path)
+    units = {r[4] for r in body(wb[texts.EXPORT_SHEET_TASKS])} | {
+        r[2] for r in body(wb[texts.EXPORT_SHEET_PROJECTS]) if r[0] is None
+    }
+    numbers = {r[0] for r in main_rows(wb[texts.EXPORT_SHEET_PROJECTS])}
+    assert 4 in numbers  # project 4 belongs to the 分局
+    assert units <= {
+        "市生态环境局",
+        "市生态环境局（牵头）",
+        "市生态环境局工布江达县分局",
+        "市生态环境局工布江达县分局（牵头）",
+    }
+
+
+def test_a_units_share_where_the_plan_gives_one(app: App, tmp_path: Path) -> None:
+    """`extra["shares"]` ({unit: 万元}) gives a unit's part of a shared project's total; the others stay unknown."""
+    with transaction(app.session_factory) as s:
+        item = s.execute(select(Item).where(Item.code == "P8")).scalar_one()
+        item.extra = {**(item.extra or {}), "shares": {"墨脱县": 300}}
+    file(app, "P8", "墨脱县", utc(app, 2023, 5, 23), status=IN_PROGRESS, percent=50, investment_done=150)
+    path = tmp_path / "shares.xlsx"
+    export_cmd(app, path, out=io.StringIO())
+    rows = body(load_workbook(path)[texts.EXPORT_SHEET_PROJECTS])
+    i = next(n for n, r in enumerate(rows) if r[0] == 8)
+    units = {r[2].removesuffix(texts.EXPORT_UNIT_LEAD): r for r in rows[i + 1 :] if r[0] is None}
+    assert units["墨脱县"][4:7] == (300.0, 150.0, 50.0)
+    assert units["朗县"][4] == texts.EXPORT_SHARE_UNKNOWN and units["朗县"][5] is None
+    assert rows[i][4:7] == (2350.0, 150.0, round(150 * 100 / 2350, 1))
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        views = progress.assignment_views(s, plan, app.clock.today(), item_ids=[item.id])
+        (p,) = progress.project_investments(s, views)
+    assert {u.org_name: u.share for u in p.units if u.share is not None} == {"墨脱县": Decimal(300)}

@@ -118,7 +118,7 @@ def test_returned_report_is_listed_first_with_its_reason_and_not_counted(app: Ap
         plan = plans.active_plan(s)
         assert plan is not None
         views = progress.assignment_views(s, plan, app.clock.today())
-        line = next(p for p in progress.project_lines(s, views) if p.label == "八及曲")
+        line = next(p for p in progress.project_investments(s, views) if p.label == "八及曲")
         assert line.done == Decimal(1200)
         d = digest_mod.build_digest(s, plan, app.clock.now())
         assert [x.assignment_id for x in d.returned] == [v.assignment_id]
@@ -127,7 +127,7 @@ def test_returned_report_is_listed_first_with_its_reason_and_not_counted(app: Ap
         assert d.invest_done == sum((p.done or Decimal(0) for p in d.projects), Decimal(0))
         assert Decimal(2335) not in [p.done for p in d.projects]
         wb = build_workbook(s, plan, app.clock.now())
-    row = next(r for r in wb[texts.EXPORT_SHEET_PROJECTS].iter_rows(min_row=2, values_only=True) if r[0] == 2)
+    row = next(r for r in wb[texts.EXPORT_SHEET_PROJECTS].iter_rows(min_row=3, values_only=True) if r[0] == 2)
     assert row[5] == 1200 and row[8] == texts.STATUS_LABELS[IN_PROGRESS]
 
     # The official's task list: the returned item first, marked with the reason.

@@ -352,7 +352,12 @@ def test_the_same_verdict_in_chat_digest_export_and_plan_show(app: App, chat: An
         digest = build_digest(s, plan, app.clock.now())
         numbers = {it.id: it.number for it in s.execute(select(Item).where(Item.kind == INDICATOR)).scalars()}
         shows = {n: describe(s, plan, f"指标{n}", _clock()) or "" for n in numbers.values()}
-    rows = {r[0]: r for r in wb[texts.EXPORT_SHEET_INDICATORS].iter_rows(min_row=2, values_only=True)}
+    # after the title and the header; an indicator's own row has its number (its units' rows and 合计 do not)
+    rows = {
+        r[0]: r
+        for r in wb[texts.EXPORT_SHEET_INDICATORS].iter_rows(min_row=3, values_only=True)
+        if isinstance(r[0], int)
+    }
     coord = chat("协调员")
     seen: Counter[str] = Counter()
     for number, row in sorted(rows.items()):
@@ -398,7 +403,7 @@ def test_oneliner_on_an_indicator_stores_its_value_and_the_export_follows_approv
         path = tmp_path / f"export-{at}.xlsx"
         export(app, path, at=at, out=io.StringIO())
         ind = {
-            r[0]: r for r in load_workbook(path)[texts.EXPORT_SHEET_INDICATORS].iter_rows(min_row=2, values_only=True)
+            r[0]: r for r in load_workbook(path)[texts.EXPORT_SHEET_INDICATORS].iter_rows(min_row=3, values_only=True)
         }
         assert ind[8][7:9] == ("100%", "市生态环境局") and ind[8][10] == texts.INDICATOR_MET, (at, ind[8])
 

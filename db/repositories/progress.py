@@ -7,7 +7,7 @@ One query joins assignments with their item, organisation and newest report; the
 - 逾期 (overdue): past due and not done;
 - traffic light (`classify`): 🔴 overdue or blocked, 🟡 lagging or never reported past the grace period, ⚪ never
   reported within it, 🟢 otherwise;
-- a project's completed investment (`project_lines`) and an indicator's verdict (`verdicts`, `judge`).
+- a project's completed investment (`project_investments`: the sum of its units' own parts) and an indicator's verdict (`verdicts`, `judge`).
 
 A newest version a coordinator returned (退回) is not counted: the figures are those of the newest earlier version
 that was not returned (none: as if never reported), and the view says it was returned, why, by whom and when.
@@ -407,8 +407,30 @@ def count(views: list[AssignmentView]) -> Counts:
 
 
 @dataclass(frozen=True)
-class ProjectLine:
-    """One project's investment: planned (the total) and completed as reported, with its 形象进度."""
+class UnitInvestment:
+    """One unit's own part of a project: its share of the total where the plan gives one (None: unknown) and
+    its own completed investment as of its newest counted report (None: not reported)."""
+
+    view: AssignmentView
+    lead: bool
+    share: Decimal | None
+    done: Decimal | None
+
+    @property
+    def org_name(self) -> str:
+        return self.view.org_name
+
+
+@dataclass(frozen=True)
+class ProjectInvestment:
+    """One project's investment, the one figure chat, digest, export and `plan show` give for it.
+
+    `planned` is the project's total (`Item.investment_total`); `done` the sum over its units of each unit's
+    own newest counted completed investment (a returned version is not counted: `AssignmentView` already
+    carries the figures of the newest version that was not returned), each unit counted once; None when no
+    unit has reported one. `units` are the units the figure was computed over (all of the project's units
+    unless the views were limited to some organisations).
+    """
 
     item_id: int
     number: int | None
@@ -416,10 +438,34 @@ class ProjectLine:
     planned: Decimal
     done: Decimal | None
     physical_progress: str | None
+    units: tuple[UnitInvestment, ...]
+
+    @property
+    def shared(self) -> bool:
+        return len(self.units) > 1
+
+    @property
+    def ratio(self) -> Decimal | None:
+        """Completed / planned in %, one decimal; None without a figure or a total."""
+        if self.done is None or not self.planned:
+            return None
+        return (self.done * 100 / self.planned).quantize(Decimal("0.1"))
 
 
-def project_lines(session: Session, views: list[AssignmentView]) -> list[ProjectLine]:
-    """One line per project: the lead unit's reported investment (or the largest any assignee reported)."""
+def unit_investment(views: Iterable[AssignmentView]) -> Decimal | None:
+    """The sum of the units' own completed investment, one figure per assignment (never double counted);
+    None when none is known."""
+    by_assignment = {v.assignment_id: v.investment_done for v in views}
+    known = [Decimal(str(x)) for x in by_assignment.values() if x is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
+def project_investments(session: Session, views: list[AssignmentView]) -> list[ProjectInvestment]:
+    """One `ProjectInvestment` per project among `views`, by plan number.
+
+    The plan may give a unit's share of the total in the item's `extra["shares"]` ({unit name: 万元}); without
+    it a unit's share is unknown (shown as "—").
+    """
     by_item: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == PROJECT:
@@ -432,24 +478,45 @@ def project_lines(session: Session, views: list[AssignmentView]) -> list[Project
             select(Assignment.id, Assignment.role).where(Assignment.item_id.in_(list(by_item)))
         )
     }
-    out: list[ProjectLine] = []
+    extras: dict[int, dict[str, Any]] = {
+        iid: extra or {}
+        for iid, extra in session.execute(select(Item.id, Item.extra).where(Item.id.in_(list(by_item))))
+    }
+    out: list[ProjectInvestment] = []
     for item_id, vs in by_item.items():
-        lead = [v for v in vs if roles.get(v.assignment_id) == "lead" and v.investment_done is not None]
-        reported = lead or [v for v in vs if v.investment_done is not None]
-        best = max(reported, key=lambda v: v.investment_done or 0) if reported else None
-        first = vs[0]
+        shares = extras.get(item_id, {}).get("shares") or {}
+        unique = list({v.assignment_id: v for v in vs}.values())
+        unique.sort(key=lambda v: (roles.get(v.assignment_id) != "lead", v.org_name))
+        units = tuple(
+            UnitInvestment(
+                view=v,
+                lead=roles.get(v.assignment_id) == "lead",
+                share=Decimal(str(shares[v.org_name])) if v.org_name in shares else None,
+                done=v.investment_done,
+            )
+            for v in unique
+        )
+        newest = newest_report(v for v in unique if v.physical_progress)
+        first = unique[0]
         out.append(
-            ProjectLine(
+            ProjectInvestment(
                 item_id=item_id,
                 number=first.item_number,
                 label=first.label,
-                planned=first.investment_total or Decimal(0),
-                done=best.investment_done if best else None,
-                physical_progress=best.physical_progress if best else None,
+                planned=Decimal(str(first.investment_total or 0)),
+                done=unit_investment(unique),
+                physical_progress=newest.physical_progress if newest else None,
+                units=units,
             )
         )
     out.sort(key=lambda p: (p.number or 0, p.item_id))
     return out
+
+
+def city_investment(projects: Iterable[ProjectInvestment]) -> tuple[Decimal, Decimal]:
+    """(planned, completed) over `projects`: the sums of the projects' own figures."""
+    ps = list(projects)
+    return sum((p.planned for p in ps), Decimal(0)), sum((p.done or Decimal(0) for p in ps), Decimal(0))
 
 
 # Verdicts of an indicator against its target

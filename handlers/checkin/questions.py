@@ -193,7 +193,9 @@ def question(step: Step, item: Item, status: str | None) -> Reply:
             target=f"{fmt_number(value, 4)}{goal_unit}", example=f"{fmt_number(half, 4)}{goal_unit}"
         )
     elif step == Step.INVESTMENT:
-        q = texts.Q_INVESTMENT.format(total=fmt_number(item.investment_total, 2))
+        n = sum(1 for x in item.assignments if x.active)  # a shared project: the unit reports its own part
+        shared = texts.Q_INVESTMENT_SHARED.format(n=n) if n > 1 else ""
+        q = texts.Q_INVESTMENT.format(total=fmt_number(item.investment_total, 2), shared=shared)
     elif step == Step.INDICATOR:
         q = texts.Q_INDICATOR.format(target=item.target_year_text or item.target_text or "—", unit=unit(item))
     else:

@@ -24,6 +24,7 @@ def item_progress(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
     if item is None:
         return [Reply(texts.Q_NO_PLAN)]
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), item_ids=[item.id])
+    whole = views  # a project's figure is the whole project's, whichever line is shown
     if u.org_ids:
         # "墨脱县污水处理厂": that organisation's line only (when it is one of the item's units)
         views = [v for v in views if v.org_id in u.org_ids] or views
@@ -36,7 +37,7 @@ def item_progress(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
             label, own_name = lex.item_label(item.id), access.own_name(ctx, lex)
             return [Reply(texts.Q_NOT_ALLOWED_ITEM.format(label=label, own=own_name))]
     if item.kind == PROJECT:
-        return project(ctx, lex, item, views)
+        return project(ctx, lex, item, views, whole)
     if item.kind == INDICATOR:
         return indicator(ctx, lex, item, views)
     return task(ctx, lex, item, views)
@@ -73,22 +74,34 @@ def task(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) ->
     return Page(texts.Q_TITLE.format(name=item.short_name or item.title), head, rows)
 
 
-def project(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) -> Answer:
-    """A project: investment against its total, then one unit's state in full or a line per unit."""
+def project(
+    ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView], whole: list[AssignmentView] | None = None
+) -> Answer:
+    """A project: investment against its total (the whole project's figure, `progress.project_investments`
+    over `whole`), then one unit's state in full or a line per unit."""
     lead = (item.extra or {}).get("lead") or fmt.DASH
     head = texts.Q_PROJECT_HEADER.format(number=item.number, title=item.title, lead=lead, years=item.years or fmt.DASH)
     total = item.investment_total
-    done = queries.decimal_sum([v.investment_done for v in views])
+    figures = progress.project_investments(ctx.session, whole if whole is not None else views)
+    done = figures[0].done if figures else None
+    shared = texts.Q_PROJECT_INVEST_SHARED.format(n=len(figures[0].units)) if figures and figures[0].shared else ""
     if done is None:
         rows = [texts.Q_PROJECT_INVEST_NONE.format(total=fmt.money(total))]
     else:
-        rows = [texts.Q_PROJECT_INVEST.format(done=fmt.money(done), total=fmt.money(total), pct=fmt.share(done, total))]
+        pct = fmt.share(done, total)
+        rows = [texts.Q_PROJECT_INVEST.format(done=fmt.money(done), total=fmt.money(total), pct=pct) + shared]
     if len(views) == 1:
+        if shared and views[0].investment_done is not None:
+            own = views[0]
+            rows.append(
+                texts.Q_PROJECT_OWN_PART.format(org=lex.org_name(own.org_id), done=fmt.money(own.investment_done))
+            )
         return [Reply("\n".join([head, *rows, *_project_one_unit(ctx, lex, views[0])]))]
     latest = progress.newest_report(views)
     if latest is not None and latest.physical_progress:
         by = texts.Q_PROJECT_PHYSICAL_BY.format(text=latest.physical_progress, org=lex.org_label(latest.org_id))
         rows.append(texts.Q_PROJECT_PHYSICAL.format(text=by))
+    shares = {u.view.assignment_id: u.share for f in figures for u in f.units if u.share is not None}
     for v in lines.urgent_first(views):
         date = lines.report_day(ctx, v.last_report_at)
         invest = (
@@ -96,6 +109,8 @@ def project(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView])
             if v.investment_done is not None
             else ""
         )
+        if v.assignment_id in shares:
+            invest += texts.Q_PROJECT_UNIT_SHARE.format(share=fmt.money(shares[v.assignment_id]))
         rows.append(
             texts.Q_PROJECT_UNIT_LINE.format(
                 light=v.light,

@@ -119,15 +119,24 @@ def investment(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answ
         by_item.setdefault(v.item_id, []).append(v)
     if not by_item:
         return [Reply(texts.Q_NO_PROJECTS.format(name=access.scope_title(lex, u, org_ids)))]
-    total = Decimal(0)
-    done_all = Decimal(0)
+    # Each project's figure is the whole project's (the sum of all its units' own parts), the same whoever asks;
+    # for some units only, a shared project's line adds their own part. The total is the sum of the projects'.
+    whole = views
+    if org_ids is not None:
+        whole = progress.assignment_views(
+            ctx.session, plan, ctx.clock.today(), item_ids=list(by_item), kinds=(PROJECT,)
+        )
+    figures = progress.project_investments(ctx.session, whole)
+    parts = {f.item_id: f for f in progress.project_investments(ctx.session, views)} if org_ids is not None else {}
+    total, done_all = progress.city_investment(figures)
     rows = []
-    for _item_id, vs in sorted(by_item.items(), key=lambda kv: (kv[1][0].item_number or 0, kv[0])):
-        planned = Decimal(str(vs[0].investment_total or 0))
-        done = queries.decimal_sum([v.investment_done for v in vs])
-        total += planned
-        done_all += done or 0
-        rows.append(_investment_line(ctx, vs, planned, done))
+    for f in figures:
+        line = _investment_line(ctx, by_item[f.item_id], f.planned, f.done)
+        part = parts.get(f.item_id)
+        if f.shared and part is not None and part.done is not None:
+            names = "、".join(lex.org_name(u.view.org_id) for u in part.units if u.done is not None)
+            line += texts.Q_INVEST_OWN_PART.format(org=names, done=fmt.money(part.done))
+        rows.append(line)
     head = texts.Q_INVEST_HEADER.format(
         n=len(by_item), total=fmt.money(total), done=fmt.money(done_all), pct=fmt.share(done_all, total)
     )
