@@ -308,8 +308,13 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             assert (desc or "") == ((r.description or "") if r else "")
             assert (problems or "") == ((r.problems or "") if r else "")
             assert (when.date() if when else None) == (reported.clock.to_local(r.created_at).date() if r else None)
-            assert (overdue or "") == ""  # nothing is overdue on 5月24日
+            # on 5月24日 only what was due before and is not done is overdue (选取创建主体, due 4月30日)
+            due_day = a.due_date or item.due_date
+            late = (dt.date(2023, 5, 24) - due_day).days if due_day < dt.date(2023, 5, 24) else 0
+            done = r is not None and r.status == DONE
+            assert (overdue or "") == (f"逾期{late}天" if late > 0 and not done else "")
         assert seen == set(expected)
+        assert {r[1] for r in body(ws) if r[-1]} == {"C3-4-03"}  # the one task overdue on 5月24日
         motuo = [r for r in body(ws) if r[1] == "C3-4-04" and r[4] == "墨脱县"][0]
         assert motuo[6:10] == ("推进中", 60.0, "已征求意见", "专家评审未安排")
 
