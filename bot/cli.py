@@ -151,6 +151,69 @@ def cmd_plan_import(app: App, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+_SHARE_ARG = re.compile(r"^(?P<org>[^=＝]+)[=＝](?P<amount>[0-9]+(?:\.[0-9]+)?)$")
+
+
+def cmd_plan_share(app: App, args: argparse.Namespace, out: TextIO) -> int:
+    """`duban plan share 项目8 墨脱县=300 …` / `--even` / `--clear`: a coordinator's shares of a shared project."""
+    from handlers import texts
+
+    if bool(args.shares) + args.even + args.clear != 1:
+        raise CliError(texts.SHARE_CLI_NEEDS)
+    with transaction(app.session_factory) as s:
+        plan = plans.active_plan(s)
+        if plan is None:
+            raise CliError("数据库中还没有计划，请先运行 duban init")
+        m = re.fullmatch(r"(?:项目|P|p)?\s*(\d+)", args.project.strip())
+        item = plans.find_project(s, plan, int(m.group(1))) if m else None
+        if item is None:
+            raise CliError(texts.SHARE_NO_PROJECT.format(text=args.project))
+        units = plans.project_units(s, item)
+        total = Decimal(str(item.investment_total or 0))
+        shares: dict[str, Decimal] | None
+        if args.clear:
+            shares = None
+        elif args.even:
+            shares = plans.even_shares(total, units)
+        else:
+            shares = {}
+            for arg in args.shares:
+                am = _SHARE_ARG.match(arg.strip())
+                if am is None:
+                    raise CliError(texts.SHARE_BAD_ARG.format(text=arg))
+                org = orgs.require_org(s, am.group("org").strip())
+                shares[org.name] = Decimal(am.group("amount"))
+        try:
+            stored = plans.set_shares(s, item, shares, texts.SHARE_BY_CLI, app.clock.utcnow())
+        except plans.ShareError as exc:
+            unit_list = "、".join(units)
+            if exc.kind == "unit":
+                raise CliError(texts.SHARE_BAD_UNIT.format(org=exc.unit, number=item.number, units=unit_list)) from None
+            if exc.kind == "negative":
+                raise CliError(texts.SHARE_NEGATIVE.format(org=exc.unit)) from None
+            raise CliError(
+                texts.SHARE_OVER.format(
+                    sum=_money(sum(shares.values(), Decimal(0)) if shares else Decimal(0)), total=_money(total)
+                )
+            ) from None
+        if not stored:
+            out.write(texts.SHARE_CLEARED.format(number=item.number) + "\n")
+            return 0
+        listed = "、".join(texts.SHARE_ITEM.format(org=u, share=_money(stored[u])) for u in units if u in stored)
+        unknown = [u for u in units if u not in stored]
+        out.write(
+            texts.SHARE_SET.format(
+                number=item.number,
+                shares=listed,
+                sum=_money(sum(stored.values(), Decimal(0))),
+                total=_money(total),
+            )
+            + (texts.SHARE_UNKNOWN_UNITS.format(units="、".join(unknown)) if unknown else "")
+            + "\n"
+        )
+    return 0
+
+
 def cmd_plan_validate(args: argparse.Namespace, out: TextIO) -> int:
     try:
         doc = load_plan_file(args.file)
@@ -289,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = plan.add_parser("import", help="导入计划文件（可重复导入，修订后就地更新）")
     s.add_argument("file")
     s.set_defaults(func=cmd_plan_import)
+    s = plan.add_parser("share", help="设定共同实施项目中各单位的份额（万元）")
+    s.add_argument("project", help="项目，如 项目8")
+    s.add_argument("shares", nargs="*", help="单位=万元，如 墨脱县=300")
+    s.add_argument("--even", action="store_true", help="总投资在各单位间平均分配（余数计入牵头单位）")
+    s.add_argument("--clear", action="store_true", help="清除份额（各单位份额未知）")
+    s.set_defaults(func=cmd_plan_share)
     s = plan.add_parser("validate", help="校验计划文件，不写入数据库")
     s.add_argument("file")
     s.set_defaults(func=cmd_plan_validate, needs_app=False)

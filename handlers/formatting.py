@@ -113,6 +113,12 @@ def share(done: Number | None, total: Number | None) -> str:
     return percent(Decimal(str(done)) * 100 / Decimal(str(total)))
 
 
+def against_share(done: Number | None, own: Number) -> str:
+    """A unit's completed investment against its share of a shared project: "350/300 万元（本单位份额，116.7%）";
+    over its share is shown as it is, not capped ("—" when it has not reported)."""
+    return texts.SHARE_AGAINST.format(done=money(done), share=money(own), pct=share(done, own))
+
+
 # ---- statuses and verdicts ----------------------------------------------------------------------------------
 
 

@@ -183,7 +183,11 @@ def _investment(session: Session, item: Item, views: list[AssignmentView], clock
     if p.done is None:
         return texts.PT_INVESTMENT_NONE.format(today=today, total=fmt.money(p.planned))
     shared = "".join(
-        texts.PT_INVESTMENT_UNIT.format(org=u.org_name, done=fmt.money(u.done)) for u in p.units if u.done is not None
+        texts.PT_INVESTMENT_UNIT.format(
+            org=u.org_name, done=fmt.against_share(u.done, u.share) if u.share is not None else fmt.money(u.done)
+        )
+        for u in p.units
+        if u.done is not None or u.share is not None
     )
     return texts.PT_INVESTMENT.format(
         today=today,

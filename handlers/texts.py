@@ -458,8 +458,7 @@ Q_INVESTMENT_SHARED = "，由{n}个单位共同实施，只填本单位完成的
 DIGEST_INVESTMENT_SHARED_LINE = "{bullet} 项目{number} {label}（{n}个单位合计）：{done}/{planned} 万元（{ratio}）"
 # Chat: a project shared by several units; one unit's own part.
 Q_PROJECT_INVEST_SHARED = "（{n}个单位合计）"
-Q_PROJECT_UNIT_SHARE = "/份额{share}万元"
-Q_PROJECT_OWN_PART = "其中{org}：{done} 万元"
+Q_PROJECT_OWN_PART = "其中{org}：{done}"
 Q_INVEST_OWN_PART = "（其中{org}{done}万元）"
 # `plan show` of a project.
 PT_INVESTMENT = "投资（截至{today}）：已完成 {done} / 总投资 {total} 万元（{pct}）{shared}"
@@ -478,6 +477,24 @@ EXPORT_UNIT_LEAD = "（牵头）"
 EXPORT_OVERDUE_YES = "逾期{days}天"
 EXPORT_SHARE_UNKNOWN = "—"
 EXPORT_DONE_ORG = "已生成 {path}（{org}，截至 {date}）：重点工作任务、年度工程清单、指标分工任务。"
+
+# ---- shares of a shared project: `duban plan share`, the check-in, chat, plan show (issue 14) ----
+SHARE_CLI_NEEDS = "请给出各单位份额（单位=万元，如 墨脱县=300），或使用 --even / --clear 之一"
+SHARE_NO_PROJECT = "找不到项目“{text}”，应为如 项目8"
+SHARE_BAD_ARG = "无法理解“{text}”，应为 单位=万元，如 墨脱县=300"
+SHARE_BAD_UNIT = "“{org}”不是项目{number}的牵头或实施单位（{units}）"
+SHARE_NEGATIVE = "{org}的份额不能为负数"
+SHARE_OVER = "各单位份额之和 {sum} 万元超过总投资 {total} 万元"
+SHARE_BY_CLI = "命令行"
+SHARE_ITEM = "{org} {share}"
+SHARE_SET = "项目{number}各单位份额已设定：{shares}（合计 {sum} / 总投资 {total} 万元）"
+SHARE_UNKNOWN_UNITS = "；份额未知：{units}"
+SHARE_CLEARED = "项目{number}的份额已清除，各单位份额未知。"
+# The check-in's investment question of a shared project where the unit's share is known.
+Q_INVESTMENT_OWN_SHARE = "，本单位份额 {share} 万元"
+# A unit's completion against its share (chat, plan show): not capped, over 100 % is shown as it is.
+SHARE_AGAINST = "{done}/{share} 万元（本单位份额，{pct}）"
+Q_PROJECT_UNIT_INVEST_SHARE = " 投资{text}"
 
 # ---- scheduler: duban tick (scheduler/commands.py) --------------------------------------------------------
 TICK_DRY_HEADER = "演练 {at}：将发送 {n} 条消息（未入队、未发送）"

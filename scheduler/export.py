@@ -90,7 +90,7 @@ def build_workbook(
     assert ws is not None
     ws.title = texts.EXPORT_SHEET_TASKS
     _task_sheet(ws, session, plan, views, at.tzinfo)
-    _project_sheet(wb.create_sheet(texts.EXPORT_SHEET_PROJECTS), session, plan, views)
+    _project_sheet(wb.create_sheet(texts.EXPORT_SHEET_PROJECTS), session, plan, views, own=ids is not None)
     _indicator_sheet(
         wb.create_sheet(texts.EXPORT_SHEET_INDICATORS), session, plan, views, at.tzinfo, all_items=ids is None
     )
@@ -209,15 +209,43 @@ def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assignm
     )
 
 
-def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView]) -> None:
+def _ratio(done: Decimal | None, planned: Decimal | None) -> Decimal | None:
+    """Completed / planned in %, one decimal, not capped (a unit over its share shows over 100)."""
+    return (done * 100 / planned).quantize(Decimal("0.1")) if done is not None and planned else None
+
+
+def _own_planned(p: progress.ProjectInvestment, units_of_item: int) -> Decimal | None:
+    """A unit's own workbook: the planned figure of project `p` for the units shown, the sum of their shares when
+    the project has other units too (None when a share is unknown); the whole total when the units shown are all
+    of the project's units."""
+    if units_of_item <= len(p.units):
+        return p.planned
+    if any(u.share is None for u in p.units):
+        return None
+    return sum((u.share for u in p.units if u.share is not None), Decimal(0))
+
+
+def _project_sheet(
+    ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], *, own: bool = False
+) -> None:
     """年度工程清单: each project's planned and completed investment, 形象进度 and status; a row per unit under a
-    shared project; the 合计 row."""
+    shared project; the 合计 row. In a unit's own workbook (`own`) the planned figure of a project the unit
+    shares with others is its share ("—" when unknown), and the 合计 sums those."""
     ws.append([])
     ws.append(list(texts.EXPORT_PROJECT_HEADERS))
     items = {
         i.id: i for i in session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT)).scalars()
     }
     figures = progress.project_investments(session, views)
+    unit_counts: dict[int, int] = defaultdict(int)
+    if own and figures:
+        for (item_id,) in session.execute(
+            select(Assignment.item_id).where(
+                Assignment.item_id.in_([p.item_id for p in figures]), Assignment.active.is_(True)
+            )
+        ):
+            unit_counts[item_id] += 1
+    planned_of = {p.item_id: _own_planned(p, unit_counts[p.item_id]) if own else p.planned for p in figures}
     for p in figures:
         item = items[p.item_id]
         vs = [u.view for u in p.units]
@@ -230,9 +258,9 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
                 item.title,
                 (item.extra or {}).get("lead") or "",
                 item.years or "",
-                _num(p.planned),
+                _num(planned_of[p.item_id]) if planned_of[p.item_id] is not None else texts.EXPORT_SHARE_UNKNOWN,
                 _num(p.done),
-                _num(p.ratio),
+                _num(_ratio(p.done, planned_of[p.item_id])),
                 p.physical_progress or "",
                 fmt.status_label(DONE if all_done else newest.status),
                 _overdue(late),
@@ -243,7 +271,7 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
             continue
         for u in p.units:
             v = u.view
-            ratio = (u.done * 100 / u.share).quantize(Decimal("0.1")) if u.done is not None and u.share else None
+            ratio = _ratio(u.done, u.share)
             ws.append(
                 [
                     None,
@@ -260,6 +288,8 @@ def _project_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[Assi
                 ]
             )
     planned, done = progress.city_investment(figures)
+    if own:
+        planned = sum((x for x in planned_of.values() if x is not None), Decimal(0))
     _total_row(
         ws,
         [

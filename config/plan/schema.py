@@ -104,6 +104,8 @@ class Project(_Strict):
     assignees: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     due: dt.date | None = None
+    # A unit's share of `investment` ({unit: 万元}) where the plan gives one; units left out have an unknown share.
+    shares: dict[str, Decimal] = Field(default_factory=dict)
     note: str | None = None
 
 
@@ -282,6 +284,36 @@ def _name_checks(doc: PlanDocument) -> tuple[list[PlanProblem], set[str]]:
     return problems, set(group_of)
 
 
+def project_units(p: Project, members: dict[str, tuple[str, ...]]) -> list[str]:
+    """The units that report on project `p`: its lead, then its assignees (a group standing for its members)."""
+    out = [p.lead]
+    for a in p.assignees:
+        for n in members.get(a) or (a,):
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def _share_checks(i: int, p: Project, members: dict[str, tuple[str, ...]]) -> list[PlanProblem]:
+    """A project's `shares`: each unit among its units, no share negative, their sum within the total."""
+    problems: list[PlanProblem] = []
+    units = project_units(p, members)
+    for unit, amount in p.shares.items():
+        where = f"projects[{i}].shares.{unit}"
+        if unit not in units:
+            problems.append(PlanProblem(where=where, message=f"“{unit}”不是本项目的牵头或实施单位"))
+        if amount < 0:
+            problems.append(PlanProblem(where=where, message="份额不能为负数"))
+    if p.shares and sum(p.shares.values(), Decimal(0)) > p.investment:
+        problems.append(
+            PlanProblem(
+                where=f"projects[{i}].shares",
+                message=f"各单位份额之和 {sum(p.shares.values(), Decimal(0))} 超过总投资 {p.investment}",
+            )
+        )
+    return problems
+
+
 def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
     """Checks that span entries: names resolve, codes and numbers are unique, dates lie in the plan year."""
     problems, group_names = _name_checks(doc)
@@ -336,6 +368,7 @@ def _cross_checks(doc: PlanDocument) -> list[PlanProblem]:
             check_ref(a, f"projects[{i}].assignees[{j}]", True)
         if p.end_year < p.start_year:
             problems.append(PlanProblem(where=f"projects[{i}].end_year", message="结束年份早于开始年份"))
+        problems += _share_checks(i, p, members)
     for i, ind in enumerate(doc.indicators):
         for j, r in enumerate(ind.responsible):
             check_ref(r, f"indicators[{i}].responsible[{j}]", True)

@@ -29,6 +29,7 @@ from config.plan.xlsx_layout import (
     NUMBER_KEY,
     ORG_KIND,
     ORG_KIND_LABELS,
+    SHARES,
     STR,
     TARGETS,
     YEARS,
@@ -125,6 +126,28 @@ def parse_years(text: str) -> tuple[int, int]:
     return start, int(m.group(2) or start)
 
 
+_SHARE_RE = re.compile(r"^(?P<org>[^=＝:：]+?)\s*[=＝:：]\s*(?P<amount>\S+)$")
+
+
+def format_shares(shares: dict[str, Decimal]) -> str:
+    """Shares as a cell: "墨脱县=300、察隅县=400"."""
+    return "、".join(f"{u}={number_text(Decimal(str(v)))}" for u, v in shares.items())
+
+
+def parse_shares(text: str) -> dict[str, Decimal]:
+    """A cell of shares, "墨脱县=300、察隅县=400" (= or ：, items separated like a list); raises ValueError."""
+    out: dict[str, Decimal] = {}
+    for part in split_list(text):
+        m = _SHARE_RE.match(part)
+        if m is None:
+            raise ValueError(f"份额“{part}”应为 单位=万元，如 墨脱县=300")
+        org = m.group("org").strip()
+        if org in out:
+            raise ValueError(f"“{org}”的份额重复")
+        out[org] = as_decimal(m.group("amount"))
+    return out
+
+
 def split_list(text: str) -> list[str]:
     """The entries of a list cell, separated by 、 ， , ； ; or new lines."""
     return [p.strip() for p in _LIST_SPLIT.split(text) if p.strip()]
@@ -135,12 +158,14 @@ def split_list(text: str) -> list[str]:
 
 def cell_value(kind: str, value: Any) -> Any:
     """The cell written for a document value of a column kind (None for an empty value)."""
-    if value is None or value == [] or (kind == BOOL and value is False):
+    if value is None or value == [] or value == {} or (kind == BOOL and value is False):
         return None
     if kind == BOOL:
         return BOOL_YES
     if kind == LIST:
         return "、".join(value)
+    if kind == SHARES:
+        return format_shares(value)
     if kind == TARGETS:
         return "\n".join(format_target(t) for t in value)
     if kind == CHECK:
@@ -288,6 +313,8 @@ def document_value(kind: str, value: Any) -> Any:
             return as_date(value)
         if kind == LIST:
             return split_list(as_text(value) or "")
+        if kind == SHARES:
+            return parse_shares(as_text(value) or "")
         if kind == ORG_KIND:
             return as_org_kind(value)
         if kind == TARGETS:

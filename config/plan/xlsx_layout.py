@@ -33,7 +33,7 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Text kinds of cells; each has a reader (cell value → document value) and a writer (document value → cell).
-STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONTH, DAY, BOOL = (
+STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONTH, DAY, BOOL, SHARES = (
     "str",
     "int",
     "decimal",
@@ -47,6 +47,7 @@ STR, INT, DECIMAL, DATE, LIST, TARGETS, CHECK, YEARS, ORG_KIND, NUMBER_KEY, MONT
     "month",
     "day",
     "bool",
+    "shares",
 )
 
 
@@ -153,6 +154,7 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("keywords", "关键词", LIST, width=16),
             Column("due", "完成时限", DATE, width=12),
             Column("note", "备注", width=30),
+            Column("shares", "单位份额(万元)", SHARES, width=30, aliases=("单位份额", "份额")),
         ),
     ),
     SheetSpec(

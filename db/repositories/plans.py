@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from config.plan.schema import Indicator, PlanDocument, SubIndicator, Target
+from config.plan.schema import Indicator, PlanDocument, Project, SubIndicator, Target
+from config.plan.xlsx_cells import number_text
 from db.models import (
     EVENT,
     GOAL,
@@ -33,6 +34,20 @@ from db.models import (
     OrgGroup,
     Plan,
 )
+
+# `Item.extra` of a project: "shares" ({unit name: 万元 as text}) and SHARES_SET, who set them and when
+# ({"source": "plan"} or {"source": "coordinator", "by": name, "at": ISO time}).
+SHARES_SET = "shares_set"
+CENT = Decimal("0.01")
+
+
+class ShareError(ValueError):
+    """Shares a coordinator gave that cannot be stored: `kind` is "unit" (not among the project's units),
+    "negative" or "sum" (more than the total); `unit` names the unit concerned, if any."""
+
+    def __init__(self, kind: str, unit: str = "") -> None:
+        super().__init__(kind, unit)
+        self.kind, self.unit = kind, unit
 
 
 @dataclass
@@ -238,6 +253,18 @@ def _import_tasks(w: _ItemWriter, doc: PlanDocument) -> None:
         )
 
 
+def _shares_kept(p: Project, existing: Item | None) -> dict[str, Any]:
+    """The `extra` keys of a project's shares after an import: the plan's own shares when it gives some (the plan
+    wins), otherwise those a coordinator set (`set_shares`), which survive a re-import; shares an earlier plan
+    gave and this one no longer does are dropped."""
+    if p.shares:
+        return {"shares": {u: number_text(v) for u, v in p.shares.items()}, SHARES_SET: {"source": "plan"}}
+    old = (existing.extra or {}) if existing is not None else {}
+    if old.get("shares") and (old.get(SHARES_SET) or {}).get("source") == "coordinator":
+        return {"shares": old["shares"], SHARES_SET: old[SHARES_SET]}
+    return {}
+
+
 def _import_projects(w: _ItemWriter, doc: PlanDocument) -> None:
     for p in doc.projects:
         lead = w.orgs[p.lead]
@@ -259,6 +286,7 @@ def _import_projects(w: _ItemWriter, doc: PlanDocument) -> None:
                     "end_year": p.end_year,
                     "lead": p.lead,
                     "assignees": list(p.assignees) or [p.lead],
+                    **_shares_kept(p, w.existing.get(f"P{p.number}")),
                 },
             ),
             # The lead unit always reports on its project; named implementing units report alongside it.
@@ -482,3 +510,62 @@ def overview(session: Session, plan: Plan) -> PlanOverview:
         assignments=assignments,
         assignments_by_kind=by_kind,
     )
+
+
+# ---- shares of a shared project ----------------------------------------------------------------------------
+
+
+def find_project(session: Session, plan: Plan, number: int) -> Item | None:
+    """The active project numbered `number` in `plan`."""
+    return session.execute(
+        select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT, Item.number == number, Item.active.is_(True))
+    ).scalar_one_or_none()
+
+
+def project_units(session: Session, item: Item) -> list[str]:
+    """The names of the units reporting on project `item` (its active assignments), the lead first."""
+    rows = session.execute(
+        select(Organisation.name, Assignment.role)
+        .join(Assignment, Assignment.organisation_id == Organisation.id)
+        .where(Assignment.item_id == item.id, Assignment.active.is_(True))
+        .order_by(Assignment.id)
+    ).all()
+    return [n for n, role in rows if role == "lead"] + [n for n, role in rows if role != "lead"]
+
+
+def even_shares(total: Decimal, units: list[str]) -> dict[str, Decimal]:
+    """`total` split evenly among `units`, each rounded down to 0.01, the remainder on the first (the lead)."""
+    if not units:
+        return {}
+    part = (total / len(units)).quantize(CENT, rounding="ROUND_DOWN")
+    out = {u: part for u in units}
+    out[units[0]] = total - part * (len(units) - 1)
+    return out
+
+
+def set_shares(
+    session: Session, item: Item, shares: dict[str, Decimal] | None, by: str, at: dt.datetime
+) -> dict[str, Decimal]:
+    """Store a coordinator's shares of project `item` (None clears them); returns what is stored.
+
+    Raises ShareError for a unit that does not report on the project, a negative share, or shares summing to
+    more than the total. Shares set here survive a re-import of a plan that gives none for this project."""
+    extra = dict(item.extra or {})
+    if shares is None:
+        extra.pop("shares", None)
+        extra.pop(SHARES_SET, None)
+        item.extra = extra
+        return {}
+    units = project_units(session, item)
+    for unit, amount in shares.items():
+        if unit not in units:
+            raise ShareError("unit", unit)
+        if amount < 0:
+            raise ShareError("negative", unit)
+    total = Decimal(str(item.investment_total or 0))
+    if sum(shares.values(), Decimal(0)) > total:
+        raise ShareError("sum")
+    extra["shares"] = {u: number_text(v) for u, v in shares.items()}
+    extra[SHARES_SET] = {"source": "coordinator", "by": by, "at": at.isoformat()}
+    item.extra = extra
+    return dict(shares)

@@ -127,7 +127,8 @@ def public_note(text: str) -> str:
 def question_for(step: Step, item: Item, draft: Draft) -> Reply:
     """The question for `step` of `draft`: numbered by its place among the item's questions, with last time's
     answer to keep ("同上") when there is one."""
-    reply = question(step, item, draft.fields.status)
+    own = next((a for a in item.assignments if a.id == draft.assignment_id), None)
+    reply = question(step, item, draft.fields.status, own.organisation.name if own is not None else None)
     steps = steps_for(item.kind, draft.fields.status)
     number = texts.QUESTION_NUMBERS[steps.index(step)] if step in steps and not draft.quick else ""
     before = previous_value(step, draft)
@@ -172,8 +173,9 @@ def keep_previous(step: Step, draft: Draft) -> None:
         setattr(f, step.value, getattr(prev, step.value))
 
 
-def question(step: Step, item: Item, status: str | None) -> Reply:
-    """The question for `step` of a draft on `item`."""
+def question(step: Step, item: Item, status: str | None, org_name: str | None = None) -> Reply:
+    """The question for `step` of a draft on `item` by the unit `org_name` (a shared project's investment
+    question names the unit's share when it is known)."""
     if step == Step.EVIDENCE:
         choices = [Choice(texts.CHOICE_DONE, texts.CHOICE_DONE), Choice(texts.CHOICE_SKIP, texts.CHOICE_SKIP)]
         return Reply(texts.Q_EVIDENCE, choices=choices)
@@ -195,6 +197,9 @@ def question(step: Step, item: Item, status: str | None) -> Reply:
     elif step == Step.INVESTMENT:
         n = sum(1 for x in item.assignments if x.active)  # a shared project: the unit reports its own part
         shared = texts.Q_INVESTMENT_SHARED.format(n=n) if n > 1 else ""
+        share = ((item.extra or {}).get("shares") or {}).get(org_name) if n > 1 and org_name else None
+        if share is not None:
+            shared += texts.Q_INVESTMENT_OWN_SHARE.format(share=fmt_number(Decimal(str(share)), 2))
         q = texts.Q_INVESTMENT.format(total=fmt_number(item.investment_total, 2), shared=shared)
     elif step == Step.INDICATOR:
         q = texts.Q_INDICATOR.format(target=item.target_year_text or item.target_text or "—", unit=unit(item))

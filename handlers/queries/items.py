@@ -90,27 +90,31 @@ def project(
     else:
         pct = fmt.share(done, total)
         rows = [texts.Q_PROJECT_INVEST.format(done=fmt.money(done), total=fmt.money(total), pct=pct) + shared]
+    shares = {u.view.assignment_id: u.share for f in figures for u in f.units if u.share is not None}
     if len(views) == 1:
-        if shared and views[0].investment_done is not None:
-            own = views[0]
-            rows.append(
-                texts.Q_PROJECT_OWN_PART.format(org=lex.org_name(own.org_id), done=fmt.money(own.investment_done))
+        own = views[0]
+        if shared and (own.investment_done is not None or own.assignment_id in shares):
+            done_text = (
+                fmt.against_share(own.investment_done, shares[own.assignment_id])
+                if own.assignment_id in shares
+                else texts.FMT_MONEY_WAN.format(n=fmt.money(own.investment_done))
             )
+            rows.append(texts.Q_PROJECT_OWN_PART.format(org=lex.org_name(own.org_id), done=done_text))
         return [Reply("\n".join([head, *rows, *_project_one_unit(ctx, lex, views[0])]))]
     latest = progress.newest_report(views)
     if latest is not None and latest.physical_progress:
         by = texts.Q_PROJECT_PHYSICAL_BY.format(text=latest.physical_progress, org=lex.org_label(latest.org_id))
         rows.append(texts.Q_PROJECT_PHYSICAL.format(text=by))
-    shares = {u.view.assignment_id: u.share for f in figures for u in f.units if u.share is not None}
     for v in lines.urgent_first(views):
         date = lines.report_day(ctx, v.last_report_at)
-        invest = (
-            texts.Q_PROJECT_UNIT_INVEST.format(done=fmt.money(v.investment_done))
-            if v.investment_done is not None
-            else ""
-        )
         if v.assignment_id in shares:
-            invest += texts.Q_PROJECT_UNIT_SHARE.format(share=fmt.money(shares[v.assignment_id]))
+            invest = texts.Q_PROJECT_UNIT_INVEST_SHARE.format(
+                text=fmt.against_share(v.investment_done, shares[v.assignment_id])
+            )
+        elif v.investment_done is not None:
+            invest = texts.Q_PROJECT_UNIT_INVEST.format(done=fmt.money(v.investment_done))
+        else:
+            invest = ""
         rows.append(
             texts.Q_PROJECT_UNIT_LINE.format(
                 light=v.light,
