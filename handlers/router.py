@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from core.messages import Reply
-from handlers import binding, checkin, judgement, kernel, leave, queries, review, texts, vocabulary
+from handlers import binding, checkin, judgement, kernel, leave, queries, review, shares, texts, vocabulary
 from handlers.context import IDLE, Context, Replies
 from handlers.kernel import Interrupt
 from handlers.understanding.text import normalize
@@ -77,7 +77,7 @@ def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
     m = vocabulary.REPORT_ORG_RE.match(text)
     if m:
         return checkin.start(ctx, m.group(1).strip())
-    for module_command in (leave.command, review.command, judgement.command, binding.invite):
+    for module_command in (leave.command, review.command, judgement.command, shares.command, binding.invite):
         replies = module_command(ctx, text)
         if replies is not None:
             return replies
@@ -119,7 +119,12 @@ class _Interrupts:
         starts = _starts_dialogue(ctx, text)
         if starts is not None:
             return Interrupt("command", True, starts=starts)
-        if leave.is_command(text) or judgement.is_command(text) or binding.INVITE_RE.match(text):
+        if (
+            leave.is_command(text)
+            or judgement.is_command(text)
+            or shares.is_command(text)
+            or binding.INVITE_RE.match(text)
+        ):
             return Interrupt("command", True)
         if ctx.msg.attachments:
             return None

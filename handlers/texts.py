@@ -490,6 +490,7 @@ SHARE_ITEM = "{org} {share}"
 SHARE_SET = "项目{number}各单位份额已设定：{shares}（合计 {sum} / 总投资 {total} 万元）"
 SHARE_UNKNOWN_UNITS = "；份额未知：{units}"
 SHARE_CLEARED = "项目{number}的份额已清除，各单位份额未知。"
+SHARE_CHAT_USAGE = "用法：份额 项目8 墨脱县 300（可列多个单位，其余单位的份额不变）；份额 项目8 平均；份额 项目8 清除"
 # The check-in's investment question of a shared project where the unit's share is known.
 Q_INVESTMENT_OWN_SHARE = "，本单位份额 {share} 万元"
 # A unit's completion against its share (chat, plan show): not capped, over 100 % is shown as it is.

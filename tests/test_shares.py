@@ -313,3 +313,22 @@ def test_org_workbook_planned_is_the_units_share(app: App, tmp_path: Path) -> No
     others = [r[4] for n, r in mains.items() if n != 8]
     assert all(isinstance(x, (int, float)) for x in others)
     assert rows[-1][4] == pytest.approx(1000 + sum(others))
+
+
+def test_chat_command_for_coordinators(app: App) -> None:
+    out = Chat(app, "墨脱填报人").send("份额 项目8 墨脱县 300")
+    assert out == texts.NOT_ALLOWED and "shares" not in _stored(app)
+
+    c = Chat(app, "协调员")
+    out = c.send("份额 项目8 墨脱县 300")
+    assert "墨脱县 300" in out and "合计 300 / 总投资 2350" in out
+    out = c.send("份额 项目8 察隅县 400")  # the other units' shares are kept
+    assert _stored(app)["shares"] == {"墨脱县": "300", "察隅县": "400"}
+    assert _stored(app)[plans.SHARES_SET]["source"] == "coordinator" and _stored(app)[plans.SHARES_SET]["by"]
+    assert "不是项目8的牵头或实施单位" in c.send("份额 项目8 拉萨市 10") and _stored(app)["shares"]["墨脱县"] == "300"
+    assert "超过总投资 2350" in c.send("份额 项目8 巴宜区 2000")
+    assert _stored(app)["shares"] == {"墨脱县": "300", "察隅县": "400"}
+    assert "用法" in c.send("份额 项目8 很多")
+    c.send("份额 项目8 平均")
+    assert sum(Decimal(v) for v in _stored(app)["shares"].values()) == TOTAL
+    assert "已清除" in c.send("份额 项目8 清除") and "shares" not in _stored(app)
