@@ -180,21 +180,21 @@ def _investment(session: Session, item: Item, views: list[AssignmentView], clock
     """The project's investment: the same figure as chat, digest and export (`progress.project_investments`)."""
     (p,) = progress.project_investments(session, views)
     today = fmt.iso_day(clock.today())
-    if p.done is None:
-        return texts.PT_INVESTMENT_NONE.format(today=today, total=fmt.money(p.planned))
     shared = "".join(
         texts.PT_INVESTMENT_UNIT.format(
             org=u.org_name, done=fmt.against_share(u.done, u.share) if u.share is not None else fmt.money(u.done)
         )
         for u in p.units
-        if u.done is not None or u.share is not None
+        if p.shared and (u.done is not None or u.share is not None)
     )
+    if p.done is None:  # no figure yet; the shares set are listed all the same
+        return texts.PT_INVESTMENT_NONE.format(today=today, total=fmt.money(p.planned)) + shared
     return texts.PT_INVESTMENT.format(
         today=today,
         done=fmt.money(p.done),
         total=fmt.money(p.planned),
         pct=fmt.share(p.done, p.planned),
-        shared=shared if p.shared else "",
+        shared=shared,
     )
 
 

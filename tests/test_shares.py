@@ -279,6 +279,20 @@ def test_shares_shown_in_chat_export_plan_show_and_checkin(app: App, tmp_path: P
     assert "累计完成投资" in out and "由7个单位共同实施" in out and "本单位份额 300 万元" in out
 
 
+def test_plan_show_lists_shares_before_any_report(app: App) -> None:
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        before = describe(s, plan, "项目8", app.clock)
+    assert before is not None and "尚未填报完成投资" in before and "本单位份额" not in before
+    assert _share(app, "项目8", "墨脱县=300")[0] == 0
+    with app.session_factory() as s:
+        plan = plans.active_plan(s)
+        assert plan is not None
+        shown = describe(s, plan, "项目8", app.clock)
+    assert shown is not None and "尚未填报完成投资" in shown and "；墨脱县 —/300 万元（本单位份额，—）" in shown
+
+
 def test_checkin_question_without_a_share_says_nothing_of_one(app: App) -> None:
     c = Chat(app, "墨脱填报人")
     c.send("汇报")
