@@ -844,12 +844,6 @@ class CityFigure:
             out[u.verdict.code] += 1
         return out
 
-    @property
-    def newest(self) -> UnitFigure | None:
-        """The unit whose counted report was filed last (None when none reported)."""
-        latest = newest_report(u.view for u in self.units)
-        return next((u for u in self.units if latest is not None and u.view is latest), None)
-
 
 def combine(rule: str, numbers: Iterable[Decimal]) -> Decimal | None:
     """The city's value of the units' `numbers` by `rule` (min, mean, sum); None without numbers or for `all`."""
