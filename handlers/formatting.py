@@ -149,6 +149,26 @@ def verdict_label(verdict: str) -> str:
     return texts.VERDICT_LABELS[verdict]
 
 
+def city_rule_label(rule: str, n: int) -> str:
+    """The rule of a shared indicator's city figure (`progress.city_rule`) for `n` units: "7个单位均需达标"."""
+    return texts.CITY_RULE_LABELS[rule].format(n=n)
+
+
+def city_figure(rule: str, value: Decimal | None, counts: dict[str, int], unit: str | None = None) -> str:
+    """A shared indicator's city figure (`progress.CityFigure`): for rule "all" its units by verdict
+    ("达标3、未达标1、未填报3"), else the combined value with the indicator's unit ("45.2%")."""
+    if rule == "all":
+        parts = [
+            texts.CITY_ALL_COUNT.format(label=label, n=counts[code])
+            for code, label in texts.VERDICT_LABELS.items()
+            if counts.get(code)
+        ]
+        return texts.CITY_ALL_SEPARATOR.join(parts)
+    if value is None:
+        return texts.CITY_NO_VALUE
+    return number(value, 2) + (unit or "")
+
+
 def verdict_text(code: str, judged_by: str | None = None, reason: str | None = None) -> str:
     """An indicator's verdict (`db.repositories.progress.Verdict`) as chat, export and plan show write it: its
     name, then who judged it when a coordinator did ("达标（张三判定：已现场核查）")."""

@@ -50,7 +50,8 @@ def describe(session: Session, plan: Plan, name: str, clock: Clock) -> str | Non
         aid: fmt.verdict_text(v.code, v.judged_by, v.reason)
         for aid, v in (progress.verdicts(session, item, views) if item.kind == INDICATOR else {}).items()
     }
-    return _describe_item(session, lex, item, views, clock, verdicts)
+    city = progress.indicator_city(session, item, views) if item.kind == INDICATOR else None
+    return _describe_item(session, lex, item, views, clock, verdicts, city)
 
 
 def _resolve(lex: Lexicon, name: str) -> tuple[str, Any] | None:
@@ -205,8 +206,10 @@ def _describe_item(
     views: list[AssignmentView],
     clock: Clock,
     verdicts: dict[int, str] | None = None,
+    city: progress.CityFigure | None = None,
 ) -> str:
-    """An item's fields, then each unit's progress (an indicator's with its verdict)."""
+    """An item's fields, then each unit's progress (an indicator's with its verdict; a shared indicator's city
+    figure, `progress.indicator_city`, after its units)."""
     header, fields = _item_fields(item)
     lines = [header] + [f for f in (_field(k, v) for k, v in fields) if f]
     if item.kind == INDICATOR:
@@ -224,6 +227,14 @@ def _describe_item(
                     date=_date(view, clock.tz),
                 )
             )
+    if city is not None and city.shared:
+        lines.append(
+            texts.PT_CITY.format(
+                rule=fmt.city_rule_label(city.rule, len(city.units)),
+                figure=fmt.city_figure(city.rule, city.value, city.counts, item.unit),
+                verdict=fmt.verdict_label(city.verdict),
+            )
+        )
     return "\n".join(lines)
 
 

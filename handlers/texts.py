@@ -738,6 +738,28 @@ Q_UNREPORTED_SUMMARY = "近7天（{since}以来）{reported}个单位已汇报�
 Q_INDICATOR_RESPONSIBLE_N = "责任单位：{n}个，各单位填报情况如下"
 Q_INDICATOR_UNIT = "{light}{org}{value} {verdict}{date}"
 
+# ---- citywide: the city's figure of a shared indicator (issue 14) ----
+# The rule a shared indicator's city figure follows (progress.CITY_RULES), as its line names it.
+CITY_RULE_LABELS = {
+    "all": "{n}个单位均需达标",
+    "min": "{n}个单位取最低值",
+    "mean": "{n}个单位取平均值",
+    "sum": "{n}个单位合计",
+}
+# The figure of rule "all": the units by verdict (those with none left out).
+CITY_ALL_COUNT = "{label}{n}"
+CITY_ALL_SEPARATOR = "、"
+CITY_NO_VALUE = "暂无数值"
+# Chat: the city's line, then a unit's own newest value (an official of one unit).
+Q_INDICATOR_CITY = "全市（{rule}）：{figure} → {verdict}"
+Q_INDICATOR_OWN = "本单位最新值：{value}（{date}，{org}）→ {verdict}"
+Q_INDICATOR_OWN_NONE = "本单位最新值：未填报"
+# plan show: the city's line under the units' progress.
+PT_CITY = "全市（{rule}）：{figure} → {verdict}"
+# The export's indicator sheet: the rule column, and the reporting column of a shared indicator's main row.
+EXPORT_CITY_RULE_HEADER = "全市口径"
+EXPORT_CITY_ORG = "全市"
+
 # ---- understanding (handlers/understanding/lexicon.py) ---------------------------------------------------------
 ITEM_LABEL_PROJECT = "项目{number}·{label}"
 ITEM_LABEL_INDICATOR = "指标{number}·{label}"

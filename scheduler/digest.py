@@ -73,7 +73,8 @@ class Digest:
     returned: list[AssignmentView]  # newest report returned: not counted until a new version is filed
     projects: list[progress.ProjectInvestment]
     on_leave: list[Away] = field(default_factory=list)  # people paused on the digest's day (a current digest)
-    # {verdict code: indicators}: each indicator's newest report judged by `progress.verdicts` (as chat, export)
+    # {verdict code: indicators}: each indicator's verdict (`progress.indicator_verdicts`: the city's for a
+    # shared indicator, `progress.indicator_city`), as chat, export and plan show give it
     verdicts: dict[str, int] = field(default_factory=dict)
 
     @property

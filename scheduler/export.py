@@ -311,11 +311,12 @@ def _project_sheet(
 def _indicator_sheet(
     ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo, all_items: bool = True
 ) -> None:
-    """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it; a row per unit
-    under an indicator owned by several units; the 合计 row. Without `all_items`, only the indicators among
+    """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it; for an
+    indicator owned by several units the city's figure and verdict (`progress.indicator_city`, its rule in the
+    last column) and a row per unit under it; the 合计 row. Without `all_items`, only the indicators among
     `views`."""
     ws.append([])
-    ws.append(list(texts.EXPORT_INDICATOR_HEADERS))
+    ws.append([*texts.EXPORT_INDICATOR_HEADERS, texts.EXPORT_CITY_RULE_HEADER])
     ind_views: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == INDICATOR:
@@ -336,7 +337,15 @@ def _indicator_sheet(
         responsible = "、".join((item.extra or {}).get("responsible", [])) or "、".join(
             sorted({v.org_name for v in vs})
         )
-        if latest is None:
+        city = progress.indicator_city(session, item, vs) if len(vs) > 1 else None
+        if city is not None:
+            # several units: the city's figure by the indicator's rule (as chat, digest and plan show give it)
+            value = fmt.city_figure(city.rule, city.value, city.counts, item.unit)
+            met += city.verdict == progress.MET
+            verdict = (
+                texts.SCHED_NEVER_REPORTED if city.verdict == progress.UNREPORTED else fmt.verdict_label(city.verdict)
+            )
+        elif latest is None:
             value, verdict = "", texts.SCHED_NEVER_REPORTED
         else:
             value = latest.indicator_value or ""
@@ -354,11 +363,12 @@ def _indicator_sheet(
                 item.target_text or "",
                 responsible,
                 value,
-                latest.org_name if latest else "",
+                texts.EXPORT_CITY_ORG if city is not None else latest.org_name if latest else "",
                 _local_date(latest.counted_report_at, tz) if latest else None,
                 verdict,
                 _overdue(late) if late else "",
                 fmt.review_label(latest.review_state) if latest and len(vs) == 1 else "",
+                fmt.city_rule_label(city.rule, len(city.units)) if city is not None else "",
             ]
         )
         if len(vs) < 2:
@@ -381,10 +391,13 @@ def _indicator_sheet(
                     fmt.verdict_text(own.code, own.judged_by, own.reason) if own else texts.SCHED_NEVER_REPORTED,
                     _overdue(v),
                     fmt.review_label(v.review_state),
+                    "",
                 ]
             )
     _total_row(ws, [texts.EXPORT_TOTAL, None, None, texts.EXPORT_TOTAL_INDICATORS.format(n=len(indicators), met=met)])
-    format_sheet(ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9, 10, 9], wrap_columns=(3, 4, 6, 7), header_row=HEADER_ROW)
+    format_sheet(
+        ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9, 10, 9, 14], wrap_columns=(3, 4, 6, 7), header_row=HEADER_ROW
+    )
 
 
 def export_workbook(

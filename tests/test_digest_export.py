@@ -276,6 +276,18 @@ def main_rows(ws: Any) -> list[tuple[Any, ...]]:
     return [r for r in body(ws) if r[0] is not None]
 
 
+def unit_row(ws: Any, number: int, org: str) -> tuple[Any, ...]:
+    """The per-unit row of `org` under shared item `number`."""
+    rows = body(ws)
+    start = next(i for i, r in enumerate(rows) if r[0] == number)
+    below = []
+    for r in rows[start + 1 :]:
+        if r[0] is not None:
+            break
+        below.append(r)
+    return next(r for r in below if r[6] == org)
+
+
 def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
     path = tmp_path / "完成情况.xlsx"
     out = io.StringIO()
@@ -346,7 +358,7 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
 
         # 指标分工任务: target, the newest report, 达标? (the verdict chat gives)
         ws = wb["指标分工任务"]
-        assert [c.value for c in ws[2]] == list(texts.EXPORT_INDICATOR_HEADERS)
+        assert [c.value for c in ws[2]] == [*texts.EXPORT_INDICATOR_HEADERS, texts.EXPORT_CITY_RULE_HEADER]
         indicators = {
             i.number: i for i in s.execute(select(Item).where(Item.kind == INDICATOR, Item.active.is_(True))).scalars()
         }
@@ -363,6 +375,25 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
                 and (row[4] or "") == (item.unit or "")
             )
             reps = by_item.get(item.id, [])
+            n_units = len(s.execute(select(Assignment.id).where(Assignment.item_id == item.id)).scalars().all())
+            if n_units > 1:
+                # a shared indicator: the city's figure (every unit must 达标, the default rule), not one unit's
+                codes = [
+                    progress.indicator_verdict(item.check_op, item.check_value, r.indicator_number, r.status)
+                    for r in reps
+                ]
+                city = (
+                    texts.SCHED_NEVER_REPORTED
+                    if not reps
+                    else texts.INDICATOR_NOT_MET
+                    if progress.NOT_MET in codes
+                    else texts.INDICATOR_MET
+                    if codes.count(progress.MET) == n_units
+                    else texts.INDICATOR_UNKNOWN
+                )
+                assert (row[8], row[10]) == (texts.EXPORT_CITY_ORG, city), number
+                assert row[13] == texts.CITY_RULE_LABELS["all"].format(n=n_units), number
+                continue
             if not reps:
                 assert (row[7] or "") == "" and row[10] == texts.SCHED_NEVER_REPORTED
                 continue
@@ -374,7 +405,9 @@ def test_export_workbook_cell_by_cell(reported: App, tmp_path: Path) -> None:
             assert row[10] == texts.VERDICT_LABELS[verdict]
         assert got[2][7:11] == ("25%", "市委组织部", dt.datetime(2023, 5, 15), "达标")
         assert got[15][7] == "78%" and got[15][10] == "未达标"
-        assert got[33][7:9] == ("40%", "墨脱县") and got[33][10] == "未达标"
+        # indicator 33 (seven counties): the city's figure, not 墨脱县's 40% as the city's; 墨脱县's own row has it
+        assert got[33][7:11] == ("达标1、未达标1、未填报5", "全市", dt.datetime(2023, 5, 22), "未达标")
+        assert unit_row(ws, 33, "墨脱县")[7:11] == ("40%", "墨脱县", dt.datetime(2023, 5, 22), "未达标")
 
     # Formatted for printing.
     for ws in wb.worksheets:
@@ -397,7 +430,14 @@ def test_export_at_a_past_date_leaves_out_later_reports(reported: App, tmp_path:
     assert rows[("C3-4-05", "墨脱县")][6] == "未汇报"
     assert rows[("C3-4-04", "米林县")][6:8] == ("已完成", 100.0)
     ind = {r[0]: r for r in main_rows(load_workbook(path)["指标分工任务"])}
-    assert ind[33][7:9] == ("60%", "巴宜区") and ind[33][10] == "达标"
+    # on 5月21日 only 巴宜区 had reported on indicator 33 (seven counties): 60% is its figure, not the city's
+    assert ind[33][7:11] == ("达标1、未填报6", "全市", dt.datetime(2023, 5, 20), "待判定")
+    assert unit_row(load_workbook(path)["指标分工任务"], 33, "巴宜区")[7:11] == (
+        "60%",
+        "巴宜区",
+        dt.datetime(2023, 5, 20),
+        "达标",
+    )
 
 
 def test_indicator_checks() -> None:

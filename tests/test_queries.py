@@ -185,7 +185,8 @@ def test_indicator_of_many_units(app, chat):
     _file(app, "墨脱县", "I1", days_ago=1, status="done", indicator_value="已印发实施")
     out = chat("协调员").send("指标1")
     assert out.startswith("【指标1】生态文明建设规划")
-    assert "最新值：已印发实施（5月23日，墨脱县）→ 达标" in out
+    # the city's figure (every unit must 达标), not 墨脱县's value as the city's
+    assert "全市（24个单位均需达标）：达标1、未填报23 → 待判定" in out and "最新值" not in out
     assert re.search(r"责任单位：\d+个，各单位填报情况如下", out)
     assert "🟡巴宜 未填报" in out  # units in plan order within the same light
     assert len(out.encode()) <= WECOM_LIMIT

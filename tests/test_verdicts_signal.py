@@ -252,7 +252,10 @@ def test_judge_command_for_all_units_and_for_one(app: App, chat: Any) -> None:
     out = coord.send(f"判定 指标{number} 达标 已现场核查")
     assert "判定为达标" in out and "全部责任单位" in out, out
     out = coord.send(f"指标{number}")
-    assert f"→ {texts.INDICATOR_MET}（协调员判定：已现场核查）" in out, out
+    # each reporting unit's line carries the judgement; the city's (every unit must 达标) waits for the others
+    judged = [ln for ln in out.splitlines() if f" {texts.INDICATOR_MET}（协调员判定：已现场核查）" in ln]
+    assert len(judged) == 2, out
+    assert re.search(rf"^全市（.*→ {texts.INDICATOR_UNKNOWN}$", out, re.M), out
 
     out = coord.send(f"判定 指标{number} 墨脱县 未达标 考核未完成")
     assert "墨脱县" in out and "判定为未达标" in out, out
@@ -324,6 +327,7 @@ def test_trend_rule_against_the_previous_value_and_a_returned_version_is_not_one
 # ---- the same verdict everywhere ----------------------------------------------------------------------------
 
 LATEST_RE = re.compile(r"^最新值：(?P<value>.*)（(?P<date>\d+月\d+日)，(?P<org>[^）]+)）→ (?P<verdict>.+)$")
+CITY_RE = re.compile(r"^全市（(?P<rule>[^）]+)）：(?P<figure>.*) → (?P<verdict>\S+)$")
 ANSWERS = ["开展", "已建立", "是", "否", "正在推进", None]
 
 
@@ -362,6 +366,17 @@ def test_the_same_verdict_in_chat_digest_export_and_plan_show(app: App, chat: An
     seen: Counter[str] = Counter()
     for number, row in sorted(rows.items()):
         out = coord.send(f"指标{number}")
+        city = next((ln for ln in out.splitlines() if ln.startswith("全市（")), None)
+        if city is not None:
+            # several units: the city's figure, the same in the export's main row, plan show and the digest
+            m = CITY_RE.match(city)
+            assert m is not None, city
+            code = next(c for c, label in texts.VERDICT_LABELS.items() if m["verdict"] == label)
+            assert row[10] == (texts.SCHED_NEVER_REPORTED if code == UNREPORTED else m["verdict"]), number
+            assert (row[7], row[8]) == (m["figure"], texts.EXPORT_CITY_ORG), number
+            assert city in shows[number].splitlines(), (number, shows[number])
+            seen[code] += 1
+            continue
         line = next(ln for ln in out.splitlines() if ln.startswith("最新值："))
         if line == texts.Q_INDICATOR_NONE:
             assert row[10] == texts.SCHED_NEVER_REPORTED

@@ -142,6 +142,9 @@ class Indicator(_Strict):
     # as "（推定）" wherever the responsible unit is shown.
     responsible_inferred: bool = False
     check: Check | None = None
+    # How the city's figure follows from the responsible units' values when several own the indicator: all
+    # (every unit must 达标), min, mean or sum; absent: sum for a numeric count, else all.
+    city_rule: Literal["all", "min", "mean", "sum"] | None = None
     sub_indicators: list[SubIndicator] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     note: str | None = None

@@ -318,6 +318,7 @@ def _import_indicators(w: _ItemWriter, doc: PlanDocument) -> None:
                 extra={
                     "responsible": list(ind.responsible),
                     **({"responsible_inferred": True} if ind.responsible_inferred else {}),
+                    **({"city_rule": ind.city_rule} if ind.city_rule else {}),
                 },
             ),
             w.expand(ind.responsible),

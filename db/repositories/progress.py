@@ -741,8 +741,9 @@ def judge_indicator(
 def indicator_verdicts(
     session: Session, plan: Plan, views: Iterable[AssignmentView]
 ) -> dict[int, tuple[AssignmentView | None, Verdict]]:
-    """{indicator id: (its newest counted report's view or None, that report's verdict)} for every active
-    indicator of `plan` with views among `views`: what chat's 最新值, the digest and the export say of it."""
+    """{indicator id: (its newest counted report's view or None, the indicator's verdict)} for every active
+    indicator of `plan` with views among `views`: the verdict is the city's (`indicator_city`) for an indicator
+    owned by several units, else its one unit's; what chat, the digest and the export say of it."""
     by_item: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == INDICATOR:
@@ -753,7 +754,11 @@ def indicator_verdicts(
     out: dict[int, tuple[AssignmentView | None, Verdict]] = {}
     for item in items:
         latest = newest_report(by_item[item.id])
-        out[item.id] = (latest, verdict_of(session, item, latest) if latest else Verdict(UNREPORTED))
+        city = indicator_city(session, item, by_item[item.id])
+        if city.shared:
+            out[item.id] = (latest, Verdict(city.verdict))
+        else:
+            out[item.id] = (latest, verdict_of(session, item, latest) if latest else Verdict(UNREPORTED))
     return out
 
 
@@ -780,3 +785,112 @@ def _previous_numbers(session: Session, views: list[AssignmentView]) -> dict[int
         if aid not in out and (at, rid) < counted[aid]:
             out[aid] = number
     return out
+
+
+# ---- the city's figure of a shared indicator ---------------------------------------------------------------
+# An indicator owned by several units has a value per unit; the city's figure follows the indicator's rule
+# (`Item.extra["city_rule"]`, from the plan's `city_rule`), else the default (`city_rule`):
+# - all: the city 达标 iff every responsible unit 达标 (未达标 if any unit is, else 待判定; a unit that has not
+#   reported makes it 待判定); the city's value is the number of units 达标;
+# - min / mean / sum: the units' newest counted numeric values combined, judged by the indicator's rule.
+CITY_ALL, CITY_MIN, CITY_MEAN, CITY_SUM = "all", "min", "mean", "sum"
+CITY_RULES = (CITY_ALL, CITY_MIN, CITY_MEAN, CITY_SUM)
+# Units of a count: a numeric indicator in one of them adds up over the units by default.
+COUNT_UNITS = frozenset({"个", "家", "处", "次", "项", "座", "人", "人次", "户", "村", "场", "件"})
+
+
+def city_rule(item: Any) -> str:
+    """The rule giving `item`'s city figure: the plan's `city_rule`, else `sum` for a numeric count (its unit
+    one of COUNT_UNITS), else `all` (a rate, a percentage, a text target: every unit must 达标)."""
+    stated = (item.extra or {}).get("city_rule")
+    if stated in CITY_RULES:
+        return str(stated)
+    if item_rule(item).kind == NUMERIC and (item.unit or "").strip() in COUNT_UNITS:
+        return CITY_SUM
+    return CITY_ALL
+
+
+@dataclass(frozen=True)
+class UnitFigure:
+    """One responsible unit's figure of an indicator: its view, newest counted number and verdict."""
+
+    view: AssignmentView
+    number: Decimal | None  # None: no numeric value counted
+    verdict: Verdict
+
+    @property
+    def reported(self) -> bool:
+        return self.view.counted_report_id is not None
+
+
+@dataclass(frozen=True)
+class CityFigure:
+    """An indicator's figure for the whole city (`indicator_city`)."""
+
+    rule: str  # CITY_RULES
+    value: Decimal | None  # min/mean/sum: the combined value; all: the number of units 达标
+    verdict: str  # MET / NOT_MET / UNJUDGED / UNREPORTED
+    units: list[UnitFigure]  # plan order (by unit id)
+
+    @property
+    def shared(self) -> bool:
+        return len(self.units) > 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """{verdict code: units} over the responsible units (never reported: UNREPORTED)."""
+        out = {code: 0 for code in (MET, NOT_MET, UNJUDGED, UNREPORTED)}
+        for u in self.units:
+            out[u.verdict.code] += 1
+        return out
+
+
+def combine(rule: str, numbers: Iterable[Decimal]) -> Decimal | None:
+    """The city's value of the units' `numbers` by `rule` (min, mean, sum); None without numbers or for `all`."""
+    ns = [Decimal(str(n)) for n in numbers]
+    if not ns or rule == CITY_ALL:
+        return None
+    if rule == CITY_MIN:
+        return min(ns)
+    if rule == CITY_SUM:
+        return sum(ns, Decimal(0))
+    return (sum(ns, Decimal(0)) / len(ns)).quantize(Decimal("0.01"))
+
+
+def city_verdict(rule: str, item_rule_: Rule, units: list[tuple[Decimal | None, str]]) -> tuple[Decimal | None, str]:
+    """(the city's value, its verdict) from each unit's (number, verdict code) by `rule` (the table above)."""
+    codes = [code for _, code in units]
+    if rule == CITY_ALL:
+        met = codes.count(MET)
+        if NOT_MET in codes:
+            return Decimal(met), NOT_MET
+        if codes and all(c == MET for c in codes):
+            return Decimal(met), MET
+        if codes and all(c == UNREPORTED for c in codes):
+            return Decimal(met), UNREPORTED
+        return Decimal(met), UNJUDGED
+    value = combine(rule, [n for n, code in units if n is not None and code != UNREPORTED])
+    if value is None:
+        return None, UNREPORTED if all(c == UNREPORTED for c in codes) else UNJUDGED
+    return value, judge(item_rule_, value, None, IN_PROGRESS)
+
+
+def indicator_city(session: Session, item: Any, views: Iterable[AssignmentView]) -> CityFigure:
+    """`item`'s (an indicator) figure for the city over its units' `views`: the value and verdict by its
+    `city_rule`, and each unit's number and verdict (`verdicts`); the one city figure of chat, digest, export
+    and plan show. An indicator owned by one unit: that unit's number and verdict."""
+    vs = sorted(views, key=lambda v: (v.org_id, v.assignment_id))
+    judged = verdicts(session, item, vs)
+    units = [
+        UnitFigure(
+            v,
+            v.indicator_number if v.counted_report_id is not None else None,
+            judged[v.assignment_id] if v.counted_report_id is not None else Verdict(UNREPORTED),
+        )
+        for v in vs
+    ]
+    rule = city_rule(item)
+    if len(units) == 1:
+        return CityFigure(rule, units[0].number, units[0].verdict.code, units)
+    value, code = city_verdict(rule, item_rule(item), [(u.number, u.verdict.code) for u in units])
+    return CityFigure(rule, value, code, units)

@@ -39,7 +39,7 @@ def item_progress(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
     if item.kind == PROJECT:
         return project(ctx, lex, item, views, whole)
     if item.kind == INDICATOR:
-        return indicator(ctx, lex, item, views)
+        return indicator(ctx, lex, item, views, whole)
     return task(ctx, lex, item, views)
 
 
@@ -151,8 +151,13 @@ def _verdict(ctx: Context, item: Item, v: AssignmentView) -> str:
     return fmt.verdict_text(verdict.code, verdict.judged_by, verdict.reason)
 
 
-def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView]) -> Answer:
-    """An indicator: target, the newest value and its verdict, responsible units, sub-indicators, units' values."""
+def indicator(
+    ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView], whole: list[AssignmentView] | None = None
+) -> Answer:
+    """An indicator: target, its figure, responsible units, sub-indicators, units' values. The figure of an
+    indicator owned by several units is the city's (`progress.indicator_city` over `whole`, all its units), with
+    the rule named; one unit's line (an official's own) adds that unit's newest value. An indicator owned by one
+    unit: its newest value and verdict."""
     head = texts.Q_INDICATOR_HEADER.format(
         number=item.number,
         title=item.title,
@@ -161,8 +166,13 @@ def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView
         target_year=item.target_year_text or fmt.DASH,
     )
     rows: list[str] = []
+    city = progress.indicator_city(ctx.session, item, whole if whole is not None else views)
     latest = progress.newest_report(views)
-    if latest is None:
+    if city.shared:
+        rows.append(city_line(item, city))
+        if len(views) == 1:
+            rows.append(_own_line(ctx, lex, item, views[0]))
+    elif latest is None:
         rows.append(texts.Q_INDICATOR_NONE)
     else:
         rows.append(
@@ -183,6 +193,27 @@ def indicator(ctx: Context, lex: Lexicon, item: Item, views: list[AssignmentView
     if len(views) > 1:
         rows += [_indicator_unit_line(ctx, lex, item, v) for v in lines.urgent_first(views)]
     return Page(texts.Q_TITLE_INDICATOR.format(number=item.number), head, rows)
+
+
+def city_line(item: Item, city: progress.CityFigure) -> str:
+    """The city's line of a shared indicator: "全市（7个单位均需达标）：达标3、未达标1、未填报3 → 待判定"."""
+    return texts.Q_INDICATOR_CITY.format(
+        rule=fmt.city_rule_label(city.rule, len(city.units)),
+        figure=fmt.city_figure(city.rule, city.value, city.counts, item.unit),
+        verdict=fmt.verdict_label(city.verdict),
+    )
+
+
+def _own_line(ctx: Context, lex: Lexicon, item: Item, v: AssignmentView) -> str:
+    """One unit's newest value of a shared indicator, and its verdict."""
+    if v.counted_report_id is None:
+        return texts.Q_INDICATOR_OWN_NONE
+    return texts.Q_INDICATOR_OWN.format(
+        value=v.indicator_value or lines.state(v),
+        date=lines.report_day(ctx, v.counted_report_at),
+        org=lex.org_name(v.org_id),
+        verdict=_verdict(ctx, item, v),
+    )
 
 
 def _sub_indicator_lines(item: Item) -> list[str]:
