@@ -15,7 +15,6 @@ screen, column widths, wrapped long text, landscape A4 fitted to the page width.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
@@ -121,35 +120,13 @@ def approved_views(session: Session, views: list[AssignmentView], at: dt.datetim
     out: list[AssignmentView] = []
     for v in views:
         r = approved.get(v.assignment_id)
-        status = r.status if r else None
-        percent = Decimal(100) if status == DONE else (r.percent if r else None)
-        expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, at.date())
-        out.append(
-            dataclasses.replace(
-                v,
-                status=status,
-                percent=percent,
-                last_report_id=r.id if r else None,
-                last_report_at=r.created_at if r else None,
-                review_state=r.review_state if r else None,
-                problems=r.problems if r else None,
-                description=r.description if r else None,
-                investment_done=r.investment_done if r else None,
-                physical_progress=r.physical_progress if r else None,
-                indicator_value=r.indicator_value if r else None,
-                indicator_number=r.indicator_number if r else None,
-                returned=False,
-                return_reason=None,
-                returned_by=None,
-                returned_at=None,
-                counted_report_id=r.id if r else None,
-                counted_report_at=r.created_at if r else None,
-                expected=expected,
-                overdue=overdue,
-                lagging=lagging,
-                light=light,
-            )
-        )
+        newest = {
+            "last_report_id": r.id if r else None,
+            "last_report_at": r.created_at if r else None,
+            "review_state": r.review_state if r else None,
+        }
+        unreturned = {"returned": False, "return_reason": None, "returned_by": None, "returned_at": None}
+        out.append(progress.as_counted(v, r, at.date(), **newest, **unreturned))
     out.sort(key=progress.urgency_key)
     return out
 

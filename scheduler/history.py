@@ -7,9 +7,7 @@ organisation, window) is today's, and the traffic light is recomputed with `prog
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -97,9 +95,6 @@ def views_at(
         # a version returned by then is not counted: the newest one before it that was not (progress.py's rule)
         returned = newest is not None and _returned_by(newest, cutoff)
         r = counted.get(v.assignment_id) if returned else newest
-        status = r.status if r else None
-        percent = Decimal(100) if status == DONE else (r.percent if r else None)
-        expected, overdue, lagging, light = progress.classify(status, percent, v.start, v.due, today)
         closed = bool(
             r
             and r.status == DONE
@@ -108,19 +103,13 @@ def views_at(
             and r.reviewed_at <= cutoff
         )
         out.append(
-            dataclasses.replace(
+            progress.as_counted(
                 v,
-                status=status,
-                percent=percent,
+                r,
+                today,
                 last_report_id=newest.id if newest else None,
                 last_report_at=newest.created_at if newest else None,
                 review_state=newest.review_state if newest else None,
-                problems=r.problems if r else None,
-                description=r.description if r else None,
-                investment_done=r.investment_done if r else None,
-                physical_progress=r.physical_progress if r else None,
-                indicator_value=r.indicator_value if r else None,
-                indicator_number=r.indicator_number if r else None,
                 closed=closed,
                 returned=returned,
                 return_reason=newest.review_comment if returned and newest else None,
@@ -128,12 +117,6 @@ def views_at(
                 if returned and newest is not None and newest.id == v.last_report_id
                 else None,
                 returned_at=newest.reviewed_at if returned and newest else None,
-                counted_report_id=r.id if r else None,
-                counted_report_at=r.created_at if r else None,
-                expected=expected,
-                overdue=overdue,
-                lagging=lagging,
-                light=light,
             )
         )
     out.sort(key=progress.urgency_key)

@@ -20,7 +20,7 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -357,6 +357,33 @@ def _view(
         returned_at=reviewed_at if back is not None else None,
         counted_report_id=counted_id,
         counted_report_at=counted_at,
+    )
+
+
+def as_counted(v: AssignmentView, r: Report | None, today: dt.date, **rest: Any) -> AssignmentView:
+    """`v` with the figures of version `r` counted instead (None: as if never reported), judged as of `today`: the
+    one way a view is rebuilt from another version (a day in the past, the approved versions only). `rest` sets
+    the other fields (which version is the newest, its review) as the caller knows them."""
+    status = r.status if r else None
+    percent = Decimal(100) if status == DONE else (r.percent if r else None)
+    expected, overdue, lagging, light = classify(status, percent, v.start, v.due, today)
+    return replace(
+        v,
+        status=status,
+        percent=percent,
+        problems=r.problems if r else None,
+        description=r.description if r else None,
+        investment_done=r.investment_done if r else None,
+        physical_progress=r.physical_progress if r else None,
+        indicator_value=r.indicator_value if r else None,
+        indicator_number=r.indicator_number if r else None,
+        counted_report_id=r.id if r else None,
+        counted_report_at=r.created_at if r else None,
+        expected=expected,
+        overdue=overdue,
+        lagging=lagging,
+        light=light,
+        **rest,
     )
 
 
