@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from core.messages import Reply
 from db.bounds import OutOfBounds
-from db.models import DONE, IN_PROGRESS, NOT_STARTED, RETURNED, Assignment, Report
+from db.models import DONE, IN_PROGRESS, NOT_STARTED, RETURNED, Assignment
 from db.repositories import conversations, orgs, reports
 from handlers import formatting as fmt
 from handlers import kernel, texts
 from handlers.checkin import flow, listing
 from handlers.checkin.flow import start, start_no_change
-from handlers.checkin.model import CheckinData, CheckinState, Fields, fields_of, save
+from handlers.checkin.model import CheckinData, CheckinState, Fields, fields_of, newest_report, save
 from handlers.checkin.questions import MAX_TEXT, bounds_error
 from handlers.checkin.summary import begin_confirm
 from handlers.context import IDLE, Context, Replies
@@ -89,11 +89,7 @@ def rereport(ctx: Context, which: str = "") -> Replies:
     if org_id is None:
         return [Reply(texts.NO_ORG)]
     views = listing.own_open_assignments(ctx, org_id)
-    returned = []
-    for v in views:
-        last = ctx.session.get(Report, v.last_report_id) if v.last_report_id else None
-        if last is not None and last.review_state == RETURNED:
-            returned.append(last)
+    returned = [r for v in views if v.returned and (r := newest_report(ctx, v.assignment_id)) is not None]
     if not returned:
         return [Reply(texts.REREPORT_NONE)]
     options = [r.assignment_id for r in returned]

@@ -14,7 +14,19 @@ from db.repositories import orgs, reports
 from handlers import formatting as fmt
 from handlers import texts, vocabulary
 from handlers.checkin import drafts, listing, questions, targets, weekly
-from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, fields_of, load, save
+from handlers.checkin.model import (
+    CheckinData,
+    CheckinState,
+    Draft,
+    Fields,
+    Step,
+    carried_forward,
+    draft_of,
+    fields_of,
+    load,
+    newest_report,
+    save,
+)
 from handlers.checkin.summary import (
     after_submit,
     assignment,
@@ -184,8 +196,7 @@ def open_task(ctx: Context, aid: int, options: list[int]) -> Replies:
     """A task picked from the list: its parked draft, its returned version to re-report, or a new draft."""
     if aid in drafts.parked(ctx):
         return restore(ctx, aid)
-    a = ctx.session.get(Assignment, aid)
-    last = ctx.session.get(Report, a.last_report_id) if a is not None and a.last_report_id else None
+    last = newest_report(ctx, aid)
     if last is not None and last.review_state == RETURNED:
         return begin_rereport(ctx, last, options)
     return begin_draft(ctx, aid, options)
@@ -194,9 +205,7 @@ def open_task(ctx: Context, aid: int, options: list[int]) -> Replies:
 def begin_draft(ctx: Context, assignment_id: int, options: list[int]) -> Replies:
     a = ctx.session.get(Assignment, assignment_id)
     assert a is not None
-    last = ctx.session.get(Report, a.last_report_id) if a.last_report_id else None
-    previous = fields_of(last) if last is not None and last.review_state != RETURNED else None
-    draft = Draft(assignment_id=assignment_id, previous=previous)
+    draft = Draft(assignment_id=assignment_id, previous=carried_forward(newest_report(ctx, assignment_id)))
     queue = [x for x in options if x != assignment_id]
     data = CheckinData(org_id=a.organisation_id, draft=draft, step=Step.STATUS, queue=queue, options=options)
     save(ctx, S.ASK, data)
@@ -307,10 +316,10 @@ def confirm_oneliner(ctx: Context, aid: int, fields: Fields) -> Replies:
     a = ctx.session.get(Assignment, aid)
     assert a is not None
     if fields.quantity is not None and fields.quantity_unit and fields.percent is None:
-        pct, error = targets.percent_of_target(a.item, fields.quantity, fields.quantity_unit)
-        if error:
-            return [Reply(error)]
-        fields.quantity, fields.quantity_unit = targets.in_target_unit(a.item, fields.quantity, fields.quantity_unit)
+        measured = targets.measure(a.item, fields.quantity, fields.quantity_unit)
+        if isinstance(measured, str):
+            return [Reply(measured)]
+        fields.quantity, fields.quantity_unit, pct = measured.value, measured.unit, measured.percent
         if pct is not None:
             fields.percent = questions.rounded(pct, 1)
             fields.status = fields.status or (DONE if pct >= 100 else IN_PROGRESS)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainSerializer
 
-from db.models import Report
+from db.models import RETURNED, Assignment, Report
 from handlers.context import Context
 
 
@@ -161,3 +161,14 @@ def fields_of(report: Report) -> Fields:
         percent_low=report.percent_low,
         percent_high=report.percent_high,
     )
+
+
+def newest_report(ctx: Context, aid: int) -> Report | None:
+    """The newest version filed on assignment `aid`, if any."""
+    a = ctx.session.get(Assignment, aid)
+    return ctx.session.get(Report, a.last_report_id) if a is not None and a.last_report_id else None
+
+
+def carried_forward(report: Report | None) -> Fields | None:
+    """Last time's answers, to keep ("同上", a line's unchanged details): none from a returned version."""
+    return fields_of(report) if report is not None and report.review_state != RETURNED else None

@@ -281,12 +281,12 @@ def _percent(t: str, fields: Fields, item: Item) -> Answer:
     reading = read_percent(t, bare_number=True)
     quantity = parse_quantity(t) if reading is None and targets.target(item) is not None else None
     if quantity is not None:
-        pct, error = targets.percent_of_target(item, quantity.value, quantity.unit)
-        if error or pct is None:
-            return Answer(error=error or texts.E_PERCENT)
-        done, done_unit = targets.in_target_unit(item, quantity.value, quantity.unit)
+        measured = targets.measure(item, quantity.value, quantity.unit)
+        if isinstance(measured, str) or measured.percent is None:
+            return Answer(error=measured if isinstance(measured, str) else texts.E_PERCENT)
+        pct, done_unit = measured.percent, measured.unit
         try:
-            done = check_number(Report.quantity, done)
+            done = check_number(Report.quantity, measured.value)
         except OutOfBounds as e:
             return Answer(error=bounds_error(e))
         fields.quantity, fields.quantity_unit = done, done_unit

@@ -56,6 +56,15 @@ def assignment(ctx: Context, draft: Draft) -> Assignment:
     return a
 
 
+def shown_percent(f: Fields) -> str:
+    """The percentage answered, with its range when one was typed: "75%（70–80%）"."""
+    assert f.percent is not None
+    shown = f"{fmt_number(f.percent)}%"
+    if f.percent_low is not None and f.percent_high is not None:
+        shown += texts.PERCENT_RANGE.format(low=fmt_number(f.percent_low), high=fmt_number(f.percent_high))
+    return shown
+
+
 def _value(step: Step, draft: Draft, item: Item, today: dt.date) -> str:
     f = draft.fields
     none = texts.NONE_TEXT
@@ -64,9 +73,7 @@ def _value(step: Step, draft: Draft, item: Item, today: dt.date) -> str:
     if step == Step.PERCENT:
         if f.percent is None:
             return none
-        shown = f"{fmt_number(f.percent)}%"
-        if f.percent_low is not None and f.percent_high is not None:
-            shown += texts.PERCENT_RANGE.format(low=fmt_number(f.percent_low), high=fmt_number(f.percent_high))
+        shown = shown_percent(f)
         if f.quantity is not None:
             shown += texts.PERCENT_OF_QUANTITY.format(quantity=f"{fmt_number(f.quantity, 4)}{f.quantity_unit or ''}")
         return shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from db.models import Item
@@ -18,25 +19,23 @@ def target(item: Item) -> tuple[Decimal, str] | None:
     return None
 
 
-def in_target_unit(item: Item, value: Decimal, unit: str) -> tuple[Decimal, str]:
-    """`value` `unit` in the target's unit (8000 亩 → 0.8 万亩); as typed when there is no target to convert to."""
-    goal = target(item)
-    if goal is None:
-        return value, unit
-    converted = convert(value, unit, goal[1])
-    return (converted, goal[1]) if converted is not None else (value, unit)
+@dataclass(frozen=True)
+class Measured:
+    """A quantity typed against an item's target."""
+
+    value: Decimal  # in the target's unit (8000 亩 → 0.8 万亩); as typed when the item has no target
+    unit: str
+    percent: Decimal | None  # the share of the target, capped at 100; None without a quantified target
 
 
-def percent_of_target(item: Item, value: Decimal, unit: str) -> tuple[Decimal | None, str | None]:
-    """(the share of the target the quantity is, capped at 100; an error when its unit does not fit the target's).
-    (None, None) when the item has no quantified target."""
+def measure(item: Item, value: Decimal, unit: str) -> Measured | str:
+    """`value` `unit` against `item`'s target, converted once; the refusal (a text) when its unit does not fit."""
     goal = target(item)
     if goal is None:
-        return None, None
+        return Measured(value, unit, None)
     amount, goal_unit = goal
     converted = convert(value, unit, goal_unit)
     if converted is None:
-        return None, texts.QUICK_UNIT_MISMATCH.format(unit=unit, target=f"{fmt_number(amount, 4)}{goal_unit}")
-    if amount <= 0:
-        return None, None
-    return min(Decimal(100), converted / amount * 100), None
+        return texts.QUICK_UNIT_MISMATCH.format(unit=unit, target=f"{fmt_number(amount, 4)}{goal_unit}")
+    percent = min(Decimal(100), converted / amount * 100) if amount > 0 else None
+    return Measured(converted, goal_unit, percent)

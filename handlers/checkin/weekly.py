@@ -28,15 +28,24 @@ from db.models import (
     RETURNED,
     Assignment,
     Item,
-    Report,
 )
 from db.repositories.reports import checked_values
 from handlers import texts, vocabulary
 from handlers.checkin.listing import own_open_assignments, reported_this_week
-from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, fields_of, save
+from handlers.checkin.model import (
+    CheckinData,
+    CheckinState,
+    Draft,
+    Fields,
+    Step,
+    carried_forward,
+    fields_of,
+    newest_report,
+    save,
+)
 from handlers.checkin.questions import MAX_TEXT, bounds_error, rounded, steps_for
-from handlers.checkin.summary import file_report
-from handlers.checkin.targets import in_target_unit, percent_of_target
+from handlers.checkin.summary import file_report, shown_percent
+from handlers.checkin.targets import measure
 from handlers.context import Context, Replies
 from handlers.understanding.numbers import fmt_number, parse_amount, parse_quantity, read_percent, read_value
 from handlers.understanding.text import normalize
@@ -143,7 +152,7 @@ def _sort_out(ctx: Context, aids: list[int]) -> tuple[list[int], list[int], list
     """(can be confirmed, never reported, newest version returned)."""
     able, never, returned = [], [], []
     for aid in aids:
-        last = _last(ctx, aid)
+        last = newest_report(ctx, aid)
         if last is None:
             never.append(aid)
         elif last.review_state == RETURNED:
@@ -162,7 +171,7 @@ def file_no_change(ctx: Context, aids: list[int]) -> tuple[list[int], list[int],
     able, never, returned = _sort_out(ctx, aids)
     filed = []
     for aid in able:
-        last = _last(ctx, aid)
+        last = newest_report(ctx, aid)
         a = ctx.session.get(Assignment, aid)
         if last is None or a is None:
             continue
@@ -285,12 +294,9 @@ def quick_line(ctx: Context, data: CheckinData, aid: int, position: int, rest: s
     assert a is not None
     item = a.item
     r = read_line(item, rest)
-    if vocabulary.NO_CHANGE_RE.match(rest):
-        return _no_change_now(ctx, data, [aid])
     if not r.understood:
         return [Reply(texts.QUICK_NOT_UNDERSTOOD.format(text=f"{position} {rest}"))]
-    last = _last(ctx, aid)
-    previous = fields_of(last) if last is not None and last.review_state != RETURNED else None
+    previous = carried_forward(newest_report(ctx, aid))
     fields, error = _fields(item, r, previous)
     if error:
         return [Reply(error)]
@@ -337,11 +343,11 @@ def _line_fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields,
     status = r.status
     pct = r.percent
     if r.quantity is not None:
-        pct_from_qty, err = percent_of_target(item, r.quantity, r.quantity_unit or "")
-        if err:
-            return f, err
-        f.quantity, f.quantity_unit = in_target_unit(item, r.quantity, r.quantity_unit or "")
-        pct = pct_from_qty if pct is None else pct
+        measured = measure(item, r.quantity, r.quantity_unit or "")
+        if isinstance(measured, str):
+            return f, measured
+        f.quantity, f.quantity_unit = measured.value, measured.unit
+        pct = measured.percent if pct is None else pct
     if pct is not None and not r.fraction and not 0 <= pct <= 100:
         return f, texts.E_PERCENT_RANGE.format(value=fmt_number(pct))
     if status is None:
@@ -418,10 +424,7 @@ def describe(f: Fields) -> str:
     """A filed report in a few words: "推进中 60%（约，55–65%）", "受阻：资金未到位"."""
     parts = [texts.STATUS_LABELS.get(f.status or "", "")]
     if f.percent is not None and f.status not in (DONE, NOT_STARTED):
-        pct = f"{fmt_number(f.percent)}%"
-        if f.percent_low is not None and f.percent_high is not None:
-            pct += texts.PERCENT_RANGE.format(low=fmt_number(f.percent_low), high=fmt_number(f.percent_high))
-        parts.append(pct)
+        parts.append(shown_percent(f))
     if f.quantity is not None:
         parts.append(f"{fmt_number(f.quantity, 4)}{f.quantity_unit or ''}")
     if f.investment is not None:
@@ -432,13 +435,6 @@ def describe(f: Fields) -> str:
     if f.status == BLOCKED and f.problems:
         out += f"：{f.problems}"
     return out
-
-
-def _last(ctx: Context, aid: int) -> Report | None:
-    a = ctx.session.get(Assignment, aid)
-    if a is None or a.last_report_id is None:
-        return None
-    return ctx.session.get(Report, a.last_report_id)
 
 
 def _label(ctx: Context, aid: int) -> str:
