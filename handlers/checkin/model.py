@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainSerializer
 
-from db.models import RETURNED, Assignment, Report
+from db.models import DONE, NOT_APPLICABLE, NOT_STARTED, RETURNED, Assignment, Report
 from handlers.context import Context
 
 
@@ -172,3 +172,16 @@ def newest_report(ctx: Context, aid: int) -> Report | None:
 def carried_forward(report: Report | None) -> Fields | None:
     """Last time's answers, to keep ("同上", a line's unchanged details): none from a returned version."""
     return fields_of(report) if report is not None and report.review_state != RETURNED else None
+
+
+# The statuses that settle the percentage: 已完成 is 100, 未启动 0, 不适用 none.
+SETTLED_PERCENT: dict[str, Decimal | None] = {DONE: Decimal(100), NOT_STARTED: Decimal(0), NOT_APPLICABLE: None}
+
+
+def settle_percent(fields: Fields) -> bool:
+    """Set the percentage `fields.status` settles (and drop a range typed before); False if it settles none."""
+    if fields.status not in SETTLED_PERCENT:
+        return False
+    fields.percent = SETTLED_PERCENT[fields.status]
+    fields.percent_low = fields.percent_high = None
+    return True

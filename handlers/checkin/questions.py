@@ -27,7 +27,7 @@ from db.models import (
 from handlers import formatting as fmt
 from handlers import texts, vocabulary
 from handlers.checkin import targets
-from handlers.checkin.model import Draft, Fields, Step
+from handlers.checkin.model import Draft, Fields, Step, settle_percent
 from handlers.context import Context
 from handlers.kernel import Fit
 from handlers.understanding.numbers import (
@@ -263,13 +263,9 @@ def _status(t: str, fields: Fields) -> Answer:
     if status is None:
         return Answer(error=texts.E_STATUS)
     fields.status = status
-    if status == DONE:
-        fields.percent = Decimal(100)
-    elif status == NOT_STARTED:
-        fields.percent = Decimal(0)
-    elif status == NOT_APPLICABLE:
-        fields.percent = fields.percent_low = fields.percent_high = None
-    elif reading is not None and pct is not None and 0 <= pct < 100:
+    if settle_percent(fields):
+        return Answer(fields)
+    if reading is not None and pct is not None and 0 <= pct < 100:
         fields.percent = rounded(pct, 1)
         fields.percent_low, fields.percent_high = reading.low, reading.high
     elif fields.percent in (Decimal(100), Decimal(0)):

@@ -42,6 +42,7 @@ from handlers.checkin.model import (
     fields_of,
     newest_report,
     save,
+    settle_percent,
 )
 from handlers.checkin.questions import MAX_TEXT, bounds_error, rounded, steps_for
 from handlers.checkin.summary import file_report, shown_percent
@@ -359,17 +360,12 @@ def _line_fields(item: Item, r: _Read, previous: Fields | None) -> tuple[Fields,
     if status is None:
         return f, texts.QUICK_NEED_STATUS
     f.status = status
-    if status == DONE:
-        f.percent = Decimal(100)
-    elif status == NOT_STARTED:
-        f.percent = Decimal(0)
-    elif status == NOT_APPLICABLE:
-        f.percent = None
-    elif pct is not None:
-        f.percent = rounded(pct, 1) if not r.fraction else pct
-        f.percent_low, f.percent_high = r.low, r.high
-    elif status == BLOCKED and previous is not None:
-        f.percent = previous.percent
+    if not settle_percent(f):
+        if pct is not None:
+            f.percent = rounded(pct, 1) if not r.fraction else pct
+            f.percent_low, f.percent_high = r.low, r.high
+        elif status == BLOCKED and previous is not None:
+            f.percent = previous.percent
     if r.investment is not None:
         f.investment = r.investment
     if r.indicator is not None:
