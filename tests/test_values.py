@@ -144,6 +144,8 @@ PERCENTS = [
     ("1", _p("1")),
     ("120", _p("120")),  # returned: the check-in refuses it with the allowed range
     ("百分之负十", None),
+    ("3 0.8", None),  # two numbers (a list line typed to the % question), never 30.8
+    ("40 %", _p("40")),
     ("-5", None),
     ("十三成", None),
     ("abc", None),

@@ -29,6 +29,7 @@ _HALF = re.compile(r"(一半|过半|半数|五五开)")
 _PERCENT_WORD = re.compile(rf"百分之\s*({_NUM})")
 _PERCENT_SIGN = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(?:%|％|个点|个百分点|percent)")
 _CHENG = re.compile(rf"([{_CN_DIGITS}0-9]{{1,2}})\s*成\s*([一二三四五六七八九0-9半])?(?!功|果|效|立|本|绩|熟)")
+_SPACE_NOT_BETWEEN_DIGITS = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
 _PLAIN = re.compile(rf"^\s*({_NUM})\s*$")
 # A plain decimal: digits, one point, an optional sign. Never an exponent, "inf" or "NaN" (Decimal reads those).
 _DECIMAL = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
@@ -126,7 +127,8 @@ def read_percent(text: str, bare_number: bool = True) -> PercentReading | None:
         bare_number: accept a number alone ("80", "约40", "60-70") as a percentage (true when the question asked
             for one); false in free sentences, where only 百分之, %, 成, 分之 and 半 make a figure a percentage.
     """
-    t = normalize(text).replace(" ", "")
+    # Spaces go ("40 %", "百分之 八十"), except between two digits: "3 0.8" is two numbers, not 30.8.
+    t = _SPACE_NOT_BETWEEN_DIGITS.sub("", normalize(text))
     if not t or _NEGATIVE.search(t):
         return None
     approx = bool(_APPROX.search(t))
