@@ -738,6 +738,74 @@ Q_UNREPORTED_SUMMARY = "近7天（{since}以来）{reported}个单位已汇报�
 Q_INDICATOR_RESPONSIBLE_N = "责任单位：{n}个，各单位填报情况如下"
 Q_INDICATOR_UNIT = "{light}{org}{value} {verdict}{date}"
 
+# ---- questions of a plan under way (issue 15): windows, counts, lists that need action ----
+# A time window as an answer states it.
+Q_WINDOW = "{start}–{end}"
+Q_WINDOW_DAY = "{day}"
+# Items due in a window (kind: 任务/项目/指标/事项).
+Q_DUE_HEADER = "{window}到期的{kind}：{n}项（已完成{done}、逾期{overdue}）"
+Q_DUE_LINE = "{light}{due} {label}{org} {state}{flags}"
+Q_DUE_UNITS = "（{orgs}）"
+Q_DUE_NONE = "{scope}{window}没有到期的{kind}。"
+Q_DUE_NEXT = "下一个到期：{due} {org}{label}"
+Q_DUE_EVENTS = "📅 {window}的活动：{names}"
+Q_DUE_EVENT_LINE = "{name}（{when}，{org}）"
+Q_KIND_NAMES = {"task": "任务", "project": "项目", "indicator": "指标", "event": "活动", "org": "单位"}
+Q_KIND_ANY = "事项"
+# Counts of the plan's contents.
+Q_COUNT_CITY = "全市共有{kind}{n}项。"
+Q_COUNT_PROJECTS = "全市共有工程项目{n}个，计划总投资{total}万元。"
+Q_COUNT_ORGS = "全市共有责任单位{n}个：县（区）{counties}个、市直单位{departments}个。"
+Q_COUNT_INDICATORS = "示范市建设指标共{n}项（{parts}）。"
+Q_COUNT_INDICATOR_PART = "{category}{n}项"
+Q_COUNT_ORG = "{scope}共有{kind}{n}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}，逾期{overdue}、未汇报{unreported}。"
+Q_COUNT_MORE = "回复“{example}”查看明细。"
+Q_COUNT_PROGRESS_WORD = "进度"
+Q_COUNT_LIST_HEADER = "{title}：{n}项"
+# Lagging, blocked, problems, not 达标.
+Q_LAGGING_HEADER = "{scope}滞后的事项：{n}项（低于序时进度{points}个百分点以上）"
+Q_LAGGING_LINE = "{light}{org}{label} 完成{state}，序时{expected}{date}"
+Q_LAGGING_NONE = "{scope}没有滞后的事项（低于序时进度{points}个百分点以上算滞后）。"
+Q_BLOCKED_HEADER = "{scope}受阻的事项：{n}项"
+Q_BLOCKED_LINE = "🔴{org}{label}：{reason}{date}"
+Q_BLOCKED_NONE = "{scope}目前没有受阻的事项。"
+Q_NO_REASON = "未说明原因"
+Q_PROBLEMS_HEADER = "{scope}反映的困难问题：{n}条，涉及{units}个单位"
+Q_PROBLEMS_UNIT = "【{org}】"
+Q_PROBLEMS_LINE = "· {label}：{text}{date}"
+Q_PROBLEMS_NONE = "{scope}的汇报中没有反映困难问题。"
+Q_UNMET_HEADER = "{scope}未达标的指标：{n}项"
+Q_UNMET_LINE = "❌{label} {value}（目标{target}）{org}{date}"
+Q_UNMET_REST = "另有待判定{pending}项、未填报{unreported}项。"
+Q_UNMET_NONE = "{scope}已填报的指标中没有未达标的。"
+Q_ITEM_DUE = "{label}：截止{due}，{state}{flags}"
+# Who reported in a window.
+Q_REPORTED_HEADER = "{window}汇报情况：{orgs}个单位报送{n}条"
+Q_REPORTED_LINE = "{i}. {org} {n}条（{people}，最近{date}）"
+Q_REPORTED_NONE = "{window}还没有单位汇报。"
+Q_REPORTED_SILENT = "未汇报：{names}"
+Q_REPORTED_SILENT_MORE = "等{n}个单位"
+# The review queue and returned reports.
+Q_REVIEW_QUEUE_TITLE = "待审核"
+Q_REVIEW_QUEUE_HEADER = "待审核：{n}条"
+Q_REVIEW_QUEUE_LINE = "{i}. {org}｜{label} {state}（{person}，{date}）"
+Q_REVIEW_QUEUE_NONE = "目前没有待审核的汇报。"
+Q_REVIEW_QUEUE_HINT = "回复“审核”逐条审核。"
+Q_RETURNED_HEADER = "{scope}被退回待重报：{n}项"
+Q_RETURNED_LINE = "↩️{org}{label}：{reason}（{by}，{date}）"
+Q_RETURNED_NONE = "{scope}没有被退回的汇报。"
+Q_RETURNED_HINT_OWN = "回复“重新填报 序号或名称”修改后重报。"
+# An official's own unreported items.
+Q_MY_UNREPORTED_HEADER = "{org}本周还有{n}项未汇报（共{total}项）："
+Q_MY_UNREPORTED_LINE = "{i}. {label}{flags}"
+Q_MY_UNREPORTED_NONE = "{org}本周的{total}项都已汇报，辛苦了！"
+Q_MY_UNREPORTED_HINT = "回复“汇报”开始填报，无变化的可回复“全部无变化”。"
+# Rankings by completion.
+Q_RANKING_HEADER = "{scope}按完成度排名（完成度=各事项完成百分比的平均，未汇报计0）："
+Q_RANKING_LINE = "{i}. {light}{name} {completion}%（完成{done}/{total}，逾期{overdue}、滞后{lagging}）"
+# What a kind is not answered for.
+Q_KIND_NOT_LISTED = "“{kind}”没有{what}。可以问：{examples}"
+
 # ---- citywide: the city's figure of a shared indicator (issue 14) ----
 # The rule a shared indicator's city figure follows (progress.CITY_RULES), as its line names it.
 CITY_RULE_LABELS = {

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import (
+    EVENT,
     OFFICIAL,
     REPORTABLE_KINDS,
     SUB_INDICATOR,
@@ -276,3 +277,69 @@ def decimal_sum(values: list[Decimal | None]) -> Decimal | None:
     """Sum of the known values; None when none is known."""
     known = [Decimal(str(v)) for v in values if v is not None]
     return sum(known, Decimal(0)) if known else None
+
+
+def events_with_owners(session: Session, plan: Plan) -> list[tuple[Item, dict[str, int]]]:
+    """The plan's dated events, each with {unit name: unit id} of the units assigned to it."""
+    events = list(
+        session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == EVENT).order_by(Item.id)).scalars()
+    )
+    owners: dict[int, dict[str, int]] = {e.id: {} for e in events}
+    if events:
+        rows = session.execute(
+            select(Assignment.item_id, Organisation.name, Organisation.id)
+            .join(Organisation, Organisation.id == Assignment.organisation_id)
+            .where(Assignment.item_id.in_(list(owners)), Assignment.active.is_(True))
+            .order_by(Organisation.id)
+        )
+        for item_id, name, org_id in rows:
+            owners[item_id][name] = org_id
+    return [(e, owners[e.id]) for e in events]
+
+
+def indicator_targets(session: Session, item_ids: list[int]) -> dict[int, str | None]:
+    """{indicator id: its target as the plan words it (this year's target first)}."""
+    if not item_ids:
+        return {}
+    rows = session.execute(select(Item.id, Item.target_year_text, Item.target_text).where(Item.id.in_(item_ids)))
+    return {i: year or whole for i, year, whole in rows}
+
+
+@dataclass(frozen=True)
+class UnitReports:
+    """The reports one unit filed in a time range: how many, by whom, the newest's time (naive UTC)."""
+
+    org_id: int
+    org_name: str
+    count: int
+    people: tuple[str, ...]
+    newest_at: dt.datetime
+
+
+def reports_between(
+    session: Session, plan: Plan, start_utc: dt.datetime, end_utc: dt.datetime, org_ids: list[int] | None = None
+) -> list[UnitReports]:
+    """Per unit, the reports (every version) filed in [start_utc, end_utc) on the plan's assignments, most
+    reports first."""
+    q = (
+        select(Organisation.id, Organisation.name, Report.created_at, Person.name)
+        .select_from(Report)
+        .join(Assignment, Assignment.id == Report.assignment_id)
+        .join(Item, Item.id == Assignment.item_id)
+        .join(Organisation, Organisation.id == Assignment.organisation_id)
+        .outerjoin(Person, Person.id == Report.person_id)
+        .where(Item.plan_id == plan.id, Report.created_at >= start_utc, Report.created_at < end_utc)
+    )
+    if org_ids is not None:
+        q = q.where(Assignment.organisation_id.in_(org_ids))
+    units: dict[int, tuple[str, list[dt.datetime], list[str]]] = {}
+    for org_id, org_name, at, person in session.execute(q):
+        name, times, people = units.setdefault(org_id, (org_name, [], []))
+        times.append(at)
+        if person and person not in people:
+            people.append(person)
+    out = [
+        UnitReports(org_id, name, len(times), tuple(people), max(times))
+        for org_id, (name, times, people) in units.items()
+    ]
+    return sorted(out, key=lambda r: (-r.count, r.org_id))

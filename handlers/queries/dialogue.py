@@ -15,7 +15,7 @@ Follow-up states (`QueryState`, soft states of the dialogue kernel; conversation
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.messages import Choice, Reply
 from db.models import Plan
-from db.repositories import plans, progress, queries
+from db.repositories import orgs, plans, progress, queries
 from handlers import checkin, kernel, texts, vocabulary
 from handlers.context import Context, Replies
-from handlers.queries import absence, access, lists, overview, paging
+from handlers.queries import absence, access, attention, counts, lists, overview, paging, reporting
 from handlers.queries.paging import Answer, Page
 from handlers.queries.unknown import unknown_reply
 from handlers.understanding import nlu as nlu_mod
-from handlers.understanding.nlu import NLU, Candidate, Understanding
+from handlers.understanding.nlu import NLU, Candidate, Lexicon, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,27 @@ class QueryState(StrEnum):
 
 # What a question typed mid-dialogue asks for; the last two list the sender's own or everyone's open items.
 QUESTION_INTENTS = frozenset(
-    {nlu_mod.PROGRESS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.INVESTMENT, nlu_mod.MY_TASKS, nlu_mod.ON_LEAVE}
+    {
+        nlu_mod.PROGRESS,
+        nlu_mod.OVERDUE,
+        nlu_mod.UNREPORTED,
+        nlu_mod.INVESTMENT,
+        nlu_mod.MY_TASKS,
+        nlu_mod.ON_LEAVE,
+        nlu_mod.DUE,
+        nlu_mod.COUNT,
+        nlu_mod.LAGGING,
+        nlu_mod.BLOCKED_LIST,
+        nlu_mod.PROBLEMS,
+        nlu_mod.UNMET,
+        nlu_mod.REPORTED,
+        nlu_mod.RANKING,
+        nlu_mod.MY_UNREPORTED,
+        nlu_mod.REVIEW_QUEUE,
+        nlu_mod.RETURNED,
+    }
 )
-OWN_LIST_INTENTS = frozenset({nlu_mod.MY_TASKS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED})
+OWN_LIST_INTENTS = frozenset({nlu_mod.MY_TASKS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.MY_UNREPORTED})
 
 
 # ---- set-up -----------------------------------------------------------------------------------------------------
@@ -79,7 +97,16 @@ def _nlu(ctx: Context, plan: Plan | None) -> NLU:
 
 def understand(ctx: Context, text: str) -> Understanding:
     """What `text` asks, with the understanding of the active plan."""
-    return _nlu(ctx, plans.active_plan(ctx.session)).understand(text)
+    return _understand(ctx, _nlu(ctx, plans.active_plan(ctx.session)), text)
+
+
+def _understand(ctx: Context, nlu: NLU, text: str) -> Understanding:
+    """`text` understood on the clock's day and, for an official, within his own units' items first."""
+    own_orgs: list[int] | None = None
+    own = access.own_org(ctx)
+    if own is not None and not access.sees_all(ctx):
+        own_orgs = orgs.descendants(ctx.session, [own])
+    return nlu.understand(text, today=ctx.clock.today(), own_orgs=own_orgs)
 
 
 def answer(ctx: Context, text: str, allow_report: bool) -> Replies:
@@ -90,7 +117,7 @@ def answer(ctx: Context, text: str, allow_report: bool) -> Replies:
         return [Reply(texts.Q_NO_MORE)]  # "更多" after the last page, or with nothing paged
     plan = plans.active_plan(ctx.session)
     nlu = _nlu(ctx, plan)
-    u = nlu.understand(text)
+    u = _understand(ctx, nlu, text)
     return respond(ctx, nlu, plan, u, allow_report)
 
 
@@ -149,6 +176,9 @@ def respond(ctx: Context, nlu: NLU, plan: Plan | None, u: Understanding, allow_r
         if own is None:
             return [Reply(texts.Q_NO_ORG)]
         return _shown(ctx, overview.org_progress(ctx, lex, plan, own))
+    answer_of = ANSWERS.get(u.intent)
+    if answer_of is not None:
+        return _shown(ctx, answer_of(ctx, lex, plan, u))
     if u.intent == nlu_mod.UNREPORTED:
         return _shown(ctx, lists.unreported(ctx, lex, plan, u))
     if u.intent == nlu_mod.OVERDUE:
@@ -156,6 +186,22 @@ def respond(ctx: Context, nlu: NLU, plan: Plan | None, u: Understanding, allow_r
     if u.intent == nlu_mod.INVESTMENT:
         return _shown(ctx, lists.investment(ctx, lex, plan, u))
     return _shown(ctx, overview.progress_answer(ctx, lex, plan, u))
+
+
+# The answers of the questions of a plan under way (issue 15), by intent.
+ANSWERS: dict[str, Callable[[Context, Lexicon, Plan, Understanding], Answer]] = {
+    nlu_mod.DUE: attention.due,
+    nlu_mod.LAGGING: attention.lagging,
+    nlu_mod.BLOCKED_LIST: attention.blocked,
+    nlu_mod.PROBLEMS: attention.problems,
+    nlu_mod.UNMET: attention.unmet,
+    nlu_mod.REPORTED: reporting.reported,
+    nlu_mod.REVIEW_QUEUE: reporting.review_queue,
+    nlu_mod.RETURNED: reporting.returned,
+    nlu_mod.MY_UNREPORTED: reporting.my_unreported,
+    nlu_mod.COUNT: counts.count,
+    nlu_mod.RANKING: counts.ranking,
+}
 
 
 # ---- pages ------------------------------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ whole city) with one line per organisation, worst first. A question about an ite
 from __future__ import annotations
 
 from core.messages import Reply
-from db.models import Plan
+from db.models import INDICATOR, PROJECT, REPORTABLE_KINDS, Plan
 from db.repositories import orgs, progress
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context, Replies
-from handlers.queries import access, items, lines
+from handlers.queries import access, items, lines, lists
 from handlers.queries.paging import PAGE_LINES, Answer, Page
 from handlers.understanding.nlu import Lexicon, Understanding
 
@@ -23,21 +23,27 @@ def progress_answer(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) ->
     org_ids, refusal = access.scope(ctx, lex, u)
     if refusal is not None:
         return [refusal]
+    # "墨脱有哪些项目", "我们县的指标": one kind of item only
+    kinds = (u.kind,) if u.kind in (PROJECT, INDICATOR) else REPORTABLE_KINDS
+    if org_ids is None and u.kind == PROJECT:
+        return lists.investment(ctx, lex, plan, u)  # the city's projects: each with its investment
     if org_ids is None:
-        return summary(ctx, lex, plan, texts.Q_WHOLE_CITY, None)
+        return summary(ctx, lex, plan, texts.Q_WHOLE_CITY, None, kinds)
     if len(org_ids) == 1:
-        return org_progress(ctx, lex, plan, org_ids[0])
+        return org_progress(ctx, lex, plan, org_ids[0], kinds)
     if u.group or len(org_ids) > 3:
-        return summary(ctx, lex, plan, u.group or "、".join(lex.org_label(o) for o in org_ids), org_ids)
+        return summary(ctx, lex, plan, u.group or "、".join(lex.org_label(o) for o in org_ids), org_ids, kinds)
     replies: Replies = []
     for oid in org_ids:
-        replies.append(org_progress_short(ctx, lex, plan, oid))
+        replies.append(org_progress_short(ctx, lex, plan, oid, kinds))
     return replies
 
 
-def _org_lines(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> tuple[str, list[str]] | None:
-    """The header and the lines of one organisation's answer; None when it has no tasks."""
-    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=[org_id])
+def _org_lines(
+    ctx: Context, lex: Lexicon, plan: Plan, org_id: int, kinds: tuple[str, ...] = REPORTABLE_KINDS
+) -> tuple[str, list[str]] | None:
+    """The header and the lines of one organisation's answer; None when it has no tasks (of those kinds)."""
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=[org_id], kinds=kinds)
     if not views:
         return None
     c = progress.count(views)
@@ -62,19 +68,23 @@ def _org_lines(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> tuple[str
     ]
 
 
-def org_progress(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> Answer:
-    """One organisation's assignments, most urgent first, paged."""
+def org_progress(
+    ctx: Context, lex: Lexicon, plan: Plan, org_id: int, kinds: tuple[str, ...] = REPORTABLE_KINDS
+) -> Answer:
+    """One organisation's assignments (of some kinds), most urgent first, paged."""
     name = lex.org_name(org_id)
-    found = _org_lines(ctx, lex, plan, org_id)
+    found = _org_lines(ctx, lex, plan, org_id, kinds)
     if found is None:
         return [Reply(texts.Q_NO_TASKS.format(name=name))]
     head, rows = found
     return Page(texts.Q_TITLE.format(name=name), head, rows)
 
 
-def org_progress_short(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> Reply:
+def org_progress_short(
+    ctx: Context, lex: Lexicon, plan: Plan, org_id: int, kinds: tuple[str, ...] = REPORTABLE_KINDS
+) -> Reply:
     """One organisation's assignments cut to one page (several organisations in one answer)."""
-    found = _org_lines(ctx, lex, plan, org_id)
+    found = _org_lines(ctx, lex, plan, org_id, kinds)
     if found is None:
         return Reply(texts.Q_NO_TASKS.format(name=lex.org_name(org_id)))
     head, rows = found
@@ -84,10 +94,17 @@ def org_progress_short(ctx: Context, lex: Lexicon, plan: Plan, org_id: int) -> R
     return Reply("\n".join([head, *shown]) + tail)
 
 
-def summary(ctx: Context, lex: Lexicon, plan: Plan, title: str, org_ids: list[int] | None) -> Page:
+def summary(
+    ctx: Context,
+    lex: Lexicon,
+    plan: Plan,
+    title: str,
+    org_ids: list[int] | None,
+    kinds: tuple[str, ...] = REPORTABLE_KINDS,
+) -> Page:
     """Several organisations (None: all): the totals, then one line per organisation ranked by completion (the
     mean completion of its items, unreported counted 0), then fewer overdue."""
-    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids)
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=kinds)
     by_org: dict[int, list[AssignmentView]] = {}
     up = orgs.roll_up(ctx.session, org_ids)  # a unit below another is counted in its parent's line
     for v in views:

@@ -8,15 +8,27 @@ numbered choices.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 
-from db.models import INDICATOR, PROJECT, TASK
+from db.models import BLOCKED, EVENT, INDICATOR, PROJECT, TASK
 from handlers import vocabulary
+from handlers.understanding import cues
 from handlers.understanding.lexicon import ITEM, ORG, W_ITEM_NAME, Lexicon
-from handlers.understanding.names import NUMBERED_RE, OrgMention, Span, children_win, container, numbered_item
+from handlers.understanding.names import (
+    NUMBERED_RE,
+    OrgMention,
+    Span,
+    children_win,
+    container,
+    numbered_item,
+)
+from handlers.understanding.numbers import parse_percent
 from handlers.understanding.report import report_figures, report_quantity
 from handlers.understanding.result import MAX_CHOICES, Candidate, Understanding
+from handlers.understanding.windows import find_window
 
 # Intents
 PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_LEAVE = (
@@ -30,11 +42,55 @@ PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_L
     "unknown",
     "on_leave",
 )
-INTENTS = (PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_LEAVE)
+# The questions of a plan under way: items due in a window, counts, the lists that need action, 催办.
+DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE = (
+    "due",
+    "count",
+    "lagging",
+    "blocked",
+    "problems",
+    "unmet",
+    "reported",
+    "ranking",
+    "urge",
+)
+MY_UNREPORTED, REVIEW_QUEUE, RETURNED = "my_unreported", "review_queue", "returned"
+INTENTS = (
+    PROGRESS,
+    OVERDUE,
+    UNREPORTED,
+    INVESTMENT,
+    MY_TASKS,
+    HELP,
+    REPORT,
+    UNKNOWN,
+    ON_LEAVE,
+    DUE,
+    COUNT,
+    LAGGING,
+    BLOCKED_LIST,
+    PROBLEMS,
+    UNMET,
+    REPORTED,
+    RANKING,
+    URGE,
+    MY_UNREPORTED,
+    REVIEW_QUEUE,
+    RETURNED,
+)
+# Intents about people, reports or whole lists: an item's name in them is a word, not the subject.
+ITEMLESS = frozenset({COUNT, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED, UNREPORTED, HELP, UNKNOWN})
+ITEMLESS |= {ON_LEAVE, REPORT}
+# Lists of units, which "哪些县" / "哪些部门" narrow to the counties / the departments.
+UNIT_LISTS = frozenset({UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE})
+# Lists of items that one item's name narrows to that item.
+LISTS = frozenset({DUE, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, OVERDUE})
+UNCHANGED = "unchanged"  # a report's status: nothing changed since the last version (无变化)
 
 # How items named are scored
 KIND_BONUS, CONTEXT_BONUS, ASSIGNEE_BONUS = 3.0, 3.0, 1.5
 TIE_MARGIN = 0.75
+CHOICE_OWNERS = 2  # a choice names at most this many of its item's units
 VERBATIM_BONUS = 4.0
 MIN_ITEM_SCORE = 0.5
 
@@ -42,8 +98,7 @@ _QUESTION_MARK = re.compile(r"[?？]")
 UNREPORTED_RE = re.compile(
     r"(没|未|没有|尚未|还没|还未|不)(有)?(按时)?(汇报|报送|上报|填报|报进度|报进展|报|交|提交|反馈)"
     r"|(汇报|报送|上报|填报|报|交)(了)?(吗|没|没有|了没)"
-    r"|有没有(汇报|报送|上报|填报|报)|谁.{0,4}(汇报|报送|填报|上报)"
-    r"|(汇报|报送|填报|上报)(情况|率)|(哪些|哪个|几个)(单位|部门|县)?(已经?)?(汇报|报送|填报|上报)"
+    r"|有没有(汇报|报送|上报|填报|报)|(汇报|报送|填报|上报)(情况|率)"
 )
 OVERDUE_RE = re.compile(
     r"逾期|超期|延期|过期|拖期|超时|误期|拖延|拖了|超过(了)?(截止|期限|时限)|过了(截止|期限|时限)"
@@ -66,12 +121,20 @@ QUESTION_RE = re.compile(
 OWN_RE = re.compile(
     r"本单位|我单位|我们单位|本局|我局|我们局|本县|我县|我们县|我区|本区|我们区|我办|本办|我们办|我的|我们的|咱们的|咱的|我们有|我有"
 )
-MY_TASKS_RE = re.compile(r"^(我|我们|咱|咱们)(单位|局|县|区|办)?(的)?(任务|工作|事|事情|进度|进展|情况)")
+MY_TASKS_RE = re.compile(
+    r"^(我|我们|咱|咱们|俺|本人)(这边|这里|这儿)?(单位|局|县|区|办)?(的)?(任务|工作|事|事情|进度|进展|情况|活)"
+    r"|^(我|我们|咱|咱们|俺|本人)(这边|这里|这儿)?(单位|局|县|区|办)?(该|要|得|需要)?(负责|分管|承担|牵头|手上|手头|名下|做|干)"
+)
 ALL_RE = re.compile(
     r"全市|全林芝|林芝市整体|总体|整体|全部单位|全部任务|所有单位|所有任务|全局|汇总|总的|全盘|各单位|总进度|全部进度|全部情况"
     # 林芝市 (林芝) alone is the whole city, not 米林市 mistyped; left in the masked text only when no unit's
     # name (林芝市巴宜区, 林芝市水利局, 林芝县 = 巴宜区's former name) took it.
     r"|林芝市|林芝"
+)
+# A question that lists ("哪些", "清单", "…的任务"): with a cue such as 受阻 it asks, it does not report.
+LIST_ASK_RE = re.compile(
+    r"哪些|哪个|哪几|什么|啥|清单|列表|名单|有没有|有无|多少|几个|几项|几条|统计|汇总|看看|看一下|查一下|列出|列一下|给我"
+    r"|是不是|的没$|的吗$|没有$|的(任务|项目|工程|事项|工作|事情|指标|单位|县|部门|活动|报告|汇报)?$|情况$"
 )
 PROJECT_HINT = re.compile(r"项目|工程")
 INDICATOR_HINT = re.compile(r"指标|达标|目标值|达到目标")
@@ -86,6 +149,9 @@ def interpret(
     spans: list[Span],
     unknown: list[str],
     numbered: list[re.Match[str]] | None = None,
+    today: dt.date | None = None,
+    own_orgs: frozenset[int] | None = None,
+    cue_masked: str | None = None,
 ) -> Understanding:
     """What a message asks for, once its names are found.
 
@@ -97,7 +163,16 @@ def interpret(
         spans: the names found.
         unknown: the leftover words that matched nothing.
         numbered: the plan numbers in `t` (None: look for them here).
+        today: the day relative words ("本月", "下周") count from; None: no time window is read.
+        own_orgs: an official's own units: an item's name means one of theirs, never another unit's.
+        cue_masked: `t` with only sure names masked (`names.sure_name`), where cue words are read; None: `masked`.
     """
+    window = find_window(t, today) if today is not None else None
+    cues_in = cue_masked if cue_masked is not None else masked
+    if window is not None:
+        # the window's words are not cues ("本周" is no report, "7月" no number of a list line)
+        masked = _blank(masked, window.begin, window.stop)
+        cues_in = _blank(cues_in, window.begin, window.stop)
     org_mentions, group, group_members, item_scores = _mentions(lex, spans)
     _score_numbered(lex, numbered if numbered is not None else NUMBERED_RE.finditer(t), item_scores)
     own = bool(OWN_RE.search(masked)) and not org_mentions
@@ -105,22 +180,52 @@ def interpret(
     org_ids, ambiguous = _organisations(lex, t, org_mentions)
     investment_q = bool(INVESTMENT_RE.search(masked))
     ranked = _rank_items(lex, t, masked, item_scores, org_ids, org_mentions, investment_q) if item_scores else []
-    percent, status, amount = report_figures(t)
-    quantity = report_quantity(t) if percent is None else None
+    line = _list_line(masked) if window is None else None
+    if line is not None:
+        item_number, percent, status = line
+        amount, quantity = None, None
+    else:
+        item_number = None
+        percent, status, amount = report_figures(t)
+        quantity = report_quantity(t) if percent is None else None
+        if status is None and percent is None and (_no_change(masked) or cues.NO_CHANGE_RE.search(cues_in)):
+            status = UNCHANGED
+    sure = _sure_items(spans, cues_in, numbered if numbered is not None else NUMBERED_RE.finditer(t), lex)
     intent = _intent(
         raw,
         masked,
+        cues_in,
         report_signal=percent is not None or status is not None or amount is not None or quantity is not None,
         investment_q=investment_q,
         own=own,
         scope_all=scope_all,
         named=bool(org_ids or group or ambiguous),
         ranked=bool(ranked),
+        sure_item=any(k in sure for k, _ in ranked),
+        status_only=status is not None and percent is None and amount is None and quantity is None,
         unknown=bool(unknown),
+        window=window is not None,
+        list_line=line is not None,
     )
+    if intent == REPORT and status == UNCHANGED and line is None and cues.ALL_ITEMS_RE.search(cues_in):
+        scope_all = True
+    if own_orgs is not None and ranked:
+        # an official's words name his own items: another unit's are neither picked nor offered
+        ranked = [(k, v) for k, v in ranked if own_orgs & lex.item_assignees.get(k, frozenset())]
+        ambiguous = [c for c in ambiguous if c.kind == ORG]
+    if intent in UNIT_LISTS and group is None and not org_ids and not ambiguous:
+        # "哪些县还没报进度": the counties, not every unit
+        sort = lex.county_group if cues.COUNTIES_RE.search(cues_in) else None
+        sort = sort or (lex.dept_group if cues.DEPARTMENTS_RE.search(cues_in) else None)
+        if sort is not None and sort in lex.groups:
+            group, group_members = sort, lex.groups[sort].member_ids
+    if intent in LISTS and ranked:
+        # a list question names an item only by its name ("监测中心受阻原因"), not by a word that one of the
+        # items' keywords happens to be ("6月底前要交的材料")
+        ranked = [(k, v) for k, v in ranked if k in sure]
     item_id: int | None = None
-    if ranked and not ambiguous and intent not in (REPORT, UNREPORTED):
-        item_id, ambiguous = _pick_item(lex, ranked, org_ids)
+    if ranked and not ambiguous and intent not in ITEMLESS:
+        item_id, ambiguous = _pick_item(lex, ranked, org_ids, label_orgs=own_orgs is None)
     return _settle(
         lex,
         Understanding(
@@ -128,7 +233,7 @@ def interpret(
             intent=intent,
             group=group,
             scope_all=scope_all,
-            own=own,
+            own=own or (intent == MY_UNREPORTED),
             item_id=item_id,
             item_ids=tuple(k for k, _ in ranked),
             item_scores=tuple(ranked),
@@ -138,11 +243,61 @@ def interpret(
             quantity=quantity[0] if quantity else None,
             quantity_unit=quantity[1] if quantity else None,
             unknown_words=tuple(unknown),
+            kind=cues.kind_of(cues_in),
+            window_start=window.start if window else None,
+            window_end=window.end if window else None,
+            window_before=window.before if window else False,
+            count=bool(cues.COUNT_RE.search(cues_in)) and not cues.NOT_A_COUNT_RE.search(cues_in),
+            reason=bool(cues.REASON_RE.search(cues_in)),
+            item_number=item_number,
         ),
         org_ids,
         group_members,
         ambiguous,
     )
+
+
+def _sure_items(spans: list[Span], cue_masked: str, numbered: Iterable[re.Match[str]], lex: Lexicon) -> set[int]:
+    """The items named by a sure name (masked in `cue_masked`: not a guess at a mistyped name, not a keyword)
+    or by their plan number."""
+    sure = {k for sp in spans if cue_masked[sp.start : sp.start + 1] == "＃" for k, _ in sp.meaning.items}
+    sure |= {k for nm in numbered if (k := numbered_item(lex, nm)) is not None}
+    return sure
+
+
+def _blank(text: str, begin: int, stop: int) -> str:
+    return text[:begin] + "□" * (stop - begin) + text[stop:]
+
+
+def _no_change(masked: str) -> bool:
+    return bool(vocabulary.NO_CHANGE_RE.match(masked) or vocabulary.ALL_NO_CHANGE_RE.match(masked))
+
+
+def _list_line(masked: str) -> tuple[int, Decimal | None, str | None] | None:
+    """A line of the check-in list ("3 推进中 60", "5 完成", "7 受阻 资金未到位", "2 无变化"): (the item's number,
+    percent, status); None when the text is not one."""
+    m = cues.LIST_LINE_RE.match(masked)
+    if m is None:
+        return None
+    number = int(m.group(1) or m.group(3))
+    rest = (m.group(2) or m.group(4) or "").strip("、")
+    if not rest or number == 0:
+        return None
+    if _no_change(rest):
+        return number, None, UNCHANGED
+    head, _, tail = rest.partition("、")
+    status = vocabulary.parse_status(head)
+    if status is None:
+        status = vocabulary.stated_status(head) if len(head) <= 4 else None
+    if status is None:
+        percent = parse_percent(rest)
+        return (number, percent, None) if percent is not None and 0 <= percent <= 100 else None
+    if status == BLOCKED or not tail:
+        return number, None, status  # a blocked line's tail is its reason
+    percent = parse_percent(tail)
+    if percent is None or not 0 <= percent <= 100:
+        return None
+    return number, percent, status
 
 
 def _mentions(
@@ -243,6 +398,7 @@ def _rank_items(
 def _intent(
     raw: str,
     masked: str,
+    cue: str,
     *,
     report_signal: bool,
     investment_q: bool,
@@ -251,38 +407,102 @@ def _intent(
     named: bool,
     ranked: bool,
     unknown: bool,
+    status_only: bool = False,
+    sure_item: bool = False,
+    window: bool = False,
+    list_line: bool = False,
 ) -> str:
     """The intent, from the patterns on the masked message and what it names.
+
+    The order is the rule: actions and people first (催办, 请假, 帮助), then the review's lists, the asker's own
+    unreported items, who has or has not reported, the filters (逾期, 滞后, 受阻, 困难, 未达标), rankings,
+    deadlines in a window, counts; a report only when nothing is asked; then investment, the asker's own tasks
+    and progress.
 
     Args:
         report_signal: a percentage, status or amount is stated.
         named: an organisation or group is named, or a name is ambiguous.
         ranked: an item is named.
+        status_only: what is stated is a status alone (no percentage, amount or quantity).
+        sure_item: an item is named by its name or plan number (not only by a keyword or a guess).
         unknown: words were left that match nothing.
+        window: a time window is stated.
+        list_line: the message is a line of the check-in list ("3 推进中 60").
+        cue: the message where the cue words are read (only sure names masked).
     """
+    if list_line:
+        return REPORT
     has_entity = named or ranked
-    if ON_LEAVE_RE.search(masked) and not report_signal:
+    kind_word = cues.kind_of(cue) is not None
+    asks = bool(QUESTION_RE.search(masked) or _QUESTION_MARK.search(raw) or cues.WHAT_RE.search(cue))
+    lists = asks or bool(LIST_ASK_RE.search(masked))
+    if cues.URGE_RE.search(cue) and not (report_signal and not lists):
+        return URGE
+    if (ON_LEAVE_RE.search(masked) or cues.LEAVE_RE.search(cue)) and not report_signal:
         return ON_LEAVE
     if vocabulary.ASKS_FOR_HELP_RE.search(masked) and not has_entity:
         return HELP
-    if UNREPORTED_RE.search(masked) and not report_signal:
+    if cues.HOW_TO_RE.search(cue) and not (named or sure_item):
+        return HELP
+    if cues.REVIEW_QUEUE_RE.search(cue):
+        return REVIEW_QUEUE
+    if cues.RETURNED_RE.search(cue) and (lists or not report_signal):
+        return RETURNED
+    own_start = own or bool(cues.OWN_START_RE.search(cue))
+    if own_start and not named and cues.MY_UNREPORTED_RE.search(cue) and not report_signal:
+        return MY_UNREPORTED
+    if UNREPORTED_RE.search(masked) and (lists or not report_signal):
         return UNREPORTED
+    if cues.REPORTED_RE.search(cue) and (lists or not report_signal):
+        return REPORTED
     if OVERDUE_RE.search(masked):
         return OVERDUE
+    if cues.LAGGING_RE.search(cue) and (lists or not report_signal):
+        return LAGGING
+    if cues.BLOCKED_RE.search(cue) and (lists or not report_signal or (status_only and (named or kind_word))):
+        # "受阻 察隅县", "旅发局受阻事项": a blocked unit's or kind's list; "资金没到位卡住了" reports
+        return BLOCKED_LIST
+    if cues.UNMET_RE.search(cue) and (lists or not report_signal):
+        return UNMET
+    if cues.PROBLEMS_RE.search(cue) and (lists or not report_signal):
+        return PROBLEMS
+    if cues.RANKING_RE.search(cue):
+        return RANKING
+    if cues.DUE_SOON_RE.search(cue) or (window and (cues.DUE_RE.search(cue) or (lists and not sure_item))):
+        return DUE
+    if cues.DUE_RE.search(cue) and lists and not report_signal and not sure_item:
+        return DUE
+    kind = cues.kind_of(cue)
+    if (
+        kind in cues.COUNTABLE
+        and cues.COUNT_RE.search(cue)
+        and not cues.NOT_A_COUNT_RE.search(cue)
+        and not investment_q
+    ):
+        return COUNT
+    if _no_change(masked) or (cues.NO_CHANGE_RE.search(cue) and not asks):
+        return REPORT
     if report_signal and not (QUESTION_RE.search(masked) or _QUESTION_MARK.search(raw)):
         return REPORT
     if investment_q:
         return INVESTMENT
     if (MY_TASKS_RE.search(masked) or own) and not named:
+        if kind in (PROJECT, INDICATOR, EVENT):
+            return PROGRESS  # "我们县有哪些项目": the own unit's projects
         return MY_TASKS if not ranked else PROGRESS
     if has_entity or scope_all or (PROGRESS_RE.search(masked) and not unknown):
         # "进度怎么样" is the whole city; "今天天气怎么样" is not a question about the plan
         return PROGRESS
+    if kind in (PROJECT, INDICATOR, EVENT) and lists:
+        return PROGRESS  # "有哪些项目"
     return UNKNOWN
 
 
-def _pick_item(lex: Lexicon, ranked: list[tuple[int, float]], org_ids: list[int]) -> tuple[int | None, list[Candidate]]:
-    """The one item meant, or the candidates when several score alike."""
+def _pick_item(
+    lex: Lexicon, ranked: list[tuple[int, float]], org_ids: list[int], label_orgs: bool = True
+) -> tuple[int | None, list[Candidate]]:
+    """The one item meant, or the candidates when several score alike (labelled with whose each is, unless
+    `label_orgs` is False: an official's choices are all his own)."""
     top = ranked[0][1]
     tied = [k for k, v in ranked if v >= top - TIE_MARGIN]
     if len(tied) > 1 and org_ids:
@@ -294,7 +514,18 @@ def _pick_item(lex: Lexicon, ranked: list[tuple[int, float]], org_ids: list[int]
         tied = own_items or tied
     if len(tied) == 1:
         return tied[0], []
-    return None, [Candidate(ITEM, k, lex.item_label(k)) for k in tied[:MAX_CHOICES]]
+    return None, [Candidate(ITEM, k, _choice_label(lex, k, label_orgs)) for k in tied[:MAX_CHOICES]]
+
+
+def _choice_label(lex: Lexicon, item_id: int, label_orgs: bool) -> str:
+    """An item offered as a choice: its label, and whose it is when that tells the choices apart."""
+    label = lex.item_label(item_id)
+    owners = sorted(lex.item_assignees.get(item_id, frozenset()))
+    if not label_orgs or not owners:
+        return label
+    names = [lex.org_label(o) for o in owners[:CHOICE_OWNERS]]
+    more = len(owners) - len(names)
+    return label + "（" + "、".join(names) + (f"等{len(owners)}个单位" if more > 0 else "") + "）"
 
 
 def _settle(
@@ -324,12 +555,12 @@ def _settle(
     if intent == INVESTMENT and item_kind not in (None, PROJECT):
         item_id = item_kind = None
         indicator = None
-    if intent in (REPORT, UNREPORTED, HELP, UNKNOWN, ON_LEAVE):
-        # a report names its task among the sender's own; the plan numbers do not apply
+    if intent in ITEMLESS:
+        # a report names its task among the sender's own; a count, a list of reports or people, a 催办 are not
+        # about one item: the plan numbers do not apply
         project = indicator = None
-        if intent == REPORT:
-            item_id = item_kind = None
-            ambiguous = [c for c in ambiguous if c.kind == ORG]
+        item_id = item_kind = None
+        ambiguous = [c for c in ambiguous if c.kind == ORG]
     u.intent, u.item_id, u.item_kind, u.project, u.indicator = intent, item_id, item_kind, project, indicator
     u.org_ids = tuple(org_ids)
     u.org_names = tuple(lex.org_name(o) for o in org_ids)
@@ -338,4 +569,5 @@ def _settle(
     if intent != REPORT:
         u.percent = u.status = u.amount = u.quantity = None
         u.quantity_unit = None
+        u.item_number = None
     return u

@@ -121,6 +121,8 @@ class Lexicon:
     prefixes: set[str] = field(default_factory=set)
     orgs: dict[int, OrgEntry] = field(default_factory=dict)
     groups: dict[str, GroupEntry] = field(default_factory=dict)
+    county_group: str | None = None  # the group of every county (各县区), when the plan has counties
+    dept_group: str | None = None  # the group of every city department (市直成员单位 or 市直各单位)
     items: dict[int, ItemEntry] = field(default_factory=dict)
     projects: dict[int, int] = field(default_factory=dict)  # plan number → item id
     indicators: dict[int, int] = field(default_factory=dict)
@@ -227,6 +229,10 @@ class Lexicon:
             if same is None:
                 same = GroupEntry(name=default_name, aliases=(), member_ids=members)
                 all_groups.append(same)
+            if members is counties:
+                self.county_group = same.name
+            else:
+                self.dept_group = same.name
             all_groups.append(GroupEntry(name=same.name, aliases=tuple(words), member_ids=same.member_ids))
         for g in all_groups:
             self.groups.setdefault(g.name, g)

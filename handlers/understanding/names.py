@@ -22,6 +22,7 @@ from handlers.understanding.lexicon import (
     STOP,
     W_GROUP,
     W_ITEM_SHORT,
+    W_KEYWORD,
     W_NAME,
     Lexicon,
     Meaning,
@@ -196,6 +197,12 @@ def fuzzy_spans(
                     unknown.append(tk)
                 i += 1
     return out
+
+
+def sure_name(span: Span) -> bool:
+    """A unit's or group's name, or an item's name (not only one of its keywords)."""
+    m = span.meaning
+    return bool(m.org_ids or m.group or any(w > W_KEYWORD for _, w in m.items))
 
 
 def mask(t: str, spans: list[Span]) -> str:

@@ -7,22 +7,37 @@ re-exports what callers of the layer use, so that they need not know which modul
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from db.models import INDICATOR, PROJECT
 from db.repositories.queries import Vocabulary
 from handlers.understanding.intents import (
+    BLOCKED_LIST,
+    COUNT,
+    DUE,
     HELP,
     INTENTS,
     INVESTMENT,
+    LAGGING,
     MY_TASKS,
+    MY_UNREPORTED,
     ON_LEAVE,
     OVERDUE,
+    PROBLEMS,
     PROGRESS,
+    RANKING,
     REPORT,
+    REPORTED,
+    RETURNED,
+    REVIEW_QUEUE,
+    UNCHANGED,
     UNKNOWN,
+    UNMET,
     UNREPORTED,
+    URGE,
     interpret,
 )
 from handlers.understanding.lexicon import GROUP, ITEM, ORG, Lexicon
@@ -33,6 +48,7 @@ from handlers.understanding.names import (
     fuzzy_spans,
     mask,
     match_names,
+    sure_name,
 )
 from handlers.understanding.report import rank_for_report
 from handlers.understanding.result import MAX_CHOICES, Candidate, Understanding
@@ -40,6 +56,19 @@ from handlers.understanding.segmentation import add_user_words, tokenizer
 from handlers.understanding.text import normalize_for_matching
 
 __all__ = [
+    "BLOCKED_LIST",
+    "COUNT",
+    "DUE",
+    "LAGGING",
+    "MY_UNREPORTED",
+    "PROBLEMS",
+    "RANKING",
+    "REPORTED",
+    "RETURNED",
+    "REVIEW_QUEUE",
+    "UNCHANGED",
+    "UNMET",
+    "URGE",
     "GROUP",
     "HELP",
     "INTENTS",
@@ -97,8 +126,16 @@ class NLU:
         add_user_words(lex.user_words)
         self._lexicon = lex  # one assignment: readers see the old or the new lexicon, never half of one
 
-    def understand(self, text: str) -> Understanding:
-        """What `text` asks for: normalised and segmented once, names found, then interpreted."""
+    def understand(
+        self, text: str, today: dt.date | None = None, own_orgs: Iterable[int] | None = None
+    ) -> Understanding:
+        """What `text` asks for: normalised and segmented once, names found, then interpreted.
+
+        Args:
+            text: the message.
+            today: the day time words count from ("本月", "下周"); None: time windows are not read.
+            own_orgs: an official's own units (with those below them): an item's name then means one of theirs.
+        """
         lex = self._lexicon
         raw = text or ""
         t = normalize_for_matching(raw)
@@ -110,8 +147,12 @@ class NLU:
             extend_weak(lex, tokens, spans)
         unknown: list[str] = []
         numbered = list(NUMBERED_RE.finditer(t)) if HAS_NUMBER.search(t) else []
+        # cue words ("审核", "工程项目") are read where only sure names are masked: not a guessed (mistyped)
+        # name, not a keyword of an item
+        cue_masked = mask(t, [sp for sp in spans if sure_name(sp)])
         spans += fuzzy_spans(lex, tokens, spans, unknown, [(m.start(), m.end()) for m in numbered], self._freq)
-        return interpret(lex, raw, t, mask(t, spans), spans, unknown, numbered)
+        own = frozenset(own_orgs) if own_orgs is not None else None
+        return interpret(lex, raw, t, mask(t, spans), spans, unknown, numbered, today, own, cue_masked)
 
 
 def with_choice(u: Understanding, c: Candidate, lex: Lexicon) -> Understanding:

@@ -4,6 +4,7 @@ ambiguous name.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,17 @@ class Understanding:
     quantity_unit: str | None = None
     ambiguous: tuple[Candidate, ...] = ()
     unknown_words: tuple[str, ...] = ()
+    # What a question lists or counts ("项目", "指标", "活动"): task | project | indicator | event | org; None: any.
+    kind: str | None = None
+    # The time window a question states ("本月", "8月底前", "最近三天"), first and last day inclusive.
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    # "…前": the window is a deadline bound (from today, or from the year's start when that day is past).
+    window_before: bool = False
+    count: bool = False  # "多少", "几个": the answer is a number (with the list under it)
+    reason: bool = False  # "原因", "为什么": the answer names the reasons reported
+    # A line of the check-in list typed as a report ("3 推进中 60"): the item's number in the sender's list.
+    item_number: int | None = None
 
     @property
     def org_id(self) -> int | None:
@@ -59,9 +71,9 @@ class Understanding:
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (kept in conversation data while a choice is pending); decimals as strings."""
         data = asdict(self)
-        for k in ("percent", "amount"):
+        for k in ("percent", "amount", "quantity", "window_start", "window_end"):
             if data[k] is not None:
-                data[k] = str(data[k])
+                data[k] = str(data[k]) if not isinstance(data[k], dt.date) else data[k].isoformat()
         return data
 
     @classmethod
@@ -72,6 +84,8 @@ class Understanding:
             d[k] = tuple(d.get(k) or ())
         d["item_scores"] = tuple((int(a), float(b)) for a, b in d.get("item_scores") or ())
         d["ambiguous"] = tuple(Candidate(**c) for c in d.get("ambiguous") or ())
-        for k in ("percent", "amount"):
+        for k in ("percent", "amount", "quantity"):
             d[k] = Decimal(d[k]) if d.get(k) is not None else None
+        for k in ("window_start", "window_end"):
+            d[k] = dt.date.fromisoformat(d[k]) if d.get(k) else None
         return cls(**d)
