@@ -6,7 +6,7 @@ that gave it are (so the caller can mask them before it looks for names), and wh
 
 What is read (today = Monday 2023-07-10; weeks run Monday to Sunday):
 - days: 今天, 明天, 昨天, 前天, 后天; "5月31日", "5月31号", "5.31", "5-31", "2023-05-31"; "6月底" (its last day),
-  月底, 年底; weekdays (周五, 本周五, 下周五: the one day `parse_date` gives); "15号" (this month's);
+  月底, 年底, 下旬 (this month's); weekdays (周五, 本周五, 下周五: the one day `parse_date` gives); "15号" (this month's);
 - periods: 本周/这周/这个星期/这礼拜, 下周, 下下周, 上周, 周末; 本月/这个月/当月, 下个月, 上个月; "7月", "七月份" (of this
   year, even when past); "7月上旬/中旬/下旬", "7月初" (its first ten days), "月中" (this month's 11th–20th); 今年,
   本年度, 全年, "2023年"; 上半年, 下半年; 三季度, 第三季度, 本季度, 下季度;
@@ -44,6 +44,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from handlers.understanding.numbers import month_end, parse_date, shift_month, to_number
 
@@ -52,7 +53,7 @@ _CN = "零〇一二两三四五六七八九十"
 # A count of days, months ...: digits or a Chinese numeral; never preceded by another digit or a decimal point.
 _N = rf"(?<![0-9.{_CN}])(?:[0-9]{{1,4}}|[{_CN}]{{1,4}})"
 # A year: "2023年", "今年", "明年", "去年", "本年度".
-_YEAR = r"(?:(?<![0-9])(?P<y4>[0-9]{4})年|(?P<yw>今|明|去|本)年(?:度)?)"
+_YEAR = r"(?:(?<![0-9])(?P<y4>[0-9]{4})年(?:度)?|(?P<yw>今|明|去|本)年(?:度)?)"
 _MONTH_PART = r"(?P<part>底|末|初|上旬|中旬|下旬|中(?!心|央|学|期|标|小|型|层|部|间|的))"
 _UNITS_AFTER = "万亿千百亩个元吨米人公平倍成月年项户家座所台辆棵株条件%"
 _ORDINAL = r"(?<!第)"
@@ -74,6 +75,8 @@ _RELATIVE_MONTH = re.compile(
     rf"(?:(?P<d>{_N})[日号]|{_MONTH_PART}|(?![亮光饼球薪季]))"
 )
 _BARE_MONTH_PART = re.compile(rf"(?<![0-9{_CN}个岁日年])月{_MONTH_PART}")
+# "下旬" alone: this month's
+_TEN_DAYS = re.compile(r"(?<![月份])(?P<part>上旬|中旬|下旬)")
 # "本周", "这个星期", "这礼拜", "下周", "下下周", "上周", "本周末", "周末"; not "周边", "周年", "周期"
 _WEEK = re.compile(
     r"(?P<rel>下下个?|下个?|本|这个?|上上个?|上个?)(?:周|星期|礼拜)(?P<end>末)?(?![一二三四五六日天1-7边围年岁期长])"
@@ -252,7 +255,7 @@ def _points(t: str, today: dt.date) -> Iterator[_Point]:
     for m in _RELATIVE_MONTH.finditer(t):
         year, month = shift_month(today.year, today.month, _offset(m.group("rel")))
         yield from _month_point(m, year, month)
-    for m in _BARE_MONTH_PART.finditer(t):
+    for m in chain(_BARE_MONTH_PART.finditer(t), _TEN_DAYS.finditer(t)):
         yield from _month_point(m, today.year, today.month)
     for m in _WEEK.finditer(t):
         monday = today - today.weekday() * _DAY + 7 * _offset(m.group("rel")) * _DAY
