@@ -451,7 +451,7 @@ def parse_date(text: str, today: dt.date) -> dt.date | None:
         return _month_date(today, m)
     m = _RELATIVE_MONTH.search(t)
     if m and (m.group(1) or m.group(2)):
-        year, month = _shift_month(today.year, today.month, _month_offset(m.group(1)))
+        year, month = shift_month(today.year, today.month, _month_offset(m.group(1)))
         if m.group(3):
             day = to_number(m.group(3))
             return _date(year, month, int(day)) if day is not None and day == int(day) else None
@@ -469,12 +469,14 @@ def _date(year: int, month: int, day: int) -> dt.date | None:
         return None
 
 
-def _month_end(year: int, month: int) -> dt.date:
+def month_end(year: int, month: int) -> dt.date:
+    """The last day of `month` of `year`."""
     nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
     return nxt - dt.timedelta(days=1)
 
 
-def _shift_month(year: int, month: int, offset: int) -> tuple[int, int]:
+def shift_month(year: int, month: int, offset: int) -> tuple[int, int]:
+    """The (year, month) `offset` months after `month` of `year` (before it when negative)."""
     index = year * 12 + month - 1 + offset
     return index // 12, index % 12 + 1
 
@@ -491,7 +493,7 @@ def _month_part(year: int, month: int, part: str) -> dt.date:
     """A part of a month: 初 (5日), 上旬 (10日), 中/中旬 (15日), 底/末/下旬 (its last day)."""
     if part in _MONTH_PART_DAY:
         return dt.date(year, month, _MONTH_PART_DAY[part])
-    return _month_end(year, month)
+    return month_end(year, month)
 
 
 def _month_date(today: dt.date, m: re.Match[str]) -> dt.date | None:
@@ -510,9 +512,9 @@ def _month_date(today: dt.date, m: re.Match[str]) -> dt.date | None:
         return _date(year, month, int(day)) if day is not None and day == int(day) else None
     if m.group(5):
         return _month_part(year, month, m.group(5))
-    end = _month_end(year, month)
+    end = month_end(year, month)
     if end < today and not explicit_year:
-        end = _month_end(year + 1, month)  # "9月" said in October: next September
+        end = month_end(year + 1, month)  # "9月" said in October: next September
     return end
 
 
@@ -539,8 +541,8 @@ def _after(today: dt.date, count: str, unit: str) -> dt.date | None:
         months = n * (12 if unit == "年" else 1)
         if months != int(months):
             return today + dt.timedelta(days=int(months * 30))  # "半个月": fifteen days
-        year, month = _shift_month(today.year, today.month, int(months))
-        return dt.date(year, month, min(today.day, _month_end(year, month).day))
+        year, month = shift_month(today.year, today.month, int(months))
+        return dt.date(year, month, min(today.day, month_end(year, month).day))
     days = n * (7 if unit in ("周", "星期", "礼拜") else 1)
     return today + dt.timedelta(days=int(days)) if days == int(days) else None
 
@@ -565,9 +567,9 @@ def _quarter_end(today: dt.date, number: str | None, prefix: str | None) -> dt.d
     """The last day of a quarter of this year ("三季度末"), or of this (本季度) or the next (下季度) one."""
     if number:
         quarter = int(number) if number.isdigit() else "一二三四".index(number) + 1
-        return _month_end(today.year, quarter * 3)
-    year, month = _shift_month(today.year, (today.month - 1) // 3 * 3 + 3, _month_offset(prefix) * 3)
-    return _month_end(year, month)
+        return month_end(today.year, quarter * 3)
+    year, month = shift_month(today.year, (today.month - 1) // 3 * 3 + 3, _month_offset(prefix) * 3)
+    return month_end(year, month)
 
 
 def _before_holiday(word: str, today: dt.date) -> dt.date | None:
