@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from core.messages import Reply
-from db.models import BLOCKED, EVENT, INDICATOR, REPORTABLE_KINDS, Plan
+from db.models import BLOCKED, EVENT, INDICATOR, PROJECT, REPORTABLE_KINDS, Plan
 from db.repositories import progress, queries
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
@@ -32,8 +32,9 @@ def window_text(start: dt.date, end: dt.date) -> str:
 
 
 def kinds_of(u: Understanding) -> tuple[str, ...]:
-    """The kinds of item a question is about (all reportable kinds when it names none)."""
-    return (u.kind,) if u.kind in REPORTABLE_KINDS else REPORTABLE_KINDS
+    """The kinds of item a list is about: projects or indicators when it says so; "任务" in a list question
+    ("受阻的任务", "滞后任务清单") means any item, as people say it."""
+    return (u.kind,) if u.kind in (PROJECT, INDICATOR) else REPORTABLE_KINDS
 
 
 def kind_name(u: Understanding) -> str:

@@ -62,7 +62,11 @@ def _city_count(ctx: Context, lex: Lexicon, plan: Plan, kind: str) -> str:
         return texts.Q_COUNT_PROJECTS.format(n=len(found), total=fmt.money(total))
     if kind == INDICATOR:
         by_category = Counter(it.category or "" for it in found)
-        parts = "、".join(texts.Q_COUNT_INDICATOR_PART.format(category=_NUMBERING.sub("", c), n=n) for c, n in by_category.items() if c)
+        parts = "、".join(
+            texts.Q_COUNT_INDICATOR_PART.format(category=_NUMBERING.sub("", c), n=n)
+            for c, n in by_category.items()
+            if c
+        )
         return texts.Q_COUNT_INDICATORS.format(n=len(found), parts=parts or len(found))
     return texts.Q_COUNT_CITY.format(kind=texts.Q_KIND_NAMES[kind], n=len(found))
 

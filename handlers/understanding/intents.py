@@ -16,7 +16,7 @@ from decimal import Decimal
 from db.models import BLOCKED, EVENT, INDICATOR, PROJECT, TASK
 from handlers import vocabulary
 from handlers.understanding import cues
-from handlers.understanding.lexicon import ITEM, ORG, W_ITEM_NAME, Lexicon
+from handlers.understanding.lexicon import ITEM, ORG, W_ITEM_NAME, W_KEYWORD, Lexicon
 from handlers.understanding.names import (
     NUMBERED_RE,
     OrgMention,
@@ -221,8 +221,10 @@ def interpret(
             group, group_members = sort, lex.groups[sort].member_ids
     if intent in LISTS and ranked:
         # a list question names an item only by its name ("监测中心受阻原因"), not by a word that one of the
-        # items' keywords happens to be ("6月底前要交的材料")
-        ranked = [(k, v) for k, v in ranked if k in sure]
+        # items' keywords happens to be ("6月底前要交的材料"); a guessed (partial, mistyped) name only without a
+        # time window (for an official, among his own items only: "两山方案是不是已经过期了")
+        guessed = window is None
+        ranked = [(k, v) for k, v in ranked if k in sure or (guessed and _named_above_keyword(spans, k))]
     item_id: int | None = None
     if ranked and not ambiguous and intent not in ITEMLESS:
         item_id, ambiguous = _pick_item(lex, ranked, org_ids, label_orgs=own_orgs is None)
@@ -263,6 +265,11 @@ def _sure_items(spans: list[Span], cue_masked: str, numbered: Iterable[re.Match[
     sure = {k for sp in spans if cue_masked[sp.start : sp.start + 1] == "＃" for k, _ in sp.meaning.items}
     sure |= {k for nm in numbered if (k := numbered_item(lex, nm)) is not None}
     return sure
+
+
+def _named_above_keyword(spans: list[Span], item_id: int) -> bool:
+    """Whether a span names the item more strongly than one of its keywords would (a partial or mistyped name)."""
+    return any(k == item_id and w > W_KEYWORD for sp in spans for k, w in sp.meaning.items)
 
 
 def _blank(text: str, begin: int, stop: int) -> str:
@@ -468,7 +475,9 @@ def _intent(
         return PROBLEMS
     if cues.RANKING_RE.search(cue):
         return RANKING
-    if cues.DUE_SOON_RE.search(cue) or (window and (cues.DUE_RE.search(cue) or (lists and not sure_item))):
+    if cues.DUE_SOON_RE.search(cue) or (
+        window and (cues.DUE_RE.search(cue) or (lists and not sure_item and (kind_word or cues.WHAT_RE.search(cue))))
+    ):
         return DUE
     if cues.DUE_RE.search(cue) and lists and not report_signal and not sure_item:
         return DUE

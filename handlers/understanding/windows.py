@@ -10,7 +10,8 @@ What is read (today = Monday 2023-07-10; weeks run Monday to Sunday):
 - periods: 本周/这周/这个星期/这礼拜, 下周, 下下周, 上周, 周末; 本月/这个月/当月, 下个月, 上个月; "7月", "七月份" (of this
   year, even when past); "7月上旬/中旬/下旬", "7月初" (its first ten days), "月中" (this month's 11th–20th); 今年,
   本年度, 全年, "2023年"; 上半年, 下半年; 三季度, 第三季度, 本季度, 下季度;
-- deadline bounds, `before`: a day or period followed by 前/之前/以前/截止/为止, or preceded by 截止/截至/到
+- deadline bounds, `before`: a day or period followed by 前/之前/以前/截止/为止 (but "5月31日截止的" is that
+  day: what falls due on it), or preceded by 截止/截至/到
   ("8月底前", "11月20号前", "截至月底", "年内", "国庆前", "10个工作日内"): [today, that day], or [1 January, that
   day] when that day is past. Before a whole month, week, quarter or year ("8月前") the bound is the day before it
   starts; before a day or a part of a month ("8月底前", "7月上旬前") it is that day or part's last day. A whole
@@ -208,6 +209,8 @@ def _around(t: str, p: _Point, points: list[_Point], today: dt.date) -> Iterator
     """The windows a point makes with the words around it: a deadline, after, since, within, a range."""
     rest = t[p.stop :]
     m = _BEFORE_SUFFIX.match(rest)
+    if m and m.group() in ("截止", "截至", "止") and rest[m.end() : m.end() + 1] == "的":
+        m = None  # "5月31日截止的任务": due that day, not by it
     if m:
         by_start = p.whole and m.group() in ("之前", "以前", "前")
         yield _bound(p.start - _DAY if by_start else p.end, p.begin, p.stop + m.end(), today)
