@@ -30,7 +30,8 @@ PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_L
     "unknown",
     "on_leave",
 )
-INTENTS = (PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_LEAVE)
+URGE = "urge"
+INTENTS = (PROGRESS, OVERDUE, UNREPORTED, INVESTMENT, MY_TASKS, HELP, REPORT, UNKNOWN, ON_LEAVE, URGE)
 
 # How items named are scored
 KIND_BONUS, CONTEXT_BONUS, ASSIGNEE_BONUS = 3.0, 3.0, 1.5
@@ -55,6 +56,7 @@ ON_LEAVE_RE = re.compile(
     r"|^(请假|休假)(的)?(人员|名单|人|情况|的人|人数)"
     r"|(人员|名单)?(请假|休假)(人员|名单|情况)$"
 )
+URGE_RE = re.compile(r"^(催办|催一下|催催|催促|督促|提醒一下|提醒)|(催一下|催办|督促一下)$|尽快(汇报|报送|填报|上报)")
 INVESTMENT_RE = re.compile(r"投资|投入了?多少|花了多少|资金完成|完成资金|钱")
 PROGRESS_RE = re.compile(
     r"进度|进展|情况|怎么样|如何|怎样|咋样|咋了|完成|落实|推进|做得|干得|状态|动态|汇总|查|看|多少|达标|达到|啥样|怎么了"
@@ -261,6 +263,8 @@ def _intent(
         unknown: words were left that match nothing.
     """
     has_entity = named or ranked
+    if URGE_RE.search(masked) and not report_signal:
+        return URGE
     if ON_LEAVE_RE.search(masked) and not report_signal:
         return ON_LEAVE
     if vocabulary.ASKS_FOR_HELP_RE.search(masked) and not has_entity:
@@ -324,7 +328,7 @@ def _settle(
     if intent == INVESTMENT and item_kind not in (None, PROJECT):
         item_id = item_kind = None
         indicator = None
-    if intent in (REPORT, UNREPORTED, HELP, UNKNOWN, ON_LEAVE):
+    if intent in (REPORT, UNREPORTED, HELP, UNKNOWN, ON_LEAVE, URGE):
         # a report names its task among the sender's own; the plan numbers do not apply
         project = indicator = None
         if intent == REPORT:

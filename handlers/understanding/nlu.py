@@ -23,6 +23,7 @@ from handlers.understanding.intents import (
     REPORT,
     UNKNOWN,
     UNREPORTED,
+    URGE,
     interpret,
 )
 from handlers.understanding.lexicon import GROUP, ITEM, ORG, Lexicon
@@ -55,6 +56,7 @@ __all__ = [
     "REPORT",
     "UNKNOWN",
     "UNREPORTED",
+    "URGE",
     "Candidate",
     "Lexicon",
     "Understanding",
