@@ -204,8 +204,8 @@ def _at(ctx: Context, urge: Urge) -> str:
 
 
 def _ask(ctx: Context, waiting: list[_Unit]) -> Reply:
-    """Ask whether to chase `waiting` anyway (chased today, or nothing to chase); they wait in the state."""
-    ctx.go(UrgeState.CONFIRM, org_ids=[u.org_id for u in waiting])
+    """Ask whether to chase `waiting` anyway (chased today, or nothing to chase); they wait in the state. In a
+    group chat (dialogues are for one person) the question is only told, to be confirmed in private."""
     if len(waiting) == 1:
         unit = waiting[0]
         if unit.today:
@@ -215,6 +215,10 @@ def _ask(ctx: Context, waiting: list[_Unit]) -> Reply:
     else:
         listed = "、".join(texts.URGE_AGAIN_UNIT.format(org=u.name, time=_at(ctx, u.today[-1])) for u in waiting)
         text = texts.URGE_AGAIN_MANY.format(orgs=listed)
+    if ctx.msg.is_group:
+        ctx.reset()
+        return Reply(f"{text}\n{texts.URGE_CONFIRM_PRIVATE}")
+    ctx.go(UrgeState.CONFIRM, org_ids=[u.org_id for u in waiting])
     return Reply(text, choices=_choices())
 
 

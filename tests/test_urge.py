@@ -197,6 +197,15 @@ def test_a_typed_cancel_or_another_message_sends_nothing(app: App) -> None:
     assert len(_notices(app)) == 1 and len(_urges(app)) == 1
 
 
+def test_in_a_group_chat_a_second_urge_is_confirmed_in_private(app: App) -> None:
+    group = Chat(app, "协调员", chat_id="group-1")
+    assert group.send("催办 米林县", is_group=True).startswith("已催办 米林县")
+    again = group.send("催办 米林县", is_group=True)
+    assert texts.URGE_CONFIRM_PRIVATE in again and group.choices == []
+    group.send("确认", is_group=True)
+    assert len(_urges(app)) == 1 and len(_notices(app)) == 1
+
+
 def test_the_next_local_day_needs_no_confirmation(app: App) -> None:
     coord = Chat(app, "协调员")
     coord.send("催办 米林县")
