@@ -465,3 +465,24 @@ class Judgement(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     judged_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Urge(Base):
+    """A coordinator's 催办 of one unit: who chased it, when (and on which local day, for the once-a-day rule),
+    how many people were reached, what was overdue and unreported then, and the text sent."""
+
+    __tablename__ = "urge"
+    __table_args__ = (Index("ix_urge_org_created", "organisation_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    urged_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    unreported: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+
+    organisation: Mapped[Organisation] = relationship()
+    urged_by: Mapped[Person | None] = relationship()

@@ -18,10 +18,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from db.models import BLOCKED, Plan
-from db.repositories import orgs, people, progress
+from db.repositories import orgs, people, progress, urges
 from db.repositories.progress import AssignmentView, Counts
 from handlers import formatting as fmt
 from handlers import texts
+from handlers import urge as urge_mod
 from scheduler.history import to_utc, views_at
 from scheduler.sheets import format_sheet
 
@@ -57,6 +58,18 @@ class Away:
     until: dt.date
 
 
+@dataclass(frozen=True)
+class Chased:
+    """A 催办 in the digest's period: which unit, by whom, when, what it named and how many it reached."""
+
+    org: str
+    who: str
+    at: dt.datetime  # aware local
+    overdue: int
+    unreported: int
+    recipients: int
+
+
 @dataclass
 class Digest:
     plan_title: str
@@ -76,6 +89,7 @@ class Digest:
     # {verdict code: indicators}: each indicator's verdict (`progress.indicator_verdicts`: the city's for a
     # shared indicator, `progress.indicator_city`), as chat, export and plan show give it
     verdicts: dict[str, int] = field(default_factory=dict)
+    urges: list[Chased] = field(default_factory=list)  # 催办 since the previous digest, oldest first
 
     @property
     def invest_planned(self) -> Decimal:
@@ -120,6 +134,20 @@ class Digest:
                 for a in self.on_leave
             ]
             sections.append((texts.DIGEST_ON_LEAVE.format(n=len(self.on_leave)), _listed(away)))
+        if self.urges:
+            chased = [
+                texts.DIGEST_URGE_LINE.format(
+                    bullet=bullet,
+                    org=c.org,
+                    when=f"{fmt.day(c.at.date())} {c.at:%H:%M}",
+                    who=c.who,
+                    overdue=c.overdue,
+                    unreported=c.unreported,
+                    recipients=c.recipients,
+                )
+                for c in self.urges
+            ]
+            sections.append((texts.DIGEST_URGES.format(n=len(self.urges)), _listed(chased)))
         if self.projects:
             sections.append((texts.DIGEST_INVESTMENT, [self._investment_line(), *self._shared_lines(bullet)]))
         if self.verdicts:
@@ -318,8 +346,25 @@ def build_digest(
         returned=[v for v in views if v.returned],
         projects=progress.project_investments(session, views),
         on_leave=_on_leave(session, now.date(), org_ids) if current else [],
+        urges=_urges(session, since, now, org_ids),
         verdicts=dict(Counter(v.code for _, v in progress.indicator_verdicts(session, plan, views).values())),
     )
+
+
+def _urges(session: Session, since: dt.datetime, now: dt.datetime, org_ids: list[int] | None) -> list[Chased]:
+    """The units chased (催办) in (since, now] (aware local), of `org_ids` and the units below them when given."""
+    wanted = orgs.descendants(session, org_ids) if org_ids is not None else None
+    return [
+        Chased(
+            u.organisation.name,
+            urge_mod.who_label(u.urged_by),
+            fmt.local(u.created_at, now.tzinfo or dt.UTC),
+            u.overdue,
+            u.unreported,
+            u.recipients,
+        )
+        for u in urges.between(session, to_utc(since), to_utc(now) + dt.timedelta(microseconds=1), wanted)
+    ]
 
 
 def _on_leave(session: Session, today: dt.date, org_ids: list[int] | None) -> list[Away]:

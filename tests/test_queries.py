@@ -205,7 +205,8 @@ def test_ambiguous_project_asks_then_answers(app, chat):
     c = chat("协调员")
     out = c.send("湿地项目")
     assert "您指的是哪一个" in out
-    assert c.choices == ["项目3·冲康村湿地", "项目7·朱拉河湿地"]
+    # each choice says whose it is
+    assert c.choices == ["项目3·冲康村湿地（生态环境局）", "项目7·朱拉河湿地（工布江达县人民政府）"]
     assert app.engine.conversation_state("console", "协调员", "协调员")[0] == "query.pick"
     out = c.pick("朱拉河")
     assert out.startswith("【项目7】工布江达县朱拉河国家湿地保护与恢复工程")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.messages import Choice, Reply
 from db.models import Plan
 from db.repositories import orgs, plans, progress, queries
-from handlers import checkin, kernel, texts, vocabulary
+from handlers import checkin, kernel, texts, urge, vocabulary
 from handlers.context import Context, Replies
 from handlers.queries import absence, access, attention, counts, lists, overview, paging, reporting
 from handlers.queries.paging import Answer, Page
@@ -171,6 +171,8 @@ def respond(ctx: Context, nlu: NLU, plan: Plan | None, u: Understanding, allow_r
         return _report(ctx, nlu, plan, u, allow_report)
     if u.ambiguous:
         return _ask(ctx, u)
+    if u.intent == nlu_mod.URGE:
+        return urge.answer(ctx, lex, plan, list(u.org_ids), u.group)
     if u.intent == nlu_mod.MY_TASKS:
         own = access.own_org(ctx)
         if own is None:

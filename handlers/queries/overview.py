@@ -9,7 +9,7 @@ from db.models import INDICATOR, PROJECT, REPORTABLE_KINDS, Plan
 from db.repositories import orgs, progress
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
-from handlers import texts
+from handlers import texts, urge
 from handlers.context import Context, Replies
 from handlers.queries import access, items, lines, lists
 from handlers.queries.paging import PAGE_LINES, Answer, Page
@@ -56,6 +56,8 @@ def _org_lines(
         blocked=c.blocked,
         overdue=c.overdue,
     )
+    history = urge.history_line(ctx, org_id)  # 最近催办: when the unit was chased lately
+    head = f"{head}\n{history}" if history else head
     # a line of a unit below this one (工布江达县人民政府's project under 工布江达县) says whose it is
     return head, [
         lines.task_line(

@@ -210,8 +210,13 @@ def interpret(
     if intent == REPORT and status == UNCHANGED and line is None and cues.ALL_ITEMS_RE.search(cues_in):
         scope_all = True
     if own_orgs is not None and ranked:
-        # an official's words name his own items: another unit's are neither picked nor offered
-        ranked = [(k, v) for k, v in ranked if own_orgs & lex.item_assignees.get(k, frozenset())]
+        # an official's words name his own items first: another unit's are never offered as choices; one named
+        # outright by its name ("八及曲项目") is kept, and answered with a refusal that names only what he typed
+        own_items = [(k, v) for k, v in ranked if own_orgs & lex.item_assignees.get(k, frozenset())]
+        if own_items:
+            ranked = own_items
+        elif len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - TIE_MARGIN:
+            ranked = []
         ambiguous = [c for c in ambiguous if c.kind == ORG]
     if intent in UNIT_LISTS and group is None and not org_ids and not ambiguous:
         # "哪些县还没报进度": the counties, not every unit
