@@ -785,14 +785,13 @@ Q_COUNT_INDICATOR_PART = "{category}{n}项"
 Q_COUNT_ORG = "{scope}共有{kind}{n}项：已完成{done}、推进中{in_progress}、未启动{not_started}、受阻{blocked}，逾期{overdue}、未汇报{unreported}。"
 Q_COUNT_MORE = "回复“{example}”查看明细。"
 Q_COUNT_PROGRESS_WORD = "进度"
-Q_COUNT_LIST_HEADER = "{title}：{n}项"
 # Lagging, blocked, problems, not 达标.
-Q_LAGGING_HEADER = "{scope}滞后的事项：{n}项（低于序时进度{points}个百分点以上）"
+Q_LAGGING_HEADER = "{scope}滞后的{kind}：{n}项（低于序时进度{points}个百分点以上）"
 Q_LAGGING_LINE = "{light}{org}{label} 完成{state}，序时{expected}{date}"
-Q_LAGGING_NONE = "{scope}没有滞后的事项（低于序时进度{points}个百分点以上算滞后）。"
-Q_BLOCKED_HEADER = "{scope}受阻的事项：{n}项"
+Q_LAGGING_NONE = "{scope}没有滞后的{kind}（低于序时进度{points}个百分点以上算滞后）。"
+Q_BLOCKED_HEADER = "{scope}受阻的{kind}：{n}项"
 Q_BLOCKED_LINE = "🔴{org}{label}：{reason}{date}"
-Q_BLOCKED_NONE = "{scope}目前没有受阻的事项。"
+Q_BLOCKED_NONE = "{scope}目前没有受阻的{kind}。"
 Q_NO_REASON = "未说明原因"
 Q_PROBLEMS_HEADER = "{scope}反映的困难问题：{n}条，涉及{units}个单位"
 Q_PROBLEMS_UNIT = "【{org}】"
@@ -802,7 +801,6 @@ Q_UNMET_HEADER = "{scope}未达标的指标：{n}项"
 Q_UNMET_LINE = "❌{label} {value}（目标{target}）{org}{date}"
 Q_UNMET_REST = "另有待判定{pending}项、未填报{unreported}项。"
 Q_UNMET_NONE = "{scope}已填报的指标中没有未达标的。"
-Q_ITEM_DUE = "{label}：截止{due}，{state}{flags}"
 # Who reported in a window.
 Q_REPORTED_HEADER = "{window}汇报情况：{orgs}个单位报送{n}条"
 Q_REPORTED_LINE = "{i}. {org} {n}条（{people}，最近{date}）"
@@ -828,7 +826,22 @@ Q_MY_UNREPORTED_HINT = "回复“汇报”开始填报，无变化的可回复�
 Q_RANKING_HEADER = "{scope}按完成度排名（完成度=各事项完成百分比的平均，未汇报计0）："
 Q_RANKING_LINE = "{i}. {light}{name} {completion}%（完成{done}/{total}，逾期{overdue}、滞后{lagging}）"
 # What a kind is not answered for.
-Q_KIND_NOT_LISTED = "“{kind}”没有{what}。可以问：{examples}"
+# A combination that makes no sense ("哪些活动滞后"): what is asked, and what can be asked instead.
+Q_KIND_NOT_ANSWERED = "{kind}不填报进度，没有“{what}”可查。可以问：{examples}"
+Q_KIND_UNMET_PROJECT = "项目不判定达标与否。可以问：{examples}"
+Q_INTENT_WORDS = {
+    "lagging": "滞后",
+    "blocked": "受阻",
+    "problems": "困难问题",
+    "unmet": "达标情况",
+    "returned": "退回",
+    "review_queue": "待审核",
+    "ranking": "排名",
+    "overdue": "逾期",
+    "reported": "汇报",
+}
+Q_EXAMPLES_EVENTS = ["下个月有哪些活动", "本月到期的任务"]
+Q_EXAMPLES_PROJECTS = ["项目投资完成情况", "哪些项目滞后", "受阻的项目"]
 
 # ---- citywide: the city's figure of a shared indicator (issue 14) ----
 # The rule a shared indicator's city figure follows (progress.CITY_RULES), as its line names it.

@@ -1,5 +1,6 @@
 """The understanding layer against our own phrasings of the questions of a plan under way (issue 15):
-tests/nlu_cases_v2_extra.yaml, 290 cases written from what people say, without reading the parser.
+tests/nlu_cases_v2_extra.yaml (290 cases) and tests/nlu_cases_heldout.yaml (179), each written by someone who
+did not read the parser, from what coordinators and officials say.
 
 Each case is compared as tests/nlu_cases.py says (intent, units, group, window, kind, list item, status, scope).
 At least 95 % must pass overall and for every intent with cases; the accuracy and every failure are printed.
@@ -17,6 +18,9 @@ from handlers.understanding.nlu import NLU
 from tests.nlu_cases import CASES_TODAY, REQUIRED_ACCURACY, load_cases, mismatches, run_cases
 
 V2_CASES = Path(__file__).resolve().parent / "nlu_cases_v2_extra.yaml"
+# A second set of 179 phrasings, written later and blind like the first; measured once before any change made
+# for it (165/179 = 92.2 %), then kept as a regression set.
+HELDOUT_CASES = Path(__file__).resolve().parent / "nlu_cases_heldout.yaml"
 NEW_INTENTS = {
     "due",
     "count",
@@ -51,6 +55,12 @@ def test_v2_phrasings(nlu: NLU) -> None:
     cases = load_cases(V2_CASES)
     assert len(cases) >= 200
     assert run_cases(nlu, cases, "tests/nlu_cases_v2_extra.yaml") >= REQUIRED_ACCURACY
+
+
+def test_second_phrasings(nlu: NLU) -> None:
+    cases = load_cases(HELDOUT_CASES)
+    assert len(cases) >= 120
+    assert run_cases(nlu, cases, "tests/nlu_cases_heldout.yaml") >= REQUIRED_ACCURACY
 
 
 def test_v2_phrasings_per_intent(nlu: NLU) -> None:

@@ -37,6 +37,11 @@ def kinds_of(u: Understanding) -> tuple[str, ...]:
     return (u.kind,) if u.kind in (PROJECT, INDICATOR) else REPORTABLE_KINDS
 
 
+def list_kind_name(u: Understanding) -> str:
+    """How a list names what it lists: 项目 or 指标 when asked so, else 事项 (tasks, projects and indicators)."""
+    return texts.Q_KIND_NAMES[u.kind] if u.kind in (PROJECT, INDICATOR) else texts.Q_KIND_ANY
+
+
 def kind_name(u: Understanding) -> str:
     return texts.Q_KIND_NAMES.get(u.kind or "", texts.Q_KIND_ANY) if u.kind != "org" else texts.Q_KIND_ANY
 
@@ -175,7 +180,7 @@ def lagging(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     late = [v for v in _in_window(u, views) if v.lagging and not v.done]
     points = progress.THRESHOLDS.lag_points
     if not late:
-        return [Reply(texts.Q_LAGGING_NONE.format(scope=scope, points=points))]
+        return [Reply(texts.Q_LAGGING_NONE.format(scope=scope, points=points, kind=list_kind_name(u)))]
     late.sort(key=lambda v: ((v.percent or 0) - v.expected, v.due, v.org_id))
     rows = [
         texts.Q_LAGGING_LINE.format(
@@ -188,7 +193,7 @@ def lagging(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
         )
         for v in late
     ]
-    head = texts.Q_LAGGING_HEADER.format(scope=scope, n=len(late), points=points)
+    head = texts.Q_LAGGING_HEADER.format(scope=scope, n=len(late), points=points, kind=list_kind_name(u))
     return Page(texts.Q_TITLE.format(name=scope), head, rows)
 
 
@@ -202,7 +207,7 @@ def blocked(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     if u.item_id is not None and not stuck:
         return items.item_progress(ctx, lex, plan, u)  # the item is not blocked: its state says so
     if not stuck:
-        return [Reply(texts.Q_BLOCKED_NONE.format(scope=scope))]
+        return [Reply(texts.Q_BLOCKED_NONE.format(scope=scope, kind=list_kind_name(u)))]
     rows = [
         texts.Q_BLOCKED_LINE.format(
             org=_org(lex, v, org_ids),
@@ -212,7 +217,7 @@ def blocked(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
         )
         for v in lines.urgent_first(stuck)
     ]
-    head = texts.Q_BLOCKED_HEADER.format(scope=scope, n=len(stuck))
+    head = texts.Q_BLOCKED_HEADER.format(scope=scope, n=len(stuck), kind=list_kind_name(u))
     return Page(texts.Q_TITLE.format(name=scope), head, rows)
 
 

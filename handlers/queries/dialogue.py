@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.messages import Choice, Reply
-from db.models import Plan
+from db.models import EVENT, PROJECT, Plan
 from db.repositories import orgs, plans, progress, queries
 from handlers import checkin, kernel, texts, urge, vocabulary
 from handlers.context import Context, Replies
@@ -178,6 +178,9 @@ def respond(ctx: Context, nlu: NLU, plan: Plan | None, u: Understanding, allow_r
         if own is None:
             return [Reply(texts.Q_NO_ORG)]
         return _shown(ctx, overview.org_progress(ctx, lex, plan, own))
+    senseless = _senseless(u)
+    if senseless is not None:
+        return [Reply(senseless)]
     answer_of = ANSWERS.get(u.intent)
     if answer_of is not None:
         return _shown(ctx, answer_of(ctx, lex, plan, u))
@@ -204,6 +207,20 @@ ANSWERS: dict[str, Callable[[Context, Lexicon, Plan, Understanding], Answer]] = 
     nlu_mod.COUNT: counts.count,
     nlu_mod.RANKING: counts.ranking,
 }
+
+
+def _senseless(u: Understanding) -> str | None:
+    """What to say to a combination that makes no sense ("哪些活动滞后", "哪些项目没达标"): what can be asked
+    instead; None when it makes sense."""
+    if u.kind == EVENT and u.intent in texts.Q_INTENT_WORDS:
+        return texts.Q_KIND_NOT_ANSWERED.format(
+            kind=texts.Q_KIND_NAMES[EVENT],
+            what=texts.Q_INTENT_WORDS[u.intent],
+            examples="、".join(texts.Q_EXAMPLES_EVENTS),
+        )
+    if u.kind == PROJECT and u.intent == nlu_mod.UNMET and u.item_id is None:
+        return texts.Q_KIND_UNMET_PROJECT.format(examples="、".join(texts.Q_EXAMPLES_PROJECTS))
+    return None
 
 
 # ---- pages ------------------------------------------------------------------------------------------------------

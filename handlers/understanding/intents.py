@@ -104,6 +104,8 @@ OVERDUE_RE = re.compile(
     r"逾期|超期|延期|过期|拖期|超时|误期|拖延|拖了|超过(了)?(截止|期限|时限)|过了(截止|期限|时限)"
     r"|(没|未)按(时|期)|到期(没|未)(有)?完成|已到期|晚了"
 )
+# "水利局上周汇报了没": with a time window, whether a unit reported then (who reported), not who is silent.
+YES_NO_REPORTED_RE = re.compile(r"(汇报|报送|上报|填报|报|交|提交)(过)?了?(吗|没|没有)$")
 # Who is on leave: "谁请假了", "请假人员", "谁在休假", "请假名单", "哪些人请假了", "墨脱县有人请假吗".
 ON_LEAVE_RE = re.compile(
     r"(谁|哪些人|哪几个人|哪位|有人|有没有人|几个人|多少人)(在|正在|还在)?(请假|休假|请了假)"
@@ -123,7 +125,7 @@ OWN_RE = re.compile(
 )
 MY_TASKS_RE = re.compile(
     r"^(我|我们|咱|咱们|俺|本人)(这边|这里|这儿)?(单位|局|县|区|办)?(的)?(任务|工作|事|事情|进度|进展|情况|活)"
-    r"|^(我|我们|咱|咱们|俺|本人)(这边|这里|这儿)?(单位|局|县|区|办)?(该|要|得|需要)?(负责|分管|承担|牵头|手上|手头|名下|做|干)"
+    r"|^(我|我们|咱|咱们|俺|本人)(这边|这里|这儿)?(单位|局|县|区|办)?(该|要|得|需要)?(负责|分管|承担|牵头|手上|手头|名下|做|干|办)"
 )
 ALL_RE = re.compile(
     r"全市|全林芝|林芝市整体|总体|整体|全部单位|全部任务|所有单位|所有任务|全局|汇总|总的|全盘|各单位|总进度|全部进度|全部情况"
@@ -176,6 +178,13 @@ def interpret(
     org_mentions, group, group_members, item_scores = _mentions(lex, spans)
     _score_numbered(lex, numbered if numbered is not None else NUMBERED_RE.finditer(t), item_scores)
     own = bool(OWN_RE.search(masked)) and not org_mentions
+    if (
+        group is not None
+        and OWN_RE.search(cues_in)
+        and not any(sp.meaning.group and cues_in[sp.start] == "＃" for sp in spans)
+    ):
+        # "本单位…": the asker's own unit, not a group guessed from "单位"
+        group, group_members = None, ()
     scope_all = bool(ALL_RE.search(masked))
     org_ids, ambiguous = _organisations(lex, t, org_mentions)
     investment_q = bool(INVESTMENT_RE.search(masked))
@@ -463,11 +472,13 @@ def _intent(
     own_start = own or bool(cues.OWN_START_RE.search(cue))
     if own_start and not named and cues.MY_UNREPORTED_RE.search(cue) and not report_signal:
         return MY_UNREPORTED
-    if UNREPORTED_RE.search(masked) and (lists or not report_signal):
+    if UNREPORTED_RE.search(cue) and (lists or not report_signal) and not (window and YES_NO_REPORTED_RE.search(cue)):
         return UNREPORTED
     if cues.REPORTED_RE.search(cue) and (lists or not report_signal):
         return REPORTED
-    if OVERDUE_RE.search(masked):
+    if window and (cues.REPORTS_NOUN_RE.search(cue) or YES_NO_REPORTED_RE.search(cue)) and not report_signal:
+        return REPORTED
+    if OVERDUE_RE.search(cue):
         return OVERDUE
     if cues.LAGGING_RE.search(cue) and (lists or not report_signal):
         return LAGGING
@@ -480,6 +491,8 @@ def _intent(
         return PROBLEMS
     if cues.RANKING_RE.search(cue):
         return RANKING
+    if MY_TASKS_RE.search(cue) and not (named or window or report_signal) and cues.kind_of(cue) in (None, TASK):
+        return MY_TASKS  # "我要做的事情都有啥": the asker's own tasks, not what falls due
     if cues.DUE_SOON_RE.search(cue) or (
         window and (cues.DUE_RE.search(cue) or (lists and not sure_item and (kind_word or cues.WHAT_RE.search(cue))))
     ):
