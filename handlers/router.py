@@ -15,7 +15,10 @@ from handlers.understanding.text import normalize
 # A question typed mid-dialogue is clearly a question (not an answer) with one of these, or when it is short and
 # names something of the plan without saying what was done.
 QUESTION_MARK_RE = re.compile(r"[?？]$|[吗呢么嘛]$|怎么样$|如何$|哪些|哪个|哪几|谁|多少|几项|几个|有没有|是否")
-QUERY_WORD_RE = re.compile(r"进度|进展|情况|逾期|超期|没汇报|未汇报|没报|达标|投资|任务$|项目$|指标$|清单$")
+QUERY_WORD_RE = re.compile(
+    r"进度|进展|情况|逾期|超期|没汇报|未汇报|没报|达标|投资|任务$|项目$|指标$|清单$"
+    r"|到期|截止|滞后|受阻的|困难|排名|退回|待审|审核的|催办|催一下|谁报|汇报了|请假"
+)
 SHORT_QUESTION = 12
 
 

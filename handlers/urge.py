@@ -218,6 +218,9 @@ def _ask(ctx: Context, waiting: list[_Unit]) -> Reply:
     if ctx.msg.is_group:
         ctx.reset()
         return Reply(f"{text}\n{texts.URGE_CONFIRM_PRIVATE}")
+    if ctx.nested:
+        # asked in the middle of another dialogue, which resumes after this answer: no question of its own
+        return Reply(f"{text}\n{texts.URGE_CONFIRM_LATER}")
     ctx.go(UrgeState.CONFIRM, org_ids=[u.org_id for u in waiting])
     return Reply(text, choices=_choices())
 

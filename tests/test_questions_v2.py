@@ -235,3 +235,23 @@ def test_the_console_answers_the_issues_questions(filed: App) -> None:
         "专业技术人员不足",
     ):
         assert needle in text, needle
+
+
+def test_a_question_typed_mid_check_in_is_answered_not_stored(filed: App, chat: Any) -> None:
+    c = chat("墨脱填报人")
+    c.send("汇报")
+    assert "当前状态" in c.send("2")
+    for question, needle in (("本月到期的有哪些", "7月1日–7月31日"), ("哪些任务滞后", "滞后")):
+        out = c.send(question)
+        assert needle in out and "回到刚才的问题" in out and "当前状态" in out, question
+    assert "完成进度百分比" in c.send("推进中")  # the dialogue went on where it was
+    with filed.session_factory() as s:
+        texts_stored = [r.description or "" for r in s.execute(select(Report)).scalars()]
+    assert not any("到期" in t or "滞后" in t for t in texts_stored)
+
+
+def test_a_coordinator_chases_mid_review(filed: App, chat: Any) -> None:
+    c = chat("协调员")
+    assert "待审核" in c.send("审核")
+    out = c.send("催一下米林县")
+    assert "已催办 米林县" in out

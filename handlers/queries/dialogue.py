@@ -61,6 +61,7 @@ QUESTION_INTENTS = frozenset(
         nlu_mod.MY_UNREPORTED,
         nlu_mod.REVIEW_QUEUE,
         nlu_mod.RETURNED,
+        nlu_mod.URGE,
     }
 )
 OWN_LIST_INTENTS = frozenset({nlu_mod.MY_TASKS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.MY_UNREPORTED})
