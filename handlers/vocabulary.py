@@ -7,9 +7,11 @@ vocabulary of check-ins and one-line reports alike.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from db.models import BLOCKED, DONE, IN_PROGRESS, NOT_APPLICABLE, NOT_STARTED
 from handlers import texts
+from handlers.gate import Gated
 
 # ---- commands (whole-message patterns) ----------------------------------------------------------------------
 CANCEL_RE = re.compile(r"^(取消|/cancel|退出|算了|不填了|cancel)$", re.IGNORECASE)
@@ -151,8 +153,13 @@ STATUS_BY_NUMBER = {"1": NOT_STARTED, "2": IN_PROGRESS, "3": DONE, "4": BLOCKED,
 STATUS_BY_LABEL = {v: k for k, v in texts.STATUS_LABELS.items()}
 
 
-def _first(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> str | None:
+def _first(text: str, patterns: Sequence[tuple[str, re.Pattern[str] | Gated]]) -> str | None:
     return next((status for status, pattern in patterns if pattern.search(text)), None)
+
+
+# stated_status reads every message the understanding layer sees: its patterns behind the characters they need
+_UNFINISHED = Gated(UNFINISHED_RE)
+_STATEMENTS = [(status, Gated(pattern)) for status, pattern in STATEMENTS]
 
 
 def stated_status(text: str) -> str | None:
@@ -160,9 +167,9 @@ def stated_status(text: str) -> str | None:
     done nor not started, and "未完成的项目" is a question."""
     if BLOCKED_RE.search(text):
         return BLOCKED
-    if UNFINISHED_RE.search(text):
+    if _UNFINISHED.search(text):
         return IN_PROGRESS if IN_PROGRESS_RE.search(text) else None
-    return _first(text, STATEMENTS)
+    return _first(text, _STATEMENTS)
 
 
 def parse_status(text: str) -> str | None:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from db.models import BLOCKED, EVENT, INDICATOR, PROJECT, TASK
 from handlers import vocabulary
+from handlers.gate import Gated
 from handlers.understanding import cues
 from handlers.understanding.lexicon import ITEM, ORG, W_ITEM_NAME, W_KEYWORD, Lexicon
 from handlers.understanding.names import (
@@ -83,9 +84,14 @@ ITEMLESS = frozenset({COUNT, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEU
 ITEMLESS |= {ON_LEAVE, REPORT}
 # Lists of units, which "哪些县" / "哪些部门" narrow to the counties / the departments.
 UNIT_LISTS = frozenset({UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE})
+# Lists and counts that may be asked as a number ("几个") or for their reasons ("原因").
+AGGREGATED = frozenset({DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, REVIEW_QUEUE, RETURNED, OVERDUE})
+AGGREGATED |= {UNREPORTED, MY_UNREPORTED}
 # Lists of items that one item's name narrows to that item.
 LISTS = frozenset({DUE, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, OVERDUE})
 UNCHANGED = "unchanged"  # a report's status: nothing changed since the last version (无变化)
+
+ASKS_FOR_HELP = Gated(vocabulary.ASKS_FOR_HELP_RE)
 
 # How items named are scored
 KIND_BONUS, CONTEXT_BONUS, ASSIGNEE_BONUS = 3.0, 3.0, 1.5
@@ -95,22 +101,28 @@ VERBATIM_BONUS = 4.0
 MIN_ITEM_SCORE = 0.5
 
 _QUESTION_MARK = re.compile(r"[?？]")
-UNREPORTED_RE = re.compile(
-    r"(没|未|没有|尚未|还没|还未|不)(有)?(按时)?(汇报|报送|上报|填报|报进度|报进展|报|交|提交|反馈)"
-    r"|(汇报|报送|上报|填报|报|交)(了)?(吗|没|没有|了没)"
-    r"|有没有(汇报|报送|上报|填报|报)|(汇报|报送|填报|上报)(情况|率)"
+UNREPORTED_RE = Gated(
+    re.compile(
+        r"(没|未|没有|尚未|还没|还未|不)(有)?(按时)?(汇报|报送|上报|填报|报进度|报进展|报|交|提交|反馈)"
+        r"|(汇报|报送|上报|填报|报|交)(了)?(吗|没|没有|了没)"
+        r"|有没有(汇报|报送|上报|填报|报)|(汇报|报送|填报|上报)(情况|率)"
+    )
 )
-OVERDUE_RE = re.compile(
-    r"逾期|超期|延期|过期|拖期|超时|误期|拖延|拖了|超过(了)?(截止|期限|时限)|过了(截止|期限|时限)"
-    r"|(没|未)按(时|期)|到期(没|未)(有)?完成|已到期|晚了"
+OVERDUE_RE = Gated(
+    re.compile(
+        r"逾期|超期|延期|过期|拖期|超时|误期|拖延|拖了|超过(了)?(截止|期限|时限)|过了(截止|期限|时限)"
+        r"|(没|未)按(时|期)|到期(没|未)(有)?完成|已到期|晚了"
+    )
 )
 # "水利局上周汇报了没": with a time window, whether a unit reported then (who reported), not who is silent.
 YES_NO_REPORTED_RE = re.compile(r"(汇报|报送|上报|填报|报|交|提交)(过)?了?(吗|没|没有)$")
 # Who is on leave: "谁请假了", "请假人员", "谁在休假", "请假名单", "哪些人请假了", "墨脱县有人请假吗".
-ON_LEAVE_RE = re.compile(
-    r"(谁|哪些人|哪几个人|哪位|有人|有没有人|几个人|多少人)(在|正在|还在)?(请假|休假|请了假)"
-    r"|^(请假|休假)(的)?(人员|名单|人|情况|的人|人数)"
-    r"|(人员|名单)?(请假|休假)(人员|名单|情况)$"
+ON_LEAVE_RE = Gated(
+    re.compile(
+        r"(谁|哪些人|哪几个人|哪位|有人|有没有人|几个人|多少人)(在|正在|还在)?(请假|休假|请了假)"
+        r"|^(请假|休假)(的)?(人员|名单|人|情况|的人|人数)"
+        r"|(人员|名单)?(请假|休假)(人员|名单|情况)$"
+    )
 )
 INVESTMENT_RE = re.compile(r"投资|投入了?多少|花了多少|资金完成|完成资金|钱")
 PROGRESS_RE = re.compile(
@@ -190,16 +202,25 @@ def interpret(
     investment_q = bool(INVESTMENT_RE.search(masked))
     ranked = _rank_items(lex, t, masked, item_scores, org_ids, org_mentions, investment_q) if item_scores else []
     line = _list_line(masked) if window is None else None
+    no_change = False
     if line is not None:
         item_number, percent, status = line
         amount, quantity = None, None
     else:
         item_number = None
-        percent, status, amount = report_figures(t)
-        quantity = report_quantity(t) if percent is None else None
-        if status is None and percent is None and (_no_change(masked) or cues.NO_CHANGE_RE.search(cues_in)):
+        # a date is no figure: "7月份", "11月20号" are left out of what a report states
+        figures_in = _blank(t, window.begin, window.stop) if window is not None else t
+        percent, status, amount = report_figures(figures_in)
+        quantity = report_quantity(figures_in) if percent is None else None
+        no_change = bool(cues.NO_CHANGE_RE.search(cues_in)) or _no_change(masked)
+        if status is None and percent is None and no_change:
             status = UNCHANGED
-    sure = _sure_items(spans, cues_in, numbered if numbered is not None else NUMBERED_RE.finditer(t), lex)
+    sure = (
+        _sure_items(spans, cues_in, numbered if numbered is not None else NUMBERED_RE.finditer(t), lex)
+        if ranked
+        else set()
+    )
+    kind = cues.kind_of(cues_in)
     intent = _intent(
         raw,
         masked,
@@ -211,6 +232,8 @@ def interpret(
         named=bool(org_ids or group or ambiguous),
         ranked=bool(ranked),
         sure_item=any(k in sure for k, _ in ranked),
+        kind=kind,
+        no_change=no_change,
         status_only=status is not None and percent is None and amount is None and quantity is None,
         unknown=bool(unknown),
         window=window is not None,
@@ -259,12 +282,13 @@ def interpret(
             quantity=quantity[0] if quantity else None,
             quantity_unit=quantity[1] if quantity else None,
             unknown_words=tuple(unknown),
-            kind=cues.kind_of(cues_in),
+            kind=kind,
             window_start=window.start if window else None,
             window_end=window.end if window else None,
             window_before=window.before if window else False,
-            count=bool(cues.COUNT_RE.search(cues_in)) and not cues.NOT_A_COUNT_RE.search(cues_in),
-            reason=bool(cues.REASON_RE.search(cues_in)),
+            # how a list is asked for: a number ("几个"), the reasons ("原因"); only lists have these
+            count=intent in AGGREGATED and _asks_count(cues_in),
+            reason=intent in AGGREGATED and bool(cues.REASON_RE.search(cues_in)),
             item_number=item_number,
         ),
         org_ids,
@@ -286,17 +310,30 @@ def _named_above_keyword(spans: list[Span], item_id: int) -> bool:
     return any(k == item_id and w > W_KEYWORD for sp in spans for k, w in sp.meaning.items)
 
 
+def _asks_count(text: str) -> bool:
+    return bool(cues.COUNT_RE.search(text)) and not cues.NOT_A_COUNT_RE.search(text)
+
+
 def _blank(text: str, begin: int, stop: int) -> str:
     return text[:begin] + "□" * (stop - begin) + text[stop:]
 
 
+_NO_CHANGE = Gated(vocabulary.NO_CHANGE_RE)
+_ALL_NO_CHANGE = Gated(vocabulary.ALL_NO_CHANGE_RE)
+
+
 def _no_change(masked: str) -> bool:
-    return bool(vocabulary.NO_CHANGE_RE.match(masked) or vocabulary.ALL_NO_CHANGE_RE.match(masked))
+    """The whole message says nothing changed ("无变化", "全部无变化")."""
+    return bool(_NO_CHANGE.search(masked) and vocabulary.NO_CHANGE_RE.match(masked)) or bool(
+        _ALL_NO_CHANGE.search(masked) and vocabulary.ALL_NO_CHANGE_RE.match(masked)
+    )
 
 
 def _list_line(masked: str) -> tuple[int, Decimal | None, str | None] | None:
     """A line of the check-in list ("3 推进中 60", "5 完成", "7 受阻 资金未到位", "2 无变化"): (the item's number,
     percent, status); None when the text is not one."""
+    if not (masked[:1].isdigit() or masked.startswith("第")):
+        return None
     m = cues.LIST_LINE_RE.match(masked)
     if m is None:
         return None
@@ -428,6 +465,8 @@ def _intent(
     named: bool,
     ranked: bool,
     unknown: bool,
+    kind: str | None = None,
+    no_change: bool = False,
     status_only: bool = False,
     sure_item: bool = False,
     window: bool = False,
@@ -444,6 +483,8 @@ def _intent(
         report_signal: a percentage, status or amount is stated.
         named: an organisation or group is named, or a name is ambiguous.
         ranked: an item is named.
+        kind: the kind of item the message names (`cues.kind_of`).
+        no_change: the message says nothing changed (无变化, 和上次一样).
         status_only: what is stated is a status alone (no percentage, amount or quantity).
         sure_item: an item is named by its name or plan number (not only by a keyword or a guess).
         unknown: words were left that match nothing.
@@ -454,52 +495,62 @@ def _intent(
     if list_line:
         return REPORT
     has_entity = named or ranked
-    kind_word = cues.kind_of(cue) is not None
-    asks = bool(QUESTION_RE.search(masked) or _QUESTION_MARK.search(raw) or cues.WHAT_RE.search(cue))
-    lists = asks or bool(LIST_ASK_RE.search(masked))
-    if cues.URGE_RE.search(cue) and not (report_signal and not lists):
+    kind_word = kind is not None
+
+    # whether it asks, and asks for a list: read only when a cue needs them (most messages end before)
+    memo: list[bool] = []
+
+    def lists() -> bool:
+        if not memo:
+            asks_ = bool(QUESTION_RE.search(masked) or _QUESTION_MARK.search(raw) or cues.WHAT_RE.search(cue))
+            memo.extend((asks_, asks_ or bool(LIST_ASK_RE.search(masked))))
+        return memo[1]
+
+    def asks() -> bool:
+        return lists() and memo[0]
+
+    if cues.URGE_RE.search(cue) and not (report_signal and not lists()):
         return URGE
     if (ON_LEAVE_RE.search(masked) or cues.LEAVE_RE.search(cue)) and not report_signal:
         return ON_LEAVE
-    if vocabulary.ASKS_FOR_HELP_RE.search(masked) and not has_entity:
+    if ASKS_FOR_HELP.search(masked) and not has_entity:
         return HELP
     if cues.HOW_TO_RE.search(cue) and not (named or sure_item):
         return HELP
     if cues.REVIEW_QUEUE_RE.search(cue):
         return REVIEW_QUEUE
-    if cues.RETURNED_RE.search(cue) and (lists or not report_signal):
+    if cues.RETURNED_RE.search(cue) and (lists() or not report_signal):
         return RETURNED
     own_start = own or bool(cues.OWN_START_RE.search(cue))
     if own_start and not named and cues.MY_UNREPORTED_RE.search(cue) and not report_signal:
         return MY_UNREPORTED
-    if UNREPORTED_RE.search(cue) and (lists or not report_signal) and not (window and YES_NO_REPORTED_RE.search(cue)):
+    if UNREPORTED_RE.search(cue) and (lists() or not report_signal) and not (window and YES_NO_REPORTED_RE.search(cue)):
         return UNREPORTED
-    if cues.REPORTED_RE.search(cue) and (lists or not report_signal):
+    if cues.REPORTED_RE.search(cue) and (lists() or not report_signal):
         return REPORTED
-    if window and (cues.REPORTS_NOUN_RE.search(cue) or YES_NO_REPORTED_RE.search(cue)) and not report_signal:
+    if window and not report_signal and (cues.REPORTS_NOUN_RE.search(cue) or YES_NO_REPORTED_RE.search(cue)):
         return REPORTED
     if OVERDUE_RE.search(cue):
         return OVERDUE
-    if cues.LAGGING_RE.search(cue) and (lists or not report_signal):
+    if cues.LAGGING_RE.search(cue) and (lists() or not report_signal):
         return LAGGING
-    if cues.BLOCKED_RE.search(cue) and (lists or not report_signal or (status_only and (named or kind_word))):
+    if cues.BLOCKED_RE.search(cue) and (lists() or not report_signal or (status_only and (named or kind_word))):
         # "受阻 察隅县", "旅发局受阻事项": a blocked unit's or kind's list; "资金没到位卡住了" reports
         return BLOCKED_LIST
-    if cues.UNMET_RE.search(cue) and (lists or not report_signal):
+    if cues.UNMET_RE.search(cue) and (lists() or not report_signal):
         return UNMET
-    if cues.PROBLEMS_RE.search(cue) and (lists or not report_signal):
+    if cues.PROBLEMS_RE.search(cue) and (lists() or not report_signal):
         return PROBLEMS
     if cues.RANKING_RE.search(cue):
         return RANKING
-    if MY_TASKS_RE.search(cue) and not (named or window or report_signal) and cues.kind_of(cue) in (None, TASK):
+    if not (named or window or report_signal) and kind in (None, TASK) and MY_TASKS_RE.search(cue):
         return MY_TASKS  # "我要做的事情都有啥": the asker's own tasks, not what falls due
     if cues.DUE_SOON_RE.search(cue) or (
-        window and (cues.DUE_RE.search(cue) or (lists and not sure_item and (kind_word or cues.WHAT_RE.search(cue))))
+        window and (cues.DUE_RE.search(cue) or (lists() and not sure_item and (kind_word or cues.WHAT_RE.search(cue))))
     ):
         return DUE
-    if cues.DUE_RE.search(cue) and lists and not report_signal and not sure_item:
+    if not report_signal and not sure_item and cues.DUE_RE.search(cue) and lists():
         return DUE
-    kind = cues.kind_of(cue)
     if (
         kind in cues.COUNTABLE
         and cues.COUNT_RE.search(cue)
@@ -507,7 +558,7 @@ def _intent(
         and not investment_q
     ):
         return COUNT
-    if _no_change(masked) or (cues.NO_CHANGE_RE.search(cue) and not asks):
+    if no_change and not (not _no_change(masked) and asks()):
         return REPORT
     if report_signal and not (QUESTION_RE.search(masked) or _QUESTION_MARK.search(raw)):
         return REPORT
@@ -520,7 +571,7 @@ def _intent(
     if has_entity or scope_all or (PROGRESS_RE.search(masked) and not unknown):
         # "进度怎么样" is the whole city; "今天天气怎么样" is not a question about the plan
         return PROGRESS
-    if kind in (PROJECT, INDICATOR, EVENT) and lists:
+    if kind in (PROJECT, INDICATOR, EVENT) and lists():
         return PROGRESS  # "有哪些项目"
     return UNKNOWN
 

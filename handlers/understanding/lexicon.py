@@ -128,6 +128,10 @@ class Lexicon:
     indicators: dict[int, int] = field(default_factory=dict)
     item_context: dict[int, frozenset[int]] = field(default_factory=dict)  # orgs an item's own words name
     org_surfaces: dict[int, set[str]] = field(default_factory=dict)
+    # {(first, last character): [(organisation, surface)]}: the candidates of an abbreviation (生态局 → 生态环境局)
+    org_ends: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
+    # {(fragment, common word?): its meaning as a fuzzy name, or None}: `names._fuzzy_meaning`'s memory
+    fuzzy_memo: dict[tuple[str, bool], Meaning | None] = field(default_factory=dict)
     partial: dict[str, set[tuple[str, Any]]] = field(default_factory=dict)
     deletions: dict[str, set[tuple[str, Any, str]]] = field(default_factory=dict)
     pinyin: dict[str, set[tuple[str, Any]]] = field(default_factory=dict)

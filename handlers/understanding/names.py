@@ -182,10 +182,10 @@ def fuzzy_spans(
                 if len(g) < 2:
                     continue
                 common = j - i == 1 and is_common_word(freq, g)
-                refs = fuzzy_refs(lex, g, common=common)
-                if refs:
+                meaning = _fuzzy_meaning(lex, g, common)
+                if meaning is not None:
                     start = run[i][0]
-                    out.append(Span(start, start + len(g), g, meaning_of(refs)))
+                    out.append(Span(start, start + len(g), g, meaning))
                     i = j
                     matched = True
                     break
@@ -228,6 +228,25 @@ def lookup(lex: Lexicon, name: str) -> list[Ref]:
     return sorted(refs, key=lambda r: -r.weight)
 
 
+FUZZY_MEMO_SIZE = 50_000  # fragments remembered per lexicon (a few MB at most); then it starts again
+
+
+def _fuzzy_meaning(lex: Lexicon, g: str, common: bool) -> Meaning | None:
+    """What a leftover fragment means as a partial, mistyped or homophone name (None: nothing), remembered per
+    lexicon: the same fragments ("进度", "怎么样", a unit's short name) come again in message after message, and
+    the lexicon does not change until it is rebuilt."""
+    key = (g, common)
+    memo = lex.fuzzy_memo
+    if key in memo:
+        return memo[key]
+    refs = fuzzy_refs(lex, g, common=common)
+    found = meaning_of(refs) if refs else None
+    if len(memo) >= FUZZY_MEMO_SIZE:
+        memo.clear()
+    memo[key] = found
+    return found
+
+
 def fuzzy_refs(lex: Lexicon, g: str, common: bool = False) -> list[Ref]:
     """Partial / one-typo / homophone / abbreviation matches for a fragment `g` that is not itself a surface.
 
@@ -268,12 +287,19 @@ def fuzzy_refs(lex: Lexicon, g: str, common: bool = False) -> list[Ref]:
 def _abbreviation(lex: Lexicon, g: str) -> list[Ref]:
     """Organisations abbreviated by dropping characters (生态局 → 生态环境局): same first and last character,
     the rest in order. Only the closest (shortest) names count."""
+    if not lex.org_ends and lex.org_surfaces:
+        # indexed once per lexicon, on first use (a rebuild by two threads at once builds the same index)
+        ends: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for oid, surfaces in lex.org_surfaces.items():
+            for s in surfaces:
+                if s:
+                    ends.setdefault((s[0], s[-1]), []).append((oid, s))
+        lex.org_ends = ends
     best: dict[int, int] = {}
-    for oid, surfaces in lex.org_surfaces.items():
-        for s in surfaces:
-            if len(s) > len(g) and s[0] == g[0] and s[-1] == g[-1] and len(s) <= 2 * len(g) and _subsequence(g, s):
-                if oid not in best or len(s) < best[oid]:
-                    best[oid] = len(s)
+    for oid, s in lex.org_ends.get((g[0], g[-1]), ()):
+        if len(g) < len(s) <= 2 * len(g) and _subsequence(g, s):
+            if oid not in best or len(s) < best[oid]:
+                best[oid] = len(s)
     if not best:
         return []
     shortest = min(best.values())

@@ -14,6 +14,7 @@ from typing import Any
 
 from db.models import INDICATOR, PROJECT
 from db.repositories.queries import Vocabulary
+from handlers.gate import Gated
 from handlers.understanding.intents import (
     BLOCKED_LIST,
     COUNT,
@@ -92,6 +93,9 @@ __all__ = [
 ]
 
 
+_NUMBERED = Gated(NUMBERED_RE)
+
+
 class NLU:
     """The understanding layer shared by all handlers. Thread-safe: `understand` reads one lexicon snapshot."""
 
@@ -146,7 +150,7 @@ class NLU:
         if any(sp.meaning.weak for sp in spans):
             extend_weak(lex, tokens, spans)
         unknown: list[str] = []
-        numbered = list(NUMBERED_RE.finditer(t)) if HAS_NUMBER.search(t) else []
+        numbered = list(_NUMBERED.finditer(t)) if HAS_NUMBER.search(t) else []
         # cue words ("审核", "工程项目") are read where only sure names are masked: not a guessed (mistyped)
         # name, not a keyword of an item
         cue_masked = mask(t, [sp for sp in spans if sure_name(sp)])

@@ -14,6 +14,7 @@ digits of every script, full-width forms and invisible direction marks are norma
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -39,6 +40,7 @@ _NOT_A_NUMBER = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # the same few numerals ("三", "两", "15") come again and again; cn2an is slow
 def to_number(token: str) -> Decimal | None:
     """An Arabic or Chinese numeral ("12", "1.5", "-5", "十二", "三点五", "负五", "1.2万") as a finite Decimal;
     None for anything else ("1e309", "inf", "NaN")."""

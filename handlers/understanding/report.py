@@ -9,13 +9,15 @@ from decimal import Decimal
 
 from db.models import DONE
 from db.repositories.queries import ItemEntry
+from handlers.gate import Gated
 from handlers.understanding.names import NUMBERED_RE
 from handlers.understanding.numbers import parse_amount, parse_percent, parse_quantity
 from handlers.understanding.result import MAX_CHOICES, Understanding
 from handlers.understanding.text import normalize_for_matching
 from handlers.vocabulary import stated_status
 
-PERCENT_HINT = re.compile(r"[0-9]|百分|分之|[一二两三四五六七八九十]成|半")
+PERCENT_HINT = Gated(re.compile(r"[0-9]|百分|分之|[一二两三四五六七八九十]成|半"))
+NUMBERED = Gated(NUMBERED_RE)  # plan numbers ("项目2"), not figures
 PERCENT_AFTER_VERB = re.compile(
     r"(?:完成|进度|达到|推进到|做到|到了)(?:了)?\s*(\d{1,3}(?:\.\d+)?)(?![\d.万亿元个项号%])"
 )
@@ -28,12 +30,15 @@ AMOUNT_RE = re.compile(
 QUANTITY_AFTER_VERB = re.compile(
     r"(?:完成|建成|新增|种植|造林|治理|修复|实施|完工|改造|建设|达到|累计|共)了?\s*((?:约|近|超过)?[0-9.零〇一二两三四五六七八九十百千万]+\S{0,3})"
 )
+QUANTITY_VERB = Gated(QUANTITY_AFTER_VERB).hint or re.compile("")  # the characters of those verbs
 MONEY_UNITS = frozenset({"元", "万元", "亿元", "%"})
 
 
 def report_quantity(t: str) -> tuple[Decimal, str] | None:
     """A quantity done that a one-line report states ("国土绿化完成8000亩"): (value, unit); money and % are not."""
-    m = QUANTITY_AFTER_VERB.search(NUMBERED_RE.sub("", t))
+    if QUANTITY_VERB.search(t) is None:
+        return None  # no verb of doing: nothing reported done (and plan numbers need not be taken out)
+    m = QUANTITY_AFTER_VERB.search(NUMBERED.sub("", t))
     q = parse_quantity(m.group(1)) if m else None
     if q is None or q.unit in MONEY_UNITS or q.value <= 0:
         return None
@@ -44,7 +49,7 @@ def report_figures(t: str) -> tuple[Decimal | None, str | None, Decimal | None]:
     """(percent, status, amount in 万元) stated in a one-line report."""
     percent: Decimal | None = None
     if PERCENT_HINT.search(t):
-        body = NUMBERED_RE.sub("", t)
+        body = NUMBERED.sub("", t)
         body = AMOUNT_RE.sub("", body)
         percent = parse_percent(body, bare_number=False)
         if percent is None:

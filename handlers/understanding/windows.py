@@ -123,6 +123,16 @@ _BACK = re.compile(
 _AGO = re.compile(rf"(?P<n>{_N})(?P<ge>个)?(?P<unit>天|周|星期|礼拜|月)(?P<dir>以前|之前|前|以后|之后|后)")
 _RECENT = re.compile(r"最近|近期|近来|这段时间|这几天")
 
+# What every pattern above needs: a number followed by a date's or a span's sign ("7月", "5.31", "15号", "14天",
+# "2个月", "7到9月"; a bare number is a list item or a figure), or 月, 周/星期/礼拜, 天/日, 年, 旬, 季, a holiday's
+# character, 近 (最近, 近期), 时间 (这段时间). Without one, there is no window (tests/test_windows.py checks it).
+_HINT = re.compile(r"[0-9][0-9]*[.\-/月日号年天周星礼个工~～—到至]|[月周星礼天日年旬季庆旦节明午秋近]|五一|时间")
+_DIGIT = re.compile(r"[0-9]")
+# The units of a span counted from today ("两周内", "最近三天", "三天前"), and 最近/这段时间/这几天.
+_SPAN_UNIT = re.compile(r"[天日周星礼月年近]|时间")
+# ... each of which counts them: a digit, a Chinese numeral or 半
+_COUNT = re.compile(rf"[0-9{_CN}半]")
+
 _BEFORE_SUFFIX = re.compile(r"之前|以前|前|截止|截至|为止|止")
 _BEFORE_PREFIX = re.compile(r"(?:截止到?|截至到?|到)$")
 _AFTER_SUFFIX = re.compile(r"以后|之后|后|起|开始")
@@ -168,6 +178,8 @@ class _Point:
 def find_window(text: str, today: dt.date) -> Window | None:
     """The time window `text` (as `normalize_for_matching` returns it) is about, relative to `today`; None without
     one. Of several, the one said in the longest words; of equally long ones, the first."""
+    if not _HINT.search(text):
+        return None  # most messages name no time: one search instead of every pattern
     best: Window | None = None
     for w in _candidates(text, today):
         if w.start > w.end:
@@ -182,16 +194,17 @@ def _candidates(t: str, today: dt.date) -> Iterator[Window]:
     for p in points:
         yield Window(p.start, p.end, p.begin, p.stop, False)
         yield from _around(t, p, points, today)
-    yield from _spans(t, today)
-    for m in _HOLIDAY.finditer(t):
+    if _SPAN_UNIT.search(t) and _COUNT.search(t):
+        yield from _spans(t, today)
+    for m in _HOLIDAY.finditer(t) if "前" in t else ():
         eve = parse_date(m.group(), today)
         if eve is not None:
             yield _bound(eve, m.start(), m.end(), today)
-    for m in _WITHIN_YEAR.finditer(t):
+    for m in _WITHIN_YEAR.finditer(t) if "年" in t else ():
         year = _year(m, today)
         if year is not None:
             yield _bound(dt.date(year, 12, 31), m.start(), m.end(), today)
-    for m in _MONTH_RANGE.finditer(t):
+    for m in _MONTH_RANGE.finditer(t) if "月" in t else ():
         year, a, b = _year(m, today), _int(m.group("a")), _int(m.group("b"))
         if year is not None and a is not None and b is not None and 1 <= a <= b <= 12:
             yield Window(dt.date(year, a, 1), month_end(year, b), m.start(), m.end(), False)
@@ -242,56 +255,61 @@ def _around(t: str, p: _Point, points: list[_Point], today: dt.date) -> Iterator
 
 
 def _points(t: str, today: dt.date) -> Iterator[_Point]:
-    for m in _FULL_DATE.finditer(t):
+    # each pattern needs a character of its own: one `in` test spares the pattern on most texts
+    digits = _DIGIT.search(t) is not None
+    has_month = "月" in t
+    week = "周" in t or "星期" in t or "礼拜" in t
+    year_word = "年" in t
+    for m in _FULL_DATE.finditer(t) if digits else ():
         d = _date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         if d is not None:
             yield _Point(d, d, m.start(), m.end(), False, (d.year, d.month))
-    for m in _SHORT_DATE.finditer(t):
+    for m in _SHORT_DATE.finditer(t) if digits else ():
         if m.group("mark") or len(m.group(2)) == 2:
             d = _date(today.year, int(m.group(1)), int(m.group(2)))
             if d is not None:
                 yield _Point(d, d, m.start(), m.end(), False, (d.year, d.month))
-    for m in _MONTH.finditer(t):
+    for m in _MONTH.finditer(t) if has_month else ():
         year, month = _year(m, today), _int(m.group("m"))
         if year is not None and month is not None and 1 <= month <= 12:
             yield from _month_point(m, year, month)
-    for m in _RELATIVE_MONTH.finditer(t):
+    for m in _RELATIVE_MONTH.finditer(t) if has_month else ():
         year, month = shift_month(today.year, today.month, _offset(m.group("rel")))
         yield from _month_point(m, year, month)
-    for m in chain(_BARE_MONTH_PART.finditer(t), _TEN_DAYS.finditer(t)):
+    for m in chain(_BARE_MONTH_PART.finditer(t) if has_month else (), _TEN_DAYS.finditer(t) if "旬" in t else ()):
         yield from _month_point(m, today.year, today.month)
-    for m in _WEEK.finditer(t):
+    for m in _WEEK.finditer(t) if week else ():
         monday = today - today.weekday() * _DAY + 7 * _offset(m.group("rel")) * _DAY
         if m.group("end") or m.group().endswith("周末"):
             yield _Point(monday + 5 * _DAY, monday + 6 * _DAY, m.start(), m.end(), False)
         else:
             yield _Point(monday, monday + 6 * _DAY, m.start(), m.end(), True)
-    for m in _WEEKDAY.finditer(t):
+    for m in _WEEKDAY.finditer(t) if week else ():
         d = parse_date(m.group(), today)
         if d is not None:
             yield _Point(d, d, m.start(), m.end(), False)
-    for m in _DAY_WORD.finditer(t):
+    for m in _DAY_WORD.finditer(t) if "天" in t or "日" in t else ():
         d = today + _DAY_WORDS[m.group()] * _DAY
         yield _Point(d, d, m.start(), m.end(), False)
-    for m in _BARE_DAY.finditer(t):
+    for m in _BARE_DAY.finditer(t) if digits else ():
         d = _date(today.year, today.month, int(m.group(1)))
         if d is not None:
             yield _Point(d, d, m.start(), m.end(), False, (d.year, d.month))
-    for m in _YEAR_END.finditer(t):
+    for m in _YEAR_END.finditer(t) if year_word else ():
         year = _year(m, today)
         if year is not None:
             d = dt.date(year, 12, 31)
             yield _Point(d, d, m.start(), m.end(), False)
-    for m in _WHOLE_YEAR.finditer(t):
+    for m in _WHOLE_YEAR.finditer(t) if year_word else ():
         year = _year(m, today)
         if year is not None:
             yield _Point(dt.date(year, 1, 1), dt.date(year, 12, 31), m.start(), m.end(), True)
-    for m in _HALF_YEAR.finditer(t):
+    for m in _HALF_YEAR.finditer(t) if year_word else ():
         year = _year(m, today)
         if year is not None:
             first = 1 if m.group("half") == "上" else 7
             yield _Point(dt.date(year, first, 1), month_end(year, first + 5), m.start(), m.end(), True)
-    for m in _QUARTER.finditer(t):
+    for m in _QUARTER.finditer(t) if "季" in t else ():
         yield from _quarter_point(m, today)
 
 
