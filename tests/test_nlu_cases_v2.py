@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from db.engine import make_engine, make_session_factory
+from handlers.understanding import nlu as nlu_mod
 from handlers.understanding.nlu import NLU
 from tests.nlu_cases import CASES_TODAY, REQUIRED_ACCURACY, load_cases, mismatches, run_cases
 
@@ -21,19 +22,20 @@ V2_CASES = Path(__file__).resolve().parent / "nlu_cases_v2_extra.yaml"
 # A second set of 179 phrasings, written later and blind like the first; measured once before any change made
 # for it (165/179 = 92.2 %), then kept as a regression set.
 HELDOUT_CASES = Path(__file__).resolve().parent / "nlu_cases_heldout.yaml"
+# The intents of a plan under way (issue 15): every one of them needs its cases.
 NEW_INTENTS = {
-    "due",
-    "count",
-    "lagging",
-    "blocked",
-    "problems",
-    "unmet",
-    "reported",
-    "ranking",
-    "urge",
-    "my_unreported",
-    "review_queue",
-    "returned",
+    nlu_mod.DUE,
+    nlu_mod.COUNT,
+    nlu_mod.LAGGING,
+    nlu_mod.BLOCKED_LIST,
+    nlu_mod.PROBLEMS,
+    nlu_mod.UNMET,
+    nlu_mod.REPORTED,
+    nlu_mod.RANKING,
+    nlu_mod.URGE,
+    nlu_mod.MY_UNREPORTED,
+    nlu_mod.REVIEW_QUEUE,
+    nlu_mod.RETURNED,
 }
 
 

@@ -34,6 +34,7 @@ from handlers import urge as urge_mod
 from handlers.understanding import nlu as nlu_mod
 from scheduler import digest as digest_mod
 from tests.conftest import Chat
+from tests.test_leave_visible import _second_official
 
 ORG = "米林县"
 OFFICIAL = "米林填报人"
@@ -65,17 +66,6 @@ def _person_id(app: App, console_name: str) -> int:
         p = people.find_by_identity(s, "console", console_name)
         assert p is not None
         return p.id
-
-
-def _second_official(app: App, org_name: str, user: str) -> Chat:
-    """A second official of `org_name`, bound with a fresh code on Telegram as `user`."""
-    with app.session_factory() as s, s.begin():
-        code = people.new_invite(
-            s, orgs.require_org(s, org_name), "official", app.clock.utcnow(), dt.timedelta(days=1)
-        ).code
-    c = Chat(app, user, channel="telegram")
-    assert "绑定成功" in c.send(f"绑定 {code}")
-    return c
 
 
 def second_id(app: App) -> int:
