@@ -41,10 +41,11 @@ MODULES = {
 # Why a target may be missed, by measure: printed under the table only when that target is missed.
 KNOWN_CAUSES: dict[str, str] = {
     "resident memory after it (peak)": (
-        "The process holds jieba's prefix dictionary (~70 MB once initialised) and the plan lexicon with its typo "
-        "and partial-name tables; SQLAlchemy, python-telegram-bot, aiohttp, wechatpy and pydantic take ~70 MB "
-        "before any of it. (pypinyin's phrase dictionary, another ~55 MB, is no longer imported: handlers/understanding/pinyin.py "
-        "reads only its single-character table.)"
+        "The process holds jieba's prefix dictionary (~40 MB once initialised, read without jieba's rarest short "
+        "words: handlers/understanding/segmentation.py; the whole one took ~62 MB), jieba's own HMM tables (~18 MB "
+        "on import, never used: duban segments without HMM) and the plan lexicon; SQLAlchemy, python-telegram-bot, "
+        "aiohttp, wechatpy and pydantic take ~70 MB before any of it. (pypinyin's phrase dictionary, another ~55 MB, "
+        "is not imported: handlers/understanding/pinyin.py reads only its single-character table.)"
     ),
     "duban ÷ echo bot": (
         "Every duban message is stored before it is acknowledged and handled in its own transaction, and "
