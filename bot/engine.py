@@ -69,7 +69,7 @@ class Engine:
         self.session_factory = session_factory
         self.clock = clock
         self.settings = settings
-        self.services = services or {}
+        self.services = services if services is not None else {}  # the same dict: what start-up warms is used
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message and return the replies to send (empty for a duplicate)."""

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_app
+from bot.app import App, build_app
 from db.models import Item, Report
 from db.repositories import people
 from tests.conftest import Chat
@@ -45,3 +45,12 @@ def test_checkin_begun_in_one_process_is_finished_in_another(app, settings, cloc
         report, code = s.execute(select(Report, Item.code).join(Report.assignment).join(Item)).one()
     assert code == "C3-4-04"
     assert (report.percent, report.description, report.channel) == (Decimal("50"), "起草中", "console")
+
+
+def test_the_understanding_warmed_at_start_up_is_the_one_questions_use(app: App) -> None:
+    """One understanding layer per process: the engine shares the app's services, so the first question does
+    not build (and keep) a second one."""
+    warmed = app.services["nlu"]
+    assert app.engine.services is app.services
+    Chat(app, "协调员").send("墨脱县进度")
+    assert app.engine.services["nlu"] is warmed
