@@ -9,12 +9,11 @@ from collections import Counter
 
 from core.messages import Reply
 from db.models import EVENT, INDICATOR, PROJECT, TASK, Plan
-from db.repositories import orgs, progress, queries
-from db.repositories.progress import AssignmentView
+from db.repositories import progress, queries
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
-from handlers.queries import access, attention
+from handlers.queries import access, attention, overview
 from handlers.queries.paging import Answer, Page
 from handlers.understanding.cues import ORG_KIND
 from handlers.understanding.nlu import Lexicon, Understanding
@@ -77,37 +76,20 @@ def ranking(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     org_ids, refusal = access.scope(ctx, lex, u)
     if refusal is not None:
         return [refusal]
-    views = progress.assignment_views(
-        ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=attention.kinds_of(u)
-    )
-    up = orgs.roll_up(ctx.session, org_ids)
-    by_org: dict[int, list[AssignmentView]] = {}
-    for v in views:
-        by_org.setdefault(up.get(v.org_id, v.org_id), []).append(v)
-    rows = []
-    for oid, vs in by_org.items():
-        c = progress.count(vs)
-        rows.append((-c.completion, c.overdue, lex.org_label(oid), oid, c, vs))
-    rows.sort(key=lambda r: r[:3])
+    _, ranks = overview.ranked_orgs(ctx, lex, plan, org_ids, attention.kinds_of(u))
     scope = access.scope_title(lex, u, org_ids)
-    shown = []
-    for i, (_, _, label, _, c, vs) in enumerate(rows, 1):
-        light = (
-            progress.RED
-            if c.overdue or c.blocked
-            else (progress.YELLOW if any(v.light == progress.YELLOW for v in vs) else progress.GREEN)
+    shown = [
+        texts.Q_RANKING_LINE.format(
+            i=i,
+            light=r.light,
+            name=lex.org_label(r.org_id),
+            completion=fmt.number(r.counts.completion),
+            done=r.counts.done,
+            total=r.counts.total,
+            overdue=r.counts.overdue,
+            lagging=r.counts.lagging,
         )
-        shown.append(
-            texts.Q_RANKING_LINE.format(
-                i=i,
-                light=light,
-                name=label,
-                completion=fmt.number(c.completion),
-                done=c.done,
-                total=c.total,
-                overdue=c.overdue,
-                lagging=c.lagging,
-            )
-        )
+        for i, r in enumerate(ranks, 1)
+    ]
     head = texts.Q_RANKING_HEADER.format(scope=scope)
     return Page(texts.Q_TITLE.format(name=scope), head, shown)

@@ -4,6 +4,8 @@ whole city) with one line per organisation, worst first. A question about an ite
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.messages import Reply
 from db.models import INDICATOR, PROJECT, REPORTABLE_KINDS, Plan
 from db.repositories import orgs, progress
@@ -96,6 +98,41 @@ def org_progress_short(
     return Reply("\n".join([head, *shown]) + tail)
 
 
+@dataclass(frozen=True)
+class OrgRank:
+    """One organisation's line of a table of several: its light and its counts."""
+
+    org_id: int
+    light: str
+    counts: progress.Counts
+
+
+def ranked_orgs(
+    ctx: Context,
+    lex: Lexicon,
+    plan: Plan,
+    org_ids: list[int] | None,
+    kinds: tuple[str, ...] = REPORTABLE_KINDS,
+) -> tuple[list[AssignmentView], list[OrgRank]]:
+    """The views of several organisations (None: all) and one rank per organisation, by completion (the mean
+    completion of its items, unreported counted 0), then fewer overdue, then name; a unit below another counts in
+    its parent's line. The organisation's light is its worst item's (🟡 滞后 or 未汇报 past the grace period); ⚪
+    items count as 🟢. The summary table and the ranking both read it."""
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=kinds)
+    by_org: dict[int, list[AssignmentView]] = {}
+    up = orgs.roll_up(ctx.session, org_ids)
+    for v in views:
+        by_org.setdefault(up.get(v.org_id, v.org_id), []).append(v)
+    ranks = []
+    for oid, vs in by_org.items():
+        oc = progress.count(vs)
+        yellow = any(v.light == progress.YELLOW for v in vs)
+        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if yellow else progress.GREEN)
+        ranks.append(OrgRank(oid, light, oc))
+    ranks.sort(key=lambda r: (-r.counts.completion, r.counts.overdue, lex.org_label(r.org_id)))
+    return views, ranks
+
+
 def summary(
     ctx: Context,
     lex: Lexicon,
@@ -104,17 +141,12 @@ def summary(
     org_ids: list[int] | None,
     kinds: tuple[str, ...] = REPORTABLE_KINDS,
 ) -> Page:
-    """Several organisations (None: all): the totals, then one line per organisation ranked by completion (the
-    mean completion of its items, unreported counted 0), then fewer overdue."""
-    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=kinds)
-    by_org: dict[int, list[AssignmentView]] = {}
-    up = orgs.roll_up(ctx.session, org_ids)  # a unit below another is counted in its parent's line
-    for v in views:
-        by_org.setdefault(up.get(v.org_id, v.org_id), []).append(v)
+    """Several organisations (None: all): the totals, then one line per organisation as `ranked_orgs` ranks them."""
+    views, ranks = ranked_orgs(ctx, lex, plan, org_ids, kinds)
     c = progress.count(views)
     head = texts.Q_GROUP_HEADER.format(
         name=title,
-        n=len(by_org),
+        n=len(ranks),
         total=c.total,
         completion=fmt.number(c.completion),
         done=c.done,
@@ -124,24 +156,16 @@ def summary(
         overdue=c.overdue,
         lagging=c.lagging,
     )
-    rows = []
-    for oid, vs in by_org.items():
-        oc = progress.count(vs)
-        # the organisation's light is its worst item's (🟡 滞后 or 未汇报 past the grace period); ⚪ items count as 🟢
-        yellow = any(v.light == progress.YELLOW for v in vs)
-        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if yellow else progress.GREEN)
-        rows.append((-oc.completion, oc.overdue, lex.org_label(oid), oid, light, oc))
-    rows.sort(key=lambda r: r[:3])
     shown = [
         texts.Q_GROUP_LINE.format(
-            light=light,
-            name=lex.org_label(oid),
-            completion=fmt.number(oc.completion),
-            lagging=oc.lagging,
-            overdue=oc.overdue,
-            unreported=oc.unreported,
+            light=r.light,
+            name=lex.org_label(r.org_id),
+            completion=fmt.number(r.counts.completion),
+            lagging=r.counts.lagging,
+            overdue=r.counts.overdue,
+            unreported=r.counts.unreported,
         )
-        for *_, oid, light, oc in rows
+        for r in ranks
     ]
-    example = lex.org_label(rows[-1][3]) if rows else texts.Q_GROUP_FOOTER_EXAMPLE
+    example = lex.org_label(ranks[-1].org_id) if ranks else texts.Q_GROUP_FOOTER_EXAMPLE
     return Page(texts.Q_TITLE.format(name=title), head, shown, texts.Q_GROUP_FOOTER.format(example=example))
