@@ -33,20 +33,24 @@ class Gated:
         required = required_chars(pattern)
         self.hint = re.compile("[" + "".join(re.escape(c) for c in sorted(required)) + "]") if required else None
 
-    def _skips(self, text: str) -> bool:
-        return self.hint is not None and self.hint.search(text) is None
+    def may_match(self, text: str) -> bool:
+        """Whether `text` holds a character every match needs (False: the pattern cannot match it)."""
+        return self.hint is None or self.hint.search(text) is not None
 
     def search(self, text: str) -> re.Match[str] | None:
-        hint = self.hint  # inline, not `_skips`: this runs dozens of times per message
+        hint = self.hint  # inline, not `may_match`: this runs dozens of times per message
         if hint is not None and hint.search(text) is None:
             return None
         return self.pattern.search(text)
 
+    def match(self, text: str) -> re.Match[str] | None:
+        return self.pattern.match(text) if self.may_match(text) else None
+
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return iter(()) if self._skips(text) else self.pattern.finditer(text)
+        return self.pattern.finditer(text) if self.may_match(text) else iter(())
 
     def sub(self, repl: str, text: str) -> str:
-        return text if self._skips(text) else self.pattern.sub(repl, text)
+        return self.pattern.sub(repl, text) if self.may_match(text) else text
 
 
 def required_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:

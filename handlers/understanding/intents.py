@@ -324,9 +324,7 @@ _ALL_NO_CHANGE = Gated(vocabulary.ALL_NO_CHANGE_RE)
 
 def _no_change(masked: str) -> bool:
     """The whole message says nothing changed ("无变化", "全部无变化")."""
-    return bool(_NO_CHANGE.search(masked) and vocabulary.NO_CHANGE_RE.match(masked)) or bool(
-        _ALL_NO_CHANGE.search(masked) and vocabulary.ALL_NO_CHANGE_RE.match(masked)
-    )
+    return bool(_NO_CHANGE.match(masked) or _ALL_NO_CHANGE.match(masked))
 
 
 def _list_line(masked: str) -> tuple[int, Decimal | None, str | None] | None:

@@ -30,13 +30,13 @@ AMOUNT_RE = re.compile(
 QUANTITY_AFTER_VERB = re.compile(
     r"(?:完成|建成|新增|种植|造林|治理|修复|实施|完工|改造|建设|达到|累计|共)了?\s*((?:约|近|超过)?[0-9.零〇一二两三四五六七八九十百千万]+\S{0,3})"
 )
-QUANTITY_VERB = Gated(QUANTITY_AFTER_VERB).hint or re.compile("")  # the characters of those verbs
+QUANTITY = Gated(QUANTITY_AFTER_VERB)
 MONEY_UNITS = frozenset({"元", "万元", "亿元", "%"})
 
 
 def report_quantity(t: str) -> tuple[Decimal, str] | None:
     """A quantity done that a one-line report states ("国土绿化完成8000亩"): (value, unit); money and % are not."""
-    if QUANTITY_VERB.search(t) is None:
+    if not QUANTITY.may_match(t):
         return None  # no verb of doing: nothing reported done (and plan numbers need not be taken out)
     m = QUANTITY_AFTER_VERB.search(NUMBERED.sub("", t))
     q = parse_quantity(m.group(1)) if m else None
