@@ -41,28 +41,13 @@ class QueryState(StrEnum):
     PICK = "query.pick"  # a name that means several things: pick one
 
 
-# What a question typed mid-dialogue asks for; the last two list the sender's own or everyone's open items.
-QUESTION_INTENTS = frozenset(
-    {
-        nlu_mod.PROGRESS,
-        nlu_mod.OVERDUE,
-        nlu_mod.UNREPORTED,
-        nlu_mod.INVESTMENT,
-        nlu_mod.MY_TASKS,
-        nlu_mod.ON_LEAVE,
-        nlu_mod.DUE,
-        nlu_mod.COUNT,
-        nlu_mod.LAGGING,
-        nlu_mod.BLOCKED_LIST,
-        nlu_mod.PROBLEMS,
-        nlu_mod.UNMET,
-        nlu_mod.REPORTED,
-        nlu_mod.RANKING,
-        nlu_mod.MY_UNREPORTED,
-        nlu_mod.REVIEW_QUEUE,
-        nlu_mod.RETURNED,
-        nlu_mod.URGE,
-    }
+# What a question typed mid-dialogue asks for: the plan's progress, lists and people, and the questions of a plan
+# under way (催办 among them: a command a coordinator may give in the middle of a review).
+QUESTION_INTENTS = (
+    frozenset(
+        {nlu_mod.PROGRESS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.INVESTMENT, nlu_mod.MY_TASKS, nlu_mod.ON_LEAVE}
+    )
+    | nlu_mod.UNDER_WAY
 )
 OWN_LIST_INTENTS = frozenset({nlu_mod.MY_TASKS, nlu_mod.OVERDUE, nlu_mod.UNREPORTED, nlu_mod.MY_UNREPORTED})
 
