@@ -41,6 +41,8 @@ from bot.app import App, build_app, seed_database
 from config.clock import Clock
 from config.settings import Settings
 from core.messages import IncomingMessage, Reply, render_plain
+from db.engine import make_engine, make_session_factory
+from handlers.understanding.nlu import NLU
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 DEFAULT_NOW = dt.datetime(2023, 5, 24, 9, 0)
@@ -186,6 +188,30 @@ def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     yield from _pg_database("duban_e", None)
+
+
+@pytest.fixture(scope="session")
+def shipped_nlu(tmp_path_factory: pytest.TempPathFactory) -> NLU:
+    """The understanding layer built once from the shipped plan (in a SQLite file of its own), for the tests that
+    only read it."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('nlu') / 'nlu.db'}"
+    _build_template(url)
+    return _nlu_of(url)
+
+
+@pytest.fixture
+def nlu(db_url: str) -> NLU:
+    """The understanding layer of the test's own database."""
+    return _nlu_of(db_url)
+
+
+def _nlu_of(url: str) -> NLU:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            return NLU.from_session(session)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

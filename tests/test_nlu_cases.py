@@ -10,23 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from db.engine import make_engine, make_session_factory
 from handlers.understanding.nlu import NLU
 from tests.nlu_cases import REQUIRED_ACCURACY, load_cases, run_cases
 
 EXTRA_CASES = Path(__file__).resolve().parent / "nlu_cases_extra.yaml"
-
-
-@pytest.fixture
-def nlu(db_url: str) -> NLU:
-    engine = make_engine(db_url)
-    try:
-        with make_session_factory(engine)() as session:
-            return NLU.from_session(session)
-    finally:
-        engine.dispose()
 
 
 def test_extra_cases(nlu: NLU) -> None:

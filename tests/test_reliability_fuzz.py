@@ -290,28 +290,11 @@ def test_a_stranger_gets_a_reply_to_anything_and_nothing_is_stored(app: App) -> 
     max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=TEXT)
-def test_understanding_never_fails(nlu: Any, text: str) -> None:
-    u = nlu.understand(text)
+def test_understanding_never_fails(shipped_nlu: Any, text: str) -> None:
+    u = shipped_nlu.understand(text)
     assert isinstance(u.intent, str) and u.intent
     assert u.text == text
     assert all(isinstance(i, int) for i in u.org_ids)
-
-
-@pytest.fixture(scope="module")
-def nlu(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The understanding layer built once from the shipped plan (in a SQLite file of its own)."""
-    from db.engine import make_engine, make_session_factory
-    from handlers.understanding.nlu import NLU
-    from tests.conftest import _build_template
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('nlu') / 'nlu.db'}"
-    _build_template(url)
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as s:
-            return NLU.from_session(s)
-    finally:
-        engine.dispose()
 
 
 def test_a_ten_thousand_character_answer_is_cut_not_stored_whole(app: App) -> None:

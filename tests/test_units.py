@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
@@ -27,7 +26,6 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.models import OFFICIAL, REPORTABLE_KINDS, Assignment, Item, Organisation, Person
 from db.repositories import orgs, plans, progress
 from handlers import texts
-from handlers.understanding.nlu import NLU
 from scheduler import digest as digest_mod
 from tests.conftest import Chat
 
@@ -191,16 +189,6 @@ def test_a_child_without_people_is_asked_through_its_parent(app):
 
 
 # ---- names ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def nlu(db_url: str) -> NLU:
-    engine = make_engine(db_url)
-    try:
-        with make_session_factory(engine)() as session:
-            return NLU.from_session(session)
-    finally:
-        engine.dispose()
 
 
 def test_linzhi_county_is_bayi_and_linzhi_city_is_the_whole_city(nlu, chat):
