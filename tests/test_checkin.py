@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -255,20 +256,20 @@ def test_done_status_skips_percent_and_records_100(app):
     assert r.status == DONE and r.percent == Decimal("100")
 
 
+def to_evidence(app: Any) -> Chat:
+    """波密填报人 in a check-in of 观摩示范乡村 (推进中 30%), at the question for evidence."""
+    c = Chat(app, "波密填报人")
+    for text in ("汇报", "观摩示范乡村", "推进中", "30", "已选定示范村", "跳过", "跳过", "跳过"):
+        c.send(text)
+    return c
+
+
 def test_evidence_photo_is_stored_and_linked(app, tmp_path):
     photo = tmp_path / "site.jpg"
     photo.write_bytes(b"\xff\xd8\xff fake jpeg")
     from core.messages import InAttachment
 
-    c = Chat(app, "波密填报人")
-    c.send("汇报")
-    c.send("观摩示范乡村")
-    c.send("推进中")
-    c.send("30")
-    c.send("已选定示范村")
-    c.send("跳过")
-    c.send("跳过")
-    c.send("跳过")
+    c = to_evidence(app)
     out = c.send("", attachments=(InAttachment("photo", str(photo), "site.jpg", "image/jpeg", 18),))
     assert "第1份佐证材料" in out
     assert "1份" in c.send("完成")
@@ -517,14 +518,7 @@ def test_edit_keeps_the_evidence_of_the_corrected_version(app, tmp_path):
 
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"\xff\xd8 jpeg")
-    c = Chat(app, "波密填报人")
-    c.send("汇报")
-    c.send("观摩示范乡村")
-    c.send("推进中")
-    c.send("30")
-    c.send("已选定示范村")
-    for _ in range(3):
-        c.send("跳过")
+    c = to_evidence(app)
     c.send("", attachments=(InAttachment("photo", str(photo), "p.jpg"),))
     c.send("完成")
     c.send("确认")

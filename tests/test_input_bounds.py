@@ -37,6 +37,7 @@ from handlers.understanding.numbers import (
 from handlers.understanding.numbers import NOT_A_NUMBER as NOT_A_NUMBER_READ
 from handlers.understanding.text import clean, normalize
 from tests.conftest import Chat
+from tests.test_checkin import to_evidence
 
 pytestmark = pytest.mark.both_backends
 
@@ -223,15 +224,7 @@ def test_a_long_evidence_file_name_is_shortened_keeping_its_extension(app, tmp_p
     photo.write_bytes(b"%PDF fake")
     name = "林芝市生态文明建设示范区创建工作佐证材料" * 12 + ".pdf"
     assert len(name) > 200
-    c = Chat(app, "波密填报人")
-    c.send("汇报")
-    c.send("观摩示范乡村")
-    c.send("推进中")
-    c.send("30")
-    c.send("已选定示范村")
-    c.send("跳过")
-    c.send("跳过")
-    c.send("跳过")
+    c = to_evidence(app)
     out = c.send("", attachments=(InAttachment("file", str(photo), name, "application/pdf", 9),))
     assert "第1份佐证材料" in out
     c.send("完成")
