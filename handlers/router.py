@@ -10,6 +10,7 @@ from core.messages import Reply
 from handlers import binding, checkin, judgement, kernel, leave, queries, review, shares, texts, vocabulary
 from handlers.context import IDLE, Context, Replies
 from handlers.kernel import Interrupt
+from handlers.understanding.nlu import HELP
 from handlers.understanding.text import normalize
 
 # A question typed mid-dialogue is clearly a question (not an answer) with one of these, or when it is short and
@@ -17,7 +18,8 @@ from handlers.understanding.text import normalize
 QUESTION_MARK_RE = re.compile(r"[?？]$|[吗呢么嘛]$|怎么样$|如何$|哪些|哪个|哪几|谁|多少|几项|几个|有没有|是否")
 QUERY_WORD_RE = re.compile(
     r"进度|进展|情况|逾期|超期|没汇报|未汇报|没报|达标|投资|任务$|项目$|指标$|清单$"
-    r"|到期|截止|滞后|受阻的|困难|排名|退回|待审|审核的|催办|催一下|谁报|汇报了|请假"
+    r"|到期|截止|滞后|受阻的|困难|排名|退回|待审|审核的|催办|催一下|谁报|汇报了|请假|过期|是不是"
+    r"|(怎么|怎样|如何|咋)(汇报|填报|报|填|用)"
 )
 SHORT_QUESTION = 12
 
@@ -144,7 +146,12 @@ def _question(ctx: Context, text: str) -> Interrupt | None:
         # Asks nothing (at most names something of the plan): an answer. Most answers end here, before the
         # understanding layer and its plan lookup run for every message of a check-in.
         return None
-    if queries.understand(ctx, text).intent not in queries.QUESTION_INTENTS:
+    intent = queries.understand(ctx, text).intent
+    if intent == HELP:
+        # "怎么汇报" in the list is a question; in a free-text answer ("不知道怎么填") it may be the answer: the
+        # kernel asks which
+        return Interrupt("question", False)
+    if intent not in queries.QUESTION_INTENTS:
         return None
     if asks:
         return Interrupt("question", True, asks=True)
