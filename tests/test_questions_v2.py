@@ -255,3 +255,32 @@ def test_a_coordinator_chases_mid_review(filed: App, chat: Any) -> None:
     assert "待审核" in c.send("审核")
     out = c.send("催一下米林县")
     assert "已催办 米林县" in out
+
+
+def test_questions_in_the_list_are_answered_not_taken_for_task_names(filed: App, chat: Any) -> None:
+    c = chat("墨脱填报人")
+    c.send("汇报")
+    out = c.send("两山方案是不是已经过期了")
+    assert "两山实施方案" in out and "逾期" in out and "没有找到" not in out
+    out = c.send("怎么汇报")
+    assert "我可以帮您" in out and "没有找到" not in out
+    # in a free-text answer the same words may be the answer: the kernel asks which
+    c.send("2")
+    c.send("推进中")
+    c.send("30")
+    assert "作为当前问题的回答，还是要查询" in c.send("不知道怎么填")
+
+
+def test_my_unreported_items_carry_the_numbers_of_the_list_on_screen(filed: App, chat: Any) -> None:
+    c = chat("墨脱填报人")
+    listed = c.send("汇报")
+    names = dict(re.findall(r"^(\d+)\. \S*?([\u4e00-\u9fa5“”]+)｜", listed, re.M))
+    c.send("3 推进中 60")
+    c.send("5 完成")  # done: the list a new 汇报 would show moves it to the end
+    c.send("跳过")
+    out = c.send("我还有什么没报")
+    lines = dict(re.findall(r"^(\d+)\. ([\u4e00-\u9fa5“”]+)", out, re.M))
+    assert "3" not in lines and "5" not in lines  # reported just now
+    shown = [n for n in names if n in lines]
+    assert len(shown) >= 5
+    assert all(lines[n] == names[n] for n in shown), (names, lines)

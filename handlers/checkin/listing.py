@@ -13,6 +13,7 @@ from db.repositories import orgs, plans, progress
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.checkin import drafts
+from handlers.checkin.model import CheckinState, load
 from handlers.context import Context
 from handlers.understanding.numbers import fmt_number, to_number
 from handlers.understanding.text import normalize
@@ -28,6 +29,18 @@ def own_open_assignments(ctx: Context, org_id: int) -> list[progress.AssignmentV
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=[org_id])
     # returned reports first (a stable sort: most urgent first within each group)
     return sorted((v for v in views if not v.closed), key=lambda v: not v.returned)
+
+
+# The states in which the person has the numbered list of his tasks in front of him (a one-liner's candidates and
+# the list of drafts are other lists).
+_LISTED = frozenset(CheckinState) - {CheckinState.ONELINER, CheckinState.DRAFTS, CheckinState.PROMPTED}
+
+
+def numbers_on_screen(ctx: Context) -> dict[int, int]:
+    """{assignment id: its number} in the check-in list the person is working through; empty outside one."""
+    if ctx.state not in _LISTED:
+        return {}
+    return {aid: i for i, aid in enumerate(load(ctx).options, 1)}
 
 
 def week_start(ctx: Context) -> dt.datetime:

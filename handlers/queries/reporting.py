@@ -131,7 +131,12 @@ def my_unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
     views = listing.own_open_assignments(ctx, own)
     done = listing.reported_this_week(ctx, [v.assignment_id for v in views])
     name = lex.org_name(own)
-    missing = [(i, v) for i, v in enumerate(views, 1) if v.assignment_id not in done]
+    # numbered as the list in front of him (asked in the middle of a check-in), else as "汇报" would list them
+    on_screen = listing.numbers_on_screen(ctx)
+    numbered = [(on_screen.get(v.assignment_id, i), v) for i, v in enumerate(views, 1)]
+    if on_screen and any(v.assignment_id not in on_screen for v in views):
+        numbered = list(enumerate(views, 1))  # the list on screen is older than the tasks: number them afresh
+    missing = sorted(((i, v) for i, v in numbered if v.assignment_id not in done), key=lambda p: p[0])
     if not missing:
         return [Reply(texts.Q_MY_UNREPORTED_NONE.format(org=name, total=len(views)))]
     rows = [
