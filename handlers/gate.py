@@ -44,7 +44,10 @@ class Gated:
         return self.pattern.search(text)
 
     def match(self, text: str) -> re.Match[str] | None:
-        return self.pattern.match(text) if self.may_match(text) else None
+        hint = self.hint  # inline, as in `search`: the understanding layer calls it for every message
+        if hint is not None and hint.search(text) is None:
+            return None
+        return self.pattern.match(text)
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return self.pattern.finditer(text) if self.may_match(text) else iter(())
