@@ -20,6 +20,7 @@ from config.clock import Clock, wall_utcnow
 from config.settings import Settings
 from core.inbox import Row
 from core.messages import IncomingMessage, Reply
+from db.cache import QueryCache
 from db.models import IN_DONE, IN_FAILED, REPLY, Conversation, ProcessedMessage
 from db.repositories import conversations, inbox, outbox, people
 from handlers import kernel, router, texts
@@ -70,6 +71,10 @@ class Engine:
         self.clock = clock
         self.settings = settings
         self.services = services if services is not None else {}  # the same dict: what start-up warms is used
+        self.cache = QueryCache()  # the plan's and the people's tables, as of the revision read with each message
+        # (channel, user id) → bound to an active person, as last seen: which messages may be handled at once
+        # (a stale answer only picks the slower path; the handling itself reads the person afresh)
+        self.known_users: dict[tuple[str, str], bool] = {}
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message and return the replies to send (empty for a duplicate)."""
@@ -143,39 +148,59 @@ class Engine:
         with self.session_factory() as session, session.begin():
             if not inbox.finish(session, row.id, wall, status):
                 raise _AlreadyHandled()
-            answer = list(replies)
-            if msg is not None:
-                answer += self._dispatch(session, msg, now)
-            queued: list[Claimed] = []
             # Behind an earlier reply still waiting (an outage), these wait too: the sender keeps the order.
             claimer = None if outbox.replies_waiting_in_chat(session, row.channel, row.chat_id) else worker_id
-            # The arrival time makes the key unique even if a platform reuses an id once the old row is pruned
-            # (Telegram picks update ids at random after a week without updates).
-            arrival = f"{row.message_id}@{row.received_at:%Y%m%d%H%M%S%f}"
-            for i, reply in enumerate(answer):
-                row_id = outbox.enqueue_reply(session, row.channel, arrival, i, row.chat_id, reply, claimer, now=now)
-                if row_id is not None and claimer is not None:
-                    payload = {"reply": reply.to_json()}
-                    queued.append(Claimed(row_id, REPLY, row.channel, row.chat_id, reply.text, payload, 0, now))
-            return queued
+            return self.answer_stored(session, row, msg, replies, claimer, now)
+
+    def answer_stored(
+        self,
+        session: Session,
+        row: Row,
+        msg: IncomingMessage | None,
+        replies: list[Reply],
+        claimer: str | None,
+        now: dt.datetime,
+    ) -> list[Claimed]:
+        """The engine's work on a stored row inside the caller's transaction (which marks the row handled), its
+        replies queued in the outbox: claimed by `claimer` to be sent at once (returned in order), or unclaimed
+        behind the chat's earlier replies (None)."""
+        answer = list(replies)
+        if msg is not None:
+            # The inbox row is unique by the message's own id (a channel keys its updates so: a redelivery, or two
+            # presses of one keyboard, is one row): the message needs no record of its own.
+            answer += self._dispatch(session, msg, now, dedupe=False)
+        queued: list[Claimed] = []
+        # The arrival time makes the key unique even if a platform reuses an id once the old row is pruned
+        # (Telegram picks update ids at random after a week without updates).
+        arrival = f"{row.message_id}@{row.received_at:%Y%m%d%H%M%S%f}"
+        ids = outbox.enqueue_replies(session, row.channel, arrival, row.chat_id, answer, claimer, now=now)
+        for row_id, reply in zip(ids, answer, strict=True):
+            if row_id is not None and claimer is not None:
+                payload = {"reply": reply.to_json()}
+                queued.append(Claimed(row_id, REPLY, row.channel, row.chat_id, reply.text, payload, 0, now))
+        return queued
 
     def _handle_once(self, msg: IncomingMessage) -> list[Reply]:
         now = self.clock.utcnow()
         with self.session_factory() as session, session.begin():
             return self._dispatch(session, msg, now, resend=True)
 
-    def _dispatch(self, session: Session, msg: IncomingMessage, now: dt.datetime, resend: bool = False) -> list[Reply]:
+    def _dispatch(
+        self, session: Session, msg: IncomingMessage, now: dt.datetime, resend: bool = False, dedupe: bool = True
+    ) -> list[Reply]:
         """The engine's work on one message inside the caller's transaction.
 
         Args:
             resend: a message seen before whose replies were never confirmed sent gets them again (the direct
                 path, without the inbox; inbox replies live in the outbox instead).
+            dedupe: record the message id and ignore a message seen before (the direct path; an inbox row is
+                unique by the platform's id already).
         """
         if len(msg.text) > MAX_TEXT or "\x00" in msg.text:
             # NUL never comes from a keyboard, and PostgreSQL text columns refuse it: drop it here, at the edge.
             msg = IncomingMessage(**{**msg.__dict__, "text": msg.text[:MAX_TEXT].replace("\x00", "")})
         processed: ProcessedMessage | None = None
-        if msg.message_id:
+        if msg.message_id and dedupe:
             seen = session.get(ProcessedMessage, (msg.channel, msg.message_id))
             if seen is not None:
                 if resend and seen.replied_at is None and seen.replies and now - seen.created_at >= REDELIVER_AFTER:
@@ -193,8 +218,14 @@ class Engine:
 
     def respond(self, session: Session, msg: IncomingMessage, now: dt.datetime) -> list[Reply]:
         """What duban answers to a new message: the conversation loaded, the handlers run, the state saved."""
-        conv = conversations.get_or_create(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
+        conv, revision = conversations.open_with_revision(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
+        if revision is not None:
+            if revision != self.cache.revision:
+                self.known_users.clear()
+            self.cache.sync(*revision)
+            self.cache.attach(session)
         person = people.find_by_identity(session, msg.channel, msg.user_id)
+        self.known_users[(msg.channel, msg.user_id)] = person is not None
         if person is not None and not msg.is_group:
             people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
         ctx = Context(

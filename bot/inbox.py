@@ -39,7 +39,7 @@ from core.messages import Reply
 from db.repositories import inbox
 from db.repositories import outbox as outbox_repo
 from handlers import texts
-from scheduler.sender import OutboxSender
+from scheduler.sender import Claimed, OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class InboxWorker:
         # A beat well inside the timeout: a live process is never taken for dead between two beats.
         self.beat_seconds = min(BEAT_SECONDS, app.settings.worker_timeout_seconds / 4)
         self.handled: collections.Counter[str] = collections.Counter()  # rows handled here, per channel
+        self._sending: set[asyncio.Task[None]] = set()  # replies of messages handled as they arrived, going out
 
     @property
     def postgres(self) -> bool:
@@ -133,7 +134,7 @@ class InboxWorker:
         self._wake.set()
         if self._background is not None:
             self._background.cancel()
-        tasks = list(self._active.values())
+        tasks = [*self._active.values(), *self._sending]
         if tasks:
             done, running = await asyncio.wait(tasks, timeout=grace)
             if running:
@@ -161,12 +162,32 @@ class InboxWorker:
 
     # ---- storing ------------------------------------------------------------------------------------------
 
-    async def accept(self, channel: str, updates: Sequence[Update]) -> list[Stored]:
+    async def accept(
+        self, channel: str, updates: Sequence[Update], ready: Sequence[Prepared | None] | None = None
+    ) -> list[Stored]:
         """Store `updates` of `channel`, committed, and start work on them. Raises when they were not stored:
-        the channel must then not acknowledge them."""
+        the channel must then not acknowledge them.
+
+        `ready`: each update's message when the channel could make it without calling its platform. Such a message
+        of a bound user in a free chat is handled in the transaction that stores it (one commit for storing,
+        handling and queueing the replies), and its replies are sent right after the commit.
+        """
         if not updates:
             return []
-        stored, claimed = await self._in(self._intake, self._store, channel, list(updates))
+        now_ready = list(ready) if ready is not None else [None] * len(updates)
+        if any(r is not None for r in now_ready) and not self._stopping:
+            try:
+                stored, claimed, answered = await self._in(
+                    self._intake, self._store_and_handle, channel, list(updates), now_ready
+                )
+            except Exception:
+                # Nothing of the batch was committed: store it the usual way; the chat loops handle it.
+                log.exception("%s: handling %d updates as they arrived failed; queueing them", channel, len(updates))
+                stored, claimed = await self._in(self._intake, self._store, channel, list(updates))
+                answered = []
+        else:
+            stored, claimed = await self._in(self._intake, self._store, channel, list(updates))
+            answered = []
         for s in stored:
             if not s.new:
                 metrics.INBOX_DUPLICATES.labels(channel).inc()
@@ -182,7 +203,80 @@ class InboxWorker:
                 metrics.INBOX_STORED.labels(channel).inc()
         for chat, rows in claimed.items():
             self._run(chat, rows)
+        for chat, done in answered:
+            self._send_answers(chat, done)
         return stored
+
+    def _store_and_handle(
+        self, channel: str, updates: list[Update], ready: list[Prepared | None]
+    ) -> tuple[list[Stored], dict[Chat, list[Row]], list[tuple[Chat, list[tuple[Row, Prepared, list[Claimed]]]]]]:
+        """One transaction: each update whose message is ready, of a user known to be bound, in a chat that is
+        free, is stored handled with its replies queued; the others are stored as usual. Raises (and nothing is
+        committed) when a handling fails: the caller then stores them all the usual way."""
+        engine = self.app.engine
+        wall = wall_utcnow()
+        stored: list[Stored] = []
+        claimed: dict[Chat, list[Row]] = {}
+        answered: dict[Chat, list[tuple[Row, Prepared, list[Claimed]]]] = {}
+        queued_chats: set[str] = set()  # chats with an update stored pending in this batch: the rest follow it
+        waiting: dict[str, bool | None] = {}  # per chat: None not free; else whether replies wait before ours
+        bound = self._bound(channel)
+        with self.app.session_factory() as s, s.begin():
+            for up, prepared in zip(updates, ready, strict=True):
+                fast = (
+                    prepared is not None
+                    and up.chat_id not in queued_chats
+                    and engine.known_users.get((channel, up.user_id), False)
+                )
+                if fast and up.chat_id not in waiting:
+                    waiting[up.chat_id] = inbox.free_chat(s, channel, up.chat_id, wall, tuple(self.sender.delivered))
+                behind = waiting.get(up.chat_id)
+                if not fast or behind is None or prepared is None:
+                    queued_chats.add(up.chat_id)
+                    stored += inbox.store(s, channel, [up], wall, self.app.settings.stranger_queue_cap, bound=bound)
+                    continue
+                row_id = inbox.store_handled(s, channel, up, wall)
+                if row_id is None:
+                    stored.append(Stored(up.message_id, up.chat_id, False, False))
+                    continue
+                row = Row(row_id, channel, up.message_id, up.chat_id, up.user_id, up.payload, wall, 0)
+                claimer = None if behind else self.worker_id
+                queued = engine.answer_stored(s, row, prepared.msg, prepared.replies, claimer, self.app.clock.utcnow())
+                # The chat's next message in this batch queues its replies behind these.
+                waiting[up.chat_id] = True
+                stored.append(Stored(up.message_id, up.chat_id, True, False))
+                answered.setdefault((channel, up.chat_id), []).append((row, prepared, queued))
+            for chat_id in queued_chats:
+                if inbox.try_claim(s, channel, chat_id, self.worker_id, wall, self.timeout):
+                    claimed[(channel, chat_id)] = inbox.pending(s, channel, chat_id, BATCH)
+        return stored, claimed, list(answered.items())
+
+    def _bound(self, channel: str) -> dict[str, bool]:
+        return {user: True for (c, user), known in self.app.engine.known_users.items() if c == channel and known}
+
+    def _send_answers(self, chat: Chat, answered: list[tuple[Row, Prepared, list[Claimed]]]) -> None:
+        """Send the replies of messages handled as they arrived, in order, after the commit."""
+        for row, _, _ in answered:
+            self.handled[row.channel] += 1
+            metrics.INBOX_HANDLED.labels(row.channel).inc()
+            metrics.HANDLING_SECONDS.labels(row.channel).observe(
+                max(0.0, (wall_utcnow() - row.received_at).total_seconds())
+            )
+        task = asyncio.create_task(self._deliver_answers(answered), name=f"duban-answer-{chat[0]}-{chat[1]}")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _deliver_answers(self, answered: list[tuple[Row, Prepared, list[Claimed]]]) -> None:
+        for row, prepared, replies in answered:
+            try:
+                if prepared.after is not None and replies:
+                    await prepared.after()
+            except Exception:
+                log.exception("%s: after handling inbox row %s", row.channel, row.id)
+            if replies:
+                await self.sender.deliver_now(replies)
+            else:
+                self.sender.wake()
 
     def _store(self, channel: str, updates: list[Update]) -> tuple[list[Stored], dict[Chat, list[Row]]]:
         """Store, and take the chats that are free; with each chat taken, its first rows to handle (read in the
@@ -321,7 +415,7 @@ class InboxWorker:
 
     @property
     def busy_chats(self) -> int:
-        return sum(1 for t in self._active.values() if not t.done())
+        return sum(1 for t in self._active.values() if not t.done()) + len(self._sending)
 
     async def idle(self, timeout: float = 10.0) -> bool:
         """Wait until no chat loop runs and no reply waits in the outbox (tests)."""

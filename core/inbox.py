@@ -72,12 +72,16 @@ class Preparer(Protocol):
 
 class Inbox(Protocol):
     """Where channels put what arrives. `accept` returns once the updates are committed: only then may the
-    channel acknowledge them to the platform."""
+    channel acknowledge them to the platform. `ready` gives, for each update, its message when the channel could
+    make it without a call to its platform (a text): such a message may be handled in the very transaction that
+    stores it."""
 
     handled: Counter[str]  # rows handled by this process, per channel
 
     def add(self, source: Preparer) -> None: ...
 
-    async def accept(self, channel: str, updates: Sequence[Update]) -> list[Stored]: ...
+    async def accept(
+        self, channel: str, updates: Sequence[Update], ready: Sequence[Prepared | None] | None = None
+    ) -> list[Stored]: ...
 
     async def idle(self, timeout: float = 10.0) -> bool: ...

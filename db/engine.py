@@ -55,6 +55,9 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    from db import cache
+
+    cache.install()  # every session keeps the revision of the cached tables
     return sessionmaker(engine, expire_on_commit=False)
 
 

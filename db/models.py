@@ -369,6 +369,18 @@ class InboxChat(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class Revision(Base):
+    """One row: counters bumped by every transaction that changes the plan's tables (plan, units, items,
+    assignments) or the people's (people, their accounts). A process caches what those tables hold and reads the
+    counters with each message's first statement (`db.cache`): a change made by any process is seen at once."""
+
+    __tablename__ = "revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan: Mapped[int] = mapped_column(BigInteger, default=0)
+    people: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Worker(Base):
     """A running `duban serve` process. Its heartbeat (`seen_at`, wall-clock UTC) says it is alive; the inbox
     chats and outbox rows claimed by a worker that stopped beating are handed to others."""

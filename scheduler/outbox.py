@@ -145,6 +145,21 @@ def mark_sent(session: Session, row_id: int, worker_id: str, now: dt.datetime) -
     )
 
 
+def mark_sent_many(session: Session, row_ids: list[int], worker_id: str, now: dt.datetime) -> set[int]:
+    """Record the delivery of several rows in one statement; the ids still this worker's (the others' leases
+    were taken over)."""
+    if not row_ids:
+        return set()
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(row_ids), Outbox.status == OUT_SENDING, Outbox.claimed_by == worker_id)
+        .values(status=OUT_SENT, sent_at=now, claimed_by=None, claimed_at=None, last_error=None)
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    return {int(i) for i in result.scalars()}
+
+
 def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
     """Delay before retry number `attempts` (1-based): base, 2×base, 4×base … capped."""
     return min(cap, base * (2 ** max(0, attempts - 1)))

@@ -137,6 +137,10 @@ class OutboxSender:
         self.quiet = QuietHours(app.settings.quiet_hours)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unconfirmed: list[tuple[int, asyncio.Future[bool]]] = []
+        self._confirming: asyncio.Task[None] | None = None
+        self.delivered: set[int] = set()  # sent, the confirmation not written yet
+        self.confirm_commits = 0  # transactions that recorded deliveries (tests, benchmarks)
 
     # ---- database steps (run in a worker thread) ----------------------------------------------------------
 
@@ -157,9 +161,40 @@ class OutboxSender:
             )
             return [Claimed.of(r) for r in rows]
 
-    def _sent(self, row: Claimed) -> bool:
+    def _sent(self, rows: list[int]) -> set[int]:
         with self.app.session_factory() as s, s.begin():
-            return outbox.mark_sent(s, row.id, self.worker_id, self.app.clock.utcnow())
+            return outbox.mark_sent_many(s, rows, self.worker_id, self.app.clock.utcnow())
+
+    async def _confirm(self, row: Claimed) -> bool:
+        """Record that `row` went out. Confirmations are written together (group commit): the first one starts a
+        transaction at once, those arriving meanwhile wait for the next; each caller waits for its own, so a
+        chat's next reply still goes out only after the previous one is recorded. False when the row's claim had
+        been taken over."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._unconfirmed.append((row.id, done))
+        self.delivered.add(row.id)
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.create_task(self._write_confirmations(), name="duban-outbox-confirm")
+        return await done
+
+    async def _write_confirmations(self) -> None:
+        while self._unconfirmed:
+            batch, self._unconfirmed = self._unconfirmed, []
+            ids = [i for i, _ in batch]
+            try:
+                mine = await asyncio.to_thread(self._sent, ids)
+            except Exception as exc:
+                log.exception("could not record %d sent replies (their claims are taken over later)", len(ids))
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                mine = set()
+            else:
+                for i, fut in batch:
+                    if not fut.done():
+                        fut.set_result(i in mine)
+            self.delivered.difference_update(ids)
+            self.confirm_commits += 1
 
     def _retry(self, row: Claimed, error: str, delay: float | None, count: bool) -> str:
         """Put a row back for later (see `outbox.mark_retry`); the sender is woken when it is due again soon."""
@@ -275,7 +310,7 @@ class OutboxSender:
                 stats.retried += 1
                 metrics.OUTBOX_RETRIED.labels(row.channel).inc()
             return
-        if not await asyncio.to_thread(self._sent, row):
+        if not await self._confirm(row):
             log.warning("outbox %s was sent but its claim had been taken over", row.id)
         stats.sent += 1
         metrics.OUTBOX_SENT.labels(row.channel, row.kind).inc()

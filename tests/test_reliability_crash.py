@@ -27,7 +27,7 @@ from bot.app import App, build_app
 from config.clock import Clock
 from config.settings import Settings
 from db.engine import transaction
-from db.models import OUT_SENT, REPLY, Outbox, ProcessedMessage, ReminderLog, Report
+from db.models import IN_DONE, OUT_SENT, REPLY, Inbox, Outbox, ReminderLog, Report
 from db.repositories import people
 from handlers import texts
 from scheduler.service import run_due
@@ -144,7 +144,7 @@ async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
     assert (state_of(app, B)[0], state_of(app, B)[1].get("step")) == ("checkin.ask", "description")
     assert state_of(app, C)[0] == "checkin.pick"
     assert state_of(app, D)[0] == "checkin.confirm"
-    processed_before = count(app, ProcessedMessage)
+    processed_before = count(app, Inbox, Inbox.status == IN_DONE)
 
     # The process dies without warning; C answers while it is down.
     await asyncio.to_thread(serve.kill)
@@ -155,7 +155,7 @@ async def test_sigkill_mid_checkin_loses_nothing_and_sends_no_nudge_twice(
     # The message that waited is handled exactly once: C gets the task and the status question once.
     await api.wait_for(lambda: len(api.sent(C)) >= sent_at_kill[C] + 2, timeout=TIMEOUT)
     assert state_of(app, C)[0] == "checkin.ask" and state_of(app, C)[1].get("step") == "status"
-    assert count(app, ProcessedMessage) == processed_before + 1
+    assert count(app, Inbox, Inbox.status == IN_DONE) == processed_before + 1
     # Everyone continues where they were.
     out_a, out_b, out_c, out_d = await asyncio.gather(
         steps(

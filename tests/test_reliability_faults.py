@@ -37,7 +37,7 @@ from bot.channels.wecom.client import WecomClient
 from config.clock import Clock
 from config.settings import Settings
 from db.engine import transaction
-from db.models import OFFICIAL, OUT_SENT, Outbox, ProcessedMessage, Report
+from db.models import IN_DONE, OFFICIAL, OUT_SENT, Inbox, Outbox, Report
 from db.repositories import orgs, people
 from db.repositories.outbox import enqueue
 from handlers import texts
@@ -446,5 +446,5 @@ async def test_hostile_wecom_callbacks_are_refused_and_nothing_is_stored(server:
     assert server.processed() == before
     assert server.fake.calls_to("message/send") == []
     with server.app.session_factory() as s:
-        assert s.scalar(select(func.count()).select_from(ProcessedMessage)) == before
+        assert s.scalar(select(func.count()).select_from(Inbox).where(Inbox.status == IN_DONE)) == before
         assert s.scalar(select(func.count()).select_from(Report)) == 0

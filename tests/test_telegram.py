@@ -153,9 +153,11 @@ class ScriptedEngine(Engine):
         self.script = script
         self.seen: list[IncomingMessage] = []
 
-    def _dispatch(self, session: Session, msg: IncomingMessage, now: dt.datetime, resend: bool = False) -> list[Reply]:
+    def _dispatch(
+        self, session: Session, msg: IncomingMessage, now: dt.datetime, resend: bool = False, dedupe: bool = True
+    ) -> list[Reply]:
         self.seen.append(msg)  # duplicates too: whether the channel passes them on is what some tests check
-        return super()._dispatch(session, msg, now, resend)
+        return super()._dispatch(session, msg, now, resend, dedupe)
 
     def respond(self, session: Session, msg: IncomingMessage, now: dt.datetime) -> list[Reply]:
         return self.script(msg)

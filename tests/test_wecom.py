@@ -59,7 +59,7 @@ from config.settings import Settings
 from core.channel import PermanentFailure, RetryLater
 from core.messages import Choice, IncomingMessage, OutAttachment, Reply
 from db.engine import transaction
-from db.models import IN_PROGRESS, ProcessedMessage, Report, Worker
+from db.models import IN_DONE, IN_PROGRESS, Inbox, Report, Worker
 from db.repositories import orgs, people
 from handlers import texts
 from tests.conftest import DEFAULT_NOW
@@ -295,7 +295,7 @@ class Server:
 
     def processed(self) -> int:
         with self.app.session_factory() as s:
-            return int(s.scalar(select(func.count()).select_from(ProcessedMessage)) or 0)
+            return int(s.scalar(select(func.count()).select_from(Inbox).where(Inbox.status == IN_DONE)) or 0)
 
 
 @pytest.fixture
@@ -462,7 +462,8 @@ async def test_image_is_fetched_and_stored_as_evidence(server: Server) -> None:
     assert len(stored) == 1 and stored[0].suffix == ".jpg" and stored[0].read_bytes() == jpeg
     assert len(server.fake.sent_texts(OFFICIAL)) > before  # the engine answered the photo
     with server.app.session_factory() as s:
-        assert s.get(ProcessedMessage, ("wecom", "7100000000000000001")) is not None
+        handled = select(Inbox.status).where(Inbox.channel == "wecom", Inbox.message_id == "7100000000000000001")
+        assert s.scalar(handled) == IN_DONE
 
 
 async def test_media_failure_tells_the_user(server: Server) -> None:

@@ -22,7 +22,21 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, u
 from sqlalchemy.orm import Session
 
 from core.inbox import Row, Stored, Update
-from db.models import IN_DONE, IN_FAILED, IN_PENDING, IN_SKIPPED, Identity, Inbox, InboxChat, Person, Worker
+from db.models import (
+    IN_DONE,
+    IN_FAILED,
+    IN_PENDING,
+    IN_SKIPPED,
+    OUT_PENDING,
+    OUT_SENDING,
+    REPLY,
+    Identity,
+    Inbox,
+    InboxChat,
+    Outbox,
+    Person,
+    Worker,
+)
 from db.repositories.outbox import _insert_for
 
 MAX_ERROR_CHARS = 1000
@@ -86,8 +100,71 @@ def _pending_count(session: Session, channel: str, chat_id: str, up_to: int) -> 
     return int(session.execute(select(func.count()).select_from(ids)).scalar_one())
 
 
+def free_chat(
+    session: Session, channel: str, chat_id: str, wall_now: dt.datetime, delivered: Sequence[int] = ()
+) -> bool | None:
+    """Whether a message arriving in this chat may be handled at once, in the transaction storing it: nobody holds
+    the chat's lease and none of its rows is pending. One statement, which also creates the chat's lease row (left
+    free) and locks it until the caller commits, so no other process takes the chat meanwhile.
+
+    Returns:
+        None when the chat is not free; else whether an earlier reply to the chat is still waiting to go out (not
+        counting `delivered`: replies sent whose confirmation is not written yet): then the new replies queue
+        behind it instead of being sent at once.
+    """
+    waiting = exists().where(
+        Outbox.channel == channel,
+        Outbox.chat_id == chat_id,
+        Outbox.status.in_((OUT_PENDING, OUT_SENDING)),
+        Outbox.kind == REPLY,
+    )
+    if delivered:
+        waiting = waiting.where(Outbox.id.not_in(list(delivered)))
+    pending_rows = exists().where(Inbox.channel == channel, Inbox.chat_id == chat_id, Inbox.status == IN_PENDING)
+    stmt = (
+        _insert_for(session)(InboxChat)
+        .values(channel=channel, chat_id=chat_id, claimed_by=None, claimed_at=None)
+        .on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={"claimed_at": None},
+            where=and_(InboxChat.claimed_by.is_(None), ~pending_rows),
+        )
+        .returning(select(waiting).scalar_subquery())
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else bool(row[0])
+
+
+def store_handled(session: Session, channel: str, update: Update, wall_now: dt.datetime) -> int | None:
+    """Store an update handled in this same transaction (its chat is free: `free_chat`). Its id, or None when it
+    was stored before (a redelivery: nothing to handle)."""
+    stmt = (
+        _insert_for(session)(Inbox)
+        .values(
+            channel=channel,
+            message_id=update.message_id,
+            chat_id=update.chat_id,
+            user_id=update.user_id,
+            payload=update.payload,
+            status=IN_DONE,
+            received_at=wall_now,
+            handled_at=wall_now,
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        .returning(Inbox.id)
+    )
+    new_id: int | None = session.execute(stmt).scalar_one_or_none()
+    return new_id
+
+
 def store(
-    session: Session, channel: str, updates: Sequence[Update], wall_now: dt.datetime, stranger_cap: int
+    session: Session,
+    channel: str,
+    updates: Sequence[Update],
+    wall_now: dt.datetime,
+    stranger_cap: int,
+    bound: dict[str, bool] | None = None,
 ) -> list[Stored]:
     """Insert `updates` (in their order) unless already stored. The caller commits, then acknowledges.
 
@@ -97,10 +174,10 @@ def store(
     insert = _insert_for(session)
     result: list[Stored] = []
     waiting: dict[str, int] = {}  # pending rows per chat, counted up to the cap
-    bound: dict[str, bool] = {}
+    bound = dict(bound or {})  # users known to be bound (the caller's cache) need no count
     for up in updates:
         skipped = False
-        if stranger_cap > 0:
+        if stranger_cap > 0 and not bound.get(up.user_id):
             if up.chat_id not in waiting:
                 waiting[up.chat_id] = _pending_count(session, channel, up.chat_id, stranger_cap)
             if waiting[up.chat_id] >= stranger_cap:

@@ -110,6 +110,51 @@ def enqueue_reply(
     )
 
 
+def enqueue_replies(
+    session: Session,
+    channel: str,
+    message_id: str,
+    chat_id: str,
+    replies: list[Reply],
+    worker_id: str | None,
+    *,
+    now: dt.datetime,
+) -> list[int | None]:
+    """`enqueue_reply` for every reply to one incoming message, in one statement. The rows' ids in order (None
+    for a reply queued before)."""
+    if not replies:
+        return []
+    if len(replies) == 1:
+        return [enqueue_reply(session, channel, message_id, 0, chat_id, replies[0], worker_id, now=now)]
+    keys = [f"reply:{channel}:{message_id}:{i}" for i in range(len(replies))]
+    stmt = (
+        _insert_for(session)(Outbox)
+        .values(
+            [
+                {
+                    "dedupe_key": key,
+                    "kind": REPLY,
+                    "channel": channel,
+                    "chat_id": str(chat_id),
+                    "text": reply.text,
+                    "payload": {"reply": reply.to_json()},
+                    "status": OUT_SENDING if worker_id else OUT_PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "claimed_by": worker_id,
+                    "claimed_at": now if worker_id else None,
+                    "created_at": now,
+                }
+                for key, reply in zip(keys, replies, strict=True)
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox.id, Outbox.dedupe_key)
+    )
+    ids = {key: int(row_id) for row_id, key in session.execute(stmt)}
+    return [ids.get(key) for key in keys]
+
+
 def replies_waiting_in_chat(session: Session, channel: str, chat_id: str) -> bool:
     """Whether an earlier reply to this chat is not sent yet: a new one must then queue behind it."""
     q = select(Outbox.id).where(

@@ -86,6 +86,20 @@ def webhook_secret(settings: Settings) -> str:
     return hashlib.sha256(f"duban-webhook:{settings.telegram_token}".encode()).hexdigest()[:48]
 
 
+def _key(update: Update) -> str:
+    """The inbox key of an update: what it says, not how it came. A message redelivered in another update, or
+    pushed where it was polled before, is the same message; the presses of one keyboard (by one user, in a group)
+    are one choice. The engine uses the same ids (`IncomingMessage.message_id`)."""
+    query, message = update.callback_query, update.message
+    if query is not None and query.message is not None:
+        chat = query.message.chat
+        by = f":{query.from_user.id}" if chat.type != ChatType.PRIVATE else ""
+        return f"cb:{chat.id}:{query.message.message_id}{by}"
+    if query is None and message is not None:
+        return f"m:{message.chat.id}:{message.message_id}"
+    return f"u:{update.update_id}"
+
+
 class TelegramChannel:
     """duban on Telegram. See the module docstring.
 
@@ -106,6 +120,7 @@ class TelegramChannel:
         self.connected = asyncio.Event()
         self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)  # network-error retries of a reply
         self.ignored = 0  # updates seen and not handled: not for duban, redelivered, or over a stranger's cap
+        self._answering: set[asyncio.Task[None]] = set()  # answers to repeated button presses, going out
         self._connector: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._inbox: Inbox | None = None
@@ -267,10 +282,17 @@ class TelegramChannel:
     async def _store(self, updates: Sequence[Update]) -> None:
         """Commit `updates` to the inbox (raises when they were not stored). Updates not meant for duban (group
         chatter not addressed to the bot, channel posts) are not stored."""
-        entries = [e for e in (self._entry(u) for u in updates) if e is not None]
-        self.ignored += len(updates) - len(entries)
-        stored = await self.inbox.accept(CHANNEL, entries)
+        kept = [(u, e) for u, e in ((u, self._entry(u)) for u in updates) if e is not None]
+        self.ignored += len(updates) - len(kept)
+        entries = [e for _, e in kept]
+        stored = await self.inbox.accept(CHANNEL, entries, [self.ready(u) for u, _ in kept])
         self.ignored += sum(1 for s in stored if not s.new or s.skipped)
+        for (update, _), result in zip(kept, stored, strict=True):
+            if not result.new and update.callback_query is not None:
+                # A second press of a pressed keyboard is the same choice: its button just stops spinning.
+                task = asyncio.create_task(self._answer(update.callback_query))
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
 
     def _entry(self, update: Update) -> InboxUpdate | None:
         chat, user = update.effective_chat, update.effective_user
@@ -284,7 +306,7 @@ class TelegramChannel:
             username = self.bot.username or self.settings.telegram_bot_username or ""
             if not inbound.addressing(message, text, username, self.bot.id)[0]:
                 return None  # the router would answer nothing; no need to keep it
-        return InboxUpdate(f"u:{update.update_id}", str(chat.id), str(user.id), update.to_dict())
+        return InboxUpdate(_key(update), str(chat.id), str(user.id), update.to_dict())
 
     # ---- webhook --------------------------------------------------------------------------------------------
 
@@ -320,7 +342,33 @@ class TelegramChannel:
             return await self._on_message(update.message)
         return Prepared(None)
 
+    def ready(self, update: Update) -> Prepared | None:
+        """The message of an update that needs no call to Telegram (text: no file to download, no button to
+        answer), ready for the engine as it arrives; None when only `prepare` can make it."""
+        message = update.message
+        if update.callback_query is not None or message is None:
+            return None
+        if message.chat.type == ChatType.PRIVATE and inbound.has_media(message):
+            return None
+        return self._message_of(message)
+
+    def _message_of(self, message: Message) -> Prepared:
+        """A message without a file to fetch, as the engine's message."""
+        return self._on_text(message, ())
+
     async def _on_message(self, message: Message) -> Prepared:
+        if message.from_user is None or message.chat.type != ChatType.PRIVATE or not inbound.has_media(message):
+            return self._message_of(message)
+        try:
+            attachment = await inbound.download(message, self.evidence_dir, self._retrying)
+        except inbound.TooLarge:
+            return Prepared(None, [Reply(texts.TG_FILE_TOO_LARGE)])
+        except Exception as exc:
+            log.warning("could not download a file from chat %s: %s", message.chat.id, exc)
+            return Prepared(None, [Reply(texts.TG_MEDIA_FAILED)])
+        return self._on_text(message, (attachment,))
+
+    def _on_text(self, message: Message, attachments: tuple[InAttachment, ...]) -> Prepared:
         user, chat = message.from_user, message.chat
         if user is None:
             return Prepared(None)
@@ -331,16 +379,7 @@ class TelegramChannel:
         if is_group and not addressed:
             return Prepared(None)
         text = inbound.command_to_text(text)
-        attachments: tuple[InAttachment, ...] = ()
-        if not is_group and inbound.has_media(message):
-            try:
-                attachments = (await inbound.download(message, self.evidence_dir, self._retrying),)
-            except inbound.TooLarge:
-                return Prepared(None, [Reply(texts.TG_FILE_TOO_LARGE)])
-            except Exception as exc:
-                log.warning("could not download a file from chat %s: %s", chat.id, exc)
-                return Prepared(None, [Reply(texts.TG_MEDIA_FAILED)])
-        elif not text.strip() and not is_group:
+        if not attachments and not text.strip() and not is_group:
             return Prepared(None, [Reply(texts.TG_UNSUPPORTED)])
         msg = IncomingMessage(
             channel=CHANNEL,

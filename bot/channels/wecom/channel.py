@@ -129,7 +129,7 @@ class WecomChannel:
         if inbound is not None and self._inbox is not None:
             entry = InboxUpdate(inbound.message_id, inbound.user_id, inbound.user_id, dataclasses.asdict(inbound))
             try:
-                await self._inbox.accept(CHANNEL, [entry])
+                await self._inbox.accept(CHANNEL, [entry], [self.ready(inbound)])
             except Exception:
                 # Not stored: no 200, so WeCom sends the callback again.
                 log.exception("a WeCom callback could not be stored")
@@ -138,6 +138,24 @@ class WecomChannel:
         return web.Response(status=200, text="")
 
     # ---- handling -----------------------------------------------------------------------------------------
+
+    def ready(self, inbound: Inbound) -> Prepared | None:
+        """A text message as the engine's message, made as it arrives; None for what only `prepare` can make (an
+        event, a file to fetch)."""
+        if inbound.event or inbound.msg_type != "text":
+            return None
+        return Prepared(self._message(inbound, ()))
+
+    def _message(self, inbound: Inbound, attachments: tuple[InAttachment, ...]) -> IncomingMessage:
+        return IncomingMessage(
+            channel=CHANNEL,
+            chat_id=inbound.user_id,
+            user_id=inbound.user_id,
+            text=inbound.text,
+            attachments=attachments,
+            message_id=inbound.message_id,
+            event=inbound.event,
+        )
 
     async def prepare(self, row: Row) -> Prepared:
         """A stored callback as the message for the engine (media downloaded now)."""
@@ -160,16 +178,7 @@ class WecomChannel:
                 return Prepared(None, [Reply(texts.WECOM_MEDIA_FAILED)])
         elif not inbound.event and inbound.msg_type != "text":
             return Prepared(None, [Reply(texts.WECOM_UNSUPPORTED)])
-        msg = IncomingMessage(
-            channel=CHANNEL,
-            chat_id=user,
-            user_id=user,
-            text=inbound.text,
-            attachments=attachments,
-            message_id=inbound.message_id,
-            event=inbound.event,
-        )
-        return Prepared(msg)
+        return Prepared(self._message(inbound, attachments))
 
     async def _fetch_media(self, inbound: Inbound) -> InAttachment:
         loop = asyncio.get_running_loop()
