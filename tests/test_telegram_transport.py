@@ -247,9 +247,9 @@ async def test_usable_before_initialize_and_as_a_context_manager(api: FakeTelegr
 
 
 async def test_env_proxy_is_honoured_as_httpx_does(api: FakeTelegramAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "all_proxy", "ALL_PROXY", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", api.url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     async with make_bot(api, AiohttpRequest(), base_url="http://api.telegram.invalid/bot") as bot:
         assert bot.username == api.bot_username  # getMe reached the fake through the "proxy"
     monkeypatch.setenv("NO_PROXY", "api.telegram.invalid")
