@@ -51,12 +51,15 @@ _INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "reply_to_
 
 @dataclass
 class ApiCall:
-    """One request the bot made: the method, its decoded parameters, when, and the HTTP status answered."""
+    """One request the bot made: the method, its decoded parameters, when, and the HTTP status answered; with the
+    request's content type and its uploaded files (field → (file name, bytes, MIME type of the part))."""
 
     method: str
     params: dict[str, Any]
     at: float
     status: int = 200
+    content_type: str = ""
+    uploads: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,6 +255,12 @@ class FakeTelegramAPI:
             if self.buttons(m):
                 return m
         return None
+
+    @property
+    def open_connections(self) -> int:
+        """HTTP connections open to this server now, idle keep-alive ones included."""
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
 
     @property
     def pending_updates(self) -> int:
@@ -475,10 +484,14 @@ class FakeTelegramAPI:
             body["parameters"] = {"retry_after": retry_after}
         return web.json_response(body, status=status)
 
-    async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-        """Decode parameters as Telegram does: query string, urlencoded, multipart or JSON body."""
+    async def _params(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]], dict[str, tuple[str, bytes, str]]]:
+        """Decode parameters as Telegram does: query string, urlencoded, multipart or JSON body. Returns the
+        parameters, the files (field → (file name, bytes)) and the same files with the MIME type of their part."""
         raw: dict[str, Any] = dict(request.query)
         files: dict[str, tuple[str, bytes]] = {}
+        uploads: dict[str, tuple[str, bytes, str]] = {}
         if request.method == "POST":
             if request.content_type == "application/json":
                 raw.update(await request.json())
@@ -487,6 +500,7 @@ class FakeTelegramAPI:
                 for key, value in form.items():
                     if isinstance(value, web.FileField):
                         files[key] = (value.filename, value.file.read())
+                        uploads[key] = (*files[key], value.content_type)
                     else:
                         raw[key] = value
         params: dict[str, Any] = {}
@@ -497,14 +511,14 @@ class FakeTelegramAPI:
                 with contextlib.suppress(ValueError):
                     value = int(value)
             params[key] = value
-        return params, files
+        return params, files, uploads
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if request.match_info["token"] != self.token:
             return self._error(401, "Unauthorized")
-        params, files = await self._params(request)
-        call = ApiCall(method, params, time.monotonic())
+        params, files, uploads = await self._params(request)
+        call = ApiCall(method, params, time.monotonic(), content_type=request.content_type, uploads=uploads)
         self.calls.append(call)
         try:
             delay = self._delays.get(method)

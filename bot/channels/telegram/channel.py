@@ -13,7 +13,8 @@ Every update is stored in the inbox (`bot.inbox`), committed, before Telegram is
 
 The inbox worker later asks `prepare` to turn a stored update into one `IncomingMessage` (photos and documents
 are downloaded into the data directory then), and its replies go out through the outbox and `send` (inline
-keyboards, see `outbound`). Outgoing requests pass `TelegramRateLimiter`.
+keyboards, see `outbound`). Outgoing requests pass `TelegramRateLimiter`, and PTB sends them through duban's
+aiohttp transport (`transport`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.channels.telegram import inbound, outbound
 from bot.channels.telegram.limits import TelegramRateLimiter, chat_ref, retry_seconds
+from bot.channels.telegram.transport import AiohttpRequest
 from config.settings import Settings
 from core import ids
 from core.channel import PermanentFailure, RetryLater, Runtime
@@ -151,13 +153,19 @@ class TelegramChannel:
     # ---- lifecycle ------------------------------------------------------------------------------------------
 
     def build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
-        """PTB's application: the bot, its HTTP client and the rate limiter. Updates do not pass through it."""
+        """PTB's application: the bot, its HTTP client and the rate limiter. Updates do not pass through it.
+
+        The HTTP client is duban's aiohttp transport (`transport.AiohttpRequest`), with the pool sizes and timeouts
+        PTB's builder gives its own httpx one: 256 connections for the bot's requests, 1 for getUpdates.
+        """
         base_url, base_file_url = api_urls(self.settings)
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_token or "")
             .base_url(base_url)
             .base_file_url(base_file_url)
+            .request(AiohttpRequest(connection_pool_size=256))
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
             .rate_limiter(self.limiter)
             .job_queue(None)  # duban's scheduler does the timing; PTB's job queue would be a second one
         )
