@@ -1,8 +1,9 @@
 """`python -m bench [--quick] [--no-write] [--only SECTION,...]`: run duban's benchmarks side by side and print
 one table; the full run also writes docs/benchmarks.md (numbers, machine, date).
 
-Sections: engine (throughput and latency on SQLite and PostgreSQL), telegram (duban against a bare
-python-telegram-bot echo bot on the same fake Bot API server), understanding (NLU against jieba.lcut), scale
+Sections: engine (throughput and latency on SQLite and PostgreSQL), telegram (duban against echo bots on
+python-telegram-bot with its own and with duban's HTTP transport, and on aiogram 3, every run a fresh process
+on the same fake Bot API server), understanding (NLU against jieba.lcut), scale
 (a synthetic region and nation: organisation progress, weekly digest, daily nudge scan, each against a
 hand-written SQL floor), startup (`duban serve` to the first answer, and its memory).
 
@@ -47,13 +48,23 @@ KNOWN_CAUSES: dict[str, str] = {
         "aiohttp, wechatpy and pydantic take ~70 MB before any of it. (pypinyin's phrase dictionary, another ~55 MB, "
         "is not imported: handlers/understanding/pinyin.py reads only its single-character table.)"
     ),
-    "duban ÷ echo bot": (
-        "Every duban message is stored before it is acknowledged and handled in its own transaction, and "
-        "each of its 1.2 replies is an outbox row marked sent after delivery: about four transactions a "
-        "message (the rows above: the inbox adds ~6 ms on SQLite, ~11 ms on PostgreSQL, to the engine's 4-8 "
-        "ms), each in a worker thread; SQLite takes its one write lock for each (BEGIN IMMEDIATE). The echo "
-        "bot does one HTTP call and stores nothing. Both bots, the fake server and the engine share one "
-        "Python process and its GIL on 2 cores. (Before the inbox: 0.29-0.38x on SQLite.)"
+    # Telegram (bench/telegram.py): keyed by the measure names M_RATIO_DEFAULT, M_RATIO_OURS and M_LATENCY there.
+    "duban ÷ PTB echo bot (PTB's transport), pair by pair: min / median / max": (
+        "The echo bot does one HTTP call per message and stores nothing. duban stores every update before the "
+        "polling offset moves past it (one transaction), handles it in another (issue 18's profile: about 12 SQL "
+        "statements and 2 commits a message, half of its CPU in SQLAlchemy) and marks each reply sent in a third, "
+        "in worker threads; SQLite takes its one write lock for each. This section's rows 'engine alone' and "
+        "'inbox path' give the database's share per message; the hot-path work of issue 18 is what closes the gap."
+    ),
+    "duban ÷ PTB echo bot (duban's transport), pair by pair: min / median / max": (
+        "The same work as the row above against a reference that is several times faster than PTB's default echo "
+        "bot: the aiohttp transport removes most of PTB's HTTP cost, which duban's channel only gains once it is "
+        "built with that transport (the first row's note names the transport each process reported)."
+    ),
+    "one question, injected → first reply at the fake, duban: median / p90": (
+        "One question goes through getUpdates, the inbox's store transaction, a thread hop, the handling "
+        "transaction and sendMessage; the echo bot's row beside it is the floor of polling, HTTP and PTB alone. "
+        "On this shared 2-core machine the other processes' load lands in both."
     ),
     "nudge scan: growth per assignment": (
         "The scan builds the views of the whole plan and counts working days for every overdue assignment; at "

@@ -191,3 +191,39 @@ def machine() -> dict[str, str]:
         "SQLAlchemy": sqlalchemy.__version__,
         "python-telegram-bot": telegram.__version__,
     }
+
+
+# ---- copies of a seeded database (the Telegram benchmark gives every bot process a fresh one) ----------------
+
+
+@contextlib.contextmanager
+def database_copy(backend: str, template_url: str, workdir: Path, name: str) -> Iterator[str]:
+    """A copy of the database at `template_url` (nothing may be connected to it): a file copy on SQLite, a
+    `CREATE DATABASE ... TEMPLATE` on PostgreSQL; removed afterwards."""
+    if backend == SQLITE:
+        src = Path(make_url(template_url).database or "")
+        dst = workdir / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{dst}{suffix}").unlink(missing_ok=True)
+            if Path(f"{src}{suffix}").exists():
+                shutil.copyfile(f"{src}{suffix}", f"{dst}{suffix}")
+        try:
+            yield f"sqlite:///{dst}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{dst}{suffix}").unlink(missing_ok=True)
+        return
+    template = make_url(template_url).set(drivername="postgresql+psycopg")
+    db = f"duban_bench_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_url(pg_admin_url() or template_url).set(drivername="postgresql+psycopg")
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{db}" TEMPLATE "{template.database}"'))
+        try:
+            yield template.set(database=db).render_as_string(hide_password=False)
+        finally:
+            with eng.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    finally:
+        eng.dispose()

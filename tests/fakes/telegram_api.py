@@ -152,8 +152,7 @@ class FakeTelegramAPI:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
-        app.router.add_route("*", "/bot{token}/{method}", self._api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -161,6 +160,11 @@ class FakeTelegramAPI:
         server = site._server  # the only way aiohttp exposes the bound port of port 0
         assert server is not None and server.sockets
         self.port = server.sockets[0].getsockname()[1]
+
+    def _add_routes(self, app: web.Application) -> None:
+        """The Bot API's routes; a subclass may add its own (bench/tg_fake.py adds a control endpoint)."""
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
 
     async def stop(self) -> None:
         self._closing = True
