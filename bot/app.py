@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine as DbEngine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
@@ -19,6 +20,8 @@ from core.inbox import Inbox
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.repositories import progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +65,10 @@ def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = No
         from handlers import queries
 
         queries.install(app.services, factory)
+        try:
+            engine.warm()
+        except DBAPIError:  # no schema yet (a tool that does not migrate): the first messages take the long way
+            log.warning("engine started without the bound accounts", exc_info=True)
     return app
 
 

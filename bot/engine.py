@@ -21,7 +21,7 @@ from config.settings import Settings
 from core.inbox import Row
 from core.messages import IncomingMessage, Reply
 from db.cache import QueryCache
-from db.models import IN_DONE, IN_FAILED, REPLY, Conversation, ProcessedMessage
+from db.models import IN_DONE, IN_FAILED, REPLY, Conversation, ProcessedMessage, Revision
 from db.repositories import conversations, inbox, outbox, people
 from handlers import kernel, router, texts
 from handlers.context import IDLE, Context
@@ -75,6 +75,16 @@ class Engine:
         # (channel, user id) → bound to an active person, as last seen: which messages may be handled at once
         # (a stale answer only picks the slower path; the handling itself reads the person afresh)
         self.known_users: dict[tuple[str, str], bool] = {}
+
+    def warm(self) -> None:
+        """At start-up: who is bound (so their first message is handled as it arrives), under the revision read
+        in the same transaction."""
+        with self.session_factory() as session:
+            revision = session.execute(select(Revision.plan, Revision.people).where(Revision.id == 1)).first()
+            if revision is None:
+                return
+            self.cache.sync(int(revision[0]), int(revision[1]))
+            self.known_users = {key: True for key in people.bound_accounts(session)}
 
     def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message and return the replies to send (empty for a duplicate)."""

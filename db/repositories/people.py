@@ -23,6 +23,12 @@ def find_by_identity(session: Session, channel: str, external_id: str) -> Person
     ).scalar_one_or_none()
 
 
+def bound_accounts(session: Session) -> list[tuple[str, str]]:
+    """(channel, external id) of every account of an active person."""
+    q = select(Identity.channel, Identity.external_id).join(Person).where(Person.active.is_(True))
+    return [(str(c), str(e)) for c, e in session.execute(q)]
+
+
 def remember_chat(session: Session, person: Person, channel: str, external_id: str, chat_id: str) -> None:
     """Keep the private chat id where proactive messages reach this person."""
     for ident in person.identities:

@@ -297,8 +297,11 @@ class TelegramChannel:
         self.ignored += sum(1 for s in stored if not s.new or s.skipped)
         for (update, _), result in zip(kept, stored, strict=True):
             if not result.new and update.callback_query is not None:
-                # A second press of a pressed keyboard is the same choice: its button just stops spinning.
-                task = asyncio.create_task(self._answer(update.callback_query))
+                # A second press of a pressed keyboard is the same choice: its button just stops spinning (an old
+                # release's button is told it expired, as on a first press).
+                query = update.callback_query
+                note = texts.TG_BUTTON_EXPIRED if not query.data or _is_legacy_button(query.data) else None
+                task = asyncio.create_task(self._answer(query, note))
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
 
