@@ -26,8 +26,9 @@ officials in turn, against duban in its own process and against the PTB echo bot
 PTB, nothing else), the first few questions after start not counted.
 
 The inbox's own cost is also measured apart, per message and without the network, in this process: the engine
-handling a message directly (one transaction) against the inbox path of the same message (store and take the
-chat; handle, mark handled and queue the replies; mark the replies sent; let the chat go).
+handling a message directly (one transaction) against the inbox path of the same message as `duban serve` takes
+it for a text from a bound user in a free chat (stored, handled and its replies queued in one transaction; then
+the replies' delivery recorded).
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ def _latencies(url_direct: str, url_inbox: str, work: Path, messages: list[tuple
     """Seconds per message, directly and along the inbox path (no network), message by message in turn, each
     path on its own copy of the database (see the module docstring)."""
     from bot.inbox import InboxWorker
+    from core.inbox import Prepared
     from core.inbox import Update as InboxUpdate
     from scheduler.sender import OutboxSender
 
@@ -182,12 +184,15 @@ def _latencies(url_direct: str, url_inbox: str, work: Path, messages: list[tuple
     out = Latency([], [])
 
     def through_inbox(n: int, chat: str, text: str) -> None:
-        _stored, claimed = worker._store("telegram", [InboxUpdate(f"u:{n}", chat, chat, {})])
-        [row] = claimed[("telegram", chat)]
-        replies, _ok = inbox_app.engine.handle_stored(row, _message(int(chat), text, n), [], worker.worker_id)
-        for reply in replies:
-            sender._sent(reply)
-        worker._release("telegram", chat)
+        # What a text from a bound user in a free chat costs: stored, handled and its replies queued in one
+        # transaction, then their delivery recorded (one transaction here; several deliveries share one in serve).
+        msg = _message(int(chat), text, n)
+        update = InboxUpdate(msg.message_id, chat, chat, {})
+        _stored, claimed, answered = worker._store_and_handle("telegram", [update], [Prepared(msg)])
+        assert not claimed, "the message was queued, not handled as it arrived"
+        for _chat, done in answered:
+            for _row, _prepared, replies in done:
+                sender._sent([r.id for r in replies])
 
     try:
         for n, (chat, text) in enumerate(messages):

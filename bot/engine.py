@@ -230,8 +230,6 @@ class Engine:
         """What duban answers to a new message: the conversation loaded, the handlers run, the state saved."""
         conv, revision = conversations.open_with_revision(session, msg.channel, msg.chat_id, msg.user_id, IDLE, now)
         if revision is not None:
-            if revision != self.cache.revision:
-                self.known_users.clear()
             self.cache.sync(*revision)
             self.cache.attach(session)
         person = people.find_by_identity(session, msg.channel, msg.user_id)

@@ -241,9 +241,9 @@ class InboxWorker:
                     continue
                 row = Row(row_id, channel, up.message_id, up.chat_id, up.user_id, up.payload, wall, 0)
                 claimer = None if behind else self.worker_id
+                # The chat's next messages in this batch follow these replies the same way: claimed, they go out
+                # after them in the chat's one delivery (`_deliver_answers`); unclaimed, behind them in the outbox.
                 queued = engine.answer_stored(s, row, prepared.msg, prepared.replies, claimer, self.app.clock.utcnow())
-                # The chat's next message in this batch queues its replies behind these.
-                waiting[up.chat_id] = True
                 stored.append(Stored(up.message_id, up.chat_id, True, False))
                 answered.setdefault((channel, up.chat_id), []).append((row, prepared, queued))
             for chat_id in queued_chats:
@@ -267,16 +267,18 @@ class InboxWorker:
         task.add_done_callback(self._sending.discard)
 
     async def _deliver_answers(self, answered: list[tuple[Row, Prepared, list[Claimed]]]) -> None:
+        """The replies of one chat's messages, in order: once one has to wait, the rest wait behind it."""
         for row, prepared, replies in answered:
             try:
                 if prepared.after is not None and replies:
                     await prepared.after()
             except Exception:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
-            if replies:
-                await self.sender.deliver_now(replies)
-            else:
-                self.sender.wake()
+        replies = [r for _, _, rs in answered for r in rs]
+        if replies:
+            await self.sender.deliver_now(replies)
+        else:
+            self.sender.wake()
 
     def _store(self, channel: str, updates: list[Update]) -> tuple[list[Stored], dict[Chat, list[Row]]]:
         """Store, and take the chats that are free; with each chat taken, its first rows to handle (read in the

@@ -251,21 +251,33 @@ class OutboxSender:
         # A channel that asked us to wait (429) or failed is not tried again in this batch.
         held: dict[str, tuple[float | None, str]] = {}
         started = time.monotonic()
+        chats: dict[tuple[str, str], list[Claimed]] = {}
         for row in rows:
-            if time.monotonic() - started > self.lease.total_seconds() / 2:
-                # Our claim is ageing: hand the rest back rather than risk another worker taking them over.
-                await asyncio.to_thread(self._retry, row, "claim released", 0.0, False)
-                stats.deferred += 1
-                continue
-            hold = held.get(row.channel) or held.get(f"{row.channel}:{row.chat_id}")
-            if hold is not None:
-                delay, reason = hold
-                await asyncio.to_thread(
-                    self._retry, row, reason, delay if delay is not None else outbox.retry_delay(row.kind, 1), False
-                )
-                stats.deferred += 1
-                continue
-            await self._deliver(row, stats, held)
+            chats.setdefault((row.channel, row.chat_id), []).append(row)
+
+        async def one_chat(queue: list[Claimed]) -> None:
+            for row in queue:  # a chat's rows in order; the chats side by side
+                if time.monotonic() - started > self.lease.total_seconds() / 2:
+                    # Our claim is ageing: hand the rest back rather than risk another worker taking them over.
+                    await asyncio.to_thread(self._retry, row, "claim released", 0.0, False)
+                    stats.deferred += 1
+                    continue
+                hold = held.get(row.channel) or held.get(f"{row.channel}:{row.chat_id}")
+                if hold is not None:
+                    delay, reason = hold
+                    await asyncio.to_thread(
+                        self._retry, row, reason, delay if delay is not None else outbox.retry_delay(row.kind, 1), False
+                    )
+                    stats.deferred += 1
+                    continue
+                await self._deliver(row, stats, held)
+
+        queues = list(chats.values())
+        if queues:
+            # One row first: a channel that is down holds the batch after one failed attempt, not one per chat.
+            first, queues[0] = queues[0][:1], queues[0][1:]
+            await one_chat(first)
+            await asyncio.gather(*(one_chat(queue) for queue in queues if queue))
         return stats
 
     async def _deliver(self, row: Claimed, stats: SendStats, held: dict[str, tuple[float | None, str]]) -> None:
@@ -278,8 +290,11 @@ class OutboxSender:
             held[f"{row.channel}:{row.chat_id}"] = (wait, "rate limited locally")  # the chat's next rows wait too
             stats.deferred += 1
             return
-        if wait > 0:
+        for _ in range(5):  # other chats' rows go out meanwhile: look again after the wait (a few times at most)
+            if wait <= 0:
+                break
             await self.sleep(wait)
+            wait = min(limiter.wait(row.chat_id), MAX_LOCAL_WAIT) if paced else 0.0
         if paced:
             limiter.record(row.chat_id)
         try:
