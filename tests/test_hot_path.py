@@ -341,3 +341,23 @@ def test_a_session_that_wrote_reads_its_own_writes(app: App) -> None:
         assert s.execute(select(Organisation.name).where(Organisation.name == "墨脱县")).scalar_one_or_none() is None
         s.rollback()
     assert cache.hits == 0
+
+
+def test_a_chat_is_free_behind_replies_already_delivered_and_not_behind_others(app: App) -> None:
+    """The free-chat check sees an unsent reply, except one this process delivered and has not recorded yet."""
+    from core.messages import Reply
+    from db.repositories import inbox
+    from db.repositories import outbox as outbox_repo
+
+    now = app.clock.utcnow()
+    with transaction(app.session_factory) as s:
+        ids = outbox_repo.enqueue_replies(s, CHANNEL, "m1", "c1", [Reply("一"), Reply("二")], "w1", now=now)
+        assert all(ids)
+    wall = dt.datetime(2023, 5, 24, 1, 0)
+    with transaction(app.session_factory) as s:
+        assert inbox.free_chat(s, CHANNEL, "c1", wall) is True  # two replies still going out
+        assert inbox.free_chat(s, CHANNEL, "c1", wall, [i for i in ids if i]) is False  # both delivered
+        assert inbox.free_chat(s, CHANNEL, "c1", wall, [ids[0] or 0]) is True  # one still going out
+        assert inbox.free_chat(s, CHANNEL, "other", wall, [1, 2, 3]) is False
+        inbox.store(s, CHANNEL, [Update("p1", "c2", "u", {"text": "x"})], wall, 0)
+        assert inbox.free_chat(s, CHANNEL, "c2", wall) is None  # a row pending: not free

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -110,6 +110,35 @@ def enqueue_reply(
     )
 
 
+_REPLY_COLUMNS = (
+    "dedupe_key, kind, channel, chat_id, text, payload, status, attempts, next_attempt_at, claimed_by, claimed_at, "
+    "created_at"
+)
+_reply_inserts: dict[int, Any] = {}  # replies per message → its prepared statement
+
+
+def _reply_insert(n: int) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING of `n` replies as a text() statement, compiled once (SQLAlchemy never
+    caches the dialects' ON CONFLICT constructs); the same SQL on SQLite and PostgreSQL."""
+    stmt = _reply_inserts.get(n)
+    if stmt is None:
+        rows = ", ".join(
+            f"(:k{i}, :kind, :channel, :chat_id, :t{i}, :p{i}, :status, 0, :now, :claimed_by, :claimed_at, :now)"
+            for i in range(n)
+        )
+        payload, when = Outbox.__table__.c.payload.type, Outbox.__table__.c.created_at.type
+        stmt = text(
+            f"INSERT INTO outbox ({_REPLY_COLUMNS}) VALUES {rows} "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+        ).bindparams(
+            *(bindparam(f"p{i}", type_=payload) for i in range(n)),
+            bindparam("now", type_=when),
+            bindparam("claimed_at", type_=when),
+        )
+        _reply_inserts[n] = stmt
+    return stmt
+
+
 def enqueue_replies(
     session: Session,
     channel: str,
@@ -124,34 +153,19 @@ def enqueue_replies(
     for a reply queued before)."""
     if not replies:
         return []
-    if len(replies) == 1:
-        return [enqueue_reply(session, channel, message_id, 0, chat_id, replies[0], worker_id, now=now)]
     keys = [f"reply:{channel}:{message_id}:{i}" for i in range(len(replies))]
-    stmt = (
-        _insert_for(session)(Outbox)
-        .values(
-            [
-                {
-                    "dedupe_key": key,
-                    "kind": REPLY,
-                    "channel": channel,
-                    "chat_id": str(chat_id),
-                    "text": reply.text,
-                    "payload": {"reply": reply.to_json()},
-                    "status": OUT_SENDING if worker_id else OUT_PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "claimed_by": worker_id,
-                    "claimed_at": now if worker_id else None,
-                    "created_at": now,
-                }
-                for key, reply in zip(keys, replies, strict=True)
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Outbox.id, Outbox.dedupe_key)
-    )
-    ids = {key: int(row_id) for row_id, key in session.execute(stmt)}
+    params: dict[str, Any] = {
+        "kind": REPLY,
+        "channel": channel,
+        "chat_id": str(chat_id),
+        "status": OUT_SENDING if worker_id else OUT_PENDING,
+        "now": now,
+        "claimed_by": worker_id,
+        "claimed_at": now if worker_id else None,
+    }
+    for i, (key, reply) in enumerate(zip(keys, replies, strict=True)):
+        params[f"k{i}"], params[f"t{i}"], params[f"p{i}"] = key, reply.text, {"reply": reply.to_json()}
+    ids = {str(key): int(row_id) for row_id, key in session.execute(_reply_insert(len(replies)), params)}
     return [ids.get(key) for key in keys]
 
 
