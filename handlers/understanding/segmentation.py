@@ -2,19 +2,76 @@
 
 The tokenizer is duban's, not jieba's global one, so that the plan's names (added with a high frequency, so that
 jieba keeps every name whole) do not leak into other users of jieba in the process.
+
+Memory (issue 18): duban segments without jieba's HMM (`HMM=False`), so jieba is imported without loading the HMM's
+probability tables (`jieba.finalseg`, ~18 MB of dicts built at import) and without `pkg_resources` (which jieba
+only uses to find its own files; a few MB more): see `_import_jieba`. The tables load on their first use, so
+anything else in the process that calls jieba with HMM still works. The tokenizer's table leaves out the bare
+prefixes jieba adds for its word scan (127k of 336k entries, ~10 MB): `_Tokenizer` scans each position up to the
+longest word starting with its character instead, which finds the same words.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
+import marshal
 import os
+import sys
 import tempfile
 import threading
+import types
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import jieba
+HMM_MODULE = "jieba.finalseg"
+
+
+class _LazyModule(types.ModuleType):
+    """Stands in `sys.modules` for a module until one of its attributes is used; then imports the real module
+    (which replaces this one in `sys.modules` and on its package) and answers from it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.__dict__["_lock"] = threading.Lock()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        with self._lock:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)  # also rebinds the package's attribute to it
+        return getattr(real, attr)
+
+
+def _import_jieba() -> types.ModuleType:
+    """`import jieba`, without loading its HMM tables until they are used, and without `pkg_resources`.
+
+    jieba imports `jieba.finalseg` (the HMM for words not in the dictionary: three large dicts of probabilities)
+    at import, though only `cut(..., HMM=True)` uses it; a `_LazyModule` takes its place in `sys.modules` first.
+    jieba's `_compat` tries `import pkg_resources` to locate its own files and opens them by path when that import
+    fails: `pkg_resources` is hidden for the duration of the import (and only then: others may import it later).
+    """
+    if "jieba" in sys.modules:  # imported before: nothing to save any more
+        return sys.modules["jieba"]
+    sys.modules.setdefault(HMM_MODULE, _LazyModule(HMM_MODULE))
+    hidden = "pkg_resources" not in sys.modules
+    if hidden:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # makes `import pkg_resources` fail
+    try:
+        return importlib.import_module("jieba")
+    finally:
+        if hidden and sys.modules.get("pkg_resources", 0) is None:
+            del sys.modules["pkg_resources"]
+
+
+if TYPE_CHECKING:
+    import jieba
+else:
+    jieba = _import_jieba()
 
 USER_WORD_FREQ = 200_000  # high enough that jieba keeps every name whole
 COMMON_WORD_FREQ = 2_000  # jieba words at least this frequent are ordinary words, not mistyped names
@@ -25,6 +82,81 @@ COMMON_WORD_FREQ = 2_000  # jieba words at least this frequent are ordinary word
 # ones, or is one of the plan's names, which are added with USER_WORD_FREQ).
 RARE_WORD_FREQ = 5
 RARE_KEPT_LENGTH = 4
+
+FREQ_CACHE_VERSION = 1  # of the table cache `_Tokenizer.initialize` writes
+
+
+class _Tokenizer(jieba.Tokenizer):
+    """jieba's tokenizer with a table of words only, without jieba's bare prefixes (entries of frequency 0).
+
+    jieba's `get_DAG` scans from each position while the text so far is a prefix of some word, and needs every
+    prefix in `FREQ` for that. Here the scan goes up to the longest word that starts with the position's
+    character (`_longest`) and keeps the fragments that are words: the same words, so the same segmentation.
+    `calc` and the rest of jieba read `FREQ` only for words, where 0 and absent mean the same (`or 1`, `if ...`).
+    """
+
+    def __init__(self, dictionary: str) -> None:
+        super().__init__(dictionary=dictionary)
+        self._longest: dict[str, int] = {}
+
+    def initialize(self, dictionary: str | None = None) -> None:
+        """Load the table of words from a cache beside the dictionary (built from it on the first start)."""
+        with self.lock:
+            if bool(getattr(self, "initialized", False)):
+                return
+            source = Path(self.dictionary)
+            stat = source.stat()
+            key = f"{FREQ_CACHE_VERSION}:{source}:{stat.st_size}:{stat.st_mtime_ns}"
+            cache = Path(tempfile.gettempdir()) / f"duban-jieba-{hashlib.md5(key.encode()).hexdigest()[:12]}.words"
+            table: tuple[dict[str, int], int] | None = None
+            try:
+                with cache.open("rb") as f:
+                    table = marshal.load(f)
+            except (OSError, EOFError, ValueError, TypeError):
+                table = None
+            if table is None:
+                freq, total = self.gen_pfdict(self.get_dict_file())
+                table = ({w: n for w, n in freq.items() if n}, total)
+                del freq
+                _write_atomically(cache, marshal.dumps(table))
+            self.FREQ, self.total = table
+            longest: dict[str, int] = {}
+            for w in self.FREQ:
+                if len(w) > longest.get(w[0], 0):
+                    longest[w[0]] = len(w)
+            self._longest = longest
+            self.initialized = True
+
+    def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None:
+        super().add_word(word, freq, tag)
+        word = str(word)
+        if word and len(word) > self._longest.get(word[0], 0):
+            self._longest[word[0]] = len(word)
+
+    def get_DAG(self, sentence: str) -> dict[int, list[int]]:  # noqa: N802 (jieba's name)
+        self.check_initialized()
+        freq, longest = self.FREQ, self._longest
+        n = len(sentence)
+        dag: dict[int, list[int]] = {}
+        for k in range(n):
+            ends = [i for i in range(k, min(n, k + longest.get(sentence[k], 0))) if freq.get(sentence[k : i + 1])]
+            dag[k] = ends or [k]
+        return dag
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary name and a rename, so that processes starting together never read half
+    a file; readable by the machine's other users, like jieba's own cache. A failure only costs the next start
+    the time to build it again."""
+    try:
+        fd, partial = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except OSError:
+        logging.getLogger(__name__).warning("cannot write %s", path)
+
 
 _tokenizer: jieba.Tokenizer | None = None
 _tokenizer_lock = threading.Lock()
@@ -39,7 +171,7 @@ def tokenizer() -> jieba.Tokenizer:
             if _tokenizer is None:
                 logging.getLogger("jieba").setLevel(logging.WARNING)
                 jieba.setLogLevel(logging.WARNING)
-                tok = jieba.Tokenizer(dictionary=str(_dictionary()))
+                tok = _Tokenizer(dictionary=str(_dictionary()))
                 tok.initialize()
                 _tokenizer = tok
     return _tokenizer
