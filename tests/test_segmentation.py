@@ -4,6 +4,7 @@ understanding): the file it reads keeps exactly the words the rule keeps, and th
 from __future__ import annotations
 
 import json
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,15 @@ def test_the_word_table_keeps_words_only() -> None:
     again = segmentation._Tokenizer(str(segmentation._dictionary()))
     again.initialize()  # from the cache the first one wrote
     assert (again.FREQ, again.total) == table
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not marshal", marshal.dumps([1, 2, 3])])
+def test_a_damaged_table_cache_is_built_again(garbage: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segmentation.tempfile, "gettempdir", lambda: str(tmp_path))
+    tok = segmentation._Tokenizer(str(segmentation._dictionary()))
+    tok.table_cache().write_bytes(garbage)
+    tok.initialize()
+    assert tok.lcut("今天天气怎么样", HMM=False) == ["今天天气", "怎么样"]
+    again = segmentation._Tokenizer(str(segmentation._dictionary()))
+    again.initialize()  # from the cache written again
+    assert (again.FREQ, again.total) == (tok.FREQ, tok.total)

@@ -104,17 +104,14 @@ class _Tokenizer(jieba.Tokenizer):
         with self.lock:
             if bool(getattr(self, "initialized", False)):
                 return
-            source = Path(self.dictionary)
-            stat = source.stat()
-            key = f"{FREQ_CACHE_VERSION}:{source}:{stat.st_size}:{stat.st_mtime_ns}"
-            cache = Path(tempfile.gettempdir()) / f"duban-jieba-{hashlib.md5(key.encode()).hexdigest()[:12]}.words"
-            table: tuple[dict[str, int], int] | None = None
+            cache = self.table_cache()
+            table: Any = None
             try:
                 with cache.open("rb") as f:
                     table = marshal.load(f)
             except (OSError, EOFError, ValueError, TypeError):
                 table = None
-            if table is None:
+            if not (isinstance(table, tuple) and len(table) == 2 and isinstance(table[0], dict)):
                 freq, total = self.gen_pfdict(self.get_dict_file())
                 table = ({w: n for w, n in freq.items() if n}, total)
                 del freq
@@ -127,13 +124,20 @@ class _Tokenizer(jieba.Tokenizer):
             self._longest = longest
             self.initialized = True
 
+    def table_cache(self) -> Path:
+        """Where the table of words is kept between starts: beside jieba's own cache, named after the dictionary."""
+        source = Path(self.dictionary)
+        stat = source.stat()
+        key = f"{FREQ_CACHE_VERSION}:{source}:{stat.st_size}:{stat.st_mtime_ns}"
+        return Path(tempfile.gettempdir()) / f"duban-jieba-{hashlib.md5(key.encode()).hexdigest()[:12]}.words"
+
     def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None:
         super().add_word(word, freq, tag)
         word = str(word)
         if word and len(word) > self._longest.get(word[0], 0):
             self._longest[word[0]] = len(word)
 
-    def get_DAG(self, sentence: str) -> dict[int, list[int]]:  # noqa: N802 (jieba's name)
+    def get_DAG(self, sentence: str) -> dict[int, list[int]]:
         self.check_initialized()
         freq, longest = self.FREQ, self._longest
         n = len(sentence)
