@@ -4,7 +4,6 @@ understanding): the file it reads keeps exactly the words the rule keeps, and th
 from __future__ import annotations
 
 import json
-import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +47,7 @@ def test_an_unwritable_directory_falls_back_to_the_whole_dictionary(
     assert segmentation._dictionary() == Path(jieba.__file__).with_name(jieba.DEFAULT_DICT_NAME)
 
 
-# ---- memory (issue 18): no HMM tables, no pkg_resources, no bare prefixes ------------------------------------
+# ---- memory (issue 18): no HMM tables, no pkg_resources ------------------------------------
 
 REPO = Path(__file__).resolve().parent.parent
 CASE_FILES = sorted(REPO.glob("tests/nlu_cases*.yaml"))
@@ -103,8 +102,8 @@ def test_the_hmm_loads_when_someone_uses_it() -> None:
 
 
 def test_segmentation_is_that_of_jieba_with_the_same_dictionary() -> None:
-    """duban's tokenizer (a table without bare prefixes, its own word scan) cuts every case text as jieba's own
-    tokenizer, imported the ordinary way, does with the same dictionary and the same plan words."""
+    """duban's tokenizer (jieba imported without its HMM tables) cuts every case text as jieba's own tokenizer,
+    imported the ordinary way, does with the same dictionary and the same plan words."""
     texts = _case_texts()
     plain = _python(
         "import json, sys\n"
@@ -116,35 +115,9 @@ def test_segmentation_is_that_of_jieba_with_the_same_dictionary() -> None:
         "    tok.add_word(w, segmentation.USER_WORD_FREQ)\n"
         "print(json.dumps([tok.lcut(t, HMM=False) for t in texts] + [tok.lcut(t, cut_all=True) for t in texts]))\n"
     )
-    tok = segmentation._Tokenizer(str(segmentation._dictionary()))
+    tok = segmentation.jieba.Tokenizer(str(segmentation._dictionary()))
     tok.initialize()
     for w in PLAN_WORDS:
         tok.add_word(w, segmentation.USER_WORD_FREQ)
     ours = [tok.lcut(t, HMM=False) for t in texts] + [tok.lcut(t, cut_all=True) for t in texts]
     assert ours == json.loads(plain)
-
-
-def test_the_word_table_keeps_words_only() -> None:
-    tok = segmentation._Tokenizer(str(segmentation._dictionary()))
-    tok.initialize()
-    assert min(tok.FREQ.values()) > 0  # jieba's table also holds every prefix of every word, with 0
-    assert "今天天" not in tok.FREQ and tok.FREQ["今天天气"] > 0
-    assert tok.lcut("今天天气怎么样", HMM=False) == ["今天天气", "怎么样"]
-    table = (dict(tok.FREQ), tok.total)
-    tok.add_word("林芝市巴宜区八一镇", segmentation.USER_WORD_FREQ)  # longer than any word starting with 林
-    assert tok.lcut("林芝市巴宜区八一镇进度", HMM=False) == ["林芝市巴宜区八一镇", "进度"]
-    again = segmentation._Tokenizer(str(segmentation._dictionary()))
-    again.initialize()  # from the cache the first one wrote
-    assert (again.FREQ, again.total) == table
-
-
-@pytest.mark.parametrize("garbage", [b"", b"not marshal", marshal.dumps([1, 2, 3])])
-def test_a_damaged_table_cache_is_built_again(garbage: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(segmentation.tempfile, "gettempdir", lambda: str(tmp_path))
-    tok = segmentation._Tokenizer(str(segmentation._dictionary()))
-    tok.table_cache().write_bytes(garbage)
-    tok.initialize()
-    assert tok.lcut("今天天气怎么样", HMM=False) == ["今天天气", "怎么样"]
-    again = segmentation._Tokenizer(str(segmentation._dictionary()))
-    again.initialize()  # from the cache written again
-    assert (again.FREQ, again.total) == (tok.FREQ, tok.total)

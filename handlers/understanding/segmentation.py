@@ -6,9 +6,7 @@ jieba keeps every name whole) do not leak into other users of jieba in the proce
 Memory (issue 18): duban segments without jieba's HMM (`HMM=False`), so jieba is imported without loading the HMM's
 probability tables (`jieba.finalseg`, ~18 MB of dicts built at import) and without `pkg_resources` (which jieba
 only uses to find its own files; a few MB more): see `_import_jieba`. The tables load on their first use, so
-anything else in the process that calls jieba with HMM still works. The tokenizer's table leaves out the bare
-prefixes jieba adds for its word scan (127k of 336k entries, ~10 MB): `_Tokenizer` scans each position up to the
-longest word starting with its character instead, which finds the same words.
+anything else in the process that calls jieba with HMM still works.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import marshal
 import os
 import sys
 import tempfile
@@ -83,85 +80,6 @@ COMMON_WORD_FREQ = 2_000  # jieba words at least this frequent are ordinary word
 RARE_WORD_FREQ = 5
 RARE_KEPT_LENGTH = 4
 
-FREQ_CACHE_VERSION = 1  # of the table cache `_Tokenizer.initialize` writes
-
-
-class _Tokenizer(jieba.Tokenizer):
-    """jieba's tokenizer with a table of words only, without jieba's bare prefixes (entries of frequency 0).
-
-    jieba's `get_DAG` scans from each position while the text so far is a prefix of some word, and needs every
-    prefix in `FREQ` for that. Here the scan goes up to the longest word that starts with the position's
-    character (`_longest`) and keeps the fragments that are words: the same words, so the same segmentation.
-    `calc` and the rest of jieba read `FREQ` only for words, where 0 and absent mean the same (`or 1`, `if ...`).
-    """
-
-    def __init__(self, dictionary: str) -> None:
-        super().__init__(dictionary=dictionary)
-        self._longest: dict[str, int] = {}
-
-    def initialize(self, dictionary: str | None = None) -> None:
-        """Load the table of words from a cache beside the dictionary (built from it on the first start)."""
-        with self.lock:
-            if bool(getattr(self, "initialized", False)):
-                return
-            cache = self.table_cache()
-            table: Any = None
-            try:
-                with cache.open("rb") as f:
-                    table = marshal.load(f)
-            except (OSError, EOFError, ValueError, TypeError):
-                table = None
-            if not (isinstance(table, tuple) and len(table) == 2 and isinstance(table[0], dict)):
-                freq, total = self.gen_pfdict(self.get_dict_file())
-                table = ({w: n for w, n in freq.items() if n}, total)
-                del freq
-                _write_atomically(cache, marshal.dumps(table))
-            self.FREQ, self.total = table
-            longest: dict[str, int] = {}
-            for w in self.FREQ:
-                if len(w) > longest.get(w[0], 0):
-                    longest[w[0]] = len(w)
-            self._longest = longest
-            self.initialized = True
-
-    def table_cache(self) -> Path:
-        """Where the table of words is kept between starts: beside jieba's own cache, named after the dictionary."""
-        source = Path(self.dictionary)
-        stat = source.stat()
-        key = f"{FREQ_CACHE_VERSION}:{source}:{stat.st_size}:{stat.st_mtime_ns}"
-        return Path(tempfile.gettempdir()) / f"duban-jieba-{hashlib.md5(key.encode()).hexdigest()[:12]}.words"
-
-    def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None:
-        super().add_word(word, freq, tag)
-        word = str(word)
-        if word and len(word) > self._longest.get(word[0], 0):
-            self._longest[word[0]] = len(word)
-
-    def get_DAG(self, sentence: str) -> dict[int, list[int]]:
-        self.check_initialized()
-        freq, longest = self.FREQ, self._longest
-        n = len(sentence)
-        dag: dict[int, list[int]] = {}
-        for k in range(n):
-            ends = [i for i in range(k, min(n, k + longest.get(sentence[k], 0))) if freq.get(sentence[k : i + 1])]
-            dag[k] = ends or [k]
-        return dag
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `path` through a temporary name and a rename, so that processes starting together never read half
-    a file; readable by the machine's other users, like jieba's own cache. A failure only costs the next start
-    the time to build it again."""
-    try:
-        fd, partial = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
-    except OSError:
-        logging.getLogger(__name__).warning("cannot write %s", path)
-
-
 _tokenizer: jieba.Tokenizer | None = None
 _tokenizer_lock = threading.Lock()
 _added_words: set[str] = set()
@@ -175,7 +93,7 @@ def tokenizer() -> jieba.Tokenizer:
             if _tokenizer is None:
                 logging.getLogger("jieba").setLevel(logging.WARNING)
                 jieba.setLogLevel(logging.WARNING)
-                tok = _Tokenizer(dictionary=str(_dictionary()))
+                tok = jieba.Tokenizer(dictionary=str(_dictionary()))
                 tok.initialize()
                 _tokenizer = tok
     return _tokenizer
