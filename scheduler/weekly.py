@@ -12,7 +12,9 @@ Each goes to a recipient once a week, remembered by its dedupe key (`…:<the no
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.ids import WECOM_ROBOT_CHAT_ID
@@ -26,6 +28,8 @@ from scheduler.planning import PlanningRun
 
 if TYPE_CHECKING:
     from scheduler.digest import Digest
+
+log = logging.getLogger(__name__)
 
 PROMPT_SILENCE = dt.timedelta(days=7)
 
@@ -153,16 +157,29 @@ class WeeklyJobs(PlanningRun):
             targets.append((f"digest:group:{g.channel}:{g.chat_id}:{nominal.isoformat()}", g))
         return targets
 
+    @staticmethod
+    def _chart(d: Digest, path: Path) -> Path:
+        """The digest's chart, drawn in a child process (matplotlib would stay in this one for good, ~40 MB); here
+        when that fails."""
+        from scheduler.apart import ApartError, call_apart
+        from scheduler.digest import render_chart
+
+        try:
+            return Path(call_apart("scheduler.digest", "render_chart", d, path))
+        except ApartError:
+            log.warning("the digest's chart could not be drawn in a child process: drawn here", exc_info=True)
+            return render_chart(d, path)
+
     def _digest_payload(self, d: Digest, nominal: dt.date) -> dict[str, Any]:
         """The digest's payload: its markdown and the chart and workbook rendered under `files_dir` (only their
         names on a dry run)."""
-        from scheduler.digest import render_chart, render_xlsx
+        from scheduler.digest import render_xlsx
 
         payload: dict[str, Any] = {"markdown": d.markdown()}
         if self.files_dir is not None:
             folder = self.files_dir / nominal.isoformat()
             folder.mkdir(parents=True, exist_ok=True)
-            chart = render_chart(d, folder / "completion.png")
+            chart = self._chart(d, folder / "completion.png")
             book = render_xlsx(d, folder / "digest.xlsx")
             payload["attachments"] = [
                 ["photo", str(chart), texts.DIGEST_CHART_FILE.format(date=nominal.isoformat())],

@@ -2,19 +2,73 @@
 
 The tokenizer is duban's, not jieba's global one, so that the plan's names (added with a high frequency, so that
 jieba keeps every name whole) do not leak into other users of jieba in the process.
+
+Memory (issue 18): duban segments without jieba's HMM (`HMM=False`), so jieba is imported without loading the HMM's
+probability tables (`jieba.finalseg`, ~18 MB of dicts built at import) and without `pkg_resources` (which jieba
+only uses to find its own files; a few MB more): see `_import_jieba`. The tables load on their first use, so
+anything else in the process that calls jieba with HMM still works.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
+import sys
 import tempfile
 import threading
+import types
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import jieba
+HMM_MODULE = "jieba.finalseg"
+
+
+class _LazyModule(types.ModuleType):
+    """Stands in `sys.modules` for a module until one of its attributes is used; then imports the real module
+    (which replaces this one in `sys.modules` and on its package) and answers from it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.__dict__["_lock"] = threading.Lock()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        with self._lock:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)  # also rebinds the package's attribute to it
+        return getattr(real, attr)
+
+
+def _import_jieba() -> types.ModuleType:
+    """`import jieba`, without loading its HMM tables until they are used, and without `pkg_resources`.
+
+    jieba imports `jieba.finalseg` (the HMM for words not in the dictionary: three large dicts of probabilities)
+    at import, though only `cut(..., HMM=True)` uses it; a `_LazyModule` takes its place in `sys.modules` first.
+    jieba's `_compat` tries `import pkg_resources` to locate its own files and opens them by path when that import
+    fails: `pkg_resources` is hidden for the duration of the import (and only then: others may import it later).
+    """
+    if "jieba" in sys.modules:  # imported before: nothing to save any more
+        return sys.modules["jieba"]
+    sys.modules.setdefault(HMM_MODULE, _LazyModule(HMM_MODULE))
+    hidden = "pkg_resources" not in sys.modules
+    if hidden:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # makes `import pkg_resources` fail
+    try:
+        return importlib.import_module("jieba")
+    finally:
+        if hidden and sys.modules.get("pkg_resources", 0) is None:
+            del sys.modules["pkg_resources"]
+
+
+if TYPE_CHECKING:
+    import jieba
+else:
+    jieba = _import_jieba()
 
 USER_WORD_FREQ = 200_000  # high enough that jieba keeps every name whole
 COMMON_WORD_FREQ = 2_000  # jieba words at least this frequent are ordinary words, not mistyped names
