@@ -75,6 +75,7 @@ class Engine:
         # (channel, user id) → bound to an active person, as last seen: which messages may be handled at once
         # (a stale answer only picks the slower path; the handling itself reads the person afresh)
         self.known_users: dict[tuple[str, str], bool] = {}
+        self._chats: dict[tuple[str, str], tuple[tuple[int, int] | None, str]] = {}  # account → (revision, chat)
 
     def warm(self) -> None:
         """At start-up: who is bound (so their first message is handled as it arrives), under the revision read
@@ -235,7 +236,12 @@ class Engine:
         person = people.find_by_identity(session, msg.channel, msg.user_id)
         self.known_users[(msg.channel, msg.user_id)] = person is not None
         if person is not None and not msg.is_group:
-            people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
+            # Where proactive messages reach this person: written when it changes; the check itself loads the
+            # person's accounts, so it is skipped while nothing changed since it was last made here.
+            seen = (revision, msg.chat_id)
+            if revision is None or self._chats.get((msg.channel, msg.user_id)) != seen:
+                people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
+                self._chats[(msg.channel, msg.user_id)] = seen
         ctx = Context(
             session=session,
             clock=self.clock,
