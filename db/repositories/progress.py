@@ -20,11 +20,11 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import (
@@ -210,14 +210,22 @@ def _views_query() -> Select[Any]:
 
 
 @functools.cache
-def _views_statement(by_org: bool, by_item: bool) -> Select[Any]:
+def _views_statement(by_org: bool, by_item: bool, open_only: bool = False) -> Select[Any]:
     """The listing query with bound parameters: one statement object per shape, so SQLAlchemy computes its
-    cache key once instead of on every call (half the time of a one-organisation listing)."""
+    cache key once instead of on every call (half the time of a one-organisation listing).
+
+    `open_only` leaves out, in SQL, the rows that cannot give an open view (`AssignmentView.done` or `closed`):
+    closed assignments and those whose newest report is 已完成 and not returned. A returned newest version is
+    kept whatever its status: the counted version (`_returned_context`) decides, in Python, as for every view."""
     q = _views_query().where(Item.plan_id == bindparam("plan_id"), Item.kind.in_(bindparam("kinds", expanding=True)))
     if by_org:
         q = q.where(Assignment.organisation_id.in_(bindparam("org_ids", expanding=True)))
     if by_item:
         q = q.where(Assignment.item_id.in_(bindparam("item_ids", expanding=True)))
+    if open_only:
+        # the newest report's status and review state, as `_views_query` selects them (its aliased report)
+        status, state = q.selected_columns[_REPORT_AT + 2], q.selected_columns[_REPORT_AT + 4]
+        q = q.where(Assignment.closed.is_(False), or_(status.is_(None), status != DONE, state == RETURNED))
     return q
 
 
@@ -229,21 +237,25 @@ def assignment_views(
     item_ids: Iterable[int] | None = None,
     kinds: tuple[str, ...] = REPORTABLE_KINDS,
     with_children: bool = True,
+    open_only: bool = False,
 ) -> list[AssignmentView]:
     """Every active assignment of `plan` (optionally of some organisations / items), most urgent first.
 
     `org_ids` covers the units below them too (工布江达县 covers 工布江达县人民政府: `orgs.descendants`) unless
-    `with_children` is False; each view keeps the unit it is assigned to (`org_id`)."""
+    `with_children` is False; each view keeps the unit it is assigned to (`org_id`). `open_only`: only the
+    open ones (neither done nor closed), what the day's nudge scan looks at; the others are not read at all."""
     params: dict[str, Any] = {"plan_id": plan.id, "kinds": list(kinds)}
     if org_ids is not None:
         params["org_ids"] = orgs.descendants(session, list(org_ids)) if with_children else list(org_ids)
     if item_ids is not None:
         params["item_ids"] = list(item_ids)
-    q = _views_statement(org_ids is not None, item_ids is not None)
+    q = _views_statement(org_ids is not None, item_ids is not None, open_only)
     start, end = plan.start_date, plan.end_date
     rows = list(session.execute(q, params))
     returned = _returned_context(session, rows)
     views = [_view(row, start, end, today, returned) for row in rows]
+    if open_only:
+        views = [v for v in views if not v.done and not v.closed]  # a returned version's counted one may be done
     views.sort(key=urgency_key)
     return views
 
@@ -360,14 +372,40 @@ def _view(
     )
 
 
-def as_counted(v: AssignmentView, r: Report | None, today: dt.date, **rest: Any) -> AssignmentView:
+class CountedVersion(Protocol):
+    """What `as_counted` reads of a report version: a `Report`, or a row of its columns under the same names."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def percent(self) -> Decimal | None: ...
+    @property
+    def problems(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def investment_done(self) -> Decimal | None: ...
+    @property
+    def physical_progress(self) -> str | None: ...
+    @property
+    def indicator_value(self) -> str | None: ...
+    @property
+    def indicator_number(self) -> Decimal | None: ...
+
+
+def as_counted(v: AssignmentView, r: CountedVersion | None, today: dt.date, **rest: Any) -> AssignmentView:
     """`v` with the figures of version `r` counted instead (None: as if never reported), judged as of `today`: the
     one way a view is rebuilt from another version (a day in the past, the approved versions only). `rest` sets
-    the other fields (which version is the newest, its review) as the caller knows them."""
+    the other fields (which version is the newest, its review) as the caller knows them. `r` may be a `Report`
+    or a row of the same columns (`scheduler.history` reads plain columns)."""
     status = r.status if r else None
     percent = Decimal(100) if status == DONE else (r.percent if r else None)
     expected, overdue, lagging, light = classify(status, percent, v.start, v.due, today)
-    return replace(
+    return _replaced(
         v,
         status=status,
         percent=percent,
@@ -385,6 +423,28 @@ def as_counted(v: AssignmentView, r: Report | None, today: dt.date, **rest: Any)
         light=light,
         **rest,
     )
+
+
+def judged_at(v: AssignmentView, today: dt.date) -> AssignmentView:
+    """`v` judged as of `today` (序时进度, 逾期, 滞后, light, days left): the view `assignment_views` gives for that
+    day from the same rows, without reading them again."""
+    expected, overdue, lagging, light = classify(v.status, v.percent, v.start, v.due, today)
+    return _replaced(
+        v, expected=expected, overdue=overdue, lagging=lagging, light=light, days_left=(v.due - today).days
+    )
+
+
+_VIEW_FIELDS = frozenset(f.name for f in fields(AssignmentView))
+
+
+def _replaced(v: AssignmentView, **changes: Any) -> AssignmentView:
+    """`dataclasses.replace(v, **changes)` for a view (no `__post_init__`, no init-only fields), at a tenth of its
+    cost: the digest rebuilds a view per assignment of the plan."""
+    if not changes.keys() <= _VIEW_FIELDS:
+        raise TypeError(f"AssignmentView has no field {sorted(changes.keys() - _VIEW_FIELDS)}")
+    new = object.__new__(AssignmentView)
+    new.__dict__.update(v.__dict__, **changes)
+    return new
 
 
 def urgency_key(v: AssignmentView) -> tuple[int, int, str]:
