@@ -8,7 +8,6 @@ organisation, window) is today's, and the traffic light is recomputed with `prog
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -110,16 +109,17 @@ def views_at(
             digest's of today), to start from instead of reading them again; judged again as of `at`'s day.
     """
     today = at.date()
+    rejudge = current is not None  # each view judged again as of `today` as it is used (no second list)
     if current is None:
         current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
-    else:
-        current = [progress.judged_at(v, today) for v in current]
     cutoff = to_utc(at)
     history = reports_at(session, plan, cutoff, kinds)
     out: list[AssignmentView] = []
     counted = _counted_at(session, [r for r in history.values() if _returned_by(r, cutoff)], cutoff)
     for v in current:
-        newest = history.get(v.assignment_id)
+        if rejudge:
+            v = progress.judged_at(v, today)
+        newest = history.pop(v.assignment_id, None)  # popped: the rows go as the views are built
         if (newest.id if newest else None) == v.last_report_id and (
             newest is None or newest.reviewed_at is None or newest.reviewed_at <= cutoff
         ):

@@ -77,7 +77,7 @@ def configure(lag_points: int | None = None, grace_days: int | None = None) -> N
         THRESHOLDS.grace_days = grace_days
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a national plan holds ~100k of them, twice in a digest
 class AssignmentView:
     assignment_id: int
     item_id: int
@@ -253,7 +253,9 @@ def assignment_views(
     start, end = plan.start_date, plan.end_date
     rows = list(session.execute(q, params))
     returned = _returned_context(session, rows)
-    views = [_view(row, start, end, today, returned) for row in rows]
+    shared: dict[Any, Any] = {}  # one object per distinct item and organisation text, not one per row
+    views = [_view(row, start, end, today, returned, shared) for row in rows]
+    del rows
     if open_only:
         views = [v for v in views if not v.done and not v.closed]  # a returned version's counted one may be done
     views.sort(key=urgency_key)
@@ -310,10 +312,16 @@ def _returned_context(session: Session, rows: list[Row[Any]]) -> dict[int, _Retu
 
 
 def _view(
-    row: Row[Any], plan_start: dt.date, plan_end: dt.date, today: dt.date, returned: dict[int, _Returned]
+    row: Row[Any],
+    plan_start: dt.date,
+    plan_end: dt.date,
+    today: dt.date,
+    returned: dict[int, _Returned],
+    shared: dict[Any, Any],
 ) -> AssignmentView:
     """One row of `_views_statement` as a view, judged as of `today` (the plan's dates stand in for missing
-    ones); a returned newest version's figures replaced from `returned`."""
+    ones); a returned newest version's figures replaced from `returned`. `shared` keeps one copy of each item
+    and organisation text across the rows (an item is assigned to hundreds of units at national scale)."""
     # The columns in the query's order: the assignment, its item and organisation, then the newest report. One
     # unpacking of the whole row (kept on three lines by hand): this runs once per assignment of the plan.
     # fmt: off
@@ -321,6 +329,13 @@ def _view(
      org_name, rep_id, rep_at, status, percent, review_state, problems, description, invest_done, physical,
      ind_value, ind_number, comment, reviewed_at, _reviewer_id) = row
     # fmt: on
+    same = shared.setdefault
+    code, title, short_name, org_name = (
+        same(code, code),
+        same(title, title),
+        same(short_name, short_name),
+        same(org_name, org_name),
+    )
     counted_id, counted_at = rep_id, rep_at
     back = returned.get(a_id)
     if back is not None:
@@ -434,16 +449,18 @@ def judged_at(v: AssignmentView, today: dt.date) -> AssignmentView:
     )
 
 
-_VIEW_FIELDS = frozenset(f.name for f in fields(AssignmentView))
+_VIEW_FIELDS = tuple(f.name for f in fields(AssignmentView))
+_VIEW_FIELD_SET = frozenset(_VIEW_FIELDS)
 
 
 def _replaced(v: AssignmentView, **changes: Any) -> AssignmentView:
-    """`dataclasses.replace(v, **changes)` for a view (no `__post_init__`, no init-only fields), at a tenth of its
-    cost: the digest rebuilds a view per assignment of the plan."""
-    if not changes.keys() <= _VIEW_FIELDS:
-        raise TypeError(f"AssignmentView has no field {sorted(changes.keys() - _VIEW_FIELDS)}")
+    """`dataclasses.replace(v, **changes)` for a view (no `__post_init__`, no init-only fields) without its
+    per-call field inspection: the digest rebuilds a view per assignment of the plan."""
+    if not changes.keys() <= _VIEW_FIELD_SET:
+        raise TypeError(f"AssignmentView has no field {sorted(changes.keys() - _VIEW_FIELD_SET)}")
     new = object.__new__(AssignmentView)
-    new.__dict__.update(v.__dict__, **changes)
+    for name in _VIEW_FIELDS:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(v, name))
     return new
 
 
