@@ -242,4 +242,5 @@ class DeadlineJobs(PlanningRun):
 def plan_nudges(session: Session, plan: Plan, now: dt.datetime, settings: Settings) -> list[Message]:
     """Deadline nudges plus overdue notices and escalations due at `now` (the day's nudge scan)."""
     jobs = DeadlineJobs(session, plan, now, settings)
-    return jobs.nudges() + jobs.overdue()
+    with progress.gc_paused():  # tens of thousands of views, decisions and lines, none in a reference cycle
+        return jobs.nudges() + jobs.overdue()

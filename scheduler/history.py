@@ -113,7 +113,20 @@ def views_at(
     if current is None:
         current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
     cutoff = to_utc(at)
-    history = reports_at(session, plan, cutoff, kinds)
+    with progress.gc_paused():
+        history = reports_at(session, plan, cutoff, kinds)
+        return _replayed(session, current, history, today, cutoff, rejudge)
+
+
+def _replayed(
+    session: Session,
+    current: list[AssignmentView],
+    history: dict[int, Row[Any]],
+    today: dt.date,
+    cutoff: dt.datetime,
+    rejudge: bool,
+) -> list[AssignmentView]:
+    """`views_at`'s replay of `current` with `history` (the newest version of each assignment up to `cutoff`)."""
     out: list[AssignmentView] = []
     counted = _counted_at(session, [r for r in history.values() if _returned_by(r, cutoff)], cutoff)
     for v in current:
