@@ -23,6 +23,8 @@ def to_utc(local: dt.datetime) -> dt.datetime:
     return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+STREAM_ROWS = 5000  # rows fetched at a time from a whole plan's result (PostgreSQL: a server-side cursor)
+
 # The columns of a report the replay reads (`progress.as_counted` and the review), selected as plain columns: a
 # row per assignment, so loading them as ORM objects cost more than the query at national scale.
 _REPORT_COLUMNS = (
@@ -65,7 +67,8 @@ def reports_at(
         .select_from(Assignment)
         .join(Item, Assignment.item_id == Item.id)
         .join(Report, Report.id == newest)
-        .where(Item.plan_id == plan.id, Item.kind.in_(kinds))
+        .where(Item.plan_id == plan.id, Item.kind.in_(kinds)),
+        execution_options={"yield_per": STREAM_ROWS},  # the driver's copy of the rows a batch at a time
     )
     return {r.assignment_id: r for r in rows}
 

@@ -168,6 +168,9 @@ def classify(
     return expected, overdue, lagging, light
 
 
+WHOLE_PLAN_BATCH = 5000  # rows fetched at a time by a listing of a whole plan
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while a listing is built: tens of thousands of new rows and views, none of
@@ -267,8 +270,11 @@ def assignment_views(
         params["item_ids"] = list(item_ids)
     q = _views_statement(org_ids is not None, item_ids is not None, open_only)
     start, end = plan.start_date, plan.end_date
+    # A whole plan's listing (the scheduler's, the digest's, the export's) is fetched in batches: the driver's
+    # copy of 100k rows need not sit beside the rows and the views (PostgreSQL: a server-side cursor).
+    options = {"yield_per": WHOLE_PLAN_BATCH} if org_ids is None and item_ids is None else {}
     with gc_paused():
-        rows = list(session.execute(q, params))
+        rows = list(session.execute(q, params, execution_options=options))
         returned = _returned_context(session, rows)
         shared: dict[Any, Any] = {}  # one object per distinct item and organisation text, not one per row
         views = [_view(row, start, end, today, returned, shared) for row in rows]
