@@ -133,13 +133,12 @@ def _replayed(
     out: list[AssignmentView] = []
     counted = _counted_at(session, [r for r in history.values() if _returned_by(r, cutoff)], cutoff)
     for v in current:
-        if rejudge:
-            v = progress.judged_at(v, today)
         newest = history.pop(v.assignment_id, None)  # popped: the rows go as the views are built
         if (newest.id if newest else None) == v.last_report_id and (
             newest is None or newest.reviewed_at is None or newest.reviewed_at <= cutoff
         ):
-            out.append(v)  # nothing filed or decided since: the current view is the view at `at`
+            # nothing filed or decided since: the current view is the view at `at`
+            out.append(progress.judged_at(v, today) if rejudge else v)
             continue
         # a version returned by then is not counted: the newest one before it that was not (progress.py's rule)
         returned = newest is not None and _returned_by(newest, cutoff)
@@ -166,6 +165,7 @@ def _replayed(
                 if returned and newest is not None and newest.id == v.last_report_id
                 else None,
                 returned_at=newest.reviewed_at if returned and newest else None,
+                days_left=(v.due - today).days,  # as_counted judges the rest as of `today`
             )
         )
     out.sort(key=progress.urgency_key)

@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -473,17 +474,22 @@ def judged_at(v: AssignmentView, today: dt.date) -> AssignmentView:
 
 
 _VIEW_FIELDS = tuple(f.name for f in fields(AssignmentView))
-_VIEW_FIELD_SET = frozenset(_VIEW_FIELDS)
+_VIEW_VALUES = operator.attrgetter(*_VIEW_FIELDS)  # every field of a view, in order, in one call
+# The slots' own setters: a frozen dataclass refuses `setattr`, and `dataclasses.replace` goes through `__init__`.
+_VIEW_SETTERS = {name: getattr(AssignmentView, name).__set__ for name in _VIEW_FIELDS}
+_VIEW_SETTER_LIST = tuple(_VIEW_SETTERS.values())
 
 
 def _replaced(v: AssignmentView, **changes: Any) -> AssignmentView:
     """`dataclasses.replace(v, **changes)` for a view (no `__post_init__`, no init-only fields) without its
     per-call field inspection: the digest rebuilds a view per assignment of the plan."""
-    if not changes.keys() <= _VIEW_FIELD_SET:
-        raise TypeError(f"AssignmentView has no field {sorted(changes.keys() - _VIEW_FIELD_SET)}")
+    if not changes.keys() <= _VIEW_SETTERS.keys():
+        raise TypeError(f"AssignmentView has no field {sorted(changes.keys() - _VIEW_SETTERS.keys())}")
     new = object.__new__(AssignmentView)
-    for name in _VIEW_FIELDS:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(v, name))
+    for set_slot, value in zip(_VIEW_SETTER_LIST, _VIEW_VALUES(v), strict=True):
+        set_slot(new, value)
+    for name, value in changes.items():
+        _VIEW_SETTERS[name](new, value)
     return new
 
 
