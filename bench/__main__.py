@@ -66,24 +66,29 @@ KNOWN_CAUSES: dict[str, str] = {
         "transaction and sendMessage; the echo bot's row beside it is the floor of polling, HTTP and PTB alone. "
         "On this shared 2-core machine the other processes' load lands in both."
     ),
-    "nudge scan: growth per assignment": (
-        "The scan builds the views of the whole plan and counts working days for every overdue assignment; at "
-        "national scale 3,222 messages are rendered. Its growth per assignment has measured between 0.9x and 1.3x "
-        "across full runs on this shared 2-core machine (one backend above the band, the other below it in the "
-        "same run), i.e. linear within noise. (Fixed: people were scanned per organisation, O(orgs × people).)"
+    "day's nudge scan (plan_nudges): growth per assignment": (
+        "The scan reads the open assignments only (closed and done ones are left out in SQL), then counts working "
+        "days for every overdue one and renders one message per person (3,222 at national scale), all linear in "
+        "the assignments. What grows faster is the database's own work: SQLite reaches each assignment's newest "
+        "report by a random lookup, cheap while a region's 10 MB file stays in the CPU's caches and dearer over "
+        "the nation's 200 MB (the SQL floor's growth row beside it shows the same); on this shared 2-core machine "
+        "the figure has moved between 0.9x and 1.7x from run to run."
     ),
-    "weekly digest: growth per assignment": (
-        "The digest builds this week's and last week's view of every assignment; last week's newest report per "
-        "assignment is picked in SQL with a window over the (assignment, created_at) index (scheduler/digest.py, "
-        "reports_at), which still reads every report up to the cutoff inside the database."
+    "weekly digest (build_digest + text): growth per assignment": (
+        "The digest builds this week's views of every assignment and last week's from them (each assignment's "
+        "newest report up to last week by one index lookup, scheduler/history.py, reports_at); the Python side is "
+        "linear, the lookups in SQLite grow a little faster than the data once it outgrows the CPU's caches (see "
+        "the floor's growth row). Measured between 0.9x and 1.4x from run to run on this shared 2-core machine."
     ),
-    "org progress (assignment_views + count), vs SQL floor": (
+    "one organisation's progress: assignment_views(org_ids=[one]) + count, in an open session; median (min–max) of "
+    "warm runs, vs the SQL floor's median": (
         "db/repositories/progress.py, assignment_views builds one dataclass per assignment and sorts them in "
         "Python; the floor only counts."
     ),
-    "day's nudge scan (plan_nudges), vs SQL floor": (
-        "scheduler/deadlines.py builds the views of the whole plan, then counts working days for every overdue task "
-        "(scheduler/calendar.py, memoised) and renders one message per person."
+    "day's nudge scan: plan_nudges (nudges, overdue notices, escalations planned and rendered, not queued), in an "
+    "open session; warm runs, vs the SQL floor (the open assignments due)": (
+        "scheduler/deadlines.py builds the views of the plan's open assignments, then counts working days for every "
+        "overdue task (scheduler/calendar.py, memoised) and renders one message per person."
     ),
 }
 

@@ -3,31 +3,44 @@
 The benchmark generates its own data with bulk inserts (SQLAlchemy Core, lists of rows): organisations, a
 pool of tasks (with some projects and indicators), 40 assignments per organisation with deadlines spread over
 the year, one official per organisation, and weekly reports filed by every organisation on every task
-(progress rising towards the deadline, a few blocked, most done by it). Then, on the measurement day:
+(progress rising towards the deadline, a few blocked, most done by it). Both sizes get the same history, 8
+weekly reports per assignment (4 with --quick), so the data grows exactly as the assignments do (see `REGION`
+for why 8 and not 52). Then, on the measurement day:
 
 - an organisation's progress ("X县进度"): `progress.assignment_views(org_ids=[one])` + `progress.count`,
   and the whole answer through the engine (understanding included);
 - the weekly digest: `scheduler.digest.build_digest` and its text;
 - the day's nudge scan: `scheduler.deadlines.plan_nudges` (deadline nudges, overdue notices, escalations).
 
-Each is set against a single hand-written SQL aggregate over the same data, the floor no implementation can
-beat by much. Growth from region to nation is reported per assignment and per report.
+Each operation runs once untimed (warm: caches, statement compilation, the database's pages), then at least 3
+timed runs; the table gives median (min–max). Each is set against a single hand-written SQL aggregate over the
+same data, the floor no implementation can beat by much. Growth from region to nation is reported per
+assignment from the medians and from the fastest runs.
+
+At national scale the peak resident memory (VmHWM) is read in fresh child processes (`python -m bench.scale
+memory JOB ...`): building the digest, the day's nudge scan, and a process started as `duban serve` starts
+(NLU warmed) running the start-up catch-up (`scheduler.service.run_due` on the nudge day, messages queued).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+import resource
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, text, update
 
-from bench.common import NO_PG, POSTGRES, Row, backends, fresh_database, median_time, ms, ratio, secs
+from bench.common import NO_PG, POSTGRES, Row, backends, fresh_database, ms, ratio, secs, timed
 from config.clock import Clock
 from config.settings import Settings
 from db.engine import make_engine, make_session_factory
@@ -86,8 +99,12 @@ class Spec:
         )
 
 
-REGION = Spec("region", 74, 60, 40, 52)
-NATIONAL = Spec("national", 2800, 0, 40, 8)  # 52 weeks would be 5.8M reports: generation alone takes minutes
+# The same history at both sizes (8 weekly reports per assignment): the data grows exactly as the assignments,
+# so growth per assignment compares like with like. 8 weeks, not the year's 52: the nation's 52 would be 5.8M
+# reports (generation alone takes minutes), and the jobs measured read one or two reports per assignment
+# through the (assignment, created_at) index, not the whole history.
+REGION = Spec("region", 74, 60, 40, 8)
+NATIONAL = Spec("national", 2800, 0, 40, 8)
 QUICK_REGION = Spec("region", 74, 60, 40, 4)
 QUICK_NATIONAL = Spec("national", 280, 0, 40, 4)
 
@@ -307,27 +324,70 @@ WHERE a.active AND i.active AND i.plan_id = :plan AND NOT a.closed AND coalesce(
 # ---- measuring --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Times:
+    """Seconds of the timed runs of one operation (each after one untimed warm-up run)."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def min(self) -> float:
+        return min(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def max(self) -> float:
+        return max(self.samples)
+
+    def show(self) -> str:
+        return f"{ms(self.median)} ({ms(self.min)}–{ms(self.max)}, n={len(self.samples)})"
+
+
+def sample(fn: Callable[[], Any], runs: int) -> Times:
+    """One untimed warm-up call of `fn`, then `runs` timed ones."""
+    fn()
+    return Times(tuple(timed(fn)[0] for _ in range(max(3, runs))))
+
+
 @dataclass
 class Figures:
     spec: Spec
     generate_s: float
-    org_s: float
-    org_floor_s: float
-    org_answer_s: float | None
-    digest_s: float
-    digest_floor_s: float
-    scan_s: float
-    scan_floor_s: float
+    org: Times
+    org_floor: Times
+    org_answer: Times | None
+    digest: Times
+    digest_floor: Times
+    scan: Times
+    scan_floor: Times
     scan_messages: int
     digest_orgs: int
+    memory: dict[str, Memory] = field(default_factory=dict)  # national scale only: by what the child did
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of a fresh child process (MB): the peak before its work (imports, set-up) and overall."""
+
+    before_mb: float
+    peak_mb: float
+    detail: str  # what the work produced (messages, organisations)
 
 
 def _now() -> dt.datetime:
     return Clock(TZ).localize(dt.datetime.combine(TODAY, dt.time(9, 30)))
 
 
-def measure(url: str, spec: Spec, quick: bool) -> Figures:
-    """Generate `spec` into the empty database at `url` and measure the three reads against their floors."""
+def _settings(url: str, data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, database_url=url, scheduler_enabled=False, telegram_token="bench")
+
+
+def measure(url: str, spec: Spec, quick: bool, work: Path, with_memory: bool) -> Figures:
+    """Generate `spec` into the empty database at `url` and measure the three reads against their floors;
+    with `with_memory` also the peak memory of fresh processes doing the digest, the scan and the catch-up."""
     from db.repositories import progress
     from scheduler import deadlines
     from scheduler import digest as digest_mod
@@ -339,21 +399,17 @@ def measure(url: str, spec: Spec, quick: bool) -> Figures:
         gen_s = time.perf_counter() - t0
         factory = make_session_factory(engine)
         now = _now()
-        settings = Settings(
-            data_dir=Path("/nonexistent-bench"), database_url=url, scheduler_enabled=False, telegram_token="bench"
-        )
-        reps = 3 if quick else 10
+        settings = _settings(url, Path("/nonexistent-bench"))
+        small_runs = 5 if quick else 10
+        big_runs = 3 if quick or spec is NATIONAL else 5  # each run of the nation's digest takes seconds
         with factory() as s:
             plan = s.get(Plan, 1)
             assert plan is not None
             org = ids["org_id"]
-            org_s = median_time(
-                lambda: progress.count(progress.assignment_views(s, plan, TODAY, org_ids=[org])), reps * 2
-            )
+            org_t = sample(lambda: progress.count(progress.assignment_views(s, plan, TODAY, org_ids=[org])), small_runs)
             floor_params = {"org": org, "plan": 1, "today": TODAY}
-            org_floor_s = median_time(lambda: s.execute(ORG_FLOOR, floor_params).all(), reps * 2)
+            org_floor = sample(lambda: s.execute(ORG_FLOOR, floor_params).all(), small_runs)
 
-            d_reps = 1 if quick or spec.name == "national" else 3
             built: list[Any] = []
 
             def build() -> None:
@@ -361,41 +417,34 @@ def measure(url: str, spec: Spec, quick: bool) -> Figures:
                 d.text()
                 built.append(d)
 
-            digest_s = median_time(build, d_reps, warmup=0)
+            digest_t = sample(build, big_runs)
             digest_orgs = len(built[-1].orgs)
+            built.clear()
             week_ago = (now - dt.timedelta(days=7)).astimezone(dt.UTC).replace(tzinfo=None)
-            digest_floor_s = median_time(
-                lambda: s.execute(DIGEST_FLOOR, {"plan": 1, "today": TODAY, "week_ago": week_ago}).all(),
-                d_reps,
-                warmup=0,
+            digest_floor = sample(
+                lambda: s.execute(DIGEST_FLOOR, {"plan": 1, "today": TODAY, "week_ago": week_ago}).all(), big_runs
             )
-
-            msgs: list[Any] = []
-            scan_s = median_time(lambda: msgs.append(deadlines.plan_nudges(s, plan, now, settings)), d_reps, warmup=0)
+            counted: list[int] = []
+            scan_t = sample(lambda: counted.append(len(deadlines.plan_nudges(s, plan, now, settings))), big_runs)
             nudge_days = {f"d{n}": TODAY + dt.timedelta(days=n) for n in (0, 1, 3, 7)}
-            scan_floor_s = median_time(
-                lambda: s.execute(SCAN_FLOOR, {"plan": 1, "today": TODAY, **nudge_days}).all(), d_reps, warmup=0
+            scan_floor = sample(
+                lambda: s.execute(SCAN_FLOOR, {"plan": 1, "today": TODAY, **nudge_days}).all(), big_runs
             )
-        org_answer_s = _answer_time(url, settings, reps)
-        return Figures(
-            spec,
-            gen_s,
-            org_s,
-            org_floor_s,
-            org_answer_s,
-            digest_s,
-            digest_floor_s,
-            scan_s,
-            scan_floor_s,
-            len(msgs[-1]),
-            digest_orgs,
+        answer = _answer_time(url, settings, small_runs)
+        figures = Figures(
+            spec, gen_s, org_t, org_floor, answer, digest_t, digest_floor, scan_t, scan_floor, counted[-1], digest_orgs
         )
+        if with_memory:
+            # The catch-up last: it queues the day's messages (the others only read).
+            for job in ("digest", "scan", "catch-up"):
+                figures.memory[job] = _child_memory(job, url, work)
+        return figures
     finally:
         engine.dispose()
 
 
-def _answer_time(url: str, settings: Settings, reps: int) -> float | None:
-    """Median time of the whole answer to "合成0001县进度" sent by a coordinator through the engine."""
+def _answer_time(url: str, settings: Settings, reps: int) -> Times | None:
+    """Times of the whole answer to "合成0001县进度" sent by a coordinator through the engine."""
     import uuid
 
     from bot.app import build_app
@@ -416,12 +465,83 @@ def _answer_time(url: str, settings: Settings, reps: int) -> float | None:
             replies = app.engine.handle(msg)
             return replies[0].text if replies else ""
 
-        first = ask()
-        if "合成0001县" not in first:
+        if "合成0001县" not in ask():
             return None  # not understood: no figure rather than a wrong one
-        return median_time(ask, reps, warmup=0)
+        return sample(ask, reps)
     finally:
         app.close()
+
+
+# ---- memory: fresh child processes -----------------------------------------------------------------------
+
+MEMORY_JOBS = {
+    "digest": "a fresh Python process: import the scheduler, then build_digest + text",
+    "scan": "a fresh Python process: import the scheduler, then the day's nudge scan (plan_nudges)",
+    "catch-up": (
+        "a fresh process started as `duban serve` starts (build_app, NLU warmed), then the start-up catch-up run "
+        "(scheduler.service.run_due: every job due on the nudge day, queued to the outbox)"
+    ),
+}
+
+
+def _child_memory(job: str, url: str, work: Path) -> Memory:
+    """Run `job` in a fresh `python -m bench.scale memory JOB URL DIR` and read what it reports."""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "memory", job, url, str(work / f"memory-{job}")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return Memory(data["before_mb"], data["peak_mb"], data["detail"])
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover - not Linux
+
+
+def _memory_child(job: str, url: str, data_dir: Path) -> dict[str, Any]:
+    """The child's side of `_child_memory`: set up, note the peak, do `job`, note the peak again."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = _settings(url, data_dir)
+    now = _now()
+    if job == "catch-up":
+        from bot.app import build_app
+        from scheduler.service import run_due
+
+        clock = Clock(TZ, dt.datetime.combine(TODAY, dt.time(9, 30)), frozen=True)
+        app = build_app(settings, migrate=False, clock=clock)
+        try:
+            before = _peak_mb()
+            detail = f"{run_due(app, now)} messages queued"
+        finally:
+            app.close()
+        return {"before_mb": before, "peak_mb": _peak_mb(), "detail": detail}
+    from scheduler import deadlines
+    from scheduler import digest as digest_mod
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory() as s:
+        plan = s.get(Plan, 1)
+        assert plan is not None
+        before = _peak_mb()
+        if job == "digest":
+            d = digest_mod.build_digest(s, plan, now)
+            detail = f"{len(d.orgs)} organisations, {len(d.text()):,} characters"
+        else:
+            detail = f"{len(deadlines.plan_nudges(s, plan, now, settings))} messages"
+    engine.dispose()
+    return {"before_mb": before, "peak_mb": _peak_mb(), "detail": detail}
+
+
+# ---- the table --------------------------------------------------------------------------------------------
 
 
 def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row]:
@@ -432,13 +552,19 @@ def run(quick: bool, work: Path, log: Callable[[str], None] = print) -> list[Row
         for spec in specs:
             log(f"scale: {spec.name} on {backend}: {spec.describe()}")
             with fresh_database(backend, work, f"scale_{spec.name}") as url:
-                results[backend][spec.name] = measure(url, spec, quick)
+                results[backend][spec.name] = measure(url, spec, quick, work, with_memory=spec is specs[1])
             f = results[backend][spec.name]
             log(
-                f"  generated in {secs(f.generate_s)}; org {ms(f.org_s)}, digest {ms(f.digest_s)}, "
-                f"scan {ms(f.scan_s)} ({f.scan_messages} messages)"
+                f"  generated in {secs(f.generate_s)}; org {f.org.show()}, digest {f.digest.show()}, "
+                f"scan {f.scan.show()} ({f.scan_messages} messages)"
             )
+            for job, m in f.memory.items():
+                log(f"  peak RSS, {job}: {m.peak_mb:.0f} MB ({m.before_mb:.0f} MB before the work; {m.detail})")
     return rows(results, specs)
+
+
+MEMORY_TARGET_MB = 400
+GROWTH_TARGET = 1.1
 
 
 def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> list[Row]:
@@ -449,6 +575,9 @@ def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> li
         v = {b: fn(results[b][spec.name]) for b in results}
         v.setdefault(POSTGRES, NO_PG)
         return v
+
+    def against(t: Times, floor: Times, extra: str = "") -> str:
+        return f"{t.show()}; floor {ms(floor.median)}, {ratio(t.median / floor.median)}{extra}"
 
     for spec in specs:
         sect = f"Scale: {spec.name}"
@@ -461,12 +590,13 @@ def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> li
             )
         )
         region_scale = spec is region
-        org_ok = all(results[b][spec.name].org_s < 0.020 for b in results) if region_scale else None
+        org_ok = all(results[b][spec.name].org.median < 0.020 for b in results) if region_scale else None
         out.append(
             Row(
                 sect,
-                "org progress (assignment_views + count), vs SQL floor",
-                vals(lambda f: f"{ms(f.org_s)} (floor {ms(f.org_floor_s)}, {ratio(f.org_s / f.org_floor_s)})", spec),
+                "one organisation's progress: assignment_views(org_ids=[one]) + count, in an open session; "
+                "median (min–max) of warm runs, vs the SQL floor's median",
+                vals(lambda f: against(f.org, f.org_floor), spec),
                 "< 20 ms" if region_scale else "",
                 org_ok,
             )
@@ -474,69 +604,84 @@ def rows(results: dict[str, dict[str, Figures]], specs: tuple[Spec, Spec]) -> li
         out.append(
             Row(
                 sect,
-                "answer “合成0001县进度” through the engine",
-                vals(lambda f: ms(f.org_answer_s) if f.org_answer_s is not None else "not understood", spec),
+                "answer “合成0001县进度” from a coordinator: Engine.handle, understanding to reply text; warm runs",
+                vals(lambda f: f.org_answer.show() if f.org_answer is not None else "not understood", spec),
             )
         )
         out.append(
             Row(
                 sect,
-                "weekly digest (build_digest + text), vs SQL floor",
-                vals(
-                    lambda f: (
-                        f"{ms(f.digest_s)} (floor {ms(f.digest_floor_s)}, "
-                        f"{ratio(f.digest_s / f.digest_floor_s)}; {f.digest_orgs} orgs)"
-                    ),
-                    spec,
-                ),
+                "weekly digest: build_digest (this week's and last week's views of every assignment) + its text, "
+                "in an open session; warm runs, vs the SQL floor (one aggregate)",
+                vals(lambda f: against(f.digest, f.digest_floor, f"; {f.digest_orgs} orgs"), spec),
             )
         )
-        scan_ok = all(results[b][spec.name].scan_s < 1.0 for b in results) if region_scale else None
+        scan_ok = all(results[b][spec.name].scan.median < 1.0 for b in results) if region_scale else None
         out.append(
             Row(
                 sect,
-                "day's nudge scan (plan_nudges), vs SQL floor",
-                vals(
-                    lambda f: (
-                        f"{ms(f.scan_s)} (floor {ms(f.scan_floor_s)}, "
-                        f"{ratio(f.scan_s / f.scan_floor_s)}; {f.scan_messages} messages)"
-                    ),
-                    spec,
-                ),
+                "day's nudge scan: plan_nudges (nudges, overdue notices, escalations planned and rendered, not "
+                "queued), in an open session; warm runs, vs the SQL floor (the open assignments due)",
+                vals(lambda f: against(f.scan, f.scan_floor, f"; {f.scan_messages} messages"), spec),
                 "< 1 s" if region_scale else "",
                 scan_ok,
             )
         )
-    # Growth: time per unit of data, nation against region (1.0 = exactly linear).
+        for job, what in MEMORY_JOBS.items():
+            if not all(job in results[b][spec.name].memory for b in results):
+                continue
+            out.append(
+                Row(
+                    sect,
+                    f"peak resident memory (VmHWM) of {what}",
+                    vals(
+                        lambda f, job=job: (
+                            f"{f.memory[job].peak_mb:.0f} MB ({f.memory[job].before_mb:.0f} MB before the work; "
+                            f"{f.memory[job].detail})"
+                        ),
+                        spec,
+                    ),
+                    f"< {MEMORY_TARGET_MB} MB",
+                    all(results[b][spec.name].memory[job].peak_mb < MEMORY_TARGET_MB for b in results),
+                )
+            )
+    # Growth: time per assignment, nation against region (1.0 = exactly linear). Both sizes hold the same history
+    # (the same weekly reports per assignment), so the data grows exactly as the assignments do.
     a_growth = nation.assignments / region.assignments
-    d_growth = (nation.assignments + nation.reports) / (region.assignments + region.reports)
     note = (
-        f"from region to nation the assignments grow {a_growth:.1f}x and assignments + reports "
-        f"{d_growth:.1f}x; value = time growth ÷ data growth (1x is exactly linear)"
+        f"from region to nation the assignments (and, with the same {nation.weeks} weekly reports each, the reports) "
+        f"grow {a_growth:.1f}x; value = time growth ÷ assignment growth from the medians (1x is exactly linear), "
+        "then from the fastest runs"
     )
-    # Both jobs do work per assignment (one line of figures each; the newest report per assignment is picked
-    # in SQL through the (assignment, created_at) index), so assignments are the data they must grow with.
-    # The nation holds 8 weeks of reports against the region's 52, so assignments + reports grow far less
-    # than assignments: that ratio is shown for information, without a target.
-    for label, attr, data_growth, target in (
-        ("weekly digest: growth per assignment", "digest_s", a_growth, True),
-        ("weekly digest: growth per (assignments + reports)", "digest_s", d_growth, False),
-        ("nudge scan: growth per assignment", "scan_s", a_growth, True),
+    for label, attr in (
+        ("weekly digest (build_digest + text): growth per assignment", "digest"),
+        ("day's nudge scan (plan_nudges): growth per assignment", "scan"),
+        ("SQL floor of the digest: growth per assignment", "digest_floor"),
+        ("SQL floor of the nudge scan: growth per assignment", "scan_floor"),
     ):
 
-        def growth(b: str, attr: str = attr, data_growth: float = data_growth) -> float:
-            return (getattr(results[b][nation.name], attr) / getattr(results[b][region.name], attr)) / data_growth
+        def growth(b: str, pick: str, attr: str = attr) -> float:
+            big: Times = getattr(results[b][nation.name], attr)
+            small: Times = getattr(results[b][region.name], attr)
+            return (getattr(big, pick) / getattr(small, pick)) / a_growth
 
-        v = {b: ratio(growth(b)) for b in results}
+        v = {b: f"{ratio(growth(b, 'median'))} (fastest runs: {ratio(growth(b, 'min'))})" for b in results}
         v.setdefault(POSTGRES, NO_PG)
+        target = "floor" not in attr
         out.append(
             Row(
                 "Scale: growth",
                 label,
                 v,
-                "≤ 1x (1.25x for noise)" if target else "",
-                all(growth(b) <= 1.25 for b in results) if target else None,
-                note if attr == "digest_s" and target else "",
+                f"≤ {GROWTH_TARGET}x" if target else "",
+                all(growth(b, "median") <= GROWTH_TARGET for b in results) if target else None,
+                note if attr == "digest" else "",
             )
         )
     return out
+
+
+if __name__ == "__main__":  # python -m bench.scale memory JOB URL DIR (a child of `_child_memory`)
+    if len(sys.argv) != 5 or sys.argv[1] != "memory" or sys.argv[2] not in MEMORY_JOBS:
+        raise SystemExit("usage: python -m bench.scale memory digest|scan|catch-up URL DIR")
+    print(json.dumps(_memory_child(sys.argv[2], sys.argv[3], Path(sys.argv[4]))))

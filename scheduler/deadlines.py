@@ -86,7 +86,7 @@ class DeadlineJobs(PlanningRun):
         if not self.daily_jobs_due():
             return []
         by_org: dict[int, TaskDecisions] = defaultdict(list)
-        for v in self.views:
+        for v in self.open_views:
             if not self.is_open(v) or v.due < self.today:
                 continue
             n = self.nudge_schedule(v.due).get(self.today)
@@ -108,7 +108,7 @@ class DeadlineJobs(PlanningRun):
         levels = ladder(self.settings)
         to_officials: dict[int, TaskDecisions] = defaultdict(list)
         escalated: list[tuple[AssignmentView, str, bool]] = []  # view, colour, last level
-        for v in self.views:
+        for v in self.open_views:
             if not self.is_open(v) or not v.overdue:
                 continue
             k = workdays_between(v.due, self.today)
@@ -158,6 +158,9 @@ class DeadlineJobs(PlanningRun):
     ) -> list[Message]:
         """One message listing `items` to each person of `roles` in `org_id` (None: every organisation)."""
         out: list[Message] = []
+        # Most urgent first, sorted once for all the recipients (a stable sort: each person's own selection keeps
+        # that order). An escalation lists every escalated task of the plan to each coordinator.
+        items = sorted(items, key=lambda vd: progress.urgency_key(vd[0]))
         for person in self.people_of(org_id, roles):
             msg = self._task_message(kind, person, items, header, line)
             if msg:
@@ -167,7 +170,8 @@ class DeadlineJobs(PlanningRun):
     def _task_message(
         self, kind: str, person: Person, items: TaskDecisions, header: str, line: LineFormat
     ) -> Message | None:
-        """One message to `person` listing the tasks of `items` not yet sent to them for that occasion."""
+        """One message to `person` listing the tasks of `items` (most urgent first) not yet sent to them for that
+        occasion."""
         if self.paused(person):
             return None
         fresh = [(v, d) for v, d in items if not self.logged(d.kind, d.occasion, d.assignment_id, person.id)]
@@ -176,7 +180,6 @@ class DeadlineJobs(PlanningRun):
         rcpt = self.recipient(person)
         if rcpt is None:
             return None
-        fresh.sort(key=lambda vd: progress.urgency_key(vd[0]))
         orgs = sorted({v.org_name for v, _ in fresh})
         lines = [line(i, v, d) for i, (v, d) in enumerate(fresh[:MAX_LISTED], 1)]
         if len(fresh) > MAX_LISTED:
@@ -239,4 +242,5 @@ class DeadlineJobs(PlanningRun):
 def plan_nudges(session: Session, plan: Plan, now: dt.datetime, settings: Settings) -> list[Message]:
     """Deadline nudges plus overdue notices and escalations due at `now` (the day's nudge scan)."""
     jobs = DeadlineJobs(session, plan, now, settings)
-    return jobs.nudges() + jobs.overdue()
+    with progress.gc_paused():  # tens of thousands of views, decisions and lines, none in a reference cycle
+        return jobs.nudges() + jobs.overdue()

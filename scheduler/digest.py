@@ -305,7 +305,8 @@ def build_digest(
         if current
         else views_at(session, plan, now, org_ids)
     )
-    before = views_at(session, plan, since, org_ids)
+    # Last week's views start from this week's (same rows, judged as of that day) when these are today's.
+    before = views_at(session, plan, since, org_ids, current=views if current else None)
     # A unit below another (工布江达县人民政府 under 工布江达县) is counted in its parent's line (within the units
     # asked for, when restricted).
     up = orgs.roll_up(session, org_ids)

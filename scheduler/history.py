@@ -8,8 +8,9 @@ organisation, window) is today's, and the traffic light is recomputed with `prog
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from db.models import APPROVED, DONE, REPORTABLE_KINDS, RETURNED, Assignment, Item, Plan, Report
@@ -22,46 +23,72 @@ def to_utc(local: dt.datetime) -> dt.datetime:
     return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+STREAM_ROWS = 5000  # rows fetched at a time from a whole plan's result (PostgreSQL: a server-side cursor)
+
+# The columns of a report the replay reads (`progress.as_counted` and the review), selected as plain columns: a
+# row per assignment, so loading them as ORM objects cost more than the query at national scale.
+_REPORT_COLUMNS = (
+    Report.id,
+    Report.assignment_id,
+    Report.created_at,
+    Report.status,
+    Report.percent,
+    Report.problems,
+    Report.description,
+    Report.investment_done,
+    Report.physical_progress,
+    Report.indicator_value,
+    Report.indicator_number,
+    Report.review_state,
+    Report.review_comment,
+    Report.reviewed_at,
+)
+
+
 def reports_at(
     session: Session, plan: Plan, cutoff_utc: dt.datetime, kinds: tuple[str, ...] = REPORTABLE_KINDS
-) -> dict[int, Report]:
-    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments.
+) -> dict[int, Row[Any]]:
+    """{assignment id: its newest report filed at or before `cutoff_utc`} for the plan's assignments, as rows
+    of `_REPORT_COLUMNS` (attributes named as `Report`'s).
 
-    The newest version per assignment is picked in SQL (a window over the (assignment, created_at) index), so
-    only one report per assignment is loaded, however long the history.
+    The newest version per assignment is picked in SQL, one index lookup per assignment on (assignment,
+    created_at) (ties: the highest id), so the work grows with the assignments, not with the history.
     """
-    ranked = (
-        select(
-            Report.id.label("id"),
-            func.row_number()
-            .over(partition_by=Report.assignment_id, order_by=(Report.created_at.desc(), Report.id.desc()))
-            .label("rn"),
-        )
-        .join(Assignment, Report.assignment_id == Assignment.id)
-        .join(Item, Assignment.item_id == Item.id)
-        .where(Item.plan_id == plan.id, Item.kind.in_(kinds), Report.created_at <= cutoff_utc)
-        .subquery()
+    newest = (
+        select(Report.id)
+        .where(Report.assignment_id == Assignment.id, Report.created_at <= cutoff_utc)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(1)
+        .correlate(Assignment)
+        .scalar_subquery()
     )
-    rows = session.execute(select(Report).join(ranked, ranked.c.id == Report.id).where(ranked.c.rn == 1)).scalars()
+    rows = session.execute(
+        select(*_REPORT_COLUMNS)
+        .select_from(Assignment)
+        .join(Item, Assignment.item_id == Item.id)
+        .join(Report, Report.id == newest)
+        .where(Item.plan_id == plan.id, Item.kind.in_(kinds)),
+        execution_options={"yield_per": STREAM_ROWS},  # the driver's copy of the rows a batch at a time
+    )
     return {r.assignment_id: r for r in rows}
 
 
-def _returned_by(r: Report, cutoff_utc: dt.datetime) -> bool:
+def _returned_by(r: Row[Any], cutoff_utc: dt.datetime) -> bool:
     """`r` had been returned (退回) by `cutoff_utc`."""
-    return r.review_state == RETURNED and r.reviewed_at is not None and r.reviewed_at <= cutoff_utc
+    return bool(r.review_state == RETURNED and r.reviewed_at is not None and r.reviewed_at <= cutoff_utc)
 
 
-def _counted_at(session: Session, returned: list[Report], cutoff_utc: dt.datetime) -> dict[int, Report]:
+def _counted_at(session: Session, returned: list[Row[Any]], cutoff_utc: dt.datetime) -> dict[int, Row[Any]]:
     """{assignment id: the newest version filed before each of `returned` that was not returned by the cutoff}."""
     if not returned:
         return {}
-    out: dict[int, Report] = {}
+    out: dict[int, Row[Any]] = {}
     newest = {r.assignment_id: r for r in returned}
     for r in session.execute(
-        select(Report)
+        select(*_REPORT_COLUMNS)
         .where(Report.assignment_id.in_(list(newest)), Report.created_at <= cutoff_utc)
         .order_by(Report.assignment_id, Report.created_at.desc(), Report.id.desc())
-    ).scalars():
+    ):
         if r.assignment_id not in out and r.id != newest[r.assignment_id].id and not _returned_by(r, cutoff_utc):
             out[r.assignment_id] = r
     return out
@@ -73,24 +100,45 @@ def views_at(
     at: dt.datetime,
     org_ids: list[int] | None = None,
     kinds: tuple[str, ...] = REPORTABLE_KINDS,
+    current: list[AssignmentView] | None = None,
 ) -> list[AssignmentView]:
     """Assignment views as they stood at `at` (aware local): reports filed after it are ignored.
 
     Built on `progress.assignment_views` (items, organisations, windows) with the report fields replaced by
     those of the newest report up to `at`, and the traffic light recomputed with `progress.classify`.
+
+    Args:
+        current: `progress.assignment_views` of the same plan, organisations and kinds, as of any day (the
+            digest's of today), to start from instead of reading them again; judged again as of `at`'s day.
     """
     today = at.date()
-    current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
+    rejudge = current is not None  # each view judged again as of `today` as it is used (no second list)
+    if current is None:
+        current = progress.assignment_views(session, plan, today, org_ids=org_ids, kinds=kinds)
     cutoff = to_utc(at)
-    history = reports_at(session, plan, cutoff, kinds)
+    with progress.gc_paused():
+        history = reports_at(session, plan, cutoff, kinds)
+        return _replayed(session, current, history, today, cutoff, rejudge)
+
+
+def _replayed(
+    session: Session,
+    current: list[AssignmentView],
+    history: dict[int, Row[Any]],
+    today: dt.date,
+    cutoff: dt.datetime,
+    rejudge: bool,
+) -> list[AssignmentView]:
+    """`views_at`'s replay of `current` with `history` (the newest version of each assignment up to `cutoff`)."""
     out: list[AssignmentView] = []
     counted = _counted_at(session, [r for r in history.values() if _returned_by(r, cutoff)], cutoff)
     for v in current:
-        newest = history.get(v.assignment_id)
+        newest = history.pop(v.assignment_id, None)  # popped: the rows go as the views are built
         if (newest.id if newest else None) == v.last_report_id and (
             newest is None or newest.reviewed_at is None or newest.reviewed_at <= cutoff
         ):
-            out.append(v)  # nothing filed or decided since: the current view is the view at `at`
+            # nothing filed or decided since: the current view is the view at `at`
+            out.append(progress.judged_at(v, today) if rejudge else v)
             continue
         # a version returned by then is not counted: the newest one before it that was not (progress.py's rule)
         returned = newest is not None and _returned_by(newest, cutoff)
@@ -117,6 +165,7 @@ def views_at(
                 if returned and newest is not None and newest.id == v.last_report_id
                 else None,
                 returned_at=newest.reviewed_at if returned and newest else None,
+                days_left=(v.due - today).days,  # as_counted judges the rest as of `today`
             )
         )
     out.sort(key=progress.urgency_key)

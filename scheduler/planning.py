@@ -65,6 +65,7 @@ class PlanningRun:
         self.files_dir = files_dir
         self.quiet = QuietHours(settings.quiet_hours)
         self._views: list[AssignmentView] | None = None
+        self._open_views: list[AssignmentView] | None = None
         self._people: list[Person] | None = None
         self._people_by_org: dict[int | None, list[Person]] | None = None
         self._parents: dict[int, int] | None = None
@@ -91,6 +92,17 @@ class PlanningRun:
         if self._views is None:
             self._views = progress.assignment_views(self.session, self.plan, self.today)
         return self._views
+
+    @property
+    def open_views(self) -> list[AssignmentView]:
+        """The open views (`is_open`), most urgent first: all the daily jobs look at. Read on their own (the done
+        and closed ones, most of a plan late in the year, are never loaded) unless `views` is loaded already."""
+        if self._open_views is None:
+            if self._views is not None:
+                self._open_views = [v for v in self._views if self.is_open(v)]
+            else:
+                self._open_views = progress.assignment_views(self.session, self.plan, self.today, open_only=True)
+        return self._open_views
 
     @staticmethod
     def is_open(v: AssignmentView) -> bool:

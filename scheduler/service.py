@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, text
 
 from db.engine import transaction
-from db.repositories import plans
+from db.repositories import plans, progress
 from scheduler import housekeeping, jobs
 from scheduler.calendar import CalendarRangeError
 from scheduler.messages import queue
@@ -113,7 +113,8 @@ def run_due(app: App, now: dt.datetime | None = None) -> int:
         plan = plans.active_plan(s)
         if plan is None:
             return 0
-        messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
+        with progress.gc_paused():  # the views, decisions and lines of a whole plan: none in a reference cycle
+            messages = jobs.due_messages(s, plan, now, app.settings, files_dir=digest_files_dir(app))
         created = queue(s, messages, now.astimezone(dt.UTC).replace(tzinfo=None))
     if created:
         log.info("queued %d proactive messages", len(created))

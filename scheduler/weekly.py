@@ -111,8 +111,8 @@ class WeeklyJobs(PlanningRun):
         """{organisation: its open, started tasks with no report within `PROMPT_SILENCE`}."""
         silent_since = self.now_utc - PROMPT_SILENCE
         waiting: dict[int, list[AssignmentView]] = defaultdict(list)
-        for v in self.views:
-            if not self.is_open(v) or v.start > self.today:
+        for v in self.open_views:
+            if v.start > self.today:
                 continue
             if v.last_report_at is None or v.last_report_at < silent_since:
                 waiting[v.org_id].append(v)

@@ -15,16 +15,19 @@ that was not returned (none: as if never reported), and the view says it was ret
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
+import operator
 import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import (
@@ -77,7 +80,7 @@ def configure(lag_points: int | None = None, grace_days: int | None = None) -> N
         THRESHOLDS.grace_days = grace_days
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a national plan holds ~100k of them, twice in a digest
 class AssignmentView:
     assignment_id: int
     item_id: int
@@ -166,6 +169,23 @@ def classify(
     return expected, overdue, lagging, light
 
 
+WHOLE_PLAN_BATCH = 5000  # rows fetched at a time by a listing of a whole plan
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a listing is built: tens of thousands of new rows and views, none of
+    them in a reference cycle, made the collector walk the whole heap again and again (a third of a national
+    digest's time). Collection resumes afterwards (unless it was off already: nesting is harmless)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @functools.cache
 def _views_query() -> Select[Any]:
     """The listing query, built once: constructing it (aliases, joins) cost more than running it."""
@@ -210,14 +230,22 @@ def _views_query() -> Select[Any]:
 
 
 @functools.cache
-def _views_statement(by_org: bool, by_item: bool) -> Select[Any]:
+def _views_statement(by_org: bool, by_item: bool, open_only: bool = False) -> Select[Any]:
     """The listing query with bound parameters: one statement object per shape, so SQLAlchemy computes its
-    cache key once instead of on every call (half the time of a one-organisation listing)."""
+    cache key once instead of on every call (half the time of a one-organisation listing).
+
+    `open_only` leaves out, in SQL, the rows that cannot give an open view (`AssignmentView.done` or `closed`):
+    closed assignments and those whose newest report is 已完成 and not returned. A returned newest version is
+    kept whatever its status: the counted version (`_returned_context`) decides, in Python, as for every view."""
     q = _views_query().where(Item.plan_id == bindparam("plan_id"), Item.kind.in_(bindparam("kinds", expanding=True)))
     if by_org:
         q = q.where(Assignment.organisation_id.in_(bindparam("org_ids", expanding=True)))
     if by_item:
         q = q.where(Assignment.item_id.in_(bindparam("item_ids", expanding=True)))
+    if open_only:
+        # the newest report's status and review state, as `_views_query` selects them (its aliased report)
+        status, state = q.selected_columns[_REPORT_AT + 2], q.selected_columns[_REPORT_AT + 4]
+        q = q.where(Assignment.closed.is_(False), or_(status.is_(None), status != DONE, state == RETURNED))
     return q
 
 
@@ -229,21 +257,31 @@ def assignment_views(
     item_ids: Iterable[int] | None = None,
     kinds: tuple[str, ...] = REPORTABLE_KINDS,
     with_children: bool = True,
+    open_only: bool = False,
 ) -> list[AssignmentView]:
     """Every active assignment of `plan` (optionally of some organisations / items), most urgent first.
 
     `org_ids` covers the units below them too (工布江达县 covers 工布江达县人民政府: `orgs.descendants`) unless
-    `with_children` is False; each view keeps the unit it is assigned to (`org_id`)."""
+    `with_children` is False; each view keeps the unit it is assigned to (`org_id`). `open_only`: only the
+    open ones (neither done nor closed), what the day's nudge scan looks at; the others are not read at all."""
     params: dict[str, Any] = {"plan_id": plan.id, "kinds": list(kinds)}
     if org_ids is not None:
         params["org_ids"] = orgs.descendants(session, list(org_ids)) if with_children else list(org_ids)
     if item_ids is not None:
         params["item_ids"] = list(item_ids)
-    q = _views_statement(org_ids is not None, item_ids is not None)
+    q = _views_statement(org_ids is not None, item_ids is not None, open_only)
     start, end = plan.start_date, plan.end_date
-    rows = list(session.execute(q, params))
-    returned = _returned_context(session, rows)
-    views = [_view(row, start, end, today, returned) for row in rows]
+    # A whole plan's listing (the scheduler's, the digest's, the export's) is fetched in batches: the driver's
+    # copy of 100k rows need not sit beside the rows and the views (PostgreSQL: a server-side cursor).
+    options = {"yield_per": WHOLE_PLAN_BATCH} if org_ids is None and item_ids is None else {}
+    with gc_paused():
+        rows = list(session.execute(q, params, execution_options=options))
+        returned = _returned_context(session, rows)
+        shared: dict[Any, Any] = {}  # one object per distinct item and organisation text, not one per row
+        views = [_view(row, start, end, today, returned, shared) for row in rows]
+        del rows
+    if open_only:
+        views = [v for v in views if not v.done and not v.closed]  # a returned version's counted one may be done
     views.sort(key=urgency_key)
     return views
 
@@ -298,10 +336,16 @@ def _returned_context(session: Session, rows: list[Row[Any]]) -> dict[int, _Retu
 
 
 def _view(
-    row: Row[Any], plan_start: dt.date, plan_end: dt.date, today: dt.date, returned: dict[int, _Returned]
+    row: Row[Any],
+    plan_start: dt.date,
+    plan_end: dt.date,
+    today: dt.date,
+    returned: dict[int, _Returned],
+    shared: dict[Any, Any],
 ) -> AssignmentView:
     """One row of `_views_statement` as a view, judged as of `today` (the plan's dates stand in for missing
-    ones); a returned newest version's figures replaced from `returned`."""
+    ones); a returned newest version's figures replaced from `returned`. `shared` keeps one copy of each item
+    and organisation text across the rows (an item is assigned to hundreds of units at national scale)."""
     # The columns in the query's order: the assignment, its item and organisation, then the newest report. One
     # unpacking of the whole row (kept on three lines by hand): this runs once per assignment of the plan.
     # fmt: off
@@ -309,6 +353,13 @@ def _view(
      org_name, rep_id, rep_at, status, percent, review_state, problems, description, invest_done, physical,
      ind_value, ind_number, comment, reviewed_at, _reviewer_id) = row
     # fmt: on
+    same = shared.setdefault
+    code, title, short_name, org_name = (
+        same(code, code),
+        same(title, title),
+        same(short_name, short_name),
+        same(org_name, org_name),
+    )
     counted_id, counted_at = rep_id, rep_at
     back = returned.get(a_id)
     if back is not None:
@@ -360,14 +411,40 @@ def _view(
     )
 
 
-def as_counted(v: AssignmentView, r: Report | None, today: dt.date, **rest: Any) -> AssignmentView:
+class CountedVersion(Protocol):
+    """What `as_counted` reads of a report version: a `Report`, or a row of its columns under the same names."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def percent(self) -> Decimal | None: ...
+    @property
+    def problems(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def investment_done(self) -> Decimal | None: ...
+    @property
+    def physical_progress(self) -> str | None: ...
+    @property
+    def indicator_value(self) -> str | None: ...
+    @property
+    def indicator_number(self) -> Decimal | None: ...
+
+
+def as_counted(v: AssignmentView, r: CountedVersion | None, today: dt.date, **rest: Any) -> AssignmentView:
     """`v` with the figures of version `r` counted instead (None: as if never reported), judged as of `today`: the
     one way a view is rebuilt from another version (a day in the past, the approved versions only). `rest` sets
-    the other fields (which version is the newest, its review) as the caller knows them."""
+    the other fields (which version is the newest, its review) as the caller knows them. `r` may be a `Report`
+    or a row of the same columns (`scheduler.history` reads plain columns)."""
     status = r.status if r else None
     percent = Decimal(100) if status == DONE else (r.percent if r else None)
     expected, overdue, lagging, light = classify(status, percent, v.start, v.due, today)
-    return replace(
+    return _replaced(
         v,
         status=status,
         percent=percent,
@@ -385,6 +462,35 @@ def as_counted(v: AssignmentView, r: Report | None, today: dt.date, **rest: Any)
         light=light,
         **rest,
     )
+
+
+def judged_at(v: AssignmentView, today: dt.date) -> AssignmentView:
+    """`v` judged as of `today` (序时进度, 逾期, 滞后, light, days left): the view `assignment_views` gives for that
+    day from the same rows, without reading them again."""
+    expected, overdue, lagging, light = classify(v.status, v.percent, v.start, v.due, today)
+    return _replaced(
+        v, expected=expected, overdue=overdue, lagging=lagging, light=light, days_left=(v.due - today).days
+    )
+
+
+_VIEW_FIELDS = tuple(f.name for f in fields(AssignmentView))
+_VIEW_VALUES = operator.attrgetter(*_VIEW_FIELDS)  # every field of a view, in order, in one call
+# The slots' own setters: a frozen dataclass refuses `setattr`, and `dataclasses.replace` goes through `__init__`.
+_VIEW_SETTERS = {name: getattr(AssignmentView, name).__set__ for name in _VIEW_FIELDS}
+_VIEW_SETTER_LIST = tuple(_VIEW_SETTERS.values())
+
+
+def _replaced(v: AssignmentView, **changes: Any) -> AssignmentView:
+    """`dataclasses.replace(v, **changes)` for a view (no `__post_init__`, no init-only fields) without its
+    per-call field inspection: the digest rebuilds a view per assignment of the plan."""
+    if not changes.keys() <= _VIEW_SETTERS.keys():
+        raise TypeError(f"AssignmentView has no field {sorted(changes.keys() - _VIEW_SETTERS.keys())}")
+    new = object.__new__(AssignmentView)
+    for set_slot, value in zip(_VIEW_SETTER_LIST, _VIEW_VALUES(v), strict=True):
+        set_slot(new, value)
+    for name, value in changes.items():
+        _VIEW_SETTERS[name](new, value)
+    return new
 
 
 def urgency_key(v: AssignmentView) -> tuple[int, int, str]:
