@@ -291,6 +291,7 @@ async def test_same_telegram_update_twice_is_handled_once(tg_app: App, tg: tuple
         update = api.inject_message(chat, "确认")
         api.inject_update({"message": update["message"]})  # Telegram delivers the same message again
         await api.wait_for(lambda: channel.updates_done >= len(api.injected), timeout=20)
+        await api.wait_for(lambda: len(api.sent(chat)) >= before + 2, timeout=20)  # 已提交, then 继续下一项吗
         # …and the same button press twice.
         summary = api.sent(chat)[-1]
         assert api.buttons(summary)

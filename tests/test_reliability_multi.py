@@ -12,8 +12,9 @@ as the real one does (so a chat's lease is held while its reply goes out, and a 
 - The balancer sends each callback to one of the two processes at random (seeded; the seed is printed, and
   DUBAN_TEST_SEED replays another); a callback that gets no 200 (refused, reset, timed out, an error status) is
   POSTed again, same MsgId, to the other process, and so on until one answers 200.
-- Once half the callbacks are acknowledged, at a moment the victim (chosen by the seed) holds at least one chat's
-  lease, the victim is SIGKILLed. It is NOT restarted: the survivor alone must take over its chats (after the
+- Once half the callbacks are acknowledged, at a moment the victim (chosen by the seed) works on at least one chat
+  (holds its lease, or sends a reply to it: a message handled as it arrived holds no lease), the victim is
+  SIGKILLed. It is NOT restarted: the survivor alone must take over its chats (after the
   victim's heartbeat is older than the timeout) and its replies in flight, and handle everything still to come.
 
 Afterwards: every message is in the inbox once and handled once (status done: the inbox row is the one record of a handled message); every
@@ -21,7 +22,7 @@ reply row is sent and the fake received, per user, exactly the reply rows, plus 
 payload says it was taken over from the dead process (WeCom's message/send takes no idempotency key); each user got
 the replies in the order of their messages, and the outbox rows' ids follow the inbox rows' ids; both processes
 handled messages before the kill; the rows the victim was sending are exactly the rows taken over (one "taken over"
-log line each in the survivor's log); and the survivor was seen holding chats whose lease the dead process held.
+log line each in the survivor's log); and the survivor was seen working on chats the dead process worked on.
 The measured numbers are printed.
 
 PostgreSQL only (marker `postgresql_only`): several processes on one database is what PostgreSQL adds (on SQLite
@@ -191,9 +192,17 @@ async def handled_by(serve: Serve) -> int:
     return int(float(m.group(1))) if m else 0
 
 
-def leases_of(app: App, worker_id: str) -> set[str]:
+def work_of(app: App, worker_id: str) -> set[str]:
+    """The chats a process has work in hand for: it holds the chat's lease (rows waiting in its loop), or it is
+    sending a reply to it (a message handled as it arrived holds no lease: its claimed reply rows are the work)."""
     with app.session_factory() as s:
-        return set(s.scalars(select(InboxChat.chat_id).where(InboxChat.claimed_by == worker_id)))
+        leased = set(s.scalars(select(InboxChat.chat_id).where(InboxChat.claimed_by == worker_id)))
+        sending = s.scalars(
+            select(Outbox.chat_id).where(
+                Outbox.kind == REPLY, Outbox.status == OUT_SENDING, Outbox.claimed_by == worker_id
+            )
+        )
+        return leased | set(sending)
 
 
 @dataclass
@@ -202,7 +211,7 @@ class AtKill:
 
     at: float  # time.monotonic() of the SIGKILL
     last_beat: dt.datetime  # the victim's last heartbeat (wall-clock UTC, as the workers compare it)
-    chats: set[str]  # chats whose lease the victim held
+    chats: set[str]  # chats the victim worked on (held the lease of, or was sending a reply to)
     done: set[int]  # inbox rows handled by then
     sending: set[int]  # reply rows the victim had claimed to send
 
@@ -210,14 +219,13 @@ class AtKill:
 def at_kill(app: App, victim: str, at: float) -> AtKill:
     with app.session_factory() as s:
         last_beat = s.execute(select(Worker.seen_at).where(Worker.id == victim)).scalar_one()
-        chats = set(s.scalars(select(InboxChat.chat_id).where(InboxChat.claimed_by == victim)))
         done = set(s.scalars(select(Inbox.id).where(Inbox.channel == CHANNEL, Inbox.status == IN_DONE)))
         sending = set(
             s.scalars(
                 select(Outbox.id).where(Outbox.kind == REPLY, Outbox.status == OUT_SENDING, Outbox.claimed_by == victim)
             )
         )
-    return AtKill(at, last_beat, chats, done, sending)
+    return AtKill(at, last_beat, work_of(app, victim), done, sending)
 
 
 def settled(app: App) -> bool:
@@ -303,8 +311,8 @@ async def test_two_processes_one_sigkilled_lose_nothing_and_keep_order(
         await wait_for(lambda: balancer.acknowledged >= KILL_AFTER, TIMEOUT, what="half the callbacks acknowledged")
         before_kill["victim"], before_kill["survivor"] = await asyncio.gather(handled_by(victim), handled_by(survivor))
         # SIGKILL at a moment the victim works on some chat (the check and the kill are a few ms apart; a reply
-        # takes the fake at least 50 ms to accept, and the lease is held meanwhile).
-        await wait_for(lambda: leases_of(view, victim_id), 10.0, what="the victim holding a chat")
+        # takes the fake at least 50 ms to accept, and its row is claimed meanwhile).
+        await wait_for(lambda: work_of(view, victim_id), 10.0, what="the victim working on a chat")
         killed = time.monotonic()
         victim.kill()
         say(f"SIGKILL process {'ab'[victim_no]} ({victim_id}) after {balancer.acknowledged} callbacks acknowledged")
@@ -316,12 +324,12 @@ async def test_two_processes_one_sigkilled_lose_nothing_and_keep_order(
         assert len(sent) == MESSAGES
         state = kill[0]
 
-        # Watch the leases while the survivor finishes: it must be seen holding chats the dead process held.
+        # Watch the survivor while it finishes: it must be seen working on chats the dead process worked on.
         taken: dict[str, tuple[float, dt.datetime]] = {}  # chat → when the survivor was first seen holding it
 
         async def watch() -> None:
             while True:
-                held = await asyncio.to_thread(leases_of, view, survivor_id)
+                held = await asyncio.to_thread(work_of, view, survivor_id)
                 now = (time.monotonic(), wall_utcnow())
                 for chat in held & state.chats:
                     taken.setdefault(chat, now)
@@ -407,11 +415,11 @@ async def test_two_processes_one_sigkilled_lose_nothing_and_keep_order(
     survivor_log = (survivor.workdir / "serve1.log").read_text(errors="replace")
     logged = re.findall(rf"outbox (\d+) taken over from {re.escape(victim_id)}", survivor_log)
     assert sorted(map(int, logged)) == sorted(taken_over), "one 'taken over' log line per row taken over"
-    assert state.chats, "the victim held no chat when it was killed"
+    assert state.chats, "the victim worked on no chat when it was killed"
     later = {r.chat_id for r in rows if r.id not in state.done}  # chats with messages handled after the kill
     owed = state.chats & later  # the dead process's chats that had work left: only the survivor could do it
     assert owed, "none of the dead process's chats had anything left to handle"
-    assert taken, "the survivor was never seen holding a chat of the dead process"
+    assert taken, "the survivor was never seen working on a chat of the dead process"
     assert not [c for c, holder in leases.items() if holder == victim_id and c in owed]
     first_taken = min(at for at, _ in taken.values()) - state.at
     # Nothing was taken over before the dead process's last heartbeat was older than the timeout.
@@ -437,7 +445,7 @@ async def test_two_processes_one_sigkilled_lose_nothing_and_keep_order(
         f"({before_kill['survivor']} by the time of the kill); "
         f"replies delivered {sum(map(len, delivered.values()))}, duplicates {duplicates}, "
         f"taken-over rows {len(taken_over)}; "
-        f"chats leased by the victim at the kill {len(state.chats)}, with work left {len(owed)}, "
+        f"chats the victim worked on at the kill {len(state.chats)}, with work left {len(owed)}, "
         f"seen taken over {len(taken)} (first {first_taken:.2f}s after the kill, "
         f"whose last heartbeat was {beat_before_kill:.2f}s before it); "
         f"kill to last reply {last_reply:.2f}s; "
