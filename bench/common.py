@@ -113,16 +113,23 @@ def fresh_database(backend: str, workdir: Path, name: str) -> Iterator[str]:
     admin_url = pg_admin_url()
     if admin_url is None:
         raise RuntimeError(f"{PG_ENV} is not set")
+    yield from _pg_database(admin_url, name)
+
+
+def _pg_database(admin_url: str, name: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template`, else empty), dropped afterwards; its URL."""
     admin = make_url(admin_url).set(drivername="postgresql+psycopg")
     db = f"duban_bench_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{db}"'))
     try:
-        yield admin.set(database=db).render_as_string(hide_password=False)
-    finally:
         with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{db}"' + (f' TEMPLATE "{template}"' if template else "")))
+        try:
+            yield admin.set(database=db).render_as_string(hide_password=False)
+        finally:
+            with eng.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    finally:
         eng.dispose()
 
 
@@ -213,17 +220,4 @@ def database_copy(backend: str, template_url: str, workdir: Path, name: str) -> 
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{dst}{suffix}").unlink(missing_ok=True)
         return
-    template = make_url(template_url).set(drivername="postgresql+psycopg")
-    db = f"duban_bench_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_url(pg_admin_url() or template_url).set(drivername="postgresql+psycopg")
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with eng.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{db}" TEMPLATE "{template.database}"'))
-        try:
-            yield template.set(database=db).render_as_string(hide_password=False)
-        finally:
-            with eng.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-    finally:
-        eng.dispose()
+    yield from _pg_database(pg_admin_url() or template_url, name, make_url(template_url).database)
