@@ -30,6 +30,8 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from bot.app import App
 from config.clock import wall_utcnow
 from core import metrics
@@ -174,20 +176,18 @@ class InboxWorker:
         """
         if not updates:
             return []
-        now_ready = list(ready) if ready is not None else [None] * len(updates)
-        if any(r is not None for r in now_ready) and not self._stopping:
+        answered: list[tuple[Chat, list[tuple[Row, Prepared, list[Claimed]]]]] = []
+        at_once = None
+        if ready is not None and any(r is not None for r in ready) and not self._stopping:
             try:
-                stored, claimed, answered = await self._in(
-                    self._intake, self._store_and_handle, channel, list(updates), now_ready
-                )
+                at_once = await self._in(self._intake, self._store_and_handle, channel, list(updates), list(ready))
             except Exception:
                 # Nothing of the batch was committed: store it the usual way; the chat loops handle it.
                 log.exception("%s: handling %d updates as they arrived failed; queueing them", channel, len(updates))
-                stored, claimed = await self._in(self._intake, self._store, channel, list(updates))
-                answered = []
+        if at_once is not None:
+            stored, claimed, answered = at_once
         else:
             stored, claimed = await self._in(self._intake, self._store, channel, list(updates))
-            answered = []
         for s in stored:
             if not s.new:
                 metrics.INBOX_DUPLICATES.labels(channel).inc()
@@ -216,24 +216,21 @@ class InboxWorker:
         engine = self.app.engine
         wall = wall_utcnow()
         stored: list[Stored] = []
-        claimed: dict[Chat, list[Row]] = {}
+        queued: list[Stored] = []  # stored pending, for the chats' loops
         answered: dict[Chat, list[tuple[Row, Prepared, list[Claimed]]]] = {}
         queued_chats: set[str] = set()  # chats with an update stored pending in this batch: the rest follow it
         waiting: dict[str, bool | None] = {}  # per chat: None not free; else whether replies wait before ours
-        bound = self._bound(channel)
+        bound = self._bound(channel, updates)
         with self.app.session_factory() as s, s.begin():
             for up, prepared in zip(updates, ready, strict=True):
-                fast = (
-                    prepared is not None
-                    and up.chat_id not in queued_chats
-                    and engine.known_users.get((channel, up.user_id), False)
-                )
+                fast = prepared is not None and up.chat_id not in queued_chats and bound.get(up.user_id, False)
                 if fast and up.chat_id not in waiting:
                     waiting[up.chat_id] = inbox.free_chat(s, channel, up.chat_id, wall, tuple(self.sender.delivered))
                 behind = waiting.get(up.chat_id)
                 if not fast or behind is None or prepared is None:
                     queued_chats.add(up.chat_id)
-                    stored += inbox.store(s, channel, [up], wall, self.app.settings.stranger_queue_cap, bound=bound)
+                    queued += inbox.store(s, channel, [up], wall, self.app.settings.stranger_queue_cap, bound)
+                    stored.append(queued[-1])
                     continue
                 row_id = inbox.store_handled(s, channel, up, wall)
                 if row_id is None:
@@ -243,16 +240,15 @@ class InboxWorker:
                 claimer = None if behind else self.worker_id
                 # The chat's next messages in this batch follow these replies the same way: claimed, they go out
                 # after them in the chat's one delivery (`_deliver_answers`); unclaimed, behind them in the outbox.
-                queued = engine.answer_stored(s, row, prepared.msg, prepared.replies, claimer, self.app.clock.utcnow())
+                replies = engine.answer_stored(s, row, prepared.msg, prepared.replies, claimer, self.app.clock.utcnow())
                 stored.append(Stored(up.message_id, up.chat_id, True, False))
-                answered.setdefault((channel, up.chat_id), []).append((row, prepared, queued))
-            for chat_id in queued_chats:
-                if inbox.try_claim(s, channel, chat_id, self.worker_id, wall, self.timeout):
-                    claimed[(channel, chat_id)] = inbox.pending(s, channel, chat_id, BATCH)
-        return stored, claimed, list(answered.items())
+                answered.setdefault((channel, up.chat_id), []).append((row, prepared, replies))
+            return stored, self._take(s, channel, queued, wall), list(answered.items())
 
-    def _bound(self, channel: str) -> dict[str, bool]:
-        return {user: True for (c, user), known in self.app.engine.known_users.items() if c == channel and known}
+    def _bound(self, channel: str, updates: list[Update]) -> dict[str, bool]:
+        """The senders of `updates` the engine knows to be bound (they are never a stranger's flood)."""
+        known = self.app.engine.known_users
+        return {up.user_id: True for up in updates if known.get((channel, up.user_id))}
 
     def _send_answers(self, chat: Chat, answered: list[tuple[Row, Prepared, list[Claimed]]]) -> None:
         """Send the replies of messages handled as they arrived, in order, after the commit."""
@@ -286,13 +282,17 @@ class InboxWorker:
         settings = self.app.settings
         wall = wall_utcnow()
         with self.app.session_factory() as s, s.begin():
-            stored = inbox.store(s, channel, updates, wall, settings.stranger_queue_cap)
-            claimed: dict[Chat, list[Row]] = {}
-            if not self._stopping:
-                for chat_id in dict.fromkeys(x.chat_id for x in stored if x.new and not x.skipped):
-                    if inbox.try_claim(s, channel, chat_id, self.worker_id, wall, self.timeout):
-                        claimed[(channel, chat_id)] = inbox.pending(s, channel, chat_id, BATCH)
-        return stored, claimed
+            stored = inbox.store(s, channel, updates, wall, settings.stranger_queue_cap, self._bound(channel, updates))
+            return stored, self._take(s, channel, stored, wall)
+
+    def _take(self, s: Session, channel: str, stored: list[Stored], wall: dt.datetime) -> dict[Chat, list[Row]]:
+        """The chats of the rows just stored pending that are free, taken; with each, its first rows to handle."""
+        claimed: dict[Chat, list[Row]] = {}
+        if not self._stopping:
+            for chat_id in dict.fromkeys(x.chat_id for x in stored if x.new and not x.skipped):
+                if inbox.try_claim(s, channel, chat_id, self.worker_id, wall, self.timeout):
+                    claimed[(channel, chat_id)] = inbox.pending(s, channel, chat_id, BATCH)
+        return claimed
 
     # ---- working ------------------------------------------------------------------------------------------
 
