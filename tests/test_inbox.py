@@ -188,10 +188,10 @@ def test_the_chats_of_a_dead_worker_are_handed_out(app: App) -> None:
 def test_a_reply_waits_for_the_earlier_replies_of_its_chat(app: App) -> None:
     now = app.clock.utcnow()
     with transaction(app.session_factory) as s:
-        ids = [
-            outbox_repo.enqueue_reply(s, CHANNEL, "m1", i, "c1", Reply(f"第{i}条"), "w-dead", now=now) for i in range(3)
-        ]
-        other = outbox_repo.enqueue_reply(s, CHANNEL, "m2", 0, "c2", Reply("别的"), "w-dead", now=now)
+        ids = outbox_repo.enqueue_replies(
+            s, CHANNEL, "m1", "c1", [Reply(f"第{i}条") for i in range(3)], "w-dead", now=now
+        )
+        [other] = outbox_repo.enqueue_replies(s, CHANNEL, "m2", "c2", [Reply("别的")], "w-dead", now=now)
         # The first reply is put back for later; the others are free to be claimed, but must not overtake it.
         rows = {r.id: r for r in s.execute(select(Outbox)).scalars()}
         rows[ids[0]].status, rows[ids[0]].next_attempt_at = OUT_PENDING, now + dt.timedelta(seconds=5)
@@ -208,7 +208,7 @@ def test_a_claim_from_a_dead_worker_is_taken_over_and_marked(app: App) -> None:
     now = app.clock.utcnow()
     with transaction(app.session_factory) as s:
         inbox.beat(s, "w-dead", wall_utcnow() - 2 * TIMEOUT)
-        row_id = outbox_repo.enqueue_reply(s, CHANNEL, "m1", 0, "c1", Reply("答复"), "w-dead", now=now)
+        [row_id] = outbox_repo.enqueue_replies(s, CHANNEL, "m1", "c1", [Reply("答复")], "w-dead", now=now)
     with transaction(app.session_factory) as s:
         assert outbox.claim(s, "w", now) == []  # the lease alone is ten minutes
     with transaction(app.session_factory) as s:

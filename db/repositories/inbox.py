@@ -147,7 +147,7 @@ def free_chat(
             "reply": REPLY,
             "out_pending": OUT_PENDING,
             "out_sending": OUT_SENDING,
-            "delivered": list(delivered) or [-1],
+            "delivered": list(delivered),
         },
     ).first()
     return None if row is None else bool(row[0])

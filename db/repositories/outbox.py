@@ -76,40 +76,6 @@ def enqueue(
     return session.get(Outbox, new_id)
 
 
-def enqueue_reply(
-    session: Session,
-    channel: str,
-    message_id: str,
-    index: int,
-    chat_id: str,
-    reply: Reply,
-    worker_id: str | None,
-    *,
-    now: dt.datetime,
-) -> int | None:
-    """Queue reply number `index` to an incoming message, already claimed by `worker_id` so that the worker that
-    handled the message sends it at once (if that worker dies, the claim is handed out again); with no worker,
-    unclaimed, for the sender to send after the chat's earlier replies.
-
-    Returns:
-        The row's id, or None when this reply was queued before.
-    """
-    return _insert(
-        session,
-        dedupe_key=f"reply:{channel}:{message_id}:{index}",
-        kind=REPLY,
-        channel=channel,
-        chat_id=str(chat_id),
-        text=reply.text,
-        payload={"reply": reply.to_json()},
-        status=OUT_SENDING if worker_id else OUT_PENDING,
-        next_attempt_at=now,
-        claimed_by=worker_id,
-        claimed_at=now if worker_id else None,
-        created_at=now,
-    )
-
-
 _REPLY_COLUMNS = (
     "dedupe_key, kind, channel, chat_id, text, payload, status, attempts, next_attempt_at, claimed_by, claimed_at, "
     "created_at"
@@ -149,8 +115,13 @@ def enqueue_replies(
     *,
     now: dt.datetime,
 ) -> list[int | None]:
-    """`enqueue_reply` for every reply to one incoming message, in one statement. The rows' ids in order (None
-    for a reply queued before)."""
+    """Queue the replies to one incoming message, in one statement: already claimed by `worker_id` so that the
+    worker that handled the message sends them at once (if that worker dies, the claims are handed out again);
+    with no worker, unclaimed, for the sender to send after the chat's earlier replies.
+
+    Returns:
+        The rows' ids in order (None for a reply queued before).
+    """
     if not replies:
         return []
     keys = [f"reply:{channel}:{message_id}:{i}" for i in range(len(replies))]
