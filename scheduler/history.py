@@ -28,18 +28,8 @@ STREAM_ROWS = 5000  # rows fetched at a time from a whole plan's result (Postgre
 # The columns of a report the replay reads (`progress.as_counted` and the review), selected as plain columns: a
 # row per assignment, so loading them as ORM objects cost more than the query at national scale.
 _REPORT_COLUMNS = (
-    Report.id,
     Report.assignment_id,
-    Report.created_at,
-    Report.status,
-    Report.percent,
-    Report.problems,
-    Report.description,
-    Report.investment_done,
-    Report.physical_progress,
-    Report.indicator_value,
-    Report.indicator_number,
-    Report.review_state,
+    *progress.FIGURE_COLUMNS,  # the figures the replay counts: the same columns as the views' own
     Report.review_comment,
     Report.reviewed_at,
 )

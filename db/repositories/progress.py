@@ -286,8 +286,9 @@ def assignment_views(
     return views
 
 
-# The columns of `_views_query` a returned newest version is replaced with, in the query's order.
-_FIGURES = (
+# A version's columns that `as_counted` reads (and its review state), in `_views_query`'s order: what a returned
+# newest version is replaced with, and what `scheduler.history` replays.
+FIGURE_COLUMNS = (
     Report.id,
     Report.created_at,
     Report.status,
@@ -321,7 +322,7 @@ def _returned_context(session: Session, rows: list[Row[Any]]) -> dict[int, _Retu
     ids = [r[0] for r in hit]
     counted: dict[int, tuple[Any, ...]] = {}
     for row in session.execute(
-        select(Report.assignment_id, *_FIGURES)
+        select(Report.assignment_id, *FIGURE_COLUMNS)
         .where(Report.assignment_id.in_(ids), Report.review_state != RETURNED)
         .order_by(Report.assignment_id, Report.created_at.desc(), Report.id.desc())
     ):
