@@ -237,11 +237,13 @@ class Engine:
         self.known_users[(msg.channel, msg.user_id)] = person is not None
         if person is not None and not msg.is_group:
             # Where proactive messages reach this person: written when it changes; the check itself loads the
-            # person's accounts, so it is skipped while nothing changed since it was last made here.
+            # person's accounts, so it is skipped while the database held that chat under this revision when it
+            # was last made here (a change is remembered only once committed: it bumps the revision).
             seen = (revision, msg.chat_id)
-            if revision is None or self._chats.get((msg.channel, msg.user_id)) != seen:
-                people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id)
-                self._chats[(msg.channel, msg.user_id)] = seen
+            key = (msg.channel, msg.user_id)
+            if revision is None or self._chats.get(key) != seen:
+                if not people.remember_chat(session, person, msg.channel, msg.user_id, msg.chat_id):
+                    self._chats[key] = seen
         ctx = Context(
             session=session,
             clock=self.clock,

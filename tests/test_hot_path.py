@@ -361,3 +361,19 @@ def test_a_chat_is_free_behind_replies_already_delivered_and_not_behind_others(a
         assert inbox.free_chat(s, CHANNEL, "other", wall, [1, 2, 3]) is False
         inbox.store(s, CHANNEL, [Update("p1", "c2", "u", {"text": "x"})], wall, 0)
         assert inbox.free_chat(s, CHANNEL, "c2", wall) is None  # a row pending: not free
+
+
+async def test_a_chat_change_rolled_back_is_written_by_the_next_message(process: Process, app: App) -> None:
+    """The engine skips the private-chat check while nothing changed; a change it made in a transaction that was
+    rolled back (the start-up warm-up, a failed handling) must not count as made."""
+    from db.models import Identity
+
+    await process.say("motuo", "帮助")
+    with transaction(app.session_factory) as s:
+        s.execute(update(Identity).where(Identity.external_id == "motuo").values(chat_id="elsewhere"))
+    with app.session_factory() as s:
+        app.engine.respond(s, StubChannel.message("motuo", "帮助", "rolled-back"), app.clock.utcnow())
+        s.rollback()
+    await process.say("motuo", "帮助")
+    with app.session_factory() as s:
+        assert s.scalar(select(Identity.chat_id).where(Identity.external_id == "motuo")) == "motuo"

@@ -29,11 +29,14 @@ def bound_accounts(session: Session) -> list[tuple[str, str]]:
     return [(str(c), str(e)) for c, e in session.execute(q)]
 
 
-def remember_chat(session: Session, person: Person, channel: str, external_id: str, chat_id: str) -> None:
-    """Keep the private chat id where proactive messages reach this person."""
+def remember_chat(session: Session, person: Person, channel: str, external_id: str, chat_id: str) -> bool:
+    """Keep the private chat id where proactive messages reach this person. True when it changed."""
+    changed = False
     for ident in person.identities:
         if ident.channel == channel and ident.external_id == external_id and ident.chat_id != chat_id:
             ident.chat_id = chat_id
+            changed = True
+    return changed
 
 
 def add_person(
