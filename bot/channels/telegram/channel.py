@@ -361,15 +361,11 @@ class TelegramChannel:
             return None
         if message.chat.type == ChatType.PRIVATE and inbound.has_media(message):
             return None
-        return self._message_of(message)
-
-    def _message_of(self, message: Message) -> Prepared:
-        """A message without a file to fetch, as the engine's message."""
         return self._on_text(message, ())
 
     async def _on_message(self, message: Message) -> Prepared:
         if message.from_user is None or message.chat.type != ChatType.PRIVATE or not inbound.has_media(message):
-            return self._message_of(message)
+            return self._on_text(message, ())
         try:
             attachment = await inbound.download(message, self.evidence_dir, self._retrying)
         except inbound.TooLarge:
@@ -380,6 +376,7 @@ class TelegramChannel:
         return self._on_text(message, (attachment,))
 
     def _on_text(self, message: Message, attachments: tuple[InAttachment, ...]) -> Prepared:
+        """A message as the engine's, with its file already fetched (if it has one)."""
         user, chat = message.from_user, message.chat
         if user is None:
             return Prepared(None)
