@@ -66,11 +66,6 @@ class QueryCache:
                 self._results = {}
                 self._revision = revision
 
-    def clear(self) -> None:
-        with self._lock:
-            self._results = {}
-            self._revision = None
-
     def attach(self, session: Session) -> None:
         """Answer `session`'s reads of cached tables from the cache (call `sync` in its transaction first)."""
         session.info[_CACHE] = self
