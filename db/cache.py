@@ -39,6 +39,7 @@ CACHED_TABLES = frozenset(
     {"plan", "organisation", "org_alias", "org_group", "org_group_member", "item", "assignment", "person", "identity"}
 )
 _CACHE = "duban_cache"
+_KEEP = "duban_keep"  # the instances a cached session holds on to (its identity map is weak)
 _WROTE = "duban_wrote"  # the session wrote to a cached table in this transaction (and bumped the revision)
 MAX_ENTRIES = 4096  # distinct statements × parameters; beyond it, the cache starts over (a bound, not a tuning)
 
@@ -69,6 +70,9 @@ class QueryCache:
     def attach(self, session: Session) -> None:
         """Answer `session`'s reads of cached tables from the cache (call `sync` in its transaction first)."""
         session.info[_CACHE] = self
+        # The identity map holds instances weakly: a handler that gets the same assignment twice would query
+        # (and merge) it twice. A message's session is short, so it keeps what it loaded until it closes.
+        session.info[_KEEP] = []
 
     def __len__(self) -> int:
         return len(self._results)
@@ -184,6 +188,12 @@ def _transaction_ended(session: Session, _transaction: object) -> None:
     session.info.pop(_WROTE, None)
 
 
+def _keep(session: Session, instance: object) -> None:
+    kept: list[object] | None = session.info.get(_KEEP)
+    if kept is not None:
+        kept.append(instance)
+
+
 _installed = False
 
 
@@ -196,4 +206,6 @@ def install() -> None:
     event.listen(Session, "do_orm_execute", _do_orm_execute)
     event.listen(Session, "after_commit", lambda s: s.info.pop(_WROTE, None))
     event.listen(Session, "after_soft_rollback", _transaction_ended)
+    for name in ("loaded_as_persistent", "detached_to_persistent", "pending_to_persistent"):
+        event.listen(Session, name, _keep)
     _installed = True

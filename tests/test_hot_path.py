@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -326,6 +327,27 @@ def test_cached_rows_are_copies_no_session_can_change(app: App) -> None:
         assert again.name == "墨脱县" and again is not org
         assert second.get(Organisation, again.id) is again  # an ordinary session-bound instance
         second.rollback()
+
+
+def test_a_cached_session_keeps_what_it_loaded(app: App) -> None:
+    """The identity map is weak: without the session holding on, a second get of an instance nobody references
+    would be served (merged) again."""
+    cache = QueryCache()
+    with app.session_factory() as s:
+        row = s.execute(select(Revision.plan, Revision.people)).one()
+        cache.sync(int(row[0]), int(row[1]))
+        cache.attach(s)
+        org_id = s.execute(select(Organisation.id).where(Organisation.name == "墨脱县")).scalar_one()
+        served = cache.hits + cache.misses
+        first = s.get(Organisation, org_id)
+        assert first is not None and cache.hits + cache.misses == served + 1
+        ident = id(first)
+        del first
+        gc.collect()
+        again = s.get(Organisation, org_id)
+        assert again is not None and id(again) == ident
+        assert cache.hits + cache.misses == served + 1  # from the identity map, not served again
+        s.rollback()
 
 
 def test_a_session_that_wrote_reads_its_own_writes(app: App) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.messages import Choice, Reply
 from db.models import RETURNED, Assignment, Item, Organisation, Report
@@ -170,6 +170,8 @@ def other_org_match(ctx: Context, text: str) -> str | None:
     plan = plans.active_plan(ctx.session)
     if plan is None:
         return None
+    # The database narrows the plan's tasks to those naming the text (LIKE ignores ASCII case on SQLite: the
+    # candidates are checked again here, as typed).
     q = (
         select(Assignment, Item)
         .join(Item)
@@ -177,11 +179,13 @@ def other_org_match(ctx: Context, text: str) -> str | None:
             Item.plan_id == plan.id,
             Item.active.is_(True),
             Assignment.active.is_(True),
+            or_(Item.short_name.contains(t, autoescape=True), Item.title.contains(t, autoescape=True)),
             # the units below the official's own are theirs to report for too
             Assignment.organisation_id.not_in(
                 orgs.descendants(ctx.session, [ctx.person.organisation_id]) if ctx.person.organisation_id else []
             ),
         )
+        .order_by(Item.id, Assignment.id)
     )
     for a, item in ctx.session.execute(q):
         if t in (item.short_name or "") or t in item.title:
