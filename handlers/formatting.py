@@ -73,6 +73,11 @@ def minute(at: dt.datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
 
+def day_minute(at: dt.datetime) -> str:
+    """An aware (or already local) datetime as a person reads a recent moment: 7月10日 10:02."""
+    return f"{day(at.date())} {at:%H:%M}"
+
+
 def stored_minute(stored: dt.datetime, tz: dt.tzinfo) -> str:
     """A stored naive-UTC datetime in `tz`, to the minute: 2023-05-24 09:00."""
     return minute(local(stored, tz))

@@ -22,6 +22,7 @@ UNBOUND = (
     "请向市委生态文明办索取绑定码，然后发送：绑定 绑定码（例如：绑定 AB12CD34）。"
 )
 WELCOME_BOUND = "{name}您好，我是督办助手。发送“汇报”填报任务进展，发送“帮助”查看我能做什么。"
+HELP_EVIDENCE_LINE = "• 佐证材料：汇报时按提示直接发送照片或文件"
 HELP_OFFICIAL = (
     "我可以帮您：\n"
     "• 汇报：列出本单位任务，逐项或一句话填报（可发“汇报”或 /report）\n"
@@ -33,6 +34,7 @@ HELP_OFFICIAL = (
     "• 本月到期的 / 下周有什么到期 / 哪些任务滞后 / 被退回的报告：本单位的清单\n"
     "• 一句话汇报：如“污水处理设施建设完成80%”\n"
     "• 请假到 6月5日：暂停提醒\n"
+    f"{HELP_EVIDENCE_LINE}\n"
     "• 取消：随时退出当前对话"
 )
 HELP_COORDINATOR = (
@@ -312,6 +314,8 @@ CONSOLE_WELCOME = "督办助手控制台（用户：{user}）。输入“帮助�
 CONSOLE_ATTACHMENT = "[附件] {name}: {path}"
 
 # ---- console: delivery and evidence (issue 13) -----------------------------------------------------------
+# Replies after which the console says how a file is sent from a terminal (bot/channels/console.py).
+CONSOLE_EVIDENCE_CUES = (Q_EVIDENCE, E_EVIDENCE, HELP_EVIDENCE_LINE)
 CONSOLE_EVIDENCE_HINT = "发送佐证材料：/photo 图片路径 或 /file 文件路径，例如 /photo /home/me/现场.jpg"
 CONSOLE_UNREAD = "您有{count}条未读消息："
 CONSOLE_FILE_USAGE = "请在 {command} 后写上文件路径，例如：{command} /home/me/现场.jpg"
@@ -873,3 +877,85 @@ EXPORT_CITY_ORG = "全市"
 # ---- understanding (handlers/understanding/lexicon.py) ---------------------------------------------------------
 ITEM_LABEL_PROJECT = "项目{number}·{label}"
 ITEM_LABEL_INDICATOR = "指标{number}·{label}"
+
+# ---- the command line (bot/cli.py) (issue 19) ----------------------------------------------------------------
+
+# argparse's own words (usage, headings, its error messages) as the command line shows them.
+ARGPARSE: dict[str, str] = {
+    "usage: ": "用法：",
+    "positional arguments": "参数",
+    "options": "选项",
+    "optional arguments": "选项",
+    "subcommands": "子命令",
+    "show this help message and exit": "显示本帮助并退出",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n（加 -h 查看用法）\n",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "the following arguments are required: %s": "缺少必填参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）",
+    "invalid %(type)s value: %(value)r": "无效的取值：%(value)r",
+    "expected one argument": "需要一个值",
+    "expected at most one argument": "最多一个值",
+    "expected at least one argument": "至少一个值",
+    "expected %s argument": "需要 %s 个值",
+    "expected %s arguments": "需要 %s 个值",
+    "ambiguous option: %(option)s could match %(matches)s": "选项 %(option)s 不明确，可能是：%(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "one of the arguments %s is required": "参数 %s 必须给出其中之一",
+    "ignored explicit argument %r": "多余的取值 %r",
+    "unexpected option string: %s": "意外的选项：%s",
+    "can't open '%(filename)s': %(error)s": "无法打开“%(filename)s”：%(error)s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": "未知的命令 %(parser_name)r（可选：%(choices)s）",
+}
+CLI_ROLES = "角色：" + "、".join(f"{role} {name}" for role, name in ROLE_NAMES.items())
+# What `duban init` / `plan import` counts, in the plan's words (keys: db.repositories.plans.ImportResult).
+CLI_IMPORT_WHAT = {
+    "plan": "计划",
+    "organisation": "单位",
+    "group": "单位组",
+    "goal": "年度目标",
+    "task": "重点任务",
+    "project": "工程项目",
+    "indicator": "指标",
+    "sub_indicator": "分项指标",
+    "event": "宣传活动",
+    "assignment": "分解到单位的事项",
+}
+CLI_IMPORT_ORDER = tuple(CLI_IMPORT_WHAT)
+CLI_IMPORT_UNCHANGED = "计划 {key} 已是最新，无需更新。"
+CLI_IMPORTED = "计划 {key} 已导入：新增 {created}；更新 {updated}；停用 {deactivated}"
+CLI_IMPORT_NONE = "无"
+DIGEST_FILES_WRITTEN = "附件已写入：完成进度图 {chart}；周报工作簿 {book}"
+CLI_BAD_DATE = "{option} 的日期“{text}”无效，应为 年-月-日，如 2023-11-20"
+CLI_BAD_MOMENT = "{option} 的时间“{text}”无效，应为 ISO 8601，如 2023-07-10T10:00 或 2023-07-10"
+CLI_EXPORT_AT_FUTURE = (
+    "--at {at} 晚于当前日期 {today}（演练时由 --now 设定）：还不知道那天的完成情况。"
+    "请去掉 --at（导出截至今天），或把 --now 设到 {at} 之后"
+)
+CLI_BAD_DURATION = "无效的期限“{text}”，应为如 7d、12h、30m"
+CLI_DEMO_ADDED = "已添加演示用户 {n} 人（duban person list 查看）"
+CLI_NO_PLAN = "数据库中还没有计划，请先运行 duban init"
+CLI_NOT_FOUND = "找不到“{name}”"
+CLI_DID_YOU_MEAN = "，是否指：{names}"
+CLI_PLAN_PROBLEMS = "共 {n} 处问题，未写入任何数据。"
+CLI_PLAN_VALID = "计划文件有效：{title}，单位 {orgs}，任务 {tasks}，项目 {projects}，指标 {indicators}"
+CLI_WRITTEN = "已生成 {path}"
+CLI_BAD_TELEGRAM_ID = "Telegram id 应为数字，而不是“{text}”"
+CLI_PERSON_ADDED = "已添加 #{id} {name}（{org}，{role}）"
+CLI_NO_PEOPLE = "还没有用户。用 duban person add 或 duban invite 添加。"
+CLI_INACTIVE = "（停用）"
+CLI_INVITE = "绑定码：{code}（{org}，{role}，{expires} 前有效，仅可使用一次）\n用户发送：绑定 {code}"
+CLI_INVITE_LINK = "Telegram 链接：https://t.me/{bot}?start={code}"
+
+# ---- WeCom template cards (bot/channels/wecom/cards.py) (issue 16) -------------------------------------------
+CARD_SUBMIT = "提交"
+CARD_SELECT_TITLE = "请选择"
+CARD_CHOOSE = "请选择："  # the card's title when the question went above it as a message
+CARD_CHOSEN = "已选：{label} ✓ {when}"
+CARD_DONE = "已作答 ✓ {when}"  # chosen, but the card showed no text to repeat (or a newer question replaced it)
+CARD_EXPIRED = "已失效"
+TG_EXPIRED_MARK = "⌛ 按钮已失效"
+CARD_REPLACED = "已过期 · 请看最新消息（{when}）"  # a card a newer question replaced before it was tapped
+# The percentage question's bands, as buttons (label, the answer it stands for)
+PERCENT_BANDS = (("约25%", "25"), ("约50%", "50"), ("约75%", "75"), ("约90%", "90"))
+CHOICE_NO_CHANGE = "无变化"

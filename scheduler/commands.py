@@ -27,6 +27,7 @@ from scheduler.digest import build_digest
 from scheduler.export import export_workbook
 from scheduler.history import to_utc
 from scheduler.messages import Message, queue
+from scheduler.weekly import digest_files
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -162,8 +163,11 @@ def _org_ids(app: App, session: object, name: str) -> tuple[list[int], str]:
     return [org.id], org.name
 
 
-def digest(app: App, org: str | None = None, week: dt.date | None = None, out: TextIO | None = None) -> int:
-    """Print the weekly digest (of one organisation or group with `org`; of a past week with `week`)."""
+def digest(
+    app: App, org: str | None = None, week: dt.date | None = None, out: TextIO | None = None, files: bool = True
+) -> int:
+    """Print the weekly digest (of one organisation or group with `org`; of a past week with `week`) and write
+    its chart and workbook (unless `files` is False), saying where."""
     out = out or sys.stdout
     at, current = _week_end(app, week)
     with app.session_factory() as s:
@@ -174,6 +178,11 @@ def digest(app: App, org: str | None = None, week: dt.date | None = None, out: T
         ids, label = _org_ids(app, s, org) if org else (None, None)
         d = build_digest(s, plan, at, org_ids=ids, org_filter=label, current=current)
     out.write(d.text() + "\n")
+    if files:
+        # The attachments the text promises ("详见附件"), beside the scheduled digests' own folders.
+        folder = digest_files_dir(app) / "printed" / (at.date().isoformat() + (f"-{label}" if label else ""))
+        chart, book = digest_files(d, folder)
+        out.write(texts.DIGEST_FILES_WRITTEN.format(chart=chart.resolve(), book=book.resolve()) + "\n")
     return 0
 
 

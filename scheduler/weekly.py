@@ -51,6 +51,27 @@ WEEKDAYS = {
 }
 
 
+def digest_files(d: Digest, folder: Path) -> tuple[Path, Path]:
+    """The digest's chart (completion.png) and workbook (digest.xlsx), written into `folder`."""
+    from scheduler.digest import render_xlsx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return _chart(d, folder / "completion.png"), render_xlsx(d, folder / "digest.xlsx")
+
+
+def _chart(d: Digest, path: Path) -> Path:
+    """The digest's chart, drawn in a child process (matplotlib would stay in this one for good, ~40 MB); here
+    when that fails."""
+    from scheduler.apart import ApartError, call_apart
+    from scheduler.digest import render_chart
+
+    try:
+        return Path(call_apart("scheduler.digest", "render_chart", d, path))
+    except ApartError:
+        log.warning("the digest's chart could not be drawn in a child process: drawn here", exc_info=True)
+        return render_chart(d, path)
+
+
 def parse_weekly(spec: str) -> tuple[int, dt.time]:
     """ "mon 09:30" → (0, 09:30). Accepts English three-letter days and 周一…周日."""
     parts = spec.strip().lower().split()
@@ -157,30 +178,12 @@ class WeeklyJobs(PlanningRun):
             targets.append((f"digest:group:{g.channel}:{g.chat_id}:{nominal.isoformat()}", g))
         return targets
 
-    @staticmethod
-    def _chart(d: Digest, path: Path) -> Path:
-        """The digest's chart, drawn in a child process (matplotlib would stay in this one for good, ~40 MB); here
-        when that fails."""
-        from scheduler.apart import ApartError, call_apart
-        from scheduler.digest import render_chart
-
-        try:
-            return Path(call_apart("scheduler.digest", "render_chart", d, path))
-        except ApartError:
-            log.warning("the digest's chart could not be drawn in a child process: drawn here", exc_info=True)
-            return render_chart(d, path)
-
     def _digest_payload(self, d: Digest, nominal: dt.date) -> dict[str, Any]:
         """The digest's payload: its markdown and the chart and workbook rendered under `files_dir` (only their
         names on a dry run)."""
-        from scheduler.digest import render_xlsx
-
         payload: dict[str, Any] = {"markdown": d.markdown()}
         if self.files_dir is not None:
-            folder = self.files_dir / nominal.isoformat()
-            folder.mkdir(parents=True, exist_ok=True)
-            chart = self._chart(d, folder / "completion.png")
-            book = render_xlsx(d, folder / "digest.xlsx")
+            chart, book = digest_files(d, self.files_dir / nominal.isoformat())
             payload["attachments"] = [
                 ["photo", str(chart), texts.DIGEST_CHART_FILE.format(date=nominal.isoformat())],
                 ["file", str(book), texts.DIGEST_XLSX_FILE.format(date=nominal.isoformat())],

@@ -17,7 +17,7 @@ from db.engine import make_engine, make_session_factory
 from db.repositories import plans
 from scheduler import apart
 from scheduler.digest import build_digest
-from scheduler.weekly import WeeklyJobs
+from scheduler.weekly import digest_files
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = dt.datetime(2023, 5, 26, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -41,15 +41,15 @@ def test_the_digest_chart_is_drawn_without_matplotlib_in_the_process(db_url: str
         "from db.engine import make_engine, make_session_factory\n"
         "from db.repositories import plans\n"
         "from scheduler.digest import build_digest\n"
-        "from scheduler.weekly import WeeklyJobs\n"
+        "from scheduler.weekly import digest_files\n"
         f"with make_session_factory(make_engine({db_url!r}))() as s:\n"
         f"    d = build_digest(s, plans.active_plan(s), dt.datetime(2023, 5, 26, 17, tzinfo=ZoneInfo('Asia/Shanghai')))\n"
-        f"png = WeeklyJobs._chart(d, Path({str(tmp_path / 'c.png')!r}))\n"
-        "print(png.read_bytes()[:4] == b'\\x89PNG', 'matplotlib' in sys.modules)\n"
+        f"png, book = digest_files(d, Path({str(tmp_path)!r}))\n"
+        "print(png.read_bytes()[:4] == b'\\x89PNG', book.read_bytes()[:2] == b'PK', 'matplotlib' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"]
+    assert done.stdout.split() == ["True", "True", "False"]
 
 
 def test_the_chart_is_drawn_here_when_the_child_fails(
@@ -66,6 +66,6 @@ def test_the_chart_is_drawn_here_when_the_child_fails(
     finally:
         engine.dispose()
     with caplog.at_level(logging.WARNING, logger="scheduler.weekly"):
-        png = WeeklyJobs._chart(d, tmp_path / "c.png")
+        png, _book = digest_files(d, tmp_path)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "child process" in caplog.text

@@ -65,7 +65,7 @@ def test_importing_a_bad_file_writes_nothing(empty_db_url, tmp_path, capsys):
     code, _ = run(empty_db_url, tmp_path, "init", "--plan", str(bad))
     assert code == 1
     err = capsys.readouterr().err
-    assert "broken.yaml:" in err and "YAML" in err
+    assert "broken.yaml 第2行第1列" in err and "YAML 格式错误" in err
     engine = make_engine(empty_db_url)
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(Plan)).scalar() == 0

@@ -32,7 +32,9 @@ class StubEngine:
 def test_a_script_of_lines_is_answered_and_the_replies_confirmed(app: App) -> None:
     out = io.StringIO()
     assert run_console(app, "墨脱填报人", io.StringIO("帮助\n\n取消\n"), out) == 0
-    assert out.getvalue() == f"> 帮助\n{texts.HELP_OFFICIAL}\n> 取消\n{texts.NOTHING_TO_CANCEL}\n"
+    assert out.getvalue() == (
+        f"> 帮助\n{texts.HELP_OFFICIAL}\n{texts.CONSOLE_EVIDENCE_HINT}\n> 取消\n{texts.NOTHING_TO_CANCEL}\n"
+    )  # the help says evidence is sent; the console adds how a terminal sends it
     with app.session_factory() as s:
         rows = list(s.execute(select(ProcessedMessage).where(ProcessedMessage.channel == "console")).scalars())
     assert len(rows) == 2 and all(r.replied_at is not None for r in rows)

@@ -84,14 +84,20 @@ def test_queued_messages_are_shown_on_opening_oldest_first_and_only_once(app, db
     others = notify(app, "巴宜填报人", "t:other", "给巴宜的通知")
 
     out = console(monkeypatch, db_url, tmp_path, "墨脱填报人", "帮助\n")
-    assert out == f"{unread(2)}\n第一条：请于周五前汇报\n第二条：您的汇报已通过\n> 帮助\n{texts.HELP_OFFICIAL}\n"
+    assert (
+        out
+        == f"{unread(2)}\n第一条：请于周五前汇报\n第二条：您的汇报已通过\n> 帮助\n{texts.HELP_OFFICIAL}\n{texts.CONSOLE_EVIDENCE_HINT}\n"
+    )
     after = rows(app)
     assert [after[i].status for i in (first, second)] == [OUT_SENT, OUT_SENT]
     assert all(after[i].sent_at is not None and after[i].claimed_by is None for i in (first, second))
     assert after[later].status == OUT_PENDING and after[others].status == OUT_PENDING
 
     # a second opening shows none of them again
-    assert console(monkeypatch, db_url, tmp_path, "墨脱填报人", "帮助\n") == f"> 帮助\n{texts.HELP_OFFICIAL}\n"
+    assert (
+        console(monkeypatch, db_url, tmp_path, "墨脱填报人", "帮助\n")
+        == f"> 帮助\n{texts.HELP_OFFICIAL}\n{texts.CONSOLE_EVIDENCE_HINT}\n"
+    )
     # the other person's notice is theirs
     assert console(monkeypatch, db_url, tmp_path, "巴宜填报人", "").startswith(f"{unread(1)}\n给巴宜的通知\n")
     # the console's clock (--now) decides what is due: the next day the later one is shown
@@ -106,10 +112,10 @@ def test_a_message_queued_while_the_console_runs_is_shown_before_the_next_prompt
     typed = Typed("帮助\n取消\n帮助\n", before={1: lambda: notify(app, "墨脱填报人", "t:meanwhile", "新的提醒")})
     out = console(monkeypatch, db_url, tmp_path, "墨脱填报人", typed)
     assert out == (
-        f"> 帮助\n{texts.HELP_OFFICIAL}\n"
+        f"> 帮助\n{texts.HELP_OFFICIAL}\n{texts.CONSOLE_EVIDENCE_HINT}\n"
         f"> 取消\n{texts.NOTHING_TO_CANCEL}\n"
         f"{unread(1)}\n新的提醒\n"
-        f"> 帮助\n{texts.HELP_OFFICIAL}\n"
+        f"> 帮助\n{texts.HELP_OFFICIAL}\n{texts.CONSOLE_EVIDENCE_HINT}\n"
     )
     assert [r.status for r in rows(app).values()] == [OUT_SENT]
 
@@ -168,7 +174,7 @@ def test_a_photo_path_that_is_not_a_file_is_refused_and_the_conversation_goes_on
         f"> /photo {missing}\n{texts.CONSOLE_FILE_MISSING.format(path=missing, command='/photo')}\n"
         f"> /file {tmp_path}\n{texts.CONSOLE_FILE_NOT_REGULAR.format(path=tmp_path, command='/file')}\n"
         f"> /photo\n{texts.CONSOLE_FILE_USAGE.format(command='/photo')}\n"
-        f"> 帮助\n{texts.HELP_OFFICIAL}\n"
+        f"> 帮助\n{texts.HELP_OFFICIAL}\n{texts.CONSOLE_EVIDENCE_HINT}\n"
     )
     assert _counts(app) == (0, 1)  # only 帮助 reached the engine
     assert not (tmp_path / "data" / "evidence" / "console").exists() or not any(

@@ -4,6 +4,7 @@ Each input line is one message from the chosen person, handled through the share
 replies are printed with their choices numbered. A number typed back is sent as typed: the engine maps it to
 the choice of the question it is waiting for. `/file PATH` and `/photo PATH` send a file as evidence: it is
 checked and copied into the data directory (`evidence/console/`), as the other channels store their downloads.
+In a terminal, lines are edited and recalled with readline (history per console user in the data directory).
 
 Before every prompt (and so first of all when it opens), the console shows what the outbox holds for the person's
 console chat: `duban serve` has no console channel, so nudges and notices addressed to it wait there (see
@@ -13,6 +14,7 @@ console chat: `duban serve` has no console channel, so nudges and notices addres
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import mimetypes
 import os
@@ -20,6 +22,7 @@ import re
 import shutil
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -101,7 +104,7 @@ def store_evidence(att: InAttachment, directory: Path) -> InAttachment:
         shutil.copyfile(source, target)
     except OSError as exc:
         target.unlink(missing_ok=True)
-        raise BadAttachment(texts.CONSOLE_FILE_UNREADABLE.format(path=typed)) from exc
+        raise BadAttachment(texts.CONSOLE_FILE_UNREADABLE.format(path=typed, error=exc.strerror or exc)) from exc
     return InAttachment(
         kind=att.kind,
         local_path=str(target.resolve()),
@@ -109,6 +112,38 @@ def store_evidence(att: InAttachment, directory: Path) -> InAttachment:
         mime_type=mimetypes.guess_type(source.name)[0],
         size=target.stat().st_size,
     )
+
+
+HISTORY_LINES = 1000
+
+
+def _terminal_reader(app: App, user_id: str) -> Callable[[], str] | None:
+    """Reading lines from a terminal with line editing (← →, Home/End, Ctrl-A/E ...) and a history kept per
+    console user in the data directory (↑ ↓, Ctrl-R), by the standard library's readline; None where it is
+    missing (then lines are read plainly). The reader returns "" at the end of input (Ctrl-D)."""
+    try:
+        import readline
+    except ImportError:  # a Python built without it
+        return None
+    folder = Path(app.settings.data_dir) / "console-history"
+    history = folder / (re.sub(r"[^\w.-]", "_", user_id) or "_")
+    readline.set_history_length(HISTORY_LINES)
+    readline.clear_history()
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history)
+
+    def read() -> str:
+        try:
+            line = input(PROMPT)
+        except EOFError:
+            sys.stdout.write("\n")
+            return ""
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(history)
+        return line + "\n"
+
+    return read
 
 
 def run_console(app: App, user: str, inp: TextIO, out: TextIO) -> int:
@@ -122,6 +157,7 @@ async def _converse(app: App, user_id: str, inp: TextIO, out: TextIO) -> int:
     queued = ConsoleOutbox(app, user_id)
     evidence_dir = Path(app.settings.data_dir) / "evidence" / CHANNEL
     interactive = inp.isatty()
+    read = _terminal_reader(app, user_id) if interactive and inp is sys.stdin and out is sys.stdout else None
     if interactive:
         out.write(texts.CONSOLE_WELCOME.format(user=user_id) + "\n" + texts.CONSOLE_EVIDENCE_HINT + "\n")
     session_tag = uuid.uuid4().hex[:12]  # message ids unique across console sessions
@@ -132,6 +168,8 @@ async def _converse(app: App, user_id: str, inp: TextIO, out: TextIO) -> int:
             out.write(part + "\n")
         for a in reply.attachments:
             out.write(texts.CONSOLE_ATTACHMENT.format(name=a.file_name or a.path, path=a.path) + "\n")
+        if any(cue in reply.text for cue in texts.CONSOLE_EVIDENCE_CUES):
+            out.write(texts.CONSOLE_EVIDENCE_HINT + "\n")  # a terminal cannot send a photo: say how it is done
         out.flush()
 
     async def show_queued(rows: list[Claimed]) -> None:
@@ -142,10 +180,13 @@ async def _converse(app: App, user_id: str, inp: TextIO, out: TextIO) -> int:
     while True:
         # What was queued for this chat meanwhile (by the scheduler, a coordinator, another process) comes first.
         await queued.deliver(show_queued)
-        if interactive:
-            out.write(PROMPT)
-            out.flush()
-        line = inp.readline()
+        if read is not None:
+            line = read()
+        else:
+            if interactive:
+                out.write(PROMPT)
+                out.flush()
+            line = inp.readline()
         if not line:
             return 0
         text = line.rstrip("\n")

@@ -9,10 +9,12 @@ with its key path, before anything is written to the database. See docs/plan-for
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 OrgKind = Literal["county", "department", "office", "government", "branch", "other"]
 TargetOp = Literal[">=", ">", "<=", "<", "=", "text"]
@@ -185,6 +187,83 @@ def _loc(parts: tuple[Any, ...]) -> str:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out or "(根)"
+
+
+# What each kind of organisation is called (the values `kind` accepts; the workbook's 单位 sheet uses the words).
+ORG_KIND_LABELS: dict[str, str] = {
+    "county": "县（区）",
+    "department": "市直部门",
+    "office": "党委办事机构",
+    "government": "人民政府",
+    "branch": "分局",
+    "other": "其他",
+}
+_DATE_SHAPE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+_KEY_PATTERN = "格式不对（只能用小写字母、数字、-、_，且以字母或数字开头）"
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def error_message(e: ErrorDetails) -> str:
+    """A validator problem in Chinese, saying what was expected (pydantic words its own in English)."""
+    kind, ctx, value = e["type"], e.get("ctx") or {}, e.get("input")
+    if kind == "missing":
+        return "缺少必填项"
+    if kind == "extra_forbidden":
+        return "不认识的项（名称拼写有误，或放错了位置？）"
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        if allowed and set(allowed) <= set(ORG_KIND_LABELS):
+            choices = "、".join(f"{a}（{ORG_KIND_LABELS[a]}）" for a in allowed)
+        else:
+            choices = "、".join(allowed) or str(ctx.get("expected", ""))
+        return f"“{_shown(value)}”不是可用的取值，应为 {choices} 之一"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        m = _DATE_SHAPE.match(str(value))
+        if m is not None:
+            return f"日期“{_shown(value)}”不存在（{int(m.group(2))}月没有{int(m.group(3))}日，或月份不对）"
+        return f"“{_shown(value)}”不是日期，应写作 年-月-日，如 2023-11-20"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"“{_shown(value)}”不是整数，应为整数，如 2023"
+    if kind.startswith(("decimal", "float")) and kind not in ("decimal_max_digits", "decimal_max_places"):
+        return f"“{_shown(value)}”不是数字，应为数字，如 1200 或 85.5"
+    if kind in ("decimal_max_digits", "decimal_max_places", "decimal_whole_digits"):
+        return f"数字“{_shown(value)}”位数过多"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"“{_shown(value)}”应为 true 或 false"
+    if kind == "string_type":
+        return "应为文字"
+    if kind == "list_type":
+        return "应为列表（每一项另起一行，以“- ”开头）"
+    if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
+        return "应为若干“名称: 取值”（一个映射）"
+    if kind == "greater_than_equal":
+        return f"“{_shown(value)}”应不小于 {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"“{_shown(value)}”应不大于 {ctx.get('le')}"
+    if kind == "greater_than":
+        return f"“{_shown(value)}”应大于 {ctx.get('gt')}"
+    if kind == "less_than":
+        return f"“{_shown(value)}”应小于 {ctx.get('lt')}"
+    if kind == "too_short":
+        return f"至少填写 {ctx.get('min_length', 1)} 项"
+    if kind == "too_long":
+        return f"最多 {ctx.get('max_length')} 项"
+    if kind == "string_too_short":
+        return f"至少 {ctx.get('min_length', 1)} 个字"
+    if kind == "string_too_long":
+        return f"最多 {ctx.get('max_length')} 个字"
+    if kind == "string_pattern_mismatch":
+        return _KEY_PATTERN
+    if kind in ("value_error", "assertion_error"):
+        error = ctx.get("error")
+        text = str(error) if error is not None else ""
+        if text and re.search(r"[\u4e00-\u9fff]", text):  # our own validators speak Chinese
+            return text
+    return f"“{_shown(value)}”不是可用的取值"
 
 
 # Column widths of the database (db/models.py) for strings taken from a plan; checked here so that an over-long
@@ -403,6 +482,6 @@ def validate_plan_data(data: Any) -> tuple[PlanDocument | None, list[PlanProblem
     try:
         doc = PlanDocument.model_validate(data)
     except ValidationError as exc:
-        return None, [PlanProblem(where=_loc(tuple(e["loc"])), message=e["msg"]) for e in exc.errors()]
+        return None, [PlanProblem(where=_loc(tuple(e["loc"])), message=error_message(e)) for e in exc.errors()]
     problems = _cross_checks(doc)
     return (None if problems else doc), problems

@@ -16,7 +16,7 @@ from typing import Any
 
 from openpyxl.utils.datetime import from_excel
 
-from config.plan.schema import Check, Target
+from config.plan.schema import ORG_KIND_LABELS, Check, Target
 from config.plan.xlsx_layout import (
     BOOL,
     CHECK,
@@ -28,7 +28,6 @@ from config.plan.xlsx_layout import (
     MONTH,
     NUMBER_KEY,
     ORG_KIND,
-    ORG_KIND_LABELS,
     SHARES,
     STR,
     TARGETS,

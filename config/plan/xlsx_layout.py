@@ -77,15 +77,6 @@ class SheetSpec:
         return next((c for c in self.columns if c.field == field_name), None)
 
 
-ORG_KIND_LABELS: dict[str, str] = {
-    "county": "县（区）",
-    "department": "市直部门",
-    "office": "党委办事机构",
-    "government": "人民政府",
-    "branch": "分局",
-    "other": "其他",
-}
-
 SHEETS: tuple[SheetSpec, ...] = (
     SheetSpec(
         ORG_SHEET,

@@ -1,5 +1,5 @@
 """Problems found in a plan workbook, each at its sheet and cell: the log a reading keeps, and the translation
-of the validator's problems (key paths such as `tasks[3].due`, pydantic's English) into cells and the
+of the validator's problems (key paths such as `tasks[3].due`) into cells and the
 workbook's words.
 """
 
@@ -187,15 +187,10 @@ class ReadLog:
         return out
 
 
-# Validator wording (pydantic's English and YAML terms) in the words of the workbook.
+# Validator wording (YAML terms) in the words of the workbook.
 _MESSAGES: tuple[tuple[str, str], ...] = (
-    (r"^Field required$", "不能为空"),
-    (r"^List should have at least 1 item.*$", "至少填写一项"),
-    (r"^Input should be greater than or equal to (\S+)$", r"应不小于 \1"),
-    (r"^Input should be less than or equal to (\S+)$", r"应不大于 \1"),
-    (r"^String should match pattern .*$", "格式不对（只能用小写字母、数字、-、_，且以字母或数字开头）"),
-    (r"^Extra inputs are not permitted$", "不认识的内容"),
-    (r"^Value error, ", ""),
+    (r"^缺少必填项$", "不能为空"),
+    (r"^不认识的项（名称拼写有误，或放错了位置？）$", "不认识的内容"),
     (r"end 早于 start", "结束日期早于开始日期"),
     (r"（应为 organisations 中的 name，不能用单位组）", "（应为“单位”表中的名称，不能用单位组）"),
     (r"（应为 organisations 中的 name）", "（应为“单位”表中的名称，或“单位组”表中的名称、别名）"),
@@ -204,7 +199,7 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
 
 
 def plain(text: str) -> str:
-    """A validator message (pydantic's English, YAML terms) in the words of the workbook."""
+    """A validator message (its YAML terms) in the words of the workbook."""
     for pattern, repl in _MESSAGES:
         text = re.sub(pattern, repl, text)
     return text

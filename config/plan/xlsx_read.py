@@ -32,6 +32,7 @@ from config.plan.schema import (
     Project,
     SubIndicator,
     Task,
+    error_message,
     validate_plan_data,
 )
 from config.plan.xlsx_cells import (
@@ -208,7 +209,7 @@ class _Reader:
                 errors = exc.errors()
             for e in errors:
                 name = str(e["loc"][0]) if e["loc"] else ""
-                message = plain(e["msg"])
+                message = plain(error_message(e))
                 if not name:  # a check across fields: the plan window is the only one
                     name, message = "end", "结束日期早于开始日期"
                 sheet, r, c, heading, column = where(name)

@@ -363,6 +363,7 @@ def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> d
     by_name = {
         o.name: o for o in session.execute(select(Organisation).options(selectinload(Organisation.aliases))).scalars()
     }
+    created: set[str] = set()
     for spec in doc.organisations:
         org = by_name.get(spec.name)
         values = dict(kind=spec.kind, short_name=spec.short, note=spec.note)
@@ -370,6 +371,7 @@ def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> d
             org = Organisation(name=spec.name, **values)
             session.add(org)
             by_name[spec.name] = org
+            created.add(spec.name)
             result.count(result.created, "organisation")
         elif _set(org, values):
             result.count(result.updated, "organisation")
@@ -391,7 +393,8 @@ def _import_orgs(session: Session, doc: PlanDocument, result: ImportResult) -> d
                 _set(row, {"organisation_id": org.id, "kind": kind})
     # The hierarchy (工布江达县人民政府 → 工布江达县); a parent a corrected plan no longer gives is cleared.
     for spec in doc.organisations:
-        if _set(by_name[spec.name], {"parent_id": by_name[spec.parent].id if spec.parent else None}):
+        changed = _set(by_name[spec.name], {"parent_id": by_name[spec.parent].id if spec.parent else None})
+        if changed and spec.name not in created:  # a new unit's parent is part of creating it
             result.count(result.updated, "organisation")
     session.flush()
     return by_name
