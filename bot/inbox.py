@@ -267,7 +267,7 @@ class InboxWorker:
         for row, prepared, replies in answered:
             try:
                 if prepared.after is not None and replies:
-                    await prepared.after()
+                    await prepared.after([r.text for r in replies])
             except Exception:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
         replies = [r for _, _, rs in answered for r in rs]
@@ -365,7 +365,7 @@ class InboxWorker:
             metrics.INBOX_FAILED.labels(row.channel).inc()
         if prepared.after is not None and ok and replies:
             try:
-                await prepared.after()
+                await prepared.after([r.text for r in replies])
             except Exception:
                 log.exception("%s: after handling inbox row %s", row.channel, row.id)
         if replies:

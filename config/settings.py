@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     wecom_group_webhook: str | None = None
     wecom_markdown: bool = Field(
         default=True, description="use WeCom markdown for digests (off where it does not render)"
+    )
+    wecom_cards: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="ask questions with tappable template cards: auto = cards until the deployment refuses one "
+        "(some 政务微信 versions), then numbered text; on = always cards; off = numbered text",
     )
 
     # Scheduler

@@ -54,12 +54,13 @@ class Prepared:
     Attributes:
         msg: the message; None when the channel cannot make one (a file too large) and `replies` says so.
         replies: the channel's own answers, sent before the engine's.
-        after: run once the message is handled and its replies queued (e.g. a pressed keyboard is closed).
+        after: run once the message is handled and its replies queued, with the texts of those replies (e.g. a
+            pressed keyboard is closed, saying what was chosen, or that the engine refused an old question's).
     """
 
     msg: IncomingMessage | None
     replies: list[Reply] = field(default_factory=list)
-    after: Callable[[], Awaitable[None]] | None = None
+    after: Callable[[list[str]], Awaitable[None]] | None = None
 
 
 class Preparer(Protocol):

@@ -306,6 +306,48 @@ async def test_checkin_with_buttons_typed_answers_and_a_photo(tg_app: App, api: 
 # ---- buttons, files, long replies (the channel's mechanics, with a scripted engine) --------------------------
 
 
+async def test_checkin_by_presses_each_pressed_message_edited_and_an_old_press_refused(
+    tg_app: App, api: FakeTelegramAPI
+) -> None:
+    """Telegram's side of the cards: a check-in by button presses (only the work done is typed), every pressed
+    message edited to show the choice with its keyboard gone, so the chat reads as a record; a press on an old
+    question's button that is still on screen is refused and its message says it has expired."""
+    chat = 7002
+    bind_user(tg_app, chat, "墨脱县", OFFICIAL, name="墨脱县填报人乙")
+    async with serving(tg_app, api) as tg:
+        await tg.say(chat, "汇报")
+        tasks = api.last_keyboard_message(chat)
+        assert tasks is not None
+        await tg.press(chat, api.buttons(tasks)[0][0])
+        await tg.press(chat, texts.STATUS_LABELS["in_progress"])
+        bands = api.last_keyboard_message(chat)
+        assert bands is not None and [b[0] for b in api.buttons(bands)] == [x for x, _ in texts.PERCENT_BANDS]
+        await tg.press(chat, "约75%")
+        await tg.say(chat, "完成污水管网铺设两公里")  # the work done: written
+        problems = api.last_keyboard_message(chat)
+        assert problems is not None
+        await tg.say(chat, texts.CHOICE_SKIP)  # typed: the problems question's buttons stay on screen
+        stale = await tg._answers(
+            chat, lambda: api.inject_callback(chat, api.buttons(problems)[0][1], problems["message_id"])
+        )
+        assert stale.startswith(texts.K_STALE), stale
+        for label in (texts.CHOICE_SKIP, texts.CHOICE_SKIP, texts.CHOICE_SKIP):  # 下一步, 预计完成, 佐证
+            await tg.press(chat, label)
+        done = await tg.press(chat, texts.CHOICE_CONFIRM)
+        assert "已提交" in done
+        edited = {m["message_id"]: m for m in api.sent(chat)}
+        assert texts.TG_EXPIRED_MARK in edited[problems["message_id"]]["text"]
+        assert not api.buttons(edited[problems["message_id"]])
+        pressed = {u["callback_query"]["message"]["message_id"] for u in api.injected if "callback_query" in u}
+        for mid in pressed:  # every pressed message: no keyboard left, the choice (or the expiry) written in
+            assert not api.buttons(edited[mid]), edited[mid]
+            assert "✅ 已选择：" in edited[mid]["text"] or texts.TG_EXPIRED_MARK in edited[mid]["text"]
+        assert "✅ 已选择：约75%" in edited[bands["message_id"]]["text"]
+    with tg_app.session_factory() as s:
+        report = s.execute(select(Report).order_by(Report.id.desc())).scalars().first()
+        assert report is not None and (report.status, report.percent) == ("in_progress", 75)
+
+
 async def test_inline_buttons_callback_values_and_double_presses(tg_app: App, api: FakeTelegramAPI) -> None:
     long_value = "选择:" + "很长的选项值" * 10  # > 64 bytes: only the choice's token fits in a button
     choices = ask(

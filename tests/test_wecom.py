@@ -218,6 +218,8 @@ def wecom_settings(base: Settings | None, fake: FakeWecomApi, tmp_path: Path, **
         "wecom_api_base_url": fake.base_url,
         "wecom_group_webhook": fake.webhook_url,
         "http_port": free_port(),
+        # The numbered-text path (a deployment without template cards); tests/test_wecom_cards.py has the cards.
+        "wecom_cards": "off",
         **over,
     }
     if base is None:
@@ -298,11 +300,13 @@ class Server:
             return int(s.scalar(select(func.count()).select_from(Inbox).where(Inbox.status == IN_DONE)) or 0)
 
 
-@pytest.fixture
-async def server(
-    settings: Settings, clock: Clock, fake: FakeWecomApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@contextlib.asynccontextmanager
+async def serving_wecom(
+    settings: Settings, clock: Clock, fake: FakeWecomApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **over: Any
 ) -> AsyncIterator[Server]:
-    s = wecom_settings(settings, fake, tmp_path)
+    """The real `serve()` with the WeCom channel against the fake API (settings `over` changed), the demo
+    official and coordinator bound to WeCom accounts."""
+    s = wecom_settings(settings, fake, tmp_path, **over)
     app = build_app(s, clock=Clock(clock.tz.key, clock.now()))  # running: a reply put back must come due
     now = clock.utcnow()
     with transaction(app.session_factory) as sess:
@@ -330,6 +334,14 @@ async def server(
         stop.set()
         await asyncio.wait_for(task, 20)
         app.close()
+
+
+@pytest.fixture
+async def server(
+    settings: Settings, clock: Clock, fake: FakeWecomApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Server]:
+    async with serving_wecom(settings, clock, fake, tmp_path, monkeypatch) as served:
+        yield served
 
 
 async def test_url_verification(server: Server) -> None:

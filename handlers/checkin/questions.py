@@ -133,9 +133,11 @@ def question_for(step: Step, item: Item, draft: Draft) -> Reply:
     number = texts.QUESTION_NUMBERS[steps.index(step)] if step in steps and not draft.quick else ""
     before = previous_value(step, draft)
     hint = texts.Q_PREVIOUS.format(value=before) if before is not None and not draft.quick else ""
+    choices = list(reply.choices)
     if step == Step.STATUS and draft.previous is not None and not draft.quick:
         hint += texts.Q_NO_CHANGE_HINT
-    return Reply(number + reply.text + hint, choices=reply.choices)
+        choices.append(Choice(texts.CHOICE_NO_CHANGE, texts.CHOICE_NO_CHANGE))  # a tap files last time's again
+    return Reply(number + reply.text + hint, choices=choices, listed=reply.listed)
 
 
 def previous_value(step: Step, draft: Draft) -> str | None:
@@ -206,10 +208,15 @@ def question(step: Step, item: Item, status: str | None, org_name: str | None = 
     else:
         q = prompts[step]
     choices = [Choice(label, label) for label in texts.STATUS_LABELS.values()] if step == Step.STATUS else []
+    # The percentage: bands to tap where there are buttons. The text already says what may be typed, so text
+    # channels list no numbers, and a number typed stays a percentage ("listed": not read as a choice's number).
+    bands = step == Step.PERCENT
+    if bands:
+        choices = [Choice(label, value) for label, value in texts.PERCENT_BANDS]
     skip = texts.SKIP_HINT if skippable(step, item.kind, status) else ""
     if skip:
         choices.append(Choice(texts.CHOICE_SKIP, texts.CHOICE_SKIP))
-    return Reply(q + skip, choices=choices)
+    return Reply(q + skip, choices=choices, listed=bands)
 
 
 # ---- reading answers --------------------------------------------------------------------------------------------

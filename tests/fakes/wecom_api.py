@@ -1,5 +1,6 @@
-"""A fake WeCom API server on 127.0.0.1 for tests: gettoken, message/send, media/get, media/upload and the
-group robot webhook, recording every call and failing on demand (expired token, rate limit, HTTP 500).
+"""A fake WeCom API server on 127.0.0.1 for tests: gettoken, message/send (template cards held to WeCom's
+documented limits), message/update_template_card, media/get, media/upload and the group robot webhook,
+recording every call and failing on demand (expired token, rate limit, HTTP 500, a deployment without cards).
 
 It behaves like the real API where duban depends on it: tokens are issued by gettoken and checked on every
 call (a revoked or unknown token gets 42001), errors are JSON with errcode/errmsg and HTTP 200, media/get
@@ -17,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.wecom.cards import check_card
 from tests.fakes.wait import wait_for
 
 ERRMSG = {
@@ -26,7 +28,10 @@ ERRMSG = {
     42001: "access_token expired",
     45009: "reach max api daily quota limit",
     45033: "api concurrent out of limit",
+    40008: "invalid message type",
+    40058: "invalid parameter",
     60111: "invalid string value `userid`. userid not found",
+    60140: "response_code has been used or expired",
     81013: "user & party & tag all invalid",
     93000: "invalid webhook url",
 }
@@ -64,6 +69,10 @@ class FakeWecomApi:
     )  # path → [errcode|-status]
     _outages: dict[str, tuple[float, tuple[int, ...]]] = field(default_factory=dict)  # path → (until, statuses)
     outage_failures: int = 0  # calls answered with an error by an outage (`fail_http_for`)
+    cards_refused: bool = False  # a deployment without template cards (some 政务微信 versions): 40008
+    # response_code → (userid, task_id, used): issued with each card sent and with each card click
+    response_codes: dict[str, list[Any]] = field(default_factory=dict)
+    card_updates: dict[str, str] = field(default_factory=dict)  # task_id → the text its buttons were replaced by
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -99,15 +108,36 @@ class FakeWecomApi:
         self.media[media_id] = (content, content_type, file_name)
         return media_id
 
+    def issue_response_code(self, user: str, task_id: str) -> str:
+        """A response_code as WeCom puts one in a card's click callback (usable once)."""
+        code = f"RC_{next(self._ids)}"
+        self.response_codes[code] = [user, task_id, False]
+        return code
+
+    def cards(self, user: str | None = None) -> list[dict[str, Any]]:
+        """The template cards delivered (to `user`), in order."""
+        return [
+            c.body["template_card"]
+            for c in self.calls
+            if c.path == "message/send"
+            and c.ok
+            and c.body.get("msgtype") == "template_card"
+            and (user is None or c.body.get("touser") == user)
+        ]
+
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path]
 
     def sent_texts(self, user: str | None = None) -> list[str]:
-        """Contents of successful message/send calls (to `user` if given), in order."""
+        """Contents of successful message/send calls (to `user` if given), in order; template cards apart
+        (`cards`)."""
         return [
             c.content or ""
             for c in self.calls
-            if c.path == "message/send" and c.ok and (user is None or c.body.get("touser") == user)
+            if c.path == "message/send"
+            and c.ok
+            and c.body.get("msgtype") != "template_card"
+            and (user is None or c.body.get("touser") == user)
         ]
 
     async def wait_sent(self, count: int, user: str | None = None, timeout: float = 15.0) -> list[str]:
@@ -125,6 +155,7 @@ class FakeWecomApi:
         app = web.Application(client_max_size=30 * 1024 * 1024)
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
         app.router.add_post("/cgi-bin/message/send", self._message_send)
+        app.router.add_post("/cgi-bin/message/update_template_card", self._update_template_card)
         app.router.add_get("/cgi-bin/media/get", self._media_get)
         app.router.add_post("/cgi-bin/media/upload", self._media_upload)
         app.router.add_post("/cgi-bin/webhook/send", self._webhook_send)
@@ -194,8 +225,36 @@ class FakeWecomApi:
         limit = 4096 if body["msgtype"] == "markdown" else 2048
         if content is not None and len(content.encode()) > limit:
             return _error(45002, "content size out of limit")
+        answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": f"msg{next(self._ids)}"}
+        if body["msgtype"] == "template_card":
+            if self.cards_refused:
+                return _error(40008)
+            card = body.get("template_card")
+            problems = check_card(card) if isinstance(card, dict) else ["no template_card"]
+            if not problems and any(card["task_id"] == t for _u, t, _used in self.response_codes.values()):
+                problems = [f"task_id {card['task_id']} used before"]
+            if problems:
+                return _error(40058, "; ".join(problems))
+            answer["response_code"] = self.issue_response_code(str(body["touser"]), card["task_id"])
         call.ok = True
-        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": f"msg{next(self._ids)}"})
+        return web.json_response(answer)
+
+    async def _update_template_card(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read() or b"{}")
+        call = self._record(request, body)
+        failure = self._injected("message/update_template_card") or self._token_error(request)
+        if failure is not None:
+            return failure
+        issued = self.response_codes.get(str(body.get("response_code", "")))
+        replace = (body.get("button") or {}).get("replace_name")
+        if issued is None or issued[2]:
+            return _error(60140)
+        if not body.get("agentid") or issued[0] not in (body.get("userids") or []) or not replace:
+            return _error(40058, "userids, agentid and button.replace_name are required")
+        issued[2] = True
+        self.card_updates[issued[1]] = str(replace)
+        call.ok = True
+        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": []})
 
     async def _media_get(self, request: web.Request) -> web.Response:
         self._record(request)

@@ -433,12 +433,16 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("could not answer callback query %s: %s", query.id, exc)
 
-    async def _mark_chosen(self, message: Message, data: str) -> None:
-        """Replace the keyboard of a pressed message by the choice made, so it cannot be pressed again."""
+    async def _mark_chosen(self, message: Message, data: str, answer: list[str]) -> None:
+        """Replace the keyboard of a pressed message by the choice made (or, when the engine refused a press on an
+        old question's button, by a note that it has expired), so that it cannot be pressed again and the chat
+        reads as a record."""
         rows = message.reply_markup.inline_keyboard if message.reply_markup else ()
         label = next((b.text for row in rows for b in row if b.callback_data == data), None)
-        if message.text and label:
-            new_text = f"{message.text}\n\n{texts.TG_CHOSEN.format(label=label)}"
+        stale = bool(answer) and answer[0] in (texts.K_STALE, texts.K_STALE_IDLE)
+        mark = texts.TG_EXPIRED_MARK if stale else texts.TG_CHOSEN.format(label=label) if label else None
+        if message.text and mark:
+            new_text = f"{message.text}\n\n{mark}"
             if outbound.TEXT_LIMIT.measure(new_text) <= outbound.TEXT_LIMIT.size:
 
                 async def edit_text() -> Any:

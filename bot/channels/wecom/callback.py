@@ -2,7 +2,8 @@
 
 WeCom calls our callback URL. The GET URL verification answers the decrypted echostr; a POST is signature-checked
 and decrypted with wechatpy's WeCom crypto (which also checks the CorpID the message was encrypted for) and
-reduced to an `Inbound`. Anything not from WeCom is refused with `BadRequest` before it is stored or handled.
+reduced to an `Inbound`: a message, an event, or a tap on a template card (`template_card_event`, which
+wechatpy does not parse). Anything not from WeCom is refused with `BadRequest` before it is stored or handled.
 
 A correctly signed callback is still refused when its `timestamp` is far from the real time (more than
 `window_seconds` either way): a captured request cannot be replayed days later. WeCom retries a callback it got
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import xmltodict
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # a real callback is about 1 KiB; anything near this is not from WeCom
 EVENTS = {"enter_agent": "enter", "subscribe": "subscribe"}
+CARD_EVENTS = frozenset({"template_card_event", "template_card_menu_event"})  # a tap on a template card
+CARD = "card"
 
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -62,6 +65,12 @@ class Inbound:
     media_id: str = ""
     file_name: str | None = None
     event: str | None = None
+    # a tap on a template card (event CARD): the key of the button, the card's task_id, the code that updates
+    # the card once, and what its drop-downs held (question_key → option ids)
+    event_key: str = ""
+    task_id: str = ""
+    response_code: str = ""
+    selected: dict[str, list[str]] = field(default_factory=dict)
 
 
 class CallbackCrypto:
@@ -174,6 +183,21 @@ def inbound_from_xml(doc: dict[str, Any]) -> Inbound | None:
     if not user or not msg_type:
         return None
     msg_id = _field(doc, "MsgId")
+    if msg_type == "event" and _field(doc, "Event").lower() in CARD_EVENTS:
+        task_id = _field(doc, "TaskId")
+        if not task_id:
+            return None
+        # One tap per card: WeCom's retries of the callback, and a second tap, are the same message.
+        return Inbound(
+            user,
+            msg_type,
+            f"card:{user}:{task_id}",
+            event=CARD,
+            event_key=_field(doc, "EventKey"),
+            task_id=task_id,
+            response_code=_field(doc, "ResponseCode"),
+            selected=_selected(doc.get("SelectedItems")),
+        )
     if msg_type == "event":
         event = EVENTS.get(_field(doc, "Event").lower())
         if event is None:
@@ -192,6 +216,27 @@ def inbound_from_xml(doc: dict[str, Any]) -> Inbound | None:
             user, msg_type, msg_id, media_id=_field(doc, "MediaId"), file_name=_field(doc, "FileName") or None
         )
     return Inbound(user, msg_type, msg_id)  # voice, location, link: answered with "not supported"
+
+
+def _selected(items: Any) -> dict[str, list[str]]:
+    """`<SelectedItems><SelectedItem><QuestionKey/><OptionIds><OptionId/>...` as question_key → option ids
+    (xmltodict gives one child as a dict and several as a list)."""
+
+    def many(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else [value] if value is not None else []
+
+    out: dict[str, list[str]] = {}
+    if not isinstance(items, dict):
+        return out
+    for item in many(items.get("SelectedItem")):
+        if not isinstance(item, dict):
+            continue
+        key = _field(item, "QuestionKey")
+        ids = item.get("OptionIds")
+        options = many(ids.get("OptionId")) if isinstance(ids, dict) else []
+        if key:
+            out[key] = [o.strip() for o in options if isinstance(o, str) and o.strip()]
+    return out
 
 
 def _field(doc: dict[str, Any], name: str) -> str:

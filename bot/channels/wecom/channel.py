@@ -7,8 +7,13 @@ a retry of a stored callback is a no-op (unique MsgId). The inbox worker then as
 text, images and files (downloaded then) become one `IncomingMessage` for the engine, handled in order per
 user, and the replies go out through the outbox and the message/send API (`client`), paced per member.
 
-WeCom text has no buttons: choices are numbered, and a number typed back goes to the engine as typed; the
-engine maps it to the choice of the question it stored with the conversation.
+A question with choices is asked with a template card (`cards`): buttons (or a drop-down) to tap. A tap comes
+back as a callback like any message (`template_card_event`), goes through the inbox as the choice's token, and
+once handled the card is updated in place (message/update_template_card) to read the choice made, or 已失效
+when the engine refused a tap on an old question. A newer card closes the one before it. Where the deployment
+refuses cards (`DUBAN_WECOM_CARDS=auto`: some 政务微信 versions), or with `DUBAN_WECOM_CARDS=off`, choices are
+numbered text, and a number typed back goes to the engine as typed; the engine maps it to the choice of the
+question it stored with the conversation (the same stored choices a card's buttons carry).
 
 The group robot (群机器人) is a second, simpler target for digests: `send(ROBOT_CHAT_ID, reply)` posts to
 `DUBAN_WECOM_GROUP_WEBHOOK` (see `robot`).
@@ -33,7 +38,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.edge import plain_parts, split
-from bot.channels.wecom.callback import BadRequest, CallbackCrypto, Inbound
+from bot.channels.wecom import cards
+from bot.channels.wecom.callback import CARD, BadRequest, CallbackCrypto, Inbound
 from bot.channels.wecom.client import API_TIMEOUT, MARKDOWN_LIMIT, TEXT_LIMIT, WecomApiError, WecomClient, classify
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, send_group_robot
 from config.settings import Settings
@@ -42,7 +48,7 @@ from core.channel import PermanentFailure, Runtime
 from core.inbox import Inbox, Prepared, Row
 from core.inbox import Update as InboxUpdate
 from core.messages import InAttachment, IncomingMessage, OutAttachment, Reply, render_plain
-from handlers import texts
+from handlers import formatting, texts
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,11 @@ class WecomChannel:
         agent = str(settings.wecom_agent_id).strip()
         self.agent_id: int | str = int(agent) if agent.isdigit() else agent
         self.markdown: bool = bool(getattr(settings, "wecom_markdown", True))
+        self.cards_mode = settings.wecom_cards
+        self.cards_refused = False  # the deployment refused a card (auto): numbered text from now on
+        # userid → (task_id, response_code) of the last card sent and not tapped: closed when a newer card comes
+        self._live_cards: dict[str, tuple[str, str]] = {}
+        self._clock: Any = None
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
         self._inbox: Inbox | None = None
         # WeCom's API is called with blocking requests (wechatpy), each up to API_TIMEOUT: in threads of their
@@ -94,6 +105,7 @@ class WecomChannel:
 
     async def start(self, app: Runtime, web_app: web.Application) -> None:
         self._inbox = app.inbox
+        self._clock = app.clock
         if app.inbox is None:
             log.info("no inbox in this process: the WeCom channel only sends")
             return
@@ -140,11 +152,55 @@ class WecomChannel:
     # ---- handling -----------------------------------------------------------------------------------------
 
     def ready(self, inbound: Inbound) -> Prepared | None:
-        """A text message as the engine's message, made as it arrives; None for what only `prepare` can make (an
-        event, a file to fetch)."""
+        """A text message or a card tap as the engine's message, made as it arrives; None for what only `prepare`
+        can make (an event, a file to fetch)."""
+        if inbound.event == CARD:
+            return self._on_card(inbound)
         if inbound.event or inbound.msg_type != "text":
             return None
         return Prepared(self._message(inbound, ()))
+
+    def _on_card(self, inbound: Inbound) -> Prepared:
+        """A tap on a card: the choice's payload goes to the engine as a choice (it names its question: a tap on
+        an old card is refused there), and once handled the card is updated to say what became of it."""
+        tapped = cards.click(inbound.event_key, inbound.selected)
+        if tapped is None:
+            log.warning("WeCom card event from %s with a key no card of ours has", inbound.user_id)
+            return Prepared(None)
+        live = self._live_cards.get(inbound.user_id)
+        if live is not None and live[0] == inbound.task_id and inbound.response_code:
+            self._live_cards.pop(inbound.user_id, None)  # the tapped card is updated with the tap's own code
+        msg = IncomingMessage(
+            channel=CHANNEL,
+            chat_id=inbound.user_id,
+            user_id=inbound.user_id,
+            text=tapped.payload,
+            message_id=inbound.message_id,
+            is_choice=True,
+        )
+        after = functools.partial(self._card_answered, inbound, tapped) if inbound.response_code else None
+        return Prepared(msg, after=after)
+
+    async def _card_answered(self, inbound: Inbound, tapped: cards.CardClick, answer: list[str]) -> None:
+        """Replace the buttons of the tapped card by the decision taken, or by 已失效 when the engine refused it."""
+        if answer and answer[0] in (texts.K_STALE, texts.K_STALE_IDLE):
+            replace = texts.CARD_EXPIRED
+        else:
+            when = formatting.day_minute(self._clock.now()) if self._clock is not None else ""
+            label = tapped.shown
+            replace = texts.CARD_CHOSEN.format(label=label, when=when) if label else texts.CARD_DONE.format(when=when)
+        await self._update_card(inbound.user_id, inbound.response_code, replace)
+
+    async def _update_card(self, user: str, response_code: str, replace: str) -> None:
+        loop = asyncio.get_running_loop()
+        update = functools.partial(
+            self.client.update_template_card, self.agent_id, [user], response_code, replace.strip()
+        )
+        try:
+            await loop.run_in_executor(self._calls, update)
+        except WecomApiError as exc:
+            if exc.errcode != cards.ALREADY_UPDATED:  # 60140: updated before (a retried callback), or expired
+                log.warning("WeCom card of %s not updated: %s", user, exc)
 
     def _message(self, inbound: Inbound, attachments: tuple[InAttachment, ...]) -> IncomingMessage:
         return IncomingMessage(
@@ -161,6 +217,8 @@ class WecomChannel:
         """A stored callback as the message for the engine (media downloaded now)."""
         inbound = Inbound(**row.payload)
         user = inbound.user_id
+        if inbound.event == CARD:
+            return self._on_card(inbound)
         if inbound.event == "enter":
             now = time.monotonic()
             last = self._welcomed.get(user)
@@ -222,9 +280,48 @@ class WecomChannel:
     def _steps(self, user: str, reply: Reply) -> list[Callable[[], None]]:
         """One blocking call per WeCom message, so a retry repeats only the message that failed."""
         steps: list[Callable[[], None]] = []
-        steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(reply, self.markdown)]
+        if self._cards_on() and cards.cardable(reply):
+            title, rest, fits = cards.split_text(render_plain(Reply(reply.text)))
+            if not fits:
+                # The question goes first as a message of its own; the card under it carries the buttons.
+                steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(Reply(reply.text))]
+            steps.append(functools.partial(self._send_card, user, reply, title, rest, fits))
+        else:
+            steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(reply, self.markdown)]
         steps += [functools.partial(self._send_attachment, user, a) for a in reply.attachments]
         return steps
+
+    def _cards_on(self) -> bool:
+        return self.cards_mode == "on" or (self.cards_mode == "auto" and not self.cards_refused)
+
+    def _send_card(self, user: str, reply: Reply, title: str, rest: str | None, whole: bool) -> None:
+        """One question as a card (a new task_id each time: WeCom refuses a repeated one); the card sent before it
+        to this user, if not tapped, is closed. Where the deployment refuses cards (auto), numbered text instead,
+        and from then on."""
+        card = cards.render(reply, title, rest, cards.task_id(reply.choices))
+        try:
+            result = self.client.send_message(self.agent_id, user, {"msgtype": "template_card", "template_card": card})
+        except WecomApiError as exc:
+            if self.cards_mode == "auto" and exc.errcode in cards.CARDS_REFUSED_ERRORS:
+                log.warning("WeCom refused a template card (%s): choices go as numbered text from now on", exc)
+                self.cards_refused = True
+                fallback = reply if whole else Reply(texts.CARD_CHOOSE, choices=reply.choices)
+                for payload in render_payloads(fallback, self.markdown):
+                    self._send_payload(user, payload)
+                return
+            raise classify(exc) from exc
+        previous = self._live_cards.pop(user, None)
+        code = str(result.get("response_code") or "")
+        if code:
+            self._live_cards[user] = (card["task_id"], code)
+        if previous is not None:
+            when = formatting.day_minute(self._clock.now()) if self._clock is not None else ""
+            try:
+                self.client.update_template_card(
+                    self.agent_id, [user], previous[1], texts.CARD_REPLACED.format(when=when)
+                )
+            except WecomApiError as exc:
+                log.info("the previous WeCom card of %s was not closed: %s", user, exc)
 
     def _send_payload(self, user: str, payload: dict[str, Any]) -> None:
         try:

@@ -1,6 +1,6 @@
 """The WeCom API client: wechatpy's, with every URL under the configured base and bounded token retries.
 
-Every URL it calls (gettoken, message/send, media/get, media/upload, ...) follows `DUBAN_WECOM_API_BASE_URL`,
+Every URL it calls (gettoken, message/send, message/update_template_card, media/get, media/upload, ...) follows `DUBAN_WECOM_API_BASE_URL`,
 which is how a private deployment (政务微信) is reached. wechatpy is synchronous (requests): callers run it in
 worker threads. Its own retry on an expired token recurses without a bound; here a rejected token is refreshed
 at most `MAX_TOKEN_REFRESHES` times. `classify` maps WeCom's error codes to what the outbox understands.
@@ -196,6 +196,29 @@ class WecomClient(WeChatClient):
         if user_id in invalid.split("|"):
             raise WecomApiError(81013, f"invaliduser {invalid}")
         return result
+
+    def update_template_card(
+        self, agent_id: int | str, user_ids: list[str], response_code: str, replace_name: str
+    ) -> None:
+        """message/update_template_card: the buttons of the card `response_code` came with (from message/send or
+        from the click's callback; usable once, for 72 hours) replaced by one that cannot be tapped, reading
+        `replace_name`. wechatpy has no call for it.
+
+        Raises:
+            WecomApiError: refused (60140: the code was used or has expired).
+        """
+
+        def update() -> dict[str, Any]:
+            data = {
+                "userids": user_ids,
+                "agentid": agent_id,
+                "response_code": response_code,
+                "button": {"replace_name": replace_name},
+            }
+            result: dict[str, Any] = self.post("message/update_template_card", data=data)
+            return result
+
+        self.call("message/update_template_card", update)
 
     def upload_media(self, media_type: str, path: Path) -> str:
         def upload() -> dict[str, Any]:
