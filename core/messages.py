@@ -87,6 +87,21 @@ def parse_choice_token(text: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
+_MULTI_RE = re.compile(r"^(~[0-9a-z]{1,16}\.\d{1,3}(?:,~[0-9a-z]{1,16}\.\d{1,3}){0,49}) (\S.*)$")
+
+
+def multi_choice(tokens: list[str], then: str) -> str:
+    """The message of several choices of one question taken at once (a vote card: "these have not changed"),
+    followed by what is said of them: "~q1.0,~q1.3 无变化"."""
+    return ",".join(tokens) + " " + then
+
+
+def parse_multi_choice(text: str) -> tuple[list[str], str] | None:
+    """(tokens, what is said of them) of a `multi_choice` message, or None when `text` is not one."""
+    m = _MULTI_RE.match(text)
+    return (m.group(1).split(","), m.group(2)) if m else None
+
+
 @dataclass(frozen=True)
 class OutAttachment:
     kind: str  # "photo" | "file"
@@ -103,6 +118,9 @@ class Reply:
     attachments: list[OutAttachment] = field(default_factory=list)
     markdown: str | None = None
     listed: bool = False  # the text already lists the choices, numbered: text-only channels need not repeat them
+    # (indexes, word): these choices may also be taken several at once, and `word` said of them ("无变化"): a
+    # channel with cards offers them as a multiple choice; typed, the text explains how ("1-5 无变化")
+    several: tuple[tuple[int, ...], str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +129,7 @@ class Reply:
             "attachments": [[a.kind, a.path, a.file_name] for a in self.attachments],
             "markdown": self.markdown,
             "listed": self.listed,
+            "several": [list(self.several[0]), self.several[1]] if self.several else None,
         }
 
     @classmethod
@@ -121,6 +140,9 @@ class Reply:
             attachments=[OutAttachment(k, p, n) for k, p, n in data.get("attachments", [])],
             markdown=data.get("markdown"),
             listed=bool(data.get("listed", False)),
+            several=(tuple(int(i) for i in data["several"][0]), str(data["several"][1]))
+            if data.get("several")
+            else None,
         )
 
     def with_choices(self, choices: list[Choice]) -> Reply:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from core.messages import Choice, Reply, choice_token, parse_choice_token, render_plain
+from core.messages import Choice, Reply, choice_token, parse_choice_token, parse_multi_choice, render_plain
 from db.repositories import conversations
 from handlers import texts, vocabulary
 from handlers.context import IDLE, Context, Replies
@@ -231,6 +231,18 @@ class _Resolved:
 def _resolve_choice(ctx: Context, text: str, question: Question | None) -> _Resolved:
     """A button press or a number typed for the pending question → the choice's value."""
     if ctx.msg.is_choice:
+        several = parse_multi_choice(text)
+        if several is not None:  # several choices of one question at once, and what is said of them
+            tokens, then = several
+            values = []
+            for tok in tokens:
+                parsed = parse_choice_token(tok)
+                if parsed is None or question is None or parsed[0] != question.id:
+                    return _Resolved(text, stale=True)
+                if parsed[1] >= len(question.choices):
+                    return _Resolved(text, stale=True)
+                values.append(question.choices[parsed[1]][1])
+            return _Resolved(",".join(values) + " " + then, by_choice=True)
         token = parse_choice_token(text)
         if token is None:
             return _Resolved(text)  # a proactive message's button: as if typed

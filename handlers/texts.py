@@ -345,6 +345,9 @@ SCHED_MORE = "……共{n}项，回复“汇报”查看全部。"
 SCHED_REPORT_HINT = "请回复“汇报”填报进展；如有困难，请在汇报中写明存在问题。请假可回复“请假到 6月5日”。"
 SCHED_ESCALATION_HINT = "可发送“哪些任务逾期了”查看全部逾期任务。"
 SCHED_CHOICE_REPORT = "开始汇报"
+SCHED_CHOICE_LEAVE = "请假"
+# What a nudge and the weekly prompt offer to tap (label, what it stands for, as if typed)
+SCHED_CHOICES = ((SCHED_CHOICE_REPORT, "汇报"), ("全部无变化", "全部无变化"), (SCHED_CHOICE_LEAVE, "请假"))
 SCHED_PROMPT = "【每周汇报】{name}您好，{org}有{n}项任务近7天没有汇报进展{urgent}。请回复“汇报”开始本周填报；都没有变化可回复“全部无变化”，两步即可完成。"
 SCHED_PROMPT_URGENT = "（其中逾期{overdue}项、7天内到期{soon}项）"
 SCHED_EVENT = "【活动提醒】{name}您好，{event}（{date}）还有一周，请提前做好活动准备。\n{text}"
@@ -959,3 +962,5 @@ CARD_REPLACED = "已过期 · 请看最新消息（{when}）"  # a card a newer 
 # The percentage question's bands, as buttons (label, the answer it stands for)
 PERCENT_BANDS = (("约25%", "25"), ("约50%", "50"), ("约75%", "75"), ("约90%", "90"))
 CHOICE_NO_CHANGE = "无变化"
+CARD_SEVERAL = "可多选：本页哪些{word}？"
+CARD_SEVERAL_DONE = "{n}项{word}"

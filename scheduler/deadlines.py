@@ -198,7 +198,7 @@ class DeadlineJobs(PlanningRun):
         )
         payload: dict[str, Any] = {}
         if kind in (NUDGE, OVERDUE):
-            payload["choices"] = [[texts.SCHED_CHOICE_REPORT, "汇报"]]
+            payload["choices"] = [list(c) for c in texts.SCHED_CHOICES]
         return Message(kind, key, rcpt, text, payload, decisions, self.not_before())
 
     def _nudge_line(self, i: int, v: AssignmentView, d: Decision) -> str:

@@ -121,7 +121,7 @@ class WeeklyJobs(PlanningRun):
                         f"prompt:{person.id}:{nominal.isoformat()}",
                         rcpt,
                         text,
-                        {"choices": [[texts.SCHED_CHOICE_REPORT, "汇报"]]},
+                        {"choices": [list(c) for c in texts.SCHED_CHOICES]},
                         [Decision(PROMPT, nominal.isoformat())],
                         self.not_before(),
                     )

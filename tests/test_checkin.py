@@ -241,6 +241,21 @@ def test_status_step_accepts_a_percentage_directly(app):
     assert "做了哪些工作" in out  # % taken from the status answer, question skipped
 
 
+def test_status_and_percentage_in_one_answer(app):
+    """ "推进中 60%" (or 六成) answers both questions: the percentage is not asked again."""
+    c = Chat(app, "朗县填报人")
+    for typed, expected in [("推进中 60%", "60%"), ("推进中 六成", "60%"), ("在推进，大概七成", "70%")]:
+        c.send("汇报")
+        c.send("两山实施方案")
+        out = c.send(typed)
+        assert "做了哪些工作" in out and "百分比" not in out, (typed, out)
+        c.send("做了一些工作")
+        for _ in range(4):
+            out = c.send("跳过")
+        assert f"进度：{expected}" in out, typed
+        assert "已删除" in c.send("删除草稿")
+
+
 def test_done_status_skips_percent_and_records_100(app):
     c = Chat(app, "朗县填报人")
     c.send("汇报")

@@ -116,7 +116,7 @@ def test_2023_05_24_nudges_the_border_counties_about_the_two_mountains_plan(app:
         [d] = m.decisions
         assert d.occasion == "d-7:2023-05-31"
         assert m.dedupe_key.startswith(f"nudge:{m.recipient.person_id}:2023-05-24:")
-        assert m.payload["choices"] == [["开始汇报", "汇报"]]
+        assert m.payload["choices"] == [["开始汇报", "汇报"], ["全部无变化", "全部无变化"], ["请假", "请假"]]
     # Before the day's reminder time, nothing.
     assert plan_messages(app, at(app, 2023, 5, 24, 8, 59)) == []
 
@@ -276,7 +276,7 @@ def test_weekly_prompt_skips_organisations_that_reported_this_week(app: App) -> 
     assert names <= officials
     [milin] = [m for m in prompts if m.recipient.name == "米林填报人"]
     assert "回复“汇报”" in milin.text and milin.dedupe_key == f"prompt:{milin.recipient.person_id}:2023-05-29"
-    assert milin.payload["choices"] == [["开始汇报", "汇报"]]
+    assert milin.payload["choices"] == [["开始汇报", "汇报"], ["全部无变化", "全部无变化"], ["请假", "请假"]]
     # Not before 09:30, not on Tuesday; once queued, not again.
     assert of_kind(plan_messages(app, at(app, 2023, 5, 29, 9, 29)), PROMPT) == []
     assert of_kind(plan_messages(app, at(app, 2023, 5, 30, 9, 30)), PROMPT) == []

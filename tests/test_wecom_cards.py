@@ -277,3 +277,70 @@ async def test_a_deployment_without_cards_gets_numbered_text(carded: Server) -> 
     with server.app.session_factory() as s:
         report = s.execute(select(Report).where(Report.channel == "wecom")).scalar_one()
         assert (report.status, report.percent) == (IN_PROGRESS, 60)
+
+
+def _vote(server: Server, user: str, card: dict[str, Any], picks: list[str]) -> str:
+    code = server.fake.issue_response_code(user, card["task_id"])
+    options = [o["id"] for o in card["checkbox"]["option_list"] if any(o["text"].startswith(p) for p in picks)]
+    ids = "".join(f"<OptionId><![CDATA[{o}]]></OptionId>" for o in options)
+    selected = (
+        f"<SelectedItems><SelectedItem><QuestionKey><![CDATA[{card['checkbox']['question_key']}]]></QuestionKey>"
+        f"<OptionIds>{ids}</OptionIds></SelectedItem></SelectedItems>"
+    )
+    inner = server.sim.inner(
+        user,
+        "event",
+        Event="template_card_event",
+        EventKey=card["submit_button"]["key"],
+        TaskId=card["task_id"],
+        CardType=card["card_type"],
+        ResponseCode=code,
+    )
+    return inner.replace("</xml>", selected + "</xml>")
+
+
+async def test_several_items_without_change_in_one_vote(carded: Server) -> None:
+    """The list's second card takes several items at once: the ones ticked are filed 无变化 (an item never
+    reported cannot be, and the answer says so); the vote card says how many."""
+    server, fake = carded, carded.fake
+    await say(server, OFFICIAL, "汇报")
+    for line in ("1 推进中 60", "2 推进中 30"):
+        await say(server, OFFICIAL, line)
+    _sent, [pick, vote] = await say(server, OFFICIAL, "汇报")
+    assert pick["card_type"] == "button_interaction" and vote["card_type"] == "vote_interaction"
+    # Only the items reported before are offered (an item never reported has nothing to carry forward).
+    assert [o["text"][:2] for o in vote["checkbox"]["option_list"]] == ["1.", "2."] and cards.check_card(vote) == []
+    status, body = await server.sim.post(_vote(server, OFFICIAL, vote, ["1.", "2."]))
+    assert (status, body) == (200, "")
+    await server.channel.drain()
+    said = "\n".join(fake.sent_texts(OFFICIAL)[-3:])
+    assert "已为2项提交“无变化”" in said, said
+    assert fake.card_updates[vote["task_id"]].startswith("已选：2项无变化 ✓")
+    with server.app.session_factory() as s:
+        no_change = [r for r in s.execute(select(Report).where(Report.channel == "wecom")).scalars() if r.no_change]
+        assert len(no_change) == 2
+    # A vote on a list that is no longer the question is refused like any old tap.
+    await say(server, OFFICIAL, "取消")
+    late = vote | {"task_id": vote["task_id"] + "x"}  # another tap of the same kind (the first is one message)
+    status, body = await server.sim.post(_vote(server, OFFICIAL, late, ["1."]))
+    await server.channel.drain()
+    assert fake.sent_texts(OFFICIAL)[-1] == texts.K_STALE_IDLE
+    assert fake.card_updates[late["task_id"]] == texts.CARD_EXPIRED
+
+
+async def test_a_nudge_is_a_card_whose_buttons_act_as_typed(carded: Server) -> None:
+    """A proactive message's choices carry no question: a tap sends the choice's value as if typed."""
+    server, fake = carded, carded.fake
+    nudge = Reply(
+        "墨脱填报人您好，本周请汇报。", choices=[Choice(label, value) for label, value in texts.SCHED_CHOICES]
+    )
+    await server.channel.send(OFFICIAL, nudge)
+    [card] = fake.cards(OFFICIAL)
+    assert _buttons(card) == [label for label, _ in texts.SCHED_CHOICES] and card["task_id"].startswith("notice-")
+    sent, [pick, *_rest] = await tap(server, OFFICIAL, card, texts.SCHED_CHOICE_REPORT)
+    assert "待汇报任务" in sent[-1] and "button_selection" in pick
+    assert fake.card_updates[card["task_id"]].startswith(f"已选：{texts.SCHED_CHOICE_REPORT} ✓")
+    sent, _cards = await tap(server, OFFICIAL, pick, pick["button_selection"]["option_list"][0]["text"])
+    leave_card = fake.cards(OFFICIAL)[0] | {"task_id": card["task_id"] + "b"}  # the nudge, tapped again later
+    sent, _cards = await tap(server, OFFICIAL, leave_card, texts.SCHED_CHOICE_LEAVE)
+    assert any("请假到哪天" in t for t in sent), sent

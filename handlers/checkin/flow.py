@@ -352,6 +352,8 @@ def on_answer(ctx: Context, text: str) -> Replies:
     draft.fields = answer.fields
     if step == Step.STATUS and draft.fields.percent is None and Step.PERCENT in draft.answered:
         draft.answered.remove(Step.PERCENT)  # 已完成 → 推进中: the percentage must be asked again
+    if answer.percent_given and Step.PERCENT not in draft.answered:
+        draft.answered.append(Step.PERCENT)  # "推进中 60%": both answers in one
     if answer.fraction:
         data.fraction = draft.fields.percent
         save(ctx, S.FRACTION, data)

@@ -97,7 +97,10 @@ def list_reply(ctx: Context, org_name: str, views: list[progress.AssignmentView]
     lines.append(texts.TASK_LIST_QUICK)
     if len(this_week) < len(views):
         choices.append(Choice(texts.CHOICE_ALL_NO_CHANGE, texts.CHOICE_ALL_NO_CHANGE))
-    return Reply("\n".join(lines), choices=choices, listed=True)
+    # Items reported before can be filed 无变化 several at once (a card's checkboxes): when two or more are listed.
+    before = tuple(i for i, v in enumerate(chunk) if v.last_report_id is not None)
+    several = (before, texts.CHOICE_NO_CHANGE) if len(before) > 1 else None
+    return Reply("\n".join(lines), choices=choices, listed=True, several=several)
 
 
 def offered_views(ctx: Context, org: Organisation | None, options: list[int]) -> list[progress.AssignmentView]:

@@ -230,6 +230,7 @@ class Answer:
     error: str | None = None
     over_total: bool = False  # the investment is above the project's total: ask to confirm
     fraction: bool = False  # a percentage typed as 0.8: ask whether it means 80 %
+    percent_given: bool = False  # the status came with its percentage ("推进中 60%"): not asked again
 
 
 def read_answer(ctx: Context, step: Step, draft: Draft, item: Item, text: str) -> Answer:
@@ -275,6 +276,7 @@ def _status(t: str, fields: Fields) -> Answer:
     if reading is not None and pct is not None and 0 <= pct < 100:
         fields.percent = rounded(pct, 1)
         fields.percent_low, fields.percent_high = reading.low, reading.high
+        return Answer(fields, percent_given=status == IN_PROGRESS)
     elif fields.percent in (Decimal(100), Decimal(0)):
         fields.percent = None
     return Answer(fields)

@@ -86,11 +86,20 @@ def positions(spec: str, n: int) -> list[int] | None:
     return out
 
 
+_IDS_RE = re.compile(r"#(\d{1,9})")
+
+
+def _place(options: list[int], assignment_id: int) -> str | None:
+    return str(options.index(assignment_id) + 1) if assignment_id in options else None
+
+
 def handle(ctx: Context, data: CheckinData, text: str) -> Replies | None:
     """A quick command typed in the list, or None when `text` is none (a pick, paging ...)."""
     t = normalize(text)
     if vocabulary.ALL_NO_CHANGE_RE.match(t) or vocabulary.NO_CHANGE_RE.match(t):
         return ask_all(ctx, data)
+    # Items chosen on a card ("#17,#18 无变化", from tapping several at once) are named by their place in the list.
+    t = _IDS_RE.sub(lambda m: _place(data.options, int(m.group(1))) or m.group(0), t)
     m = LINE_RE.match(t)
     if m is None:
         return None

@@ -2,7 +2,8 @@
 answered.
 
 A reply with choices becomes a `button_interaction` card: up to six buttons, or a drop-down (`button_selection`)
-and a submit button for up to ten choices. More than ten (no question of duban's has that many: a list pages
+and a submit button for up to ten choices. Where several of its choices may be taken at once (a check-in list:
+"which have not changed?"), a `vote_interaction` card with a checkbox each follows it. More than ten (no question of duban's has that many: a list pages
 by eight) stay numbered text. A question's text longer than a card shows goes first as a text message, and the
 card under it carries the buttons.
 
@@ -23,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core.messages import Choice, Reply, parse_choice_token
+from core.messages import Choice, Reply, multi_choice, parse_choice_token
 from handlers import texts
 
 BUTTONS_MAX = 6
@@ -34,6 +35,8 @@ DESC_MAX = 44  # main_title.desc
 SUB_TITLE_MAX = 160  # sub_title_text
 BUTTON_TEXT_MAX = 10
 OPTION_TEXT_MAX = 16
+CHECKBOX_MAX = 20  # a vote card's options
+CHECKBOX_TEXT_MAX = 17
 KEY_MAX_BYTES = 1024  # a button's key, a question_key
 OPTION_ID_MAX_BYTES = 128
 TASK_ID_MAX_BYTES = 128
@@ -49,6 +52,8 @@ ALREADY_UPDATED = 60140
 _SEP = "»»"  # between a button's payload and the text it showed (which never holds it; the payload may)
 SELECT_KEY = "choice"  # the question_key of the drop-down
 SUBMIT_PREFIX = "submit:"
+SEVERAL_KEY = "several"  # the question_key of a vote card's checkboxes
+SEVERAL_PREFIX = "several:"
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,30 @@ def render(reply: Reply, title: str, long_text: str | None, task: str) -> dict[s
     return card
 
 
+def render_several(reply: Reply, task: str) -> dict[str, Any] | None:
+    """A `vote_interaction` card to take several of the reply's first choices at once (`Reply.several`: "which of
+    these have not changed?"); None when the reply offers none, or too few."""
+    if reply.several is None:
+        return None
+    indexes, word = reply.several
+    picks = [reply.choices[i] for i in indexes if 0 <= i < len(reply.choices)][:CHECKBOX_MAX]
+    if len(picks) < 2 or not all(parse_choice_token(c.payload) for c in picks):
+        return None  # only a question's own choices (with tokens) can be taken together
+    return {
+        "card_type": "vote_interaction",
+        "main_title": {"title": _cut(texts.CARD_SEVERAL.format(word=word), TITLE_MAX)},
+        "task_id": task,
+        "checkbox": {
+            "question_key": SEVERAL_KEY,
+            "mode": 1,
+            "option_list": [
+                {"id": c.payload, "text": _cut(c.label, CHECKBOX_TEXT_MAX), "is_checked": False} for c in picks
+            ],
+        },
+        "submit_button": {"text": _cut(word, BUTTON_TEXT_MAX), "key": SEVERAL_PREFIX + word},
+    }
+
+
 def split_text(text: str) -> tuple[str, str | None, bool]:
     """(title, sub-title, fits) of a question's text on a card: its first line as the title and the rest below
     it; a first line too long for a title puts the whole text below a short one; `fits` is False when the text
@@ -145,6 +174,12 @@ def split_text(text: str) -> tuple[str, str | None, bool]:
 def click(event_key: str, selected: dict[str, list[str]]) -> CardClick | None:
     """The choice a card event stands for: a button's key, or the drop-down's option with the submit button.
     None for an event no card of duban's sends (a forged or foreign key)."""
+    if event_key.startswith(SEVERAL_PREFIX):
+        word = event_key[len(SEVERAL_PREFIX) :]
+        tokens = [t for t in selected.get(SEVERAL_KEY) or [] if parse_choice_token(t)]
+        if not tokens or not word:
+            return None
+        return CardClick(multi_choice(tokens, word), texts.CARD_SEVERAL_DONE.format(n=len(tokens), word=word))
     if event_key.startswith(SUBMIT_PREFIX):
         options = selected.get(SELECT_KEY) or []
         if len(options) != 1 or not options[0]:
@@ -209,4 +244,22 @@ def check_card(card: dict[str, Any]) -> list[str]:
             problems.append("question_key missing or over 1024 bytes")
     if card.get("card_type") in ("button_interaction",) and not buttons:
         problems.append("button_interaction without buttons")
+    checkbox = card.get("checkbox")
+    if card.get("card_type") == "vote_interaction":
+        options = (checkbox or {}).get("option_list") or []
+        if not 1 <= len(options) <= CHECKBOX_MAX:
+            problems.append(f"{len(options)} checkbox options")
+        ids = [o.get("id", "") for o in options]
+        if len(set(ids)) != len(ids):
+            problems.append("repeated option id")
+        for o in options:
+            if not 0 < len(o.get("id", "").encode()) <= OPTION_ID_MAX_BYTES:
+                problems.append("option id missing or over 128 bytes")
+            if len(o.get("text", "")) > CHECKBOX_TEXT_MAX:
+                problems.append(f"checkbox text {o.get('text')!r}")
+        submit = card.get("submit_button") or {}
+        if not 0 < len(str(submit.get("key", "")).encode()) <= KEY_MAX_BYTES:
+            problems.append("submit_button key missing or over 1024 bytes")
+        if len(submit.get("text", "")) > BUTTON_TEXT_MAX:
+            problems.append(f"submit text {submit.get('text')!r}")
     return problems

@@ -90,8 +90,9 @@ class WecomChannel:
         self.markdown: bool = bool(getattr(settings, "wecom_markdown", True))
         self.cards_mode = settings.wecom_cards
         self.cards_refused = False  # the deployment refused a card (auto): numbered text from now on
-        # userid → (task_id, response_code) of the last card sent and not tapped: closed when a newer card comes
-        self._live_cards: dict[str, tuple[str, str]] = {}
+        # userid → (task_id, response_code) of the cards of the last question sent and not tapped: closed when the
+        # next question's card comes (in this process: a restart forgets them, and a late tap is refused as stale)
+        self._live_cards: dict[str, list[tuple[str, str]]] = {}
         self._clock: Any = None
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
         self._inbox: Inbox | None = None
@@ -167,9 +168,9 @@ class WecomChannel:
         if tapped is None:
             log.warning("WeCom card event from %s with a key no card of ours has", inbound.user_id)
             return Prepared(None)
-        live = self._live_cards.get(inbound.user_id)
-        if live is not None and live[0] == inbound.task_id and inbound.response_code:
-            self._live_cards.pop(inbound.user_id, None)  # the tapped card is updated with the tap's own code
+        if inbound.response_code:  # the tapped card is updated with the tap's own code: no longer live
+            live = self._live_cards.get(inbound.user_id, [])
+            live[:] = [(task, code) for task, code in live if task != inbound.task_id]
         msg = IncomingMessage(
             channel=CHANNEL,
             chat_id=inbound.user_id,
@@ -286,6 +287,8 @@ class WecomChannel:
                 # The question goes first as a message of its own; the card under it carries the buttons.
                 steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(Reply(reply.text))]
             steps.append(functools.partial(self._send_card, user, reply, title, rest, fits))
+            if reply.several is not None:
+                steps.append(functools.partial(self._send_several, user, reply))
         else:
             steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(reply, self.markdown)]
         steps += [functools.partial(self._send_attachment, user, a) for a in reply.attachments]
@@ -295,12 +298,12 @@ class WecomChannel:
         return self.cards_mode == "on" or (self.cards_mode == "auto" and not self.cards_refused)
 
     def _send_card(self, user: str, reply: Reply, title: str, rest: str | None, whole: bool) -> None:
-        """One question as a card (a new task_id each time: WeCom refuses a repeated one); the card sent before it
-        to this user, if not tapped, is closed. Where the deployment refuses cards (auto), numbered text instead,
+        """One question as a card (a new task_id each time: WeCom refuses a repeated one); the cards sent before it
+        to this user and not tapped are closed. Where the deployment refuses cards (auto), numbered text instead,
         and from then on."""
         card = cards.render(reply, title, rest, cards.task_id(reply.choices))
         try:
-            result = self.client.send_message(self.agent_id, user, {"msgtype": "template_card", "template_card": card})
+            self._send_template(user, card, sibling=False)
         except WecomApiError as exc:
             if self.cards_mode == "auto" and exc.errcode in cards.CARDS_REFUSED_ERRORS:
                 log.warning("WeCom refused a template card (%s): choices go as numbered text from now on", exc)
@@ -310,18 +313,31 @@ class WecomChannel:
                     self._send_payload(user, payload)
                 return
             raise classify(exc) from exc
-        previous = self._live_cards.pop(user, None)
+
+    def _send_several(self, user: str, reply: Reply) -> None:
+        """The vote card under a question whose choices may be taken several at once (when cards are still on)."""
+        card = cards.render_several(reply, cards.task_id(reply.choices))
+        if card is None or not self._cards_on():
+            return
+        try:
+            self._send_template(user, card, sibling=True)
+        except WecomApiError as exc:
+            raise classify(exc) from exc
+
+    def _send_template(self, user: str, card: dict[str, Any], sibling: bool) -> None:
+        """Send one card and remember it as live; unless it belongs to the same question as the cards before it
+        (`sibling`), those are closed first."""
+        result = self.client.send_message(self.agent_id, user, {"msgtype": "template_card", "template_card": card})
+        previous = [] if sibling else self._live_cards.pop(user, [])
         code = str(result.get("response_code") or "")
         if code:
-            self._live_cards[user] = (card["task_id"], code)
-        if previous is not None:
-            when = formatting.day_minute(self._clock.now()) if self._clock is not None else ""
+            self._live_cards.setdefault(user, []).append((card["task_id"], code))
+        when = formatting.day_minute(self._clock.now()) if self._clock is not None else ""
+        for _task, old_code in previous:
             try:
-                self.client.update_template_card(
-                    self.agent_id, [user], previous[1], texts.CARD_REPLACED.format(when=when)
-                )
+                self.client.update_template_card(self.agent_id, [user], old_code, texts.CARD_REPLACED.format(when=when))
             except WecomApiError as exc:
-                log.info("the previous WeCom card of %s was not closed: %s", user, exc)
+                log.info("an earlier WeCom card of %s was not closed: %s", user, exc)
 
     def _send_payload(self, user: str, payload: dict[str, Any]) -> None:
         try:
