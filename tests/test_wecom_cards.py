@@ -64,6 +64,13 @@ def test_what_a_card_cannot_hold() -> None:
     problems = cards.check_card(too_many)
     assert "7 buttons" in problems and "repeated button key" in problems
     assert cards.check_card({"card_type": "button_interaction", "task_id": "有中文", "button_list": []})
+    vote = {
+        "card_type": "vote_interaction",
+        "task_id": "t-2",
+        "checkbox": {"question_key": "q", "option_list": [{"id": f"o{i}", "text": "x"} for i in range(21)]},
+        "submit_button": {"text": "提交", "key": "k"},
+    }
+    assert cards.check_card(vote) == ["21 options"]
 
 
 def test_a_card_event_is_parsed_from_the_callback_xml() -> None:

@@ -196,6 +196,20 @@ def click(event_key: str, selected: dict[str, list[str]]) -> CardClick | None:
     return CardClick(payload, shown)
 
 
+def _option_problems(options: list[dict[str, Any]], most: int, text_max: int) -> list[str]:
+    """The limits a drop-down's or a vote's options break: how many, unique ids of at most 128 bytes, texts."""
+    problems = [] if 1 <= len(options) <= most else [f"{len(options)} options"]
+    ids = [o.get("id", "") for o in options]
+    if len(set(ids)) != len(ids):
+        problems.append("repeated option id")
+    for o in options:
+        if not 0 < len(o.get("id", "").encode()) <= OPTION_ID_MAX_BYTES:
+            problems.append("option id missing or over 128 bytes")
+        if len(o.get("text", "")) > text_max:
+            problems.append(f"option text {o.get('text')!r}")
+    return problems
+
+
 def check_card(card: dict[str, Any]) -> list[str]:
     """Every documented limit `card` breaks (empty: WeCom takes it). Used by the fake WeCom API of the tests and
     by duban's own tests of rendering."""
@@ -229,34 +243,14 @@ def check_card(card: dict[str, Any]) -> list[str]:
     if len(selects) > SELECTS_MAX:
         problems.append(f"{len(selects)} selects")
     for sel in selects:
-        options = sel.get("option_list") or []
-        if not 1 <= len(options) <= OPTIONS_MAX:
-            problems.append(f"{len(options)} options")
-        ids = [o.get("id", "") for o in options]
-        if len(set(ids)) != len(ids):
-            problems.append("repeated option id")
-        for o in options:
-            if not 0 < len(o.get("id", "").encode()) <= OPTION_ID_MAX_BYTES:
-                problems.append("option id missing or over 128 bytes")
-            if len(o.get("text", "")) > OPTION_TEXT_MAX:
-                problems.append(f"option text {o.get('text')!r}")
+        problems += _option_problems(sel.get("option_list") or [], OPTIONS_MAX, OPTION_TEXT_MAX)
         if not 0 < len(str(sel.get("question_key", "")).encode()) <= KEY_MAX_BYTES:
             problems.append("question_key missing or over 1024 bytes")
     if card.get("card_type") in ("button_interaction",) and not buttons:
         problems.append("button_interaction without buttons")
     checkbox = card.get("checkbox")
     if card.get("card_type") == "vote_interaction":
-        options = (checkbox or {}).get("option_list") or []
-        if not 1 <= len(options) <= CHECKBOX_MAX:
-            problems.append(f"{len(options)} checkbox options")
-        ids = [o.get("id", "") for o in options]
-        if len(set(ids)) != len(ids):
-            problems.append("repeated option id")
-        for o in options:
-            if not 0 < len(o.get("id", "").encode()) <= OPTION_ID_MAX_BYTES:
-                problems.append("option id missing or over 128 bytes")
-            if len(o.get("text", "")) > CHECKBOX_TEXT_MAX:
-                problems.append(f"checkbox text {o.get('text')!r}")
+        problems += _option_problems((checkbox or {}).get("option_list") or [], CHECKBOX_MAX, CHECKBOX_TEXT_MAX)
         submit = card.get("submit_button") or {}
         if not 0 < len(str(submit.get("key", "")).encode()) <= KEY_MAX_BYTES:
             problems.append("submit_button key missing or over 1024 bytes")
