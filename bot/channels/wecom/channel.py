@@ -42,6 +42,7 @@ from bot.channels.wecom import cards
 from bot.channels.wecom.callback import CARD, BadRequest, CallbackCrypto, Inbound
 from bot.channels.wecom.client import API_TIMEOUT, MARKDOWN_LIMIT, TEXT_LIMIT, WecomApiError, WecomClient, classify
 from bot.channels.wecom.robot import ROBOT_CHAT_ID, send_group_robot
+from config.clock import Clock
 from config.settings import Settings
 from core import ids
 from core.channel import PermanentFailure, Runtime
@@ -93,7 +94,7 @@ class WecomChannel:
         # userid → (task_id, response_code) of the cards of the last question sent and not tapped: closed when the
         # next question's card comes (in this process: a restart forgets them, and a late tap is refused as stale)
         self._live_cards: dict[str, list[tuple[str, str]]] = {}
-        self._clock: Any = None
+        self._clock: Clock | None = None
         self.evidence_dir = Path(settings.data_dir) / "evidence" / "wecom"
         self._inbox: Inbox | None = None
         # WeCom's API is called with blocking requests (wechatpy), each up to API_TIMEOUT: in threads of their
