@@ -87,7 +87,7 @@ def parse_choice_token(text: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
-_MULTI_RE = re.compile(r"^(~[0-9a-z]{1,16}\.\d{1,3}(?:,~[0-9a-z]{1,16}\.\d{1,3}){0,49}) (\S.*)$")
+MULTI_MAX = 50  # choices taken at once: more than a page of any question
 
 
 def multi_choice(tokens: list[str], then: str) -> str:
@@ -96,10 +96,14 @@ def multi_choice(tokens: list[str], then: str) -> str:
     return ",".join(tokens) + " " + then
 
 
-def parse_multi_choice(text: str) -> tuple[list[str], str] | None:
-    """(tokens, what is said of them) of a `multi_choice` message, or None when `text` is not one."""
-    m = _MULTI_RE.match(text)
-    return (m.group(1).split(","), m.group(2)) if m else None
+def parse_multi_choice(text: str) -> tuple[list[tuple[str, int]], str] | None:
+    """((question id, index) of each token, what is said of them) of a `multi_choice` message, or None when
+    `text` is not one."""
+    head, _, then = text.partition(" ")
+    parsed = [parse_choice_token(t) for t in head.split(",")]
+    if not then or then[0].isspace() or len(parsed) > MULTI_MAX or any(p is None for p in parsed):
+        return None
+    return [p for p in parsed if p is not None], then
 
 
 @dataclass(frozen=True)

@@ -231,25 +231,17 @@ class _Resolved:
 def _resolve_choice(ctx: Context, text: str, question: Question | None) -> _Resolved:
     """A button press or a number typed for the pending question → the choice's value."""
     if ctx.msg.is_choice:
-        several = parse_multi_choice(text)
-        if several is not None:  # several choices of one question at once, and what is said of them
-            tokens, then = several
-            values = []
-            for tok in tokens:
-                parsed = parse_choice_token(tok)
-                if parsed is None or question is None or parsed[0] != question.id:
-                    return _Resolved(text, stale=True)
-                if parsed[1] >= len(question.choices):
-                    return _Resolved(text, stale=True)
-                values.append(question.choices[parsed[1]][1])
-            return _Resolved(",".join(values) + " " + then, by_choice=True)
         token = parse_choice_token(text)
-        if token is None:
+        several = parse_multi_choice(text) if token is None else None  # several choices taken at once (a vote)
+        picked = [token] if token is not None else several[0] if several is not None else None
+        if picked is None:
             return _Resolved(text)  # a proactive message's button: as if typed
-        qid, index = token
-        if question is None or qid != question.id or index >= len(question.choices):
+        if question is None or any(qid != question.id or index >= len(question.choices) for qid, index in picked):
             return _Resolved(text, stale=True)
-        return _Resolved(question.choices[index][1], by_choice=True)
+        values = [question.choices[index][1] for _qid, index in picked]
+        if several is None:
+            return _Resolved(values[0], by_choice=True)
+        return _Resolved(",".join(values) + " " + several[1], by_choice=True)
     number = CHOICE_NUMBER_RE.fullmatch(text)
     if question is not None and question.choices and not question.listed and number:
         n = int(number.group(1))

@@ -347,7 +347,11 @@ SCHED_ESCALATION_HINT = "可发送“哪些任务逾期了”查看全部逾期�
 SCHED_CHOICE_REPORT = "开始汇报"
 SCHED_CHOICE_LEAVE = "请假"
 # What a nudge and the weekly prompt offer to tap (label, what it stands for, as if typed)
-SCHED_CHOICES = ((SCHED_CHOICE_REPORT, "汇报"), ("全部无变化", "全部无变化"), (SCHED_CHOICE_LEAVE, "请假"))
+SCHED_CHOICES = (
+    (SCHED_CHOICE_REPORT, "汇报"),
+    (CHOICE_ALL_NO_CHANGE, CHOICE_ALL_NO_CHANGE),
+    (SCHED_CHOICE_LEAVE, "请假"),
+)
 SCHED_PROMPT = "【每周汇报】{name}您好，{org}有{n}项任务近7天没有汇报进展{urgent}。请回复“汇报”开始本周填报；都没有变化可回复“全部无变化”，两步即可完成。"
 SCHED_PROMPT_URGENT = "（其中逾期{overdue}项、7天内到期{soon}项）"
 SCHED_EVENT = "【活动提醒】{name}您好，{event}（{date}）还有一周，请提前做好活动准备。\n{text}"
@@ -955,7 +959,7 @@ CARD_SUBMIT = "提交"
 CARD_SELECT_TITLE = "请选择"
 CARD_CHOOSE = "请选择："  # the card's title when the question went above it as a message
 CARD_CHOSEN = "已选：{label} ✓ {when}"
-CARD_DONE = "已作答 ✓ {when}"  # chosen, but the card showed no text to repeat (or a newer question replaced it)
+CARD_DONE = "已作答 ✓ {when}"  # chosen, but the card showed no text to repeat
 CARD_EXPIRED = "已失效"
 TG_EXPIRED_MARK = "⌛ 按钮已失效"
 CARD_REPLACED = "已过期 · 请看最新消息（{when}）"  # a card a newer question replaced before it was tapped

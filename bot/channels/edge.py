@@ -88,6 +88,12 @@ def split(text: str, limit: TextLimit) -> list[str]:
     return [p for p in parts if p]
 
 
+def refused_as_stale(answer: list[str]) -> bool:
+    """Whether the engine refused a press or a tap as belonging to an earlier question, judged by the texts of
+    its replies (`Prepared.after` gets them): the pressed message or card then says so instead of a choice."""
+    return bool(answer) and answer[0] in (texts.K_STALE, texts.K_STALE_IDLE)
+
+
 def plain_parts(reply: Reply, limit: TextLimit) -> list[str]:
     """The reply as numbered plain text (see `render_plain`), in parts within `limit`."""
     body = render_plain(reply)

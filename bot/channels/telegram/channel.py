@@ -34,6 +34,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
+from bot.channels.edge import refused_as_stale
 from bot.channels.telegram import inbound, outbound
 from bot.channels.telegram.limits import TelegramRateLimiter, chat_ref, retry_seconds
 from bot.channels.telegram.transport import AiohttpRequest
@@ -439,8 +440,13 @@ class TelegramChannel:
         reads as a record."""
         rows = message.reply_markup.inline_keyboard if message.reply_markup else ()
         label = next((b.text for row in rows for b in row if b.callback_data == data), None)
-        stale = bool(answer) and answer[0] in (texts.K_STALE, texts.K_STALE_IDLE)
-        mark = texts.TG_EXPIRED_MARK if stale else texts.TG_CHOSEN.format(label=label) if label else None
+        mark = (
+            texts.TG_EXPIRED_MARK
+            if refused_as_stale(answer)
+            else texts.TG_CHOSEN.format(label=label)
+            if label
+            else None
+        )
         if message.text and mark:
             new_text = f"{message.text}\n\n{mark}"
             if outbound.TEXT_LIMIT.measure(new_text) <= outbound.TEXT_LIMIT.size:

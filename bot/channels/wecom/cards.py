@@ -3,8 +3,8 @@ answered.
 
 A reply with choices becomes a `button_interaction` card: up to six buttons, or a drop-down (`button_selection`)
 and a submit button for up to ten choices. Where several of its choices may be taken at once (a check-in list:
-"which have not changed?"), a `vote_interaction` card with a checkbox each follows it. More than ten (no question of duban's has that many: a list pages
-by eight) stay numbered text. A question's text longer than a card shows goes first as a text message, and the
+"which have not changed?"), a `vote_interaction` card with a checkbox each follows it. More than ten (no question
+of duban's has that many: a list pages by eight) stay numbered text. A question's text longer than a card shows goes first as a text message, and the
 card under it carries the buttons.
 
 Every button sends back the choice's payload (its token: the question it belongs to and its place, so a tap on
@@ -39,7 +39,6 @@ CHECKBOX_MAX = 20  # a vote card's options
 CHECKBOX_TEXT_MAX = 17
 KEY_MAX_BYTES = 1024  # a button's key, a question_key
 OPTION_ID_MAX_BYTES = 128
-TASK_ID_MAX_BYTES = 128
 TASK_ID_RE = re.compile(r"^[0-9A-Za-z_\-@]{1,128}$")
 CARD_TYPES = frozenset({"text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"})
 
@@ -67,13 +66,6 @@ class CardClick:
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cut_bytes(text: str, limit: int) -> str:
-    data = text.encode()
-    if len(data) <= limit:
-        return text
-    return data[:limit].decode(errors="ignore")
 
 
 def task_id(choices: list[Choice]) -> str:
@@ -116,7 +108,7 @@ def render(reply: Reply, title: str, long_text: str | None, task: str) -> dict[s
                     "type": 0,
                     "text": shown,
                     "style": 1 if i == 0 else 2,
-                    "key": _cut_bytes(c.payload + _SEP + shown, KEY_MAX_BYTES),
+                    "key": c.payload + _SEP + shown,  # within KEY_MAX_BYTES: the payload is cardable, the text cut
                 }
             )
         card["button_list"] = buttons
@@ -132,8 +124,8 @@ def render(reply: Reply, title: str, long_text: str | None, task: str) -> dict[s
 
 
 def render_several(reply: Reply, task: str) -> dict[str, Any] | None:
-    """A `vote_interaction` card to take several of the reply's first choices at once (`Reply.several`: "which of
-    these have not changed?"); None when the reply offers none, or too few."""
+    """A `vote_interaction` card to take several of the reply's choices at once (those `Reply.several` names:
+    "which of these have not changed?"); None when the reply offers none, or fewer than two."""
     if reply.several is None:
         return None
     indexes, word = reply.several
@@ -246,7 +238,7 @@ def check_card(card: dict[str, Any]) -> list[str]:
         problems += _option_problems(sel.get("option_list") or [], OPTIONS_MAX, OPTION_TEXT_MAX)
         if not 0 < len(str(sel.get("question_key", "")).encode()) <= KEY_MAX_BYTES:
             problems.append("question_key missing or over 1024 bytes")
-    if card.get("card_type") in ("button_interaction",) and not buttons:
+    if card.get("card_type") == "button_interaction" and not buttons:
         problems.append("button_interaction without buttons")
     checkbox = card.get("checkbox")
     if card.get("card_type") == "vote_interaction":

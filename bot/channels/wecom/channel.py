@@ -37,7 +37,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.edge import plain_parts, split
+from bot.channels.edge import plain_parts, refused_as_stale, split
 from bot.channels.wecom import cards
 from bot.channels.wecom.callback import CARD, BadRequest, CallbackCrypto, Inbound
 from bot.channels.wecom.client import API_TIMEOUT, MARKDOWN_LIMIT, TEXT_LIMIT, WecomApiError, WecomClient, classify
@@ -185,13 +185,17 @@ class WecomChannel:
 
     async def _card_answered(self, inbound: Inbound, tapped: cards.CardClick, answer: list[str]) -> None:
         """Replace the buttons of the tapped card by the decision taken, or by 已失效 when the engine refused it."""
-        if answer and answer[0] in (texts.K_STALE, texts.K_STALE_IDLE):
+        if refused_as_stale(answer):
             replace = texts.CARD_EXPIRED
+        elif tapped.shown:
+            replace = texts.CARD_CHOSEN.format(label=tapped.shown, when=self._when())
         else:
-            when = formatting.day_minute(self._clock.now()) if self._clock is not None else ""
-            label = tapped.shown
-            replace = texts.CARD_CHOSEN.format(label=label, when=when) if label else texts.CARD_DONE.format(when=when)
+            replace = texts.CARD_DONE.format(when=self._when())
         await self._update_card(inbound.user_id, inbound.response_code, replace)
+
+    def _when(self) -> str:
+        """The moment a card's update states: 7月10日 10:02 (the process's clock, so a rehearsal shows its year)."""
+        return formatting.day_minute(self._clock.now()) if self._clock is not None else ""
 
     async def _update_card(self, user: str, response_code: str, replace: str) -> None:
         loop = asyncio.get_running_loop()
@@ -283,7 +287,7 @@ class WecomChannel:
         """One blocking call per WeCom message, so a retry repeats only the message that failed."""
         steps: list[Callable[[], None]] = []
         if self._cards_on() and cards.cardable(reply):
-            title, rest, fits = cards.split_text(render_plain(Reply(reply.text)))
+            title, rest, fits = cards.split_text(reply.text)
             if not fits:
                 # The question goes first as a message of its own; the card under it carries the buttons.
                 steps += [functools.partial(self._send_payload, user, p) for p in render_payloads(Reply(reply.text))]
@@ -333,10 +337,10 @@ class WecomChannel:
         code = str(result.get("response_code") or "")
         if code:
             self._live_cards.setdefault(user, []).append((card["task_id"], code))
-        when = formatting.day_minute(self._clock.now()) if self._clock is not None else ""
+        replaced = texts.CARD_REPLACED.format(when=self._when())
         for _task, old_code in previous:
             try:
-                self.client.update_template_card(self.agent_id, [user], old_code, texts.CARD_REPLACED.format(when=when))
+                self.client.update_template_card(self.agent_id, [user], old_code, replaced)
             except WecomApiError as exc:
                 log.info("an earlier WeCom card of %s was not closed: %s", user, exc)
 

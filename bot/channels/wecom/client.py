@@ -1,7 +1,7 @@
 """The WeCom API client: wechatpy's, with every URL under the configured base and bounded token retries.
 
-Every URL it calls (gettoken, message/send, message/update_template_card, media/get, media/upload, ...) follows `DUBAN_WECOM_API_BASE_URL`,
-which is how a private deployment (政务微信) is reached. wechatpy is synchronous (requests): callers run it in
+Every URL it calls (gettoken, message/send, message/update_template_card, media/get, media/upload, ...)
+follows `DUBAN_WECOM_API_BASE_URL`, which is how a private deployment (政务微信) is reached. wechatpy is synchronous (requests): callers run it in
 worker threads. Its own retry on an expired token recurses without a bound; here a rejected token is refreshed
 at most `MAX_TOKEN_REFRESHES` times. `classify` maps WeCom's error codes to what the outbox understands.
 """
