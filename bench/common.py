@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.databases import scratch_database
+
 SQLITE, POSTGRES = "sqlite", "postgresql"
 NO_PG = "n/a (no PostgreSQL)"
 PG_ENV = "DUBAN_TEST_PG_URL"
@@ -118,19 +120,7 @@ def fresh_database(backend: str, workdir: Path, name: str) -> Iterator[str]:
 
 def _pg_database(admin_url: str, name: str, template: str | None = None) -> Iterator[str]:
     """A new PostgreSQL database (a copy of `template`, else empty), dropped afterwards; its URL."""
-    admin = make_url(admin_url).set(drivername="postgresql+psycopg")
-    db = f"duban_bench_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with eng.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{db}"' + (f' TEMPLATE "{template}"' if template else "")))
-        try:
-            yield admin.set(database=db).render_as_string(hide_password=False)
-        finally:
-            with eng.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-    finally:
-        eng.dispose()
+    yield from scratch_database(admin_url, f"duban_bench_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}", template)
 
 
 @contextlib.contextmanager

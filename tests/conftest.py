@@ -43,6 +43,7 @@ from config.settings import Settings
 from core.messages import IncomingMessage, Reply, render_plain
 from db.engine import make_engine, make_session_factory
 from handlers.understanding.nlu import NLU
+from tests.databases import scratch_database
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 DEFAULT_NOW = dt.datetime(2023, 5, 24, 9, 0)
@@ -150,18 +151,7 @@ _counter = itertools.count()
 
 def _pg_database(prefix: str, template: str | None) -> Iterator[str]:
     """A fresh PostgreSQL database (a copy of `template`, or empty) for one test, dropped afterwards."""
-    admin = make_url(_pg_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
-    eng = _pg_admin_engine()
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
+    yield from scratch_database(_pg_admin_url(), f"{prefix}_{os.getpid()}_{next(_counter)}", template)
 
 
 @pytest.fixture
