@@ -152,6 +152,16 @@ def test_argparse_is_left_as_it_was() -> None:
     assert "show this help message and exit" in argparse.ArgumentParser(prog="x").format_help()
 
 
+def test_output_read_by_a_command_that_stops_early_ends_without_a_traceback() -> None:
+    """`duban plan validate … | head -1` style: the reader is gone before duban writes."""
+    argv = [sys.executable, "-m", "bot.cli", "plan", "validate", str(DEFAULT_PLAN)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def test_init_counts_in_the_plan_s_words(empty_db_url: str, tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["--database-url", empty_db_url, "--data-dir", str(tmp_path / "d"), "init"], out=out) == 0
