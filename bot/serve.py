@@ -1,4 +1,4 @@
-"""`duban serve`: the long-running process. One HTTP server (/healthz, Telegram webhook, WeCom callback),
+"""`duban serve`: the long-running process. One HTTP server (/healthz, Telegram webhook, WeCom callback, the board),
 the enabled channels, the inbox worker, the outbox sender and the scheduler jobs.
 
 Before the channels start, `warm_up` answers a question and a check-in's first step without keeping anything, so
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot import health
 from bot.app import App
+from bot.board import app as board_app
 from bot.inbox import Pipeline
 from core.channel import Channel
 from core.messages import IncomingMessage
@@ -117,6 +118,7 @@ async def serve(app: App, stop: asyncio.Event | None = None, ready: asyncio.Even
     scheduler: Any = None
     pipeline = Pipeline(app, channels)
     health.install(web_app, app, channels, extra=lambda: {"busy_chats": pipeline.worker.busy_chats})
+    board_app.install(web_app, app)
     runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
     await asyncio.to_thread(warm_up, app)
     try:

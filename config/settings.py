@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     # HTTP server shared by the Telegram webhook, the WeCom callback and /healthz
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    public_base_url: str | None = Field(
+        default=None,
+        description="where browsers reach this server (the board's links), e.g. https://duban.example.gov.cn; "
+        "default http://<http_host>:<http_port>",
+    )
+    board_session_hours: float = Field(
+        default=12.0, gt=0, description="a board session ends this long after its last use"
+    )
 
     # Telegram
     telegram_token: str | None = None
@@ -107,6 +115,12 @@ class Settings(BaseSettings):
     wecom_callback_window_seconds: int = Field(
         default=86400, description="WeCom callbacks whose timestamp is further off are refused"
     )
+
+    @property
+    def board_base_url(self) -> str:
+        """The board's public root URL, without a trailing slash."""
+        base = self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+        return base.rstrip("/")
 
     @field_validator("nudge_days_before", "escalate_after_workdays", mode="before")
     @classmethod

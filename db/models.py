@@ -498,3 +498,31 @@ class Urge(Base):
 
     organisation: Mapped[Organisation] = relationship()
     urged_by: Mapped[Person | None] = relationship()
+
+
+class BoardToken(Base):
+    """A one-time sign-in link to the board (`看板`): only the token's SHA-256 is kept. Used once, within minutes."""
+
+    __tablename__ = "board_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class BoardSession(Base):
+    """A browser signed in to the board: the cookie's SHA-256, whose it is, its CSRF token and when it ends
+    (`expires_at`, pushed forward while used; `ended_at` once signed out)."""
+
+    __tablename__ = "board_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    person: Mapped[Person] = relationship()

@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from config.clock import Clock
 from core.messages import Choice, Reply
 from db.models import DONE, PENDING, Person, Report
 from db.repositories import outbox, reports
@@ -302,20 +305,17 @@ def _show(ctx: Context, rid: int, lead: list[str] | None = None) -> Replies:
 # ---- deciding ---------------------------------------------------------------------------------------------------
 
 
-def _refusal(ctx: Context, outcome: reports.ReviewOutcome) -> str:
-    """Why a decision was refused, as the coordinator is told."""
+def refusal(person: Person, clock: Clock, outcome: reports.ReviewOutcome) -> str:
+    """Why a decision was refused, as the coordinator is told (in the chat and on the board)."""
     if outcome.refused == reports.SUPERSEDED:
         return texts.REVIEW_SUPERSEDED
-    assert ctx.person is not None
-    if outcome.report.reviewed_by_id == ctx.person.id:
+    if outcome.report.reviewed_by_id == person.id:
         who = texts.REVIEW_DECIDED_YOU
     else:
         who = outcome.decided_by or texts.REVIEW_DECIDED_NOBODY
     when = ""
     if outcome.decided_at is not None:
-        when = fmt.stored_day(outcome.decided_at, ctx.clock.tz) + fmt.local(outcome.decided_at, ctx.clock.tz).strftime(
-            " %H:%M"
-        )
+        when = fmt.stored_day(outcome.decided_at, clock.tz) + fmt.local(outcome.decided_at, clock.tz).strftime(" %H:%M")
     decision = texts.REVIEW_DECISIONS.get(outcome.decided_state or "", outcome.decided_state or "")
     return texts.REVIEW_DECIDED.format(who=who, when=when, decision=decision)
 
@@ -326,29 +326,53 @@ def _notify_key(r: Report) -> str:
     return f"review:{r.id}:{r.review_state}:{stamp}"
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A review decision as recorded: the outcome, and what the coordinator is told (the decision, or why it was
+    refused)."""
+
+    outcome: reports.ReviewOutcome
+    said: str
+
+    @property
+    def done(self) -> bool:
+        return self.outcome.done
+
+
+def decide(
+    session: Session, clock: Clock, person: Person, report: Report, approve: bool, reason: str | None
+) -> Decision:
+    """Approve or return `report` as `person`, and tell the official who reported through the outbox: the one way a
+    decision is recorded, from the chat (`通过`, `退回 理由`) or the board's review queue."""
+    outcome = reports.review(session, report, person, approve, clock.utcnow(), reason)
+    r = outcome.report
+    if not outcome.done:
+        return Decision(outcome, refusal(person, clock, outcome))
+    a = r.assignment
+    closed = texts.REVIEW_CLOSED if outcome.closed else ""
+    if approve:
+        note = texts.REVIEW_NOTIFY_PASSED.format(label=a.item.label, closed=closed)
+        said = texts.REVIEW_PASSED.format(org=a.organisation.name, label=a.item.label, closed=closed)
+    else:
+        note = texts.REVIEW_NOTIFY_RETURNED.format(label=a.item.label, reason=reason)
+        said = texts.REVIEW_RETURNED.format(org=a.organisation.name, label=a.item.label, reason=reason)
+    if r.person is not None:
+        outbox.notify_person(session, r.person, _notify_key(r), "review", note, clock.utcnow())
+    return Decision(outcome, said)
+
+
 def _decide(ctx: Context, rid: int, approve: bool, reason: str | None) -> Replies:
     assert ctx.person is not None
     r = ctx.session.get(Report, rid)
     assert r is not None
-    outcome = reports.review(ctx.session, r, ctx.person, approve, ctx.clock.utcnow(), reason)
-    r = outcome.report
-    a = r.assignment
-    if not outcome.done:
-        if outcome.refused == reports.SUPERSEDED:
-            newest = a.last_report
+    decision = decide(ctx.session, ctx.clock, ctx.person, r, approve, reason)
+    r = decision.outcome.report
+    if not decision.done:
+        if decision.outcome.refused == reports.SUPERSEDED:
+            newest = r.assignment.last_report
             if newest is not None and newest.review_state == PENDING:
-                return _show(ctx, newest.id, [_refusal(ctx, outcome)])
-        return _next(ctx, r, [_refusal(ctx, outcome)])
-    closed = texts.REVIEW_CLOSED if outcome.closed else ""
-    if approve:
-        note = texts.REVIEW_NOTIFY_PASSED.format(label=a.item.label, closed=closed)
-        reply = texts.REVIEW_PASSED.format(org=a.organisation.name, label=a.item.label, closed=closed)
-    else:
-        note = texts.REVIEW_NOTIFY_RETURNED.format(label=a.item.label, reason=reason)
-        reply = texts.REVIEW_RETURNED.format(org=a.organisation.name, label=a.item.label, reason=reason)
-    if r.person is not None:
-        outbox.notify_person(ctx.session, r.person, _notify_key(r), "review", note, ctx.clock.utcnow())
-    return _next(ctx, r, [reply])
+                return _show(ctx, newest.id, [decision.said])
+    return _next(ctx, r, [decision.said])
 
 
 # ---- 全部通过 ----------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from core.messages import Reply
-from handlers import binding, checkin, judgement, kernel, leave, queries, review, shares, texts, vocabulary
+from handlers import binding, board, checkin, judgement, kernel, leave, queries, review, shares, texts, vocabulary
 from handlers.context import IDLE, Context, Replies
 from handlers.kernel import Interrupt
 from handlers.understanding.nlu import HELP
@@ -47,6 +47,8 @@ def dispatch(ctx: Context) -> Replies:
             return [Reply(_help(ctx))]
         if vocabulary.CANCEL_RE.match(text):
             return _cancel(ctx)
+        if board.is_command(text):
+            return board.command(ctx, text) or []
         if _starts_dialogue(ctx, text) or vocabulary.RESUME_RE.match(text):
             return [Reply(texts.GROUP_PRIVATE_ONLY)]
         return queries.answer(ctx, text, allow_report=False)
@@ -82,7 +84,14 @@ def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
     m = vocabulary.REPORT_ORG_RE.match(text)
     if m:
         return checkin.start(ctx, m.group(1).strip())
-    for module_command in (leave.command, review.command, judgement.command, shares.command, binding.invite):
+    for module_command in (
+        board.command,
+        leave.command,
+        review.command,
+        judgement.command,
+        shares.command,
+        binding.invite,
+    ):
         replies = module_command(ctx, text)
         if replies is not None:
             return replies
@@ -126,6 +135,7 @@ class _Interrupts:
             return Interrupt("command", True, starts=starts)
         if (
             leave.is_command(text)
+            or board.is_command(text)
             or judgement.is_command(text)
             or shares.is_command(text)
             or binding.INVITE_RE.match(text)

@@ -39,6 +39,8 @@ class OrgLine:
     counts: Counts
     before: Decimal  # completion a week earlier
     silent: bool  # open tasks and no report in the last 7 days
+    light: str = progress.GREEN  # the unit's light (`progress.unit_light`)
+    views: tuple[AssignmentView, ...] = ()  # its assignments' views (the units below it included)
 
     @property
     def completion(self) -> Decimal:
@@ -322,13 +324,16 @@ def build_digest(
     for org_id, vs in by_org.items():
         open_vs = [v for v in vs if not v.done and not v.closed and v.start <= now.date()]
         silent = bool(open_vs) and not any(v.last_report_at is not None and v.last_report_at > silent_since for v in vs)
+        counts = progress.count(vs)
         lines.append(
             OrgLine(
                 org_id,
                 names.get(org_id, vs[0].org_name),
-                progress.count(vs),
+                counts,
                 progress.count(before_by_org.get(org_id, [])).completion,
                 silent,
+                progress.unit_light(vs, counts),
+                tuple(vs),
             )
         )
     lines.sort(key=lambda ol: (-ol.completion, ol.counts.overdue, ol.name))  # by completion, then fewer overdue

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,40 +148,60 @@ def _total_row(ws: Worksheet, values: list[Any]) -> None:
         cell.font = Font(bold=True)
 
 
-def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
-    """重点工作任务: each task × responsible organisation, then the 合计 row."""
+@dataclass(frozen=True)
+class Table:
+    """One sheet of the workbook as values: the board shows the same rows and 合计 as the workbook."""
+
+    headers: list[str]
+    rows: list[list[Any]]
+    total: list[Any]
+    unit_rows: frozenset[int] = frozenset()  # indexes of the rows that are one unit's part of a shared item
+
+
+def _write(ws: Worksheet, table: Table) -> None:
     ws.append([])  # the title row, filled in last
-    ws.append(list(texts.EXPORT_TASK_HEADERS))
+    ws.append(table.headers)
+    for row in table.rows:
+        ws.append(row)
+    _total_row(ws, table.total)
+
+
+def task_table(session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> Table:
+    """重点工作任务: each task × responsible organisation, then the 合计 row."""
     tasks = sorted((v for v in views if v.item_kind == TASK), key=lambda v: (v.item_code, v.org_name))
     sections: dict[int, str | None] = {
         i: sec
         for i, sec in session.execute(select(Item.id, Item.section).where(Item.plan_id == plan.id, Item.kind == TASK))
     }
-    for i, v in enumerate(tasks, 1):
-        ws.append(
-            [
-                i,
-                v.item_code,
-                sections.get(v.item_id) or "",
-                v.title,
-                v.org_name,
-                v.due,
-                fmt.status_label(v.status),
-                _num(v.percent),
-                v.description or "",
-                v.problems or "",
-                _local_date(v.last_report_at, tz),
-                fmt.review_label(v.review_state),
-                _overdue(v),
-            ]
-        )
+    rows = [
+        [
+            i,
+            v.item_code,
+            sections.get(v.item_id) or "",
+            v.title,
+            v.org_name,
+            v.due,
+            fmt.status_label(v.status),
+            _num(v.percent),
+            v.description or "",
+            v.problems or "",
+            _local_date(v.last_report_at, tz),
+            fmt.review_label(v.review_state),
+            _overdue(v),
+        ]
+        for i, v in enumerate(tasks, 1)
+    ]
     c = progress.count(tasks)
-    _total_row(
-        ws,
+    total = (
         [texts.EXPORT_TOTAL, None, None, texts.EXPORT_TOTAL_TASKS.format(n=c.total, done=c.done, overdue=c.overdue)]
         + [None] * 3
-        + [_num(c.completion)],
+        + [_num(c.completion)]
     )
+    return Table(list(texts.EXPORT_TASK_HEADERS), rows, total)
+
+
+def _task_sheet(ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo) -> None:
+    _write(ws, task_table(session, plan, views, tz))
     format_sheet(
         ws, [6, 10, 22, 40, 16, 12, 9, 9, 40, 30, 12, 9, 10], wrap_columns=(3, 4, 9, 10), header_row=HEADER_ROW
     )
@@ -202,14 +223,12 @@ def _own_planned(p: progress.ProjectInvestment, units_of_item: int) -> Decimal |
     return sum((u.share for u in p.units if u.share is not None), Decimal(0))
 
 
-def _project_sheet(
-    ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], *, own: bool = False
-) -> None:
+def project_table(session: Session, plan: Plan, views: list[AssignmentView], *, own: bool = False) -> Table:
     """年度工程清单: each project's planned and completed investment, 形象进度 and status; a row per unit under a
     shared project; the 合计 row. In a unit's own workbook (`own`) the planned figure of a project the unit
     shares with others is its share ("—" when unknown), and the 合计 sums those."""
-    ws.append([])
-    ws.append(list(texts.EXPORT_PROJECT_HEADERS))
+    rows: list[list[Any]] = []
+    unit_rows: set[int] = set()
     items = {
         i.id: i for i in session.execute(select(Item).where(Item.plan_id == plan.id, Item.kind == PROJECT)).scalars()
     }
@@ -229,7 +248,7 @@ def _project_sheet(
         all_done = bool(vs) and {v.status for v in vs} == {DONE}
         newest = max(vs, key=lambda v: v.last_report_at or dt.datetime.min)
         late = max(vs, key=lambda v: (v.overdue, -v.days_left))
-        ws.append(
+        rows.append(
             [
                 p.number,
                 item.title,
@@ -249,7 +268,8 @@ def _project_sheet(
         for u in p.units:
             v = u.view
             ratio = _ratio(u.done, u.share)
-            ws.append(
+            unit_rows.add(len(rows))
+            rows.append(
                 [
                     None,
                     texts.EXPORT_UNIT_ROW.format(org=v.org_name),
@@ -267,33 +287,38 @@ def _project_sheet(
     planned, done = progress.city_investment(figures)
     if own:
         planned = sum((x for x in planned_of.values() if x is not None), Decimal(0))
-    _total_row(
-        ws,
-        [
-            texts.EXPORT_TOTAL,
-            texts.EXPORT_TOTAL_PROJECTS.format(n=len(figures), reported=sum(p.done is not None for p in figures)),
-            None,
-            None,
-            _num(planned),
-            _num(done),
-            _num((done * 100 / planned).quantize(Decimal("0.1")) if planned else None),
-        ],
-    )
+    total = [
+        texts.EXPORT_TOTAL,
+        texts.EXPORT_TOTAL_PROJECTS.format(n=len(figures), reported=sum(p.done is not None for p in figures)),
+        None,
+        None,
+        _num(planned),
+        _num(done),
+        _num((done * 100 / planned).quantize(Decimal("0.1")) if planned else None),
+    ]
+    return Table(list(texts.EXPORT_PROJECT_HEADERS), rows, total, frozenset(unit_rows))
+
+
+def _project_sheet(
+    ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], *, own: bool = False
+) -> None:
+    """年度工程清单 (`project_table`), formatted for printing."""
+    _write(ws, project_table(session, plan, views, own=own))
     format_sheet(ws, [6, 40, 16, 12, 12, 12, 10, 40, 9, 10, 9], wrap_columns=(2, 8), header_row=HEADER_ROW)
     for row in ws.iter_rows(min_row=HEADER_ROW + 1, min_col=5, max_col=6):
         for cell in row:
             cell.number_format = "#,##0.00"
 
 
-def _indicator_sheet(
-    ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo, all_items: bool = True
-) -> None:
+def indicator_table(
+    session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo, all_items: bool = True
+) -> Table:
     """指标分工任务: each indicator's target, its newest report and the verdict chat gives for it; for an
     indicator owned by several units the city's figure and verdict (`progress.indicator_city`, its rule in the
     last column) and a row per unit under it; the 合计 row. Without `all_items`, only the indicators among
     `views`."""
-    ws.append([])
-    ws.append([*texts.EXPORT_INDICATOR_HEADERS, texts.EXPORT_CITY_RULE_HEADER])
+    rows: list[list[Any]] = []
+    unit_rows: set[int] = set()
     ind_views: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == INDICATOR:
@@ -330,7 +355,7 @@ def _indicator_sheet(
             met += judged.code == progress.MET
             verdict = fmt.verdict_text(judged.code, judged.judged_by, judged.reason)
         late = max(vs, key=lambda v: (v.overdue, -v.days_left)) if vs else None
-        ws.append(
+        rows.append(
             [
                 item.number,
                 item.domain or "",
@@ -353,7 +378,8 @@ def _indicator_sheet(
         for v in sorted(vs, key=lambda x: x.org_name):
             reported = v.counted_report_at is not None
             own = progress.verdict_of(session, item, v) if reported else None
-            ws.append(
+            unit_rows.add(len(rows))
+            rows.append(
                 [
                     None,
                     "",
@@ -371,7 +397,16 @@ def _indicator_sheet(
                     "",
                 ]
             )
-    _total_row(ws, [texts.EXPORT_TOTAL, None, None, texts.EXPORT_TOTAL_INDICATORS.format(n=len(indicators), met=met)])
+    total = [texts.EXPORT_TOTAL, None, None, texts.EXPORT_TOTAL_INDICATORS.format(n=len(indicators), met=met)]
+    headers = [*texts.EXPORT_INDICATOR_HEADERS, texts.EXPORT_CITY_RULE_HEADER]
+    return Table(headers, rows, total, frozenset(unit_rows))
+
+
+def _indicator_sheet(
+    ws: Worksheet, session: Session, plan: Plan, views: list[AssignmentView], tz: dt.tzinfo, all_items: bool = True
+) -> None:
+    """指标分工任务 (`indicator_table`), formatted for printing."""
+    _write(ws, indicator_table(session, plan, views, tz, all_items))
     format_sheet(
         ws, [6, 10, 20, 30, 8, 14, 30, 14, 16, 12, 9, 10, 9, 14], wrap_columns=(3, 4, 6, 7), header_row=HEADER_ROW
     )

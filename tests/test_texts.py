@@ -27,7 +27,8 @@ def test_every_text_is_used_somewhere():
     code = "\n".join(
         p.read_text(encoding="utf-8")
         for d in ("bot", "handlers", "scheduler", "db")
-        for p in (ROOT / d).rglob("*.py")
+        for pattern in ("*.py", "*.html")
+        for p in (ROOT / d).rglob(pattern)
         if p.name != "texts.py"
     )
     own = Path(texts.__file__).read_text(encoding="utf-8")
@@ -37,3 +38,12 @@ def test_every_text_is_used_somewhere():
         if n.isupper() and not re.search(rf"\b{n}\b", code) and len(re.findall(rf"\b{n}\b", own)) < 2
     ]
     assert unused == [], f"texts nobody uses: {unused}"
+
+
+def test_board_templates_hold_no_text_of_their_own():
+    """The board's templates take every word from `texts` (as `T.…`): none of them has a Chinese character."""
+    templates = sorted((ROOT / "bot" / "board" / "templates").glob("*.html"))
+    assert len(templates) >= 8
+    han = re.compile(r"[\u4e00-\u9fff]")
+    found = {p.name: han.findall(p.read_text(encoding="utf-8")) for p in templates}
+    assert {name: chars for name, chars in found.items() if chars} == {}

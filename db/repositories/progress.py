@@ -537,6 +537,15 @@ def count(views: list[AssignmentView]) -> Counts:
     )
 
 
+def unit_light(views: list[AssignmentView], counts: Counts | None = None) -> str:
+    """A unit's light, its worst item's: 🔴 anything overdue or blocked, 🟡 anything lagging or unreported past the
+    grace period, 🟢 otherwise (⚪ items count as 🟢). The chat's tables, the digest and the board show this one."""
+    c = counts if counts is not None else count(views)
+    if c.overdue or c.blocked:
+        return RED
+    return YELLOW if any(v.light == YELLOW for v in views) else GREEN
+
+
 # ---- investment ---------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from db.bounds import check_number, check_text, fit_file_name, fit_text
@@ -157,6 +157,16 @@ def pending_reviews(session: Session, limit: int = 50) -> list[Report]:
             .limit(limit)
         ).scalars()
     )
+
+
+def pending_count(session: Session) -> int:
+    """How many newest versions await review (what `pending_reviews` lists, counted)."""
+    q = (
+        select(func.count(Report.id))
+        .join(Assignment, Assignment.last_report_id == Report.id)
+        .where(Report.review_state == PENDING)
+    )
+    return int(session.execute(q).scalar_one())
 
 
 # Why a decision was refused

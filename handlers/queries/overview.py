@@ -126,9 +126,7 @@ def ranked_orgs(
     ranks = []
     for oid, vs in by_org.items():
         oc = progress.count(vs)
-        yellow = any(v.light == progress.YELLOW for v in vs)
-        light = progress.RED if oc.overdue or oc.blocked else (progress.YELLOW if yellow else progress.GREEN)
-        ranks.append(OrgRank(oid, light, oc))
+        ranks.append(OrgRank(oid, progress.unit_light(vs, oc), oc))
     ranks.sort(key=lambda r: (-r.counts.completion, r.counts.overdue, lex.org_label(r.org_id)))
     return views, ranks
 
