@@ -61,6 +61,10 @@ class Signed:
     csrf: str
 
 
+SIGNED_KEY: web.RequestKey[Signed] = web.RequestKey("duban_signed", Signed)
+FORM_KEY: web.RequestKey[Any] = web.RequestKey("duban_form", object)
+
+
 class Refused(Exception):
     """A page the viewer may not open: 403 (or 404) with a Chinese explanation."""
 
@@ -181,7 +185,7 @@ async def _signed_in(request: web.Request, handler: Handler) -> web.StreamRespon
     signed = await asyncio.to_thread(_find_session, app, request.cookies.get(COOKIE))
     if signed is None:
         return await _page(request, "refused.html", {"message": texts.BOARD_SIGN_IN}, status=401)
-    request["signed"] = signed
+    request[SIGNED_KEY] = signed
     if request.method == "POST":
         origin = request.headers.get("Origin")
         if origin and urlsplit(origin).netloc != request.host:
@@ -189,7 +193,7 @@ async def _signed_in(request: web.Request, handler: Handler) -> web.StreamRespon
         form = await request.post()
         if form.get("csrf") != signed.csrf:
             raise Refused(texts.BOARD_FORGED)
-        request["form"] = form
+        request[FORM_KEY] = form
     return await handler(request)
 
 
@@ -212,12 +216,12 @@ def _ttl(app: App) -> dt.timedelta:
 
 async def _page(request: web.Request, template: str, values: dict[str, Any], status: int = 200) -> web.Response:
     env = aiohttp_jinja2.get_env(request.app)
-    html = await asyncio.to_thread(_render, env, template, values, request.get("signed"), request)
+    html = await asyncio.to_thread(_render, env, template, values, request.get(SIGNED_KEY), request)
     return web.Response(text=html, content_type="text/html", status=status)
 
 
 def _render(env: jinja2.Environment, template: str, values: dict[str, Any], signed: Any, request: Any) -> str:
-    return env.get_template(template).render(signed=signed, path=request.path_qs, **values)
+    return env.get_template(template).render({"signed": signed, "path": request.path_qs, **values})
 
 
 def _redirect(location: str) -> web.Response:
@@ -229,8 +233,7 @@ def _app(request: web.Request) -> App:
 
 
 def _signed_of(request: web.Request) -> Signed:
-    signed: Signed = request["signed"]
-    return signed
+    return request[SIGNED_KEY]
 
 
 async def _work(
@@ -239,7 +242,7 @@ async def _work(
     """Build a page's values in a worker thread (read-only transaction, rolled back) and render them there."""
     app = _app(request)
     env = aiohttp_jinja2.get_env(request.app)
-    signed = request.get("signed")
+    signed = request.get(SIGNED_KEY)
 
     def run() -> str:
         with app.session_factory() as session:
@@ -427,7 +430,7 @@ async def decide(request: web.Request) -> web.Response:
     if not signed.viewer.may_review:
         raise Refused(texts.BOARD_REVIEW_ONLY)
     app = _app(request)
-    form = request["form"]
+    form = request[FORM_KEY]
     report_id = int(request.match_info["report_id"])
     action = form.get("action")
     reason = " ".join(str(form.get("reason", "")).split())[:200]
