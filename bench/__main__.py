@@ -30,13 +30,14 @@ from bench.common import NO_PG, POSTGRES, SQLITE, Row, machine, pg_admin_url, wo
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
-SECTIONS = ("understanding", "engine", "telegram", "scale", "startup")  # understanding first: jieba cold
+SECTIONS = ("understanding", "engine", "telegram", "scale", "startup", "board")  # understanding first: jieba cold
 MODULES = {
     "engine": "bench.engine",
     "telegram": "bench.telegram",
     "understanding": "bench.understanding",
     "scale": "bench.scale",
     "startup": "bench.startup",
+    "board": "bench.board",
 }
 
 # Why a target may be missed, by measure: printed under the table only when that target is missed.
