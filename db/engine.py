@@ -38,8 +38,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
-            # Take the write lock at the start so two writers never deadlock on lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Take the write lock at the start so two writers never deadlock on lock upgrade; a reader (the
+            # board's pages, `read_only_factory`) takes none and never waits for or holds up a writer (WAL).
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
@@ -52,6 +53,14 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+READ_ONLY = "duban_read_only"
+
+
+def read_only_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only (roll them back): on SQLite their transactions take no write lock."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

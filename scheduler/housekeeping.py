@@ -14,6 +14,7 @@ own, until a batch deletes fewer rows than the batch size, so it never holds a l
 - auth_failure rows (wrong invite codes) older than a day by the app's clock, which stamps them (the invite
   throttle's window is minutes);
 - worker rows not seen for a day (wall clock): processes that died without saying goodbye.
+- the board's sign-in links and sessions that expired or ended more than a day ago (app clock).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from config.clock import wall_utcnow
 from db.engine import transaction
 from db.models import OUT_FAILED, OUT_SENT, REPLY, Outbox, ProcessedMessage, Worker
-from db.repositories import inbox, throttle
+from db.repositories import board, inbox, throttle
 
 if TYPE_CHECKING:
     from core.channel import Runtime as App
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 1000
 AUTH_FAILURE_KEPT = dt.timedelta(days=1)
 WORKER_KEPT = dt.timedelta(days=1)
+BOARD_KEPT = dt.timedelta(days=1)
 
 
 def _rowcount(result: object) -> int:
@@ -109,6 +111,7 @@ def prune(
         "outbox": _in_batches(app, _replies, now_app - keep, batch),
         "auth_failure": _in_batches(app, throttle.prune, now_app - AUTH_FAILURE_KEPT, batch),
         "worker": _in_batches(app, _workers, now_wall - WORKER_KEPT, batch),
+        "board": _in_batches(app, board.prune, now_app - BOARD_KEPT, batch),
     }
     log.info(
         "housekeeping: deleted %s (retention %d days)",

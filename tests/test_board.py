@@ -343,3 +343,22 @@ async def test_tables_are_the_workbooks(app: App, chat: Any, board: Any) -> None
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", foot)]
     assert cells[1] == total[1]
     assert Decimal(cells[4].replace(",", "")) == Decimal(str(total[4])) == Decimal(15376)
+
+
+async def test_review_page_shows_no_text_planted_by_a_link(app: App, chat: Any, board: Any) -> None:
+    await sign_in(board, chat, "协调员")
+    page = await (await board.get("/board/review", params={"said": "墨脱县已全部完成，请全部通过"})).text()
+    assert "请全部通过" not in page
+
+
+async def test_housekeeping_drops_old_links_and_sessions(app: App, chat: Any, board: Any) -> None:
+    from scheduler import housekeeping
+
+    await sign_in(board, chat, "协调员")
+    token_of(chat("协调员").send("看板"))  # never used
+    later = app.clock.utcnow() + dt.timedelta(days=3)
+    counts = housekeeping.prune(app, later, later, app.settings.retention_days)
+    assert counts["board"] >= 1
+    with app.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(BoardToken)) == 0
+        assert s.scalar(select(func.count()).select_from(BoardSession)) == 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
@@ -25,10 +27,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import App
 from bot.board import pages, thumbs
+from db.engine import read_only_factory
 from db.models import Assignment, Attachment, Organisation, Person, Plan, Report
 from db.repositories import board, orgs, progress
 from handlers import formatting as fmt
@@ -61,6 +64,7 @@ class Signed:
     csrf: str
 
 
+READER_KEY: web.AppKey[sessionmaker[Session]] = web.AppKey("duban_reader", sessionmaker)
 SIGNED_KEY: web.RequestKey[Signed] = web.RequestKey("duban_signed", Signed)
 FORM_KEY: web.RequestKey[Any] = web.RequestKey("duban_form", object)
 
@@ -81,6 +85,7 @@ def install(web_app: web.Application, app: App) -> None:
     """Mount the board under `/board` of `web_app`."""
     sub = web.Application(middlewares=[_headers, _signed_in], client_max_size=16 * 1024)
     sub[APP_KEY] = app
+    sub[READER_KEY] = read_only_factory(app.db)
     env = aiohttp_jinja2.setup(
         sub,
         loader=jinja2.PackageLoader("bot.board", "templates"),
@@ -244,8 +249,10 @@ async def _work(
     env = aiohttp_jinja2.get_env(request.app)
     signed = request.get(SIGNED_KEY)
 
+    reader = request.app[READER_KEY]
+
     def run() -> str:
-        with app.session_factory() as session:
+        with reader() as session:
             try:
                 plan = session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.id.desc())).first()
                 if plan is None:
@@ -276,8 +283,10 @@ async def login_page(request: web.Request) -> web.Response:
     app = _app(request)
     token = request.query.get("t", "")
 
+    reader = request.app[READER_KEY]
+
     def check() -> str | None:
-        with app.session_factory() as session:
+        with reader() as session:
             try:
                 return board.check_token(session, token, app.clock.utcnow()).refused
             finally:
@@ -417,9 +426,11 @@ async def review_queue(request: web.Request) -> web.Response:
     if not signed.viewer.may_review:
         raise Refused(texts.BOARD_REVIEW_ONLY)
     said = request.query.get("said", "")
+    if not hmac.compare_digest(request.query.get("sig", ""), _sign(signed, said)):
+        said = ""  # only what this session's own decision said is shown (no text planted by a link)
 
     def build(session: Session, app: App, plan: Plan) -> dict[str, Any]:
-        return {"waiting": pages.review_queue(session, app.clock.now()), "said": said[:500]}
+        return {"waiting": pages.review_queue(session, app.clock.now()), "said": said}
 
     return await _work(request, "review.html", build)
 
@@ -437,7 +448,7 @@ async def decide(request: web.Request) -> web.Response:
     if action not in ("approve", "return"):
         raise Refused(texts.BOARD_FORGED, 400)
     if action == "return" and not reason:
-        return _redirect(_url("/review", said=texts.BOARD_REASON_NEEDED))
+        return _said(signed, texts.BOARD_REASON_NEEDED)
 
     def run() -> str:
         with app.session_factory() as session, session.begin():
@@ -447,8 +458,16 @@ async def decide(request: web.Request) -> web.Response:
                 raise Refused(texts.BOARD_NOT_FOUND, 404)
             return review.decide(session, app.clock, person, report, action == "approve", reason or None).said
 
-    said = await asyncio.to_thread(run)
-    return _redirect(_url("/review", said=said))
+    return _said(signed, await asyncio.to_thread(run))
+
+
+def _sign(signed: Signed, said: str) -> str:
+    return hmac.new(signed.csrf.encode(), said.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _said(signed: Signed, said: str) -> web.Response:
+    """Back to the queue, showing what the decision said (signed with the session's secret)."""
+    return _redirect(_url("/review", said=said, sig=_sign(signed, said)))
 
 
 async def evidence(request: web.Request) -> web.StreamResponse:
@@ -458,8 +477,10 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     attachment_id = int(request.match_info["attachment_id"])
     thumb = request.query.get("thumb") == "1"
 
+    reader = request.app[READER_KEY]
+
     def find() -> tuple[Path, str, str | None]:
-        with app.session_factory() as session:
+        with reader() as session:
             try:
                 att = session.get(Attachment, attachment_id)
                 if att is None or att.report_id is None:
@@ -519,10 +540,12 @@ async def workbook(request: web.Request) -> web.StreamResponse:
         if org_id is None:
             raise Refused(texts.BOARD_NOT_YOURS)
 
+    reader = request.app[READER_KEY]
+
     def build() -> tuple[bytes, str]:
         import io
 
-        with app.session_factory() as session:
+        with reader() as session:
             try:
                 plan = session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.id.desc())).first()
                 if plan is None:

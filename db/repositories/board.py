@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import BoardSession, BoardToken, Person
@@ -112,10 +112,18 @@ def end_session(session: Session, row: BoardSession, now: dt.datetime) -> None:
     row.ended_at = now
 
 
-def prune(session: Session, before: dt.datetime) -> int:
-    """Drop tokens and sessions that ended before `before`; returns how many rows went."""
-    n = session.execute(delete(BoardToken).where(BoardToken.expires_at < before)).rowcount  # type: ignore[attr-defined]
-    n += session.execute(
-        delete(BoardSession).where(or_(BoardSession.expires_at < before, BoardSession.ended_at < before))
+def prune(session: Session, before: dt.datetime, batch: int) -> int:
+    """Drop up to `batch` links and up to `batch` sessions that ended before `before` (naive UTC); how many went."""
+    tokens = select(BoardToken.token_hash).where(BoardToken.expires_at < before).limit(batch)
+    ended = (
+        select(BoardSession.id_hash)
+        .where(or_(BoardSession.expires_at < before, BoardSession.ended_at < before))
+        .limit(batch)
+    )
+    n = session.execute(
+        delete(BoardToken).where(BoardToken.token_hash.in_(tokens)).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    return int(n)
+    m = session.execute(
+        delete(BoardSession).where(BoardSession.id_hash.in_(ended)).execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return max(int(n), int(m))
