@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import App
 from bot.board import pages, thumbs
 from db.engine import read_only_factory
-from db.models import Assignment, Attachment, Organisation, Person, Plan, Report
+from db.models import REPORTABLE_KINDS, Assignment, Attachment, Organisation, Person, Plan, Report
 from db.repositories import board, orgs, progress
 from handlers import formatting as fmt
 from handlers import review, texts
@@ -394,7 +394,7 @@ async def item(request: web.Request) -> web.Response:
 
     def build(session: Session, app: App, plan: Plan) -> dict[str, Any]:
         a = session.get(Assignment, assignment_id)
-        if a is None or not a.active or a.item.plan_id != plan.id:
+        if a is None or not a.active or a.item.plan_id != plan.id or a.item.kind not in REPORTABLE_KINDS:
             raise Refused(texts.BOARD_NOT_FOUND, 404)
         _org(session, signed.viewer, a.organisation_id)
         page = pages.item(session, plan, app.clock.now(), signed.viewer, a)
@@ -407,18 +407,20 @@ async def projects(request: web.Request) -> web.Response:
     signed = _signed_of(request)
 
     def build(session: Session, app: App, plan: Plan) -> dict[str, Any]:
-        return {"table": pages.projects(session, plan, app.clock.now(), signed.viewer), "money_columns": (4, 5)}
+        table = pages.projects(session, plan, app.clock.now(), signed.viewer)
+        return {"table": table, "money_columns": (4, 5), "heading": texts.EXPORT_SHEET_PROJECTS}
 
-    return await _work(request, "projects.html", build)
+    return await _work(request, "sheet.html", build)
 
 
 async def indicators(request: web.Request) -> web.Response:
     signed = _signed_of(request)
 
     def build(session: Session, app: App, plan: Plan) -> dict[str, Any]:
-        return {"table": pages.indicators(session, plan, app.clock.now(), signed.viewer), "money_columns": ()}
+        table = pages.indicators(session, plan, app.clock.now(), signed.viewer)
+        return {"table": table, "money_columns": (), "heading": texts.EXPORT_SHEET_INDICATORS}
 
-    return await _work(request, "indicators.html", build)
+    return await _work(request, "sheet.html", build)
 
 
 async def review_queue(request: web.Request) -> web.Response:
