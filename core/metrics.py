@@ -30,6 +30,13 @@ HANDLING_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
     registry=REGISTRY,
 )
+BOARD_SECONDS = Histogram(
+    "duban_board_seconds",
+    "Board requests: from arrival to the response, by route and status",
+    ["route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)
 OUTBOX_SENT = Counter("duban_outbox_sent", "Outbox rows delivered", ["channel", "kind"], registry=REGISTRY)
 OUTBOX_RETRIED = Counter("duban_outbox_retried", "Outbox deliveries put back for later", ["channel"], registry=REGISTRY)
 OUTBOX_FAILED = Counter("duban_outbox_failed", "Outbox rows given up on", ["channel"], registry=REGISTRY)

@@ -113,6 +113,7 @@ def evidence_file(app: App, name: str = "site.png") -> Path:
 # ---- sign-in ---------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_chat_link_signs_in_once_and_sets_a_safe_cookie(app: App, chat: Any, board: Any) -> None:
     reply = chat("协调员").send("看板")
     assert "10分钟" in reply and "只能打开一次" in reply
@@ -244,6 +245,7 @@ async def test_evidence_is_served_by_id_with_its_type_and_never_outside_evidence
 # ---- review --------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_review_on_the_board_is_recorded_as_in_the_chat(app: App, chat: Any, board: Any) -> None:
     keep = file_report(app, "墨脱县", "in_progress", 50)
     back = file_report(app, "米林县", "in_progress", 80)
@@ -362,3 +364,65 @@ async def test_housekeeping_drops_old_links_and_sessions(app: App, chat: Any, bo
     with app.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(BoardToken)) == 0
         assert s.scalar(select(func.count()).select_from(BoardSession)) == 0
+
+
+@pytest.mark.both_backends
+def test_a_link_opened_twice_at_once_opens_one_session(app: App, chat: Any) -> None:
+    """Two processes redeeming one link at the same moment: the conditional UPDATE lets one of them win."""
+    import threading
+
+    from db.repositories import board as board_repo
+
+    token = token_of(chat("协调员").send("看板"))
+    barrier = threading.Barrier(2)
+    results: list[str | None] = []
+
+    def redeem() -> None:
+        with app.session_factory() as s:
+            barrier.wait()
+            with s.begin():
+                checked = board_repo.redeem_token(s, token, app.clock.utcnow())
+                if checked.person is not None:
+                    board_repo.open_session(s, checked.person, app.clock.utcnow())
+                results.append(checked.refused)
+
+    threads = [threading.Thread(target=redeem) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results, key=str) == sorted([None, board_repo.USED], key=str)
+    with app.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(BoardSession)) == 1
+
+
+async def test_pages_are_timed_for_metrics(app: App, chat: Any, board: Any) -> None:
+    from core import metrics
+
+    await sign_in(board, chat, "协调员")
+    await board.get("/board/projects")
+    samples = {
+        (x.labels["route"], x.labels["status"])
+        for m in metrics.REGISTRY.collect()
+        if m.name == "duban_board_seconds"
+        for x in m.samples
+        if x.name.endswith("_count")
+    }
+    assert ("/board/projects", "200") in samples and ("/board/login", "303") in samples
+
+
+async def test_unit_page_filters_its_items(app: App, chat: Any, board: Any) -> None:
+    file_report(app, "墨脱县", "blocked", 10, problems="道路中断")
+    await sign_in(board, chat, "协调员")
+    motuo = org_id(app, "墨脱县")
+    with app.session_factory() as s:
+        views = progress.assignment_views(s, _plan(s), app.clock.today(), org_ids=[motuo])
+    overdue = sum(v.overdue for v in views)
+    assert overdue > 0
+    page = await (await board.get(f"/board/org/{motuo}", params={"f": "overdue"})).text()
+    assert page.count('data-item="') == overdue
+    blocked = await (await board.get(f"/board/org/{motuo}", params={"f": "blocked"})).text()
+    assert blocked.count('data-item="') == 1 and "道路中断" not in blocked.split("<table")[0]
+    # the overview's unit links keep the filter
+    overview = await (await board.get("/board/", params={"f": "overdue"})).text()
+    assert f'href="/board/org/{motuo}?f=overdue"' in overview

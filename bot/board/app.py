@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import mimetypes
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import App
 from bot.board import pages, thumbs
+from core import metrics
 from db.engine import read_only_factory
 from db.models import REPORTABLE_KINDS, Assignment, Attachment, Organisation, Person, Plan, Report
 from db.repositories import board, orgs, progress
@@ -166,6 +168,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except Refused as exc:
@@ -176,6 +179,9 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
         if request.path.startswith(PREFIX + "/static/") and name == "Cache-Control":
             continue
         response.headers.setdefault(name, value)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "other"
+    metrics.BOARD_SECONDS.labels(route, str(response.status)).observe(time.perf_counter() - started)
     return response
 
 
@@ -383,7 +389,10 @@ async def unit(request: web.Request) -> web.Response:
 
     def build(session: Session, app: App, plan: Plan) -> dict[str, Any]:
         org = _org(session, signed.viewer, org_id)
-        return {"u": pages.unit(session, plan, app.clock.now(), org)}
+        return {
+            "u": pages.unit(session, plan, app.clock.now(), org, request.query.get("f") or None),
+            "filters": pages.FILTERS,
+        }
 
     return await _work(request, "unit.html", build)
 

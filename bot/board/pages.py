@@ -297,6 +297,9 @@ class UnitPage:
     members: list[Member]
     chases: list[Chase]
     last_report: dt.date | None
+    filter_key: str | None = None
+    filter_label: str | None = None
+    filter_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _reviewers(session: Session, report_ids: list[int]) -> dict[int, str]:
@@ -309,10 +312,15 @@ def _reviewers(session: Session, report_ids: list[int]) -> dict[int, str]:
     return {rid: name for rid, name in rows}
 
 
-def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation) -> UnitPage:
+def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation, filter_key: str | None = None) -> UnitPage:
+    """One unit (with the units below it): the digest's line, its items (those matching the filter, when one is
+    given), people and 催办 record."""
     digest = build_digest(session, plan, now, org_ids=[org.id], org_filter=org.name)
     line = next((ol for ol in digest.orgs if ol.org_id == org.id), digest.orgs[0] if digest.orgs else None)
-    views = sorted(line.views if line else (), key=progress.urgency_key)
+    today = now.date()
+    every = sorted(line.views if line else (), key=progress.urgency_key)
+    filt = FILTERS.get(filter_key or "")
+    views = [v for v in every if filt[1](v, today)] if filt else every
     who = _reviewers(session, [v.last_report_id for v in views if v.last_report_id is not None])
     names = orgs.names_of(session, list({v.org_id for v in views}))
     items = [
@@ -326,13 +334,13 @@ def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation) -> U
     ]
     tz = now.tzinfo or dt.UTC
     unit_ids = orgs.descendants(session, [org.id])
+    counts = {key: sum(1 for v in every if t(v, today)) for key, (_, t) in FILTERS.items()}
     people = session.scalars(
         select(Person)
         .where(Person.organisation_id.in_(unit_ids), Person.active.is_(True))
         .options(selectinload(Person.identities), selectinload(Person.organisation))
         .order_by(Person.organisation_id, Person.id)
     ).all()
-    today = now.date()
     members = [
         Member(
             p.name,
@@ -355,7 +363,17 @@ def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation) -> U
         )
         for u in sorted(chased, key=lambda u: u.created_at, reverse=True)[:URGES_SHOWN]
     ]
-    return UnitPage(org, line, items, members, chases, _last_report(views, tz))
+    return UnitPage(
+        org,
+        line,
+        items,
+        members,
+        chases,
+        _last_report(every, tz),
+        filter_key if filt else None,
+        filt[0] if filt else None,
+        counts,
+    )
 
 
 # ---- 事项 (一事一档) ------------------------------------------------------------------------------------------------
