@@ -113,6 +113,11 @@ def install(web_app: web.Application, app: App) -> None:
     sub.router.add_static("/static", STATIC, append_version=True)
     web_app.add_subapp(PREFIX, sub)
     web_app.router.add_get(PREFIX, _to_root)
+    if app.settings.public_base_url is None and app.settings.http_host in ("0.0.0.0", "::", ""):
+        log.warning(
+            "the board's links will point at %s: set DUBAN_PUBLIC_BASE_URL to the address browsers reach",
+            app.settings.board_base_url,
+        )
 
 
 async def _to_root(_: web.Request) -> web.Response:
