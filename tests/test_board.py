@@ -426,3 +426,19 @@ async def test_unit_page_filters_its_items(app: App, chat: Any, board: Any) -> N
     # the overview's unit links keep the filter
     overview = await (await board.get("/board/", params={"f": "overdue"})).text()
     assert f'href="/board/org/{motuo}?f=overdue"' in overview
+
+
+async def test_errors_are_answered_in_chinese(app: App, chat: Any, board: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.board import pages
+
+    await sign_in(board, chat, "协调员")
+    res = await board.put("/board/projects")
+    assert res.status == 405 and texts.BOARD_BAD_REQUEST in await res.text()
+    assert texts.BOARD_NOT_FOUND in await (await board.get("/board/nowhere")).text()
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pages, "projects", broken)
+    res = await board.get("/board/projects")
+    assert res.status == 500 and texts.BOARD_ERROR in await res.text() and "boom" not in await res.text()

@@ -178,8 +178,14 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
     except Refused as exc:
         response = await _page(request, "refused.html", {"message": exc.message}, status=exc.status)
-    except web.HTTPNotFound:
-        response = await _page(request, "refused.html", {"message": texts.BOARD_NOT_FOUND}, status=404)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = texts.BOARD_NOT_FOUND if exc.status == 404 else texts.BOARD_BAD_REQUEST
+        response = await _page(request, "refused.html", {"message": message}, status=exc.status)
+    except Exception:
+        log.exception("board: %s %s failed", request.method, request.path)
+        response = await _page(request, "refused.html", {"message": texts.BOARD_ERROR}, status=500)
     for name, value in SECURITY_HEADERS.items():
         if request.path.startswith(PREFIX + "/static/") and name == "Cache-Control":
             continue
@@ -207,7 +213,7 @@ async def _signed_in(request: web.Request, handler: Handler) -> web.StreamRespon
         if origin and urlsplit(origin).netloc != request.host:
             raise Refused(texts.BOARD_FORGED)
         form = await request.post()
-        if form.get("csrf") != signed.csrf:
+        if not hmac.compare_digest(str(form.get("csrf", "")), signed.csrf):
             raise Refused(texts.BOARD_FORGED)
         request[FORM_KEY] = form
     return await handler(request)
