@@ -305,7 +305,7 @@ def _show(ctx: Context, rid: int, lead: list[str] | None = None) -> Replies:
 # ---- deciding ---------------------------------------------------------------------------------------------------
 
 
-def refusal(person: Person, clock: Clock, outcome: reports.ReviewOutcome) -> str:
+def _refusal(person: Person, clock: Clock, outcome: reports.ReviewOutcome) -> str:
     """Why a decision was refused, as the coordinator is told (in the chat and on the board)."""
     if outcome.refused == reports.SUPERSEDED:
         return texts.REVIEW_SUPERSEDED
@@ -347,7 +347,7 @@ def decide(
     outcome = reports.review(session, report, person, approve, clock.utcnow(), reason)
     r = outcome.report
     if not outcome.done:
-        return Decision(outcome, refusal(person, clock, outcome))
+        return Decision(outcome, _refusal(person, clock, outcome))
     a = r.assignment
     closed = texts.REVIEW_CLOSED if outcome.closed else ""
     if approve:
