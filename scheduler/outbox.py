@@ -111,6 +111,11 @@ def claim(
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     rows = list(session.execute(q).scalars())
+    if wall_now is not None and worker_timeout is not None:
+        # a claim taken for a dead worker's is checked again by a statement of its own (`inbox.alive_now`)
+        live = [r for r in rows if r.status == OUT_SENDING and r.claimed_at is not None and r.claimed_at >= now - lease]
+        held = inbox.alive_now(session, (r.claimed_by for r in live), wall_now, worker_timeout)
+        rows = [r for r in rows if not (r in live and r.claimed_by in held)]
     for row in rows:
         if row.status == OUT_SENDING:
             # Its worker died while sending: the platform may or may not have it. Telegram and WeCom take no

@@ -377,3 +377,35 @@ async def test_sender_paces_one_chat_and_defers_long_waits(app: App) -> None:
     with app.session_factory() as s:
         waiting = s.execute(select(Outbox).where(Outbox.status == OUT_PENDING)).scalars().all()
     assert len(waiting) == 1 and waiting[0].attempts == 0 and waiting[0].next_attempt_at > T0
+
+
+@pytest.mark.both_backends
+def test_a_live_workers_claim_is_not_taken_over_on_a_stale_view(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a claiming statement can judge a row another process claimed meanwhile against the worker
+    list of its own older snapshot, where that worker, registered meanwhile, looks dead. Played here by making
+    every holder look dead to the claiming statement: the second read (`inbox.alive_now`) keeps the live
+    worker's rows and chats."""
+    import sqlalchemy
+
+    from db.models import Inbox, InboxChat
+    from db.repositories import inbox
+
+    put(app, 1)
+    wall = dt.datetime(2026, 1, 1, 12, 0)
+    timeout = dt.timedelta(seconds=30)
+    now = app.clock.utcnow()
+    with transaction(app.session_factory) as s:
+        inbox.beat(s, "A", wall)
+        assert len(outbox.claim(s, "A", now, wall_now=wall, worker_timeout=timeout)) == 1
+        s.add(InboxChat(channel="console", chat_id="c1", claimed_by="A", claimed_at=wall))
+        s.add(Inbox(channel="console", message_id="m1", chat_id="c1", user_id="u1", payload={}, received_at=wall))
+    monkeypatch.setattr(inbox, "abandoned", lambda *_a, **_k: sqlalchemy.true())
+    with transaction(app.session_factory) as s:
+        inbox.beat(s, "B", wall)
+        assert outbox.claim(s, "B", now, wall_now=wall, worker_timeout=timeout) == []
+        assert inbox.claim_chats(s, "B", wall, timeout, ["console"], 10) == []
+    # a worker really dead (no beat for longer than the timeout) still loses them
+    later = wall + timeout + dt.timedelta(seconds=1)
+    with transaction(app.session_factory) as s:
+        inbox.beat(s, "B", later)
+        assert len(outbox.claim(s, "B", now, wall_now=later, worker_timeout=timeout)) == 1

@@ -72,6 +72,22 @@ def abandoned(claimed_by: Any, wall_now: dt.datetime, timeout: dt.timedelta) -> 
     return or_(claimed_by.is_(None), claimed_by.not_in(live_workers(wall_now, timeout)))
 
 
+def alive_now(
+    session: Session, worker_ids: Iterable[str | None], wall_now: dt.datetime, timeout: dt.timedelta
+) -> set[str]:
+    """Which of `worker_ids` beat within `timeout`, read by a statement of its own.
+
+    A claim that takes over a dead worker's rows must ask again after it locked them: on PostgreSQL a row that
+    another process claimed and committed while the claiming statement ran is re-checked against the worker
+    list of the statement's older snapshot, where a worker that registered meanwhile is missing (it looks
+    dead). Under READ COMMITTED this second statement sees the present."""
+    ids = {w for w in worker_ids if w}
+    if not ids:
+        return set()
+    q = select(Worker.id).where(Worker.id.in_(ids), Worker.seen_at >= wall_now - timeout)
+    return set(session.execute(q).scalars())
+
+
 # ---- storing --------------------------------------------------------------------------------------------------
 
 
@@ -278,6 +294,8 @@ def claim_chats(
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True, of=InboxChat)
     chats = list(session.execute(q).scalars())
+    held = alive_now(session, (c.claimed_by for c in chats if c.claimed_by != worker_id), wall_now, timeout)
+    chats = [c for c in chats if c.claimed_by not in held]
     for chat in chats:
         chat.claimed_by, chat.claimed_at = worker_id, wall_now
     session.flush()
