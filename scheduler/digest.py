@@ -352,13 +352,14 @@ def build_digest(
         returned=[v for v in views if v.returned],
         projects=progress.project_investments(session, views),
         on_leave=_on_leave(session, now.date(), org_ids) if current else [],
-        urges=_urges(session, since, now, org_ids),
+        urges=chased(session, since, now, org_ids),
         verdicts=dict(Counter(v.code for _, v in progress.indicator_verdicts(session, plan, views).values())),
     )
 
 
-def _urges(session: Session, since: dt.datetime, now: dt.datetime, org_ids: list[int] | None) -> list[Chased]:
-    """The units chased (催办) in (since, now] (aware local), of `org_ids` and the units below them when given."""
+def chased(session: Session, since: dt.datetime, now: dt.datetime, org_ids: list[int] | None) -> list[Chased]:
+    """The units chased (催办) in (since, now] (aware local), of `org_ids` and the units below them when given,
+    oldest first: the digest's list and the board's record of a unit."""
     wanted = orgs.descendants(session, org_ids) if org_ids is not None else None
     return [
         Chased(

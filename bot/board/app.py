@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import io
 import logging
 import mimetypes
 import time
@@ -21,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -35,7 +36,7 @@ from bot.board import pages, thumbs
 from core import metrics
 from db.engine import read_only_factory
 from db.models import REPORTABLE_KINDS, Assignment, Attachment, Organisation, Person, Plan, Report
-from db.repositories import board, orgs, progress
+from db.repositories import board, orgs, plans, progress
 from handlers import formatting as fmt
 from handlers import review, texts
 from scheduler import export
@@ -258,31 +259,47 @@ def _signed_of(request: web.Request) -> Signed:
     return request[SIGNED_KEY]
 
 
+T = TypeVar("T")
+
+
+async def _read(request: web.Request, work: Callable[[Session], T]) -> T:
+    """`work` in a worker thread, in a read-only transaction (no SQLite write lock) that is rolled back."""
+    reader = request.app[READER_KEY]
+
+    def run() -> T:
+        with reader() as session:
+            try:
+                return work(session)
+            finally:
+                session.rollback()
+
+    return await asyncio.to_thread(run)
+
+
+def _plan(session: Session) -> Plan:
+    """The plan the chat answers about (`plans.active_plan`)."""
+    plan = plans.active_plan(session)
+    if plan is None:
+        raise Refused(texts.BOARD_NO_PLAN, 404)
+    return plan
+
+
 async def _work(
     request: web.Request, template: str, build: Callable[[Session, App, Plan], dict[str, Any]]
 ) -> web.Response:
-    """Build a page's values in a worker thread (read-only transaction, rolled back) and render them there."""
+    """Build a page's values and render them, both in the worker thread of `_read`."""
     app = _app(request)
     env = aiohttp_jinja2.get_env(request.app)
     signed = request.get(SIGNED_KEY)
 
-    reader = request.app[READER_KEY]
+    def run(session: Session) -> str:
+        plan = _plan(session)
+        values = build(session, app, plan)
+        values.setdefault("plan", plan)
+        values.setdefault("now", app.clock.now())
+        return _render(env, template, values, signed, request)
 
-    def run() -> str:
-        with reader() as session:
-            try:
-                plan = session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.id.desc())).first()
-                if plan is None:
-                    raise Refused(texts.BOARD_NO_PLAN, 404)
-                values = build(session, app, plan)
-                values.setdefault("plan", plan)
-                values.setdefault("now", app.clock.now())
-                return _render(env, template, values, signed, request)
-            finally:
-                session.rollback()
-
-    html = await asyncio.to_thread(run)
-    return web.Response(text=html, content_type="text/html")
+    return web.Response(text=await _read(request, run), content_type="text/html")
 
 
 # ---- sign-in -------------------------------------------------------------------------------------------------------
@@ -299,17 +316,7 @@ async def login_page(request: web.Request) -> web.Response:
     """The link from the chat: a page that posts the token (nothing is used up by a GET)."""
     app = _app(request)
     token = request.query.get("t", "")
-
-    reader = request.app[READER_KEY]
-
-    def check() -> str | None:
-        with reader() as session:
-            try:
-                return board.check_token(session, token, app.clock.utcnow()).refused
-            finally:
-                session.rollback()
-
-    refused = await asyncio.to_thread(check)
+    refused = await _read(request, lambda session: board.check_token(session, token, app.clock.utcnow()).refused)
     if refused is not None:
         return await _page(request, "refused.html", {"message": REFUSALS[refused]}, status=403)
     return await _page(request, "login.html", {"token": token})
@@ -499,34 +506,28 @@ async def evidence(request: web.Request) -> web.StreamResponse:
     attachment_id = int(request.match_info["attachment_id"])
     thumb = request.query.get("thumb") == "1"
 
-    reader = request.app[READER_KEY]
+    def find(session: Session) -> tuple[Path, str, str | None]:
+        att = session.get(Attachment, attachment_id)
+        if att is None or att.report_id is None:
+            raise Refused(texts.BOARD_NOT_FOUND, 404)
+        org_id = session.scalar(
+            select(Assignment.organisation_id)
+            .join(Report, Report.assignment_id == Assignment.id)
+            .where(Report.id == att.report_id)
+        )
+        if org_id is None or not signed.viewer.sees(org_id):
+            raise Refused(texts.BOARD_NOT_YOURS)
+        path = _evidence_path(app, att.path)
+        if path is None:
+            raise Refused(texts.BOARD_FILE_GONE, 404)
+        mime = att.mime_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if thumb and pages.is_image(att):
+            small = thumbs.thumbnail(path, Path(app.settings.data_dir) / "evidence" / "thumbs", att.id)
+            return small, "image/jpeg" if small != path else mime, None
+        name = None if pages.is_image(att) else (att.file_name or path.name)
+        return path, mime, name
 
-    def find() -> tuple[Path, str, str | None]:
-        with reader() as session:
-            try:
-                att = session.get(Attachment, attachment_id)
-                if att is None or att.report_id is None:
-                    raise Refused(texts.BOARD_NOT_FOUND, 404)
-                org_id = session.scalar(
-                    select(Assignment.organisation_id)
-                    .join(Report, Report.assignment_id == Assignment.id)
-                    .where(Report.id == att.report_id)
-                )
-                if org_id is None or not signed.viewer.sees(org_id):
-                    raise Refused(texts.BOARD_NOT_YOURS)
-                path = _evidence_path(app, att.path)
-                if path is None:
-                    raise Refused(texts.BOARD_FILE_GONE, 404)
-                mime = att.mime_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                if thumb and pages.is_image(att):
-                    small = thumbs.thumbnail(path, Path(app.settings.data_dir) / "evidence" / "thumbs", att.id)
-                    return small, "image/jpeg" if small != path else mime, None
-                name = None if pages.is_image(att) else (att.file_name or path.name)
-                return path, mime, name
-            finally:
-                session.rollback()
-
-    path, mime, download = await asyncio.to_thread(find)
+    path, mime, download = await _read(request, find)
     headers = {"Content-Type": mime, "Cache-Control": "private, max-age=3600"}
     if download:
         headers["Content-Disposition"] = _disposition(download)
@@ -544,8 +545,6 @@ def _evidence_path(app: App, stored: str) -> Path | None:
 
 
 def _disposition(name: str) -> str:
-    from urllib.parse import quote
-
     ascii_name = name.encode("ascii", "ignore").decode() or "file"
     ascii_name = ascii_name.replace('"', "").replace("\\", "")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
@@ -562,35 +561,24 @@ async def workbook(request: web.Request) -> web.StreamResponse:
         if org_id is None:
             raise Refused(texts.BOARD_NOT_YOURS)
 
-    reader = request.app[READER_KEY]
+    def build(session: Session) -> tuple[bytes, str]:
+        now = app.clock.now()
+        org = _org(session, signed.viewer, org_id) if org_id is not None else None
+        wb = export.build_workbook(
+            session,
+            _plan(session),
+            now,
+            org_ids=orgs.descendants(session, [org.id]) if org is not None else None,
+            org_label=org.name if org is not None else None,
+        )
+        buf = io.BytesIO()
+        wb.save(buf)
+        name = texts.BOARD_WORKBOOK_NAME.format(
+            org=(org.name + "-") if org is not None else "", date=now.date().isoformat()
+        )
+        return buf.getvalue(), name
 
-    def build() -> tuple[bytes, str]:
-        import io
-
-        with reader() as session:
-            try:
-                plan = session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.id.desc())).first()
-                if plan is None:
-                    raise Refused(texts.BOARD_NO_PLAN, 404)
-                now = app.clock.now()
-                org = _org(session, signed.viewer, org_id) if org_id is not None else None
-                wb = export.build_workbook(
-                    session,
-                    plan,
-                    now,
-                    org_ids=orgs.descendants(session, [org.id]) if org is not None else None,
-                    org_label=org.name if org is not None else None,
-                )
-                buf = io.BytesIO()
-                wb.save(buf)
-                name = texts.BOARD_WORKBOOK_NAME.format(
-                    org=(org.name + "-") if org is not None else "", date=now.date().isoformat()
-                )
-                return buf.getvalue(), name
-            finally:
-                session.rollback()
-
-    body, name = await asyncio.to_thread(build)
+    body, name = await _read(request, build)
     return web.Response(
         body=body,
         headers={

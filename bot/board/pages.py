@@ -9,6 +9,7 @@ status, %, 序时进度, 逾期, 滞后, light), `scheduler.export`'s tables (th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,12 +36,14 @@ from db.models import (
     Plan,
     Report,
 )
-from db.repositories import orgs, progress, reports, urges
+from db.repositories import orgs, progress, reports
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
+from handlers.understanding.text import normalize_for_matching
+from handlers.understanding.windows import find_window
 from scheduler import export
-from scheduler.digest import Digest, OrgLine, build_digest
+from scheduler.digest import Chased, Digest, OrgLine, build_digest, chased
 
 COUNTY, DEPARTMENT = "county", "department"
 URGES_SHOWN = 10
@@ -88,21 +91,19 @@ def viewer_of(session: Session, person: Person, settings: Settings) -> Viewer:
 # ---- filters -------------------------------------------------------------------------------------------------------
 
 
-def _week(today: dt.date, weeks: int) -> tuple[dt.date, dt.date]:
-    monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(weeks=weeks)
-    return monday, monday + dt.timedelta(days=6)
+@functools.lru_cache(maxsize=64)
+def _window(words: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The days `words` name ("本周到期", "下月到期"), read as the chat reads "本月到期的" (`find_window`)."""
+    found = find_window(normalize_for_matching(words), today)
+    assert found is not None, words
+    return found.start, found.end
 
 
-def _month(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
-    y, m = divmod(today.year * 12 + today.month - 1 + months, 12)
-    first = dt.date(y, m + 1, 1)
-    ny, nm = divmod(y * 12 + m + 1, 12)
-    return first, dt.date(ny, nm + 1, 1) - dt.timedelta(days=1)
+def _due_in(words: str) -> Callable[[AssignmentView, dt.date], bool]:
+    """Open items whose deadline falls in the window `words` name."""
 
-
-def _due_in(window: Callable[[dt.date], tuple[dt.date, dt.date]]) -> Callable[[AssignmentView, dt.date], bool]:
     def test(v: AssignmentView, today: dt.date) -> bool:
-        start, end = window(today)
+        start, end = _window(words, today)
         return not v.done and not v.closed and start <= v.due <= end
 
     return test
@@ -115,10 +116,10 @@ FILTERS: dict[str, tuple[str, Callable[[AssignmentView, dt.date], bool]]] = {
     "blocked": (texts.BOARD_F_BLOCKED, lambda v, _: v.status == BLOCKED),
     "unreported": (texts.BOARD_F_UNREPORTED, lambda v, _: v.status is None),
     "returned": (texts.BOARD_F_RETURNED, lambda v, _: v.returned),
-    "week": (texts.BOARD_F_THIS_WEEK, _due_in(lambda d: _week(d, 0))),
-    "next_week": (texts.BOARD_F_NEXT_WEEK, _due_in(lambda d: _week(d, 1))),
-    "month": (texts.BOARD_F_THIS_MONTH, _due_in(lambda d: _month(d, 0))),
-    "next_month": (texts.BOARD_F_NEXT_MONTH, _due_in(lambda d: _month(d, 1))),
+    "week": (texts.BOARD_F_THIS_WEEK, _due_in(texts.BOARD_F_THIS_WEEK)),
+    "next_week": (texts.BOARD_F_NEXT_WEEK, _due_in(texts.BOARD_F_NEXT_WEEK)),
+    "month": (texts.BOARD_F_THIS_MONTH, _due_in(texts.BOARD_F_THIS_MONTH)),
+    "next_month": (texts.BOARD_F_NEXT_MONTH, _due_in(texts.BOARD_F_NEXT_MONTH)),
 }
 
 
@@ -133,7 +134,6 @@ class UnitRow:
     completion: Decimal
     delta: Decimal
     counts: progress.Counts
-    returned: int
     last_report: dt.date | None
     matches: int  # items matching the filter (0 without one)
 
@@ -144,26 +144,13 @@ class Group:
     rows: list[UnitRow]
 
 
-@dataclass(frozen=True)
-class ItemRow:
-    """One assignment in a list: the item, its unit and the view's figures."""
-
-    view: AssignmentView
-    org_name: str
-
-    @property
-    def state(self) -> str:
-        return fmt.status_label(self.view.status)
-
-
 @dataclass
 class Overview:
-    plan: Plan
     digest: Digest
     groups: list[Group]
     filter_key: str | None
     filter_label: str | None
-    items: list[ItemRow]
+    items: list[AssignmentView]  # the items matching the filter, most urgent first
     sort: str
     descending: bool
     pending_reviews: int = 0
@@ -201,7 +188,6 @@ def _unit_row(line: OrgLine, tz: dt.tzinfo, test: Callable[[AssignmentView], boo
         completion=line.completion,
         delta=line.delta,
         counts=line.counts,
-        returned=sum(v.returned for v in line.views),
         last_report=_last_report(line.views, tz),
         matches=sum(1 for v in line.views if test(v)) if test else 0,
     )
@@ -238,15 +224,9 @@ def overview(
         Group(texts.BOARD_GROUP_OTHERS, [r for r in rows if kinds.get(r.org_id) not in (COUNTY, DEPARTMENT)]),
     ]
     views = [v for line in digest.orgs for v in line.views]
-    items: list[ItemRow] = []
-    if test is not None:
-        names = orgs.names_of(session, list({v.org_id for v in views}))
-        items = [
-            ItemRow(v, names.get(v.org_id, v.org_name)) for v in sorted(views, key=progress.urgency_key) if test(v)
-        ]
+    items = sorted((v for v in views if test(v)), key=progress.urgency_key) if test is not None else []
     counts = {key: sum(1 for v in views if t(v, today)) for key, (_, t) in FILTERS.items()}
     return Overview(
-        plan=plan,
         digest=digest,
         groups=[g for g in groups if g.rows],
         filter_key=filter_key if filt else None,
@@ -272,16 +252,6 @@ class Member:
 
 
 @dataclass(frozen=True)
-class Chase:
-    at: dt.datetime  # aware local
-    who: str
-    org: str
-    overdue: int
-    unreported: int
-    recipients: int
-
-
-@dataclass(frozen=True)
 class UnitItem:
     view: AssignmentView
     child_org: str | None  # the unit below this one it belongs to
@@ -295,7 +265,7 @@ class UnitPage:
     line: OrgLine | None
     items: list[UnitItem]
     members: list[Member]
-    chases: list[Chase]
+    chases: list[Chased]  # newest first
     last_report: dt.date | None
     filter_key: str | None = None
     filter_label: str | None = None
@@ -322,11 +292,10 @@ def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation, filt
     filt = FILTERS.get(filter_key or "")
     views = [v for v in every if filt[1](v, today)] if filt else every
     who = _reviewers(session, [v.last_report_id for v in views if v.last_report_id is not None])
-    names = orgs.names_of(session, list({v.org_id for v in views}))
     items = [
         UnitItem(
             v,
-            names.get(v.org_id) if v.org_id != org.id else None,
+            v.org_name if v.org_id != org.id else None,
             who.get(v.last_report_id) if v.last_report_id is not None else None,
             fmt.review_label(v.review_state) if v.last_report_id is not None else "",
         )
@@ -351,18 +320,8 @@ def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation, filt
         )
         for p in people
     ]
-    chased = urges.between(session, dt.datetime.min, now.astimezone(dt.UTC).replace(tzinfo=None), unit_ids)
-    chases = [
-        Chase(
-            fmt.local(u.created_at, tz),
-            u.urged_by.name if u.urged_by is not None else texts.URGE_SOMEONE,
-            u.organisation.name,
-            u.overdue,
-            u.unreported,
-            u.recipients,
-        )
-        for u in sorted(chased, key=lambda u: u.created_at, reverse=True)[:URGES_SHOWN]
-    ]
+    plan_start = dt.datetime.combine(plan.start_date, dt.time.min, tzinfo=tz)
+    chases = chased(session, plan_start, now, [org.id])[::-1][:URGES_SHOWN]
     return UnitPage(
         org,
         line,
@@ -435,8 +394,8 @@ def item(session: Session, plan: Plan, now: dt.datetime, viewer: Viewer, assignm
             at=fmt.local(r.created_at, tz),
             reviewer=reviewers.get(r.id),
             reviewed_at=fmt.local(r.reviewed_at, tz) if r.reviewed_at is not None else None,
-            photos=[a for a in r.attachments if is_image(a)],
-            files=[a for a in r.attachments if not is_image(a)],
+            photos=photos_of(r),
+            files=files_of(r),
             counted=r.id == view.counted_report_id,
         )
         for i, r in enumerate(history, 1)
@@ -482,6 +441,14 @@ def is_image(a: Attachment) -> bool:
     return a.kind == "photo" or (a.mime_type or "") in IMAGE_TYPES
 
 
+def photos_of(r: Report) -> list[Attachment]:
+    return [a for a in r.attachments if is_image(a)]
+
+
+def files_of(r: Report) -> list[Attachment]:
+    return [a for a in r.attachments if not is_image(a)]
+
+
 # ---- 工程项目 / 指标 -----------------------------------------------------------------------------------------------
 
 
@@ -513,7 +480,7 @@ class Waiting:
     at: dt.datetime
     photos: list[Attachment]
     files: list[Attachment]
-    previous: Report | None
+    correction: bool  # it supersedes an earlier version
 
 
 def review_queue(session: Session, now: dt.datetime, limit: int = 50) -> list[Waiting]:
@@ -527,9 +494,9 @@ def review_queue(session: Session, now: dt.datetime, limit: int = 50) -> list[Wa
                 r.assignment,
                 r.person.name if r.person is not None else fmt.DASH,
                 fmt.local(r.created_at, tz),
-                [a for a in r.attachments if is_image(a)],
-                [a for a in r.attachments if not is_image(a)],
-                session.get(Report, r.supersedes_id) if r.supersedes_id is not None else None,
+                photos_of(r),
+                files_of(r),
+                r.supersedes_id is not None,
             )
         )
     return out
