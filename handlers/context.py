@@ -16,6 +16,11 @@ from db.models import ADMIN, COORDINATOR, Conversation, Person
 IDLE = "idle"
 
 
+def coordinates(person: Person | None) -> bool:
+    """Coordinators and admins: they review, judge, chase and see every unit (in the chat and on the board)."""
+    return person is not None and person.role in (COORDINATOR, ADMIN)
+
+
 @dataclass
 class Context:
     session: Session
@@ -57,7 +62,7 @@ class Context:
 
     @property
     def is_coordinator(self) -> bool:
-        return self.person is not None and self.person.role in (COORDINATOR, ADMIN)
+        return coordinates(self.person)
 
     @property
     def is_admin(self) -> bool:

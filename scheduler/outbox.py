@@ -113,9 +113,12 @@ def claim(
     rows = list(session.execute(q).scalars())
     if wall_now is not None and worker_timeout is not None:
         # a claim taken for a dead worker's is checked again by a statement of its own (`inbox.alive_now`)
-        live = [r for r in rows if r.status == OUT_SENDING and r.claimed_at is not None and r.claimed_at >= now - lease]
-        held = inbox.alive_now(session, (r.claimed_by for r in live), wall_now, worker_timeout)
-        rows = [r for r in rows if not (r in live and r.claimed_by in held)]
+        within_lease = [
+            r for r in rows if r.status == OUT_SENDING and r.claimed_at is not None and r.claimed_at >= now - lease
+        ]
+        held = inbox.alive_now(session, (r.claimed_by for r in within_lease), wall_now, worker_timeout)
+        kept = {r.id for r in within_lease if r.claimed_by in held}
+        rows = [r for r in rows if r.id not in kept]
     for row in rows:
         if row.status == OUT_SENDING:
             # Its worker died while sending: the platform may or may not have it. Telegram and WeCom take no

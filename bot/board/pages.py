@@ -20,12 +20,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
 from db.models import (
-    ADMIN,
     BLOCKED,
-    COORDINATOR,
     DONE,
     INDICATOR,
-    LEADER,
     PROJECT,
     RETURNED,
     Assignment,
@@ -40,6 +37,8 @@ from db.repositories import orgs, progress, reports
 from db.repositories.progress import AssignmentView
 from handlers import formatting as fmt
 from handlers import texts
+from handlers.context import coordinates
+from handlers.queries import access
 from handlers.understanding.text import normalize_for_matching
 from handlers.understanding.windows import find_window
 from scheduler import export
@@ -59,7 +58,6 @@ class Viewer:
 
     person_id: int
     name: str
-    role: str
     org_id: int | None
     org_ids: frozenset[int] | None  # None: every unit
     may_review: bool
@@ -73,7 +71,7 @@ class Viewer:
 
 
 def viewer_of(session: Session, person: Person, settings: Settings) -> Viewer:
-    sees_all = settings.open_queries or person.role in (COORDINATOR, ADMIN, LEADER)
+    sees_all = access.sees_everyone(person, settings)
     org_ids: frozenset[int] | None = None
     if not sees_all:
         own = [person.organisation_id] if person.organisation_id is not None else []
@@ -81,10 +79,9 @@ def viewer_of(session: Session, person: Person, settings: Settings) -> Viewer:
     return Viewer(
         person.id,
         person.name,
-        person.role,
         person.organisation_id,
         org_ids,
-        may_review=person.role in (COORDINATOR, ADMIN),
+        may_review=coordinates(person),
     )
 
 

@@ -113,7 +113,8 @@ def end_session(session: Session, row: BoardSession, now: dt.datetime) -> None:
 
 
 def prune(session: Session, before: dt.datetime, batch: int) -> int:
-    """Drop up to `batch` links and up to `batch` sessions that ended before `before` (naive UTC); how many went."""
+    """Drop up to `batch` links and up to `batch` sessions that ended before `before` (naive UTC); how many rows
+    went (under `batch` only when both tables are done)."""
     tokens = select(BoardToken.token_hash).where(BoardToken.expires_at < before).limit(batch)
     ended = (
         select(BoardSession.id_hash)
@@ -126,4 +127,4 @@ def prune(session: Session, before: dt.datetime, batch: int) -> int:
     m = session.execute(
         delete(BoardSession).where(BoardSession.id_hash.in_(ended)).execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    return max(int(n), int(m))
+    return int(n) + int(m)

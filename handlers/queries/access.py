@@ -6,20 +6,26 @@ gets when asking about others.
 
 from __future__ import annotations
 
+from config.settings import Settings
 from core.messages import Reply
-from db.models import LEADER
+from db.models import LEADER, Person
 from db.repositories import orgs
 from handlers import formatting as fmt
 from handlers import texts
-from handlers.context import Context
+from handlers.context import Context, coordinates
 from handlers.understanding.nlu import Lexicon, Understanding
 
 
-def sees_all(ctx: Context) -> bool:
-    """Coordinators (and leaders) may ask about everyone; officials about their own organisation."""
-    if ctx.settings.open_queries or ctx.is_coordinator:
+def sees_everyone(person: Person | None, settings: Settings) -> bool:
+    """Coordinators (and leaders) may see every organisation; officials their own (unless `open_queries`). The
+    chat's rule and the board's."""
+    if settings.open_queries or coordinates(person):
         return True
-    return ctx.person is not None and ctx.person.role == LEADER
+    return person is not None and person.role == LEADER
+
+
+def sees_all(ctx: Context) -> bool:
+    return sees_everyone(ctx.person, ctx.settings)
 
 
 def own_org(ctx: Context) -> int | None:
