@@ -207,6 +207,22 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
+# pydantic's bound errors: the words and the context key of the bound.
+_BOUNDS = {
+    "greater_than_equal": ("应不小于", "ge"),
+    "less_than_equal": ("应不大于", "le"),
+    "greater_than": ("应大于", "gt"),
+    "less_than": ("应小于", "lt"),
+}
+# pydantic's length errors: the message, the context key of the length and its default.
+_LENGTHS: dict[str, tuple[str, str, int | None]] = {
+    "too_short": ("至少填写 {} 项", "min_length", 1),
+    "too_long": ("最多 {} 项", "max_length", None),
+    "string_too_short": ("至少 {} 个字", "min_length", 1),
+    "string_too_long": ("最多 {} 个字", "max_length", None),
+}
+
+
 def error_message(e: ErrorDetails) -> str:
     """A validator problem in Chinese, saying what was expected (pydantic words its own in English)."""
     kind, ctx, value = e["type"], e.get("ctx") or {}, e.get("input")
@@ -240,22 +256,12 @@ def error_message(e: ErrorDetails) -> str:
         return "应为列表（每一项另起一行，以“- ”开头）"
     if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
         return "应为若干“名称: 取值”（一个映射）"
-    if kind == "greater_than_equal":
-        return f"“{_shown(value)}”应不小于 {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"“{_shown(value)}”应不大于 {ctx.get('le')}"
-    if kind == "greater_than":
-        return f"“{_shown(value)}”应大于 {ctx.get('gt')}"
-    if kind == "less_than":
-        return f"“{_shown(value)}”应小于 {ctx.get('lt')}"
-    if kind == "too_short":
-        return f"至少填写 {ctx.get('min_length', 1)} 项"
-    if kind == "too_long":
-        return f"最多 {ctx.get('max_length')} 项"
-    if kind == "string_too_short":
-        return f"至少 {ctx.get('min_length', 1)} 个字"
-    if kind == "string_too_long":
-        return f"最多 {ctx.get('max_length')} 个字"
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"“{_shown(value)}”{words} {ctx.get(key)}"
+    if kind in _LENGTHS:
+        template, key, default = _LENGTHS[kind]
+        return template.format(ctx.get(key, default))
     if kind == "string_pattern_mismatch":
         return _KEY_PATTERN
     if kind in ("value_error", "assertion_error"):
