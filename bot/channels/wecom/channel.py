@@ -199,11 +199,12 @@ class WecomChannel:
 
     async def _update_card(self, user: str, response_code: str, replace: str) -> None:
         loop = asyncio.get_running_loop()
-        update = functools.partial(
-            self.client.update_template_card, self.agent_id, [user], response_code, replace.strip()
-        )
+        await loop.run_in_executor(self._calls, self._replace_card, user, response_code, replace)
+
+    def _replace_card(self, user: str, response_code: str, replace: str) -> None:
+        """Replace a card's buttons by `replace` (blocking); a card that cannot be updated any more is left."""
         try:
-            await loop.run_in_executor(self._calls, update)
+            self.client.update_template_card(self.agent_id, [user], response_code, replace.strip())
         except WecomApiError as exc:
             if exc.errcode != cards.ALREADY_UPDATED:  # 60140: updated before (a retried callback), or expired
                 log.warning("WeCom card of %s not updated: %s", user, exc)
@@ -339,10 +340,7 @@ class WecomChannel:
             self._live_cards.setdefault(user, []).append((card["task_id"], code))
         replaced = texts.CARD_REPLACED.format(when=self._when())
         for _task, old_code in previous:
-            try:
-                self.client.update_template_card(self.agent_id, [user], old_code, replaced)
-            except WecomApiError as exc:
-                log.info("an earlier WeCom card of %s was not closed: %s", user, exc)
+            self._replace_card(user, old_code, replaced)
 
     def _send_payload(self, user: str, payload: dict[str, Any]) -> None:
         try:
