@@ -110,8 +110,15 @@ class Browser:
     def text(self) -> str:
         return str(self.driver.find_element("tag name", "body").text)
 
-    def click(self, css: str) -> None:
-        self.driver.find_element("css selector", css).click()
+    def click(self, css: str, by: str = "css selector") -> None:
+        """Click what leads to another page, and wait until that page has replaced this one (a click returns
+        before the browser navigates)."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = self.driver.find_element("tag name", "html")
+        self.driver.find_element(by, css).click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
 
     def shoot(self, name: str) -> None:
         """Screenshots of the page at both sizes; at the phone's, nothing may be wider than the screen."""
@@ -238,11 +245,11 @@ async def test_board_in_a_real_browser(db_url: str, tmp_path: Path, browsers: An
 
             # ---- 墨脱县, then the item with the photo
             coordinator.get(base + "/board/")
-            d.find_element("link text", "墨脱县").click()
+            coordinator.click("墨脱县", by="link text")
             assert d.current_url == f"{base}/board/org/{motuo_id}"
             assert len(d.find_elements("css selector", "tr[data-item]")) == 35
             coordinator.shoot("unit")
-            d.find_element("css selector", f'a[href="/board/item/{photo_assignment}"]').click()
+            coordinator.click(f'a[href="/board/item/{photo_assignment}"]')
             page = coordinator.text()
             assert "完成选址和设计" in page and texts.BOARD_VERSIONS in page
             img = d.find_element("css selector", ".photos img")
@@ -262,14 +269,12 @@ async def test_board_in_a_real_browser(db_url: str, tmp_path: Path, browsers: An
             bayi_before = console(env, "协调员", "巴宜区进度")
             coordinator.get(base + "/board/review")
             coordinator.shoot("review")
-            d.find_element(
-                "css selector", f'article[data-report="{ids["motuo_photo"]}"] button[value="approve"]'
-            ).click()
+            coordinator.click(f'article[data-report="{ids["motuo_photo"]}"] button[value="approve"]')
             assert d.find_elements("css selector", ".said"), coordinator.text()
             assert "通过" in d.find_element("css selector", ".said").text
             box = d.find_element("css selector", f'article[data-report="{ids["bayi"]}"] input[name="reason"]')
             box.send_keys("请补充进度照片")
-            d.find_element("css selector", f'article[data-report="{ids["bayi"]}"] button[value="return"]').click()
+            coordinator.click(f'article[data-report="{ids["bayi"]}"] button[value="return"]')
             assert "请补充进度照片" in d.find_element("css selector", ".said").text
             assert not d.find_elements("css selector", f'article[data-report="{ids["bayi"]}"]')
             # the chat's figures changed: one fewer waiting, 巴宜区's returned 45 % no longer counted
