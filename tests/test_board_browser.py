@@ -113,12 +113,17 @@ class Browser:
     def click(self, css: str, by: str = "css selector") -> None:
         """Click what leads to another page, and wait until that page has replaced this one (a click returns
         before the browser navigates)."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.driver.find_element("tag name", "html")
+        # A mark on this page's window: a new document gets a new window object without it. (Waiting for the
+        # old <html> element to go stale is not enough: chromedriver may answer that check with an "unknown
+        # error" instead of a stale element while the page is being replaced.)
+        self.driver.execute_script("window.dubanOldPage = true")
         self.driver.find_element(by, css).click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return !window.dubanOldPage && document.readyState === 'complete'")
+        )
 
     def shoot(self, name: str) -> None:
         """Screenshots of the page at both sizes; at the phone's, nothing may be wider than the screen."""
