@@ -107,6 +107,18 @@ class Browser:
         self.driver.get(url)
         return self.text()
 
+    def sign_in(self, url: str) -> None:
+        """Open a sign-in link and wait until its page has posted the token and landed on the board."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver.get(url)
+        WebDriverWait(self.driver, 30, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: (
+                "/board/login" not in d.current_url and d.execute_script("return document.readyState === 'complete'")
+            )
+        )
+
     def text(self) -> str:
         return str(self.driver.find_element("tag name", "body").text)
 
@@ -221,7 +233,7 @@ async def test_board_in_a_real_browser(db_url: str, tmp_path: Path, browsers: An
             url = link(env, "协调员")
             assert url.startswith(base + "/board/login?t=")
             coordinator = browsers()
-            coordinator.get(url)
+            coordinator.sign_in(url)
             assert coordinator.driver.current_url == base + "/board/"
             d = coordinator.driver
             counties = _rows(d, texts.BOARD_GROUP_COUNTIES)
@@ -303,7 +315,7 @@ async def test_board_in_a_real_browser(db_url: str, tmp_path: Path, browsers: An
 
             # ---- an official: his unit only
             official = browsers()
-            official.get(link(env, "墨脱填报人"))
+            official.sign_in(link(env, "墨脱填报人"))
             assert official.driver.current_url == f"{base}/board/org/{motuo_id}"
             assert texts.BOARD_NOT_YOURS in official.get(f"{base}/board/org/{milin_id}")
             assert texts.BOARD_NOT_YOURS in official.get(f"{base}/board/evidence/{milin_photo_id}")
