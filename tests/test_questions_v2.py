@@ -122,6 +122,12 @@ def test_counts_and_kinds(filed: App, chat: Any) -> None:
     assert re.search(r"巴宜区共有任务\d+项", out)
     out = _ask(c, "墨脱有哪些项目")
     assert "农村污水处理" in out and "两山实施方案" not in out  # projects, not tasks
+    # a kind's name typed alone is that kind's overview, not a task whose title ends in it
+    for q in ("工程项目", "项目", "工程项目进度"):
+        out = _ask(c, q)
+        assert "计划总投资15376万元" in out and "细化分解建设任务和工程项目" not in out, q
+    out = _ask(c, "指标")
+    assert "共149项" in out and "没太明白" not in out
 
 
 def test_lists_that_need_action(filed: App, chat: Any) -> None:

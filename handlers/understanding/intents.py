@@ -154,6 +154,10 @@ LIST_ASK_RE = re.compile(
     r"|是不是|的没$|的吗$|没有$|的(任务|项目|工程|事项|工作|事情|指标|单位|县|部门|活动|报告|汇报)?$|情况$"
 )
 PROJECT_HINT = re.compile(r"项目|工程")
+# A kind's name typed alone ("指标", "工程项目", "全部项目"): that kind's overview.
+KIND_ALONE_RE = re.compile(
+    r"(所有|全部|各|全市)?的?(工程项目|建设项目|重点项目|工程|项目|考核指标|指标|宣传活动|活动)(一览|总览|汇总表?)?$"
+)
 INDICATOR_HINT = re.compile(r"指标|达标|目标值|达到目标")
 TASK_HINT = re.compile(r"任务")
 
@@ -572,8 +576,8 @@ def _intent(
     if has_entity or scope_all or (PROGRESS_RE.search(masked) and not unknown):
         # "进度怎么样" is the whole city; "今天天气怎么样" is not a question about the plan
         return PROGRESS
-    if kind in (PROJECT, INDICATOR, EVENT) and lists():
-        return PROGRESS  # "有哪些项目"
+    if kind in (PROJECT, INDICATOR, EVENT) and (lists() or KIND_ALONE_RE.match(masked)):
+        return PROGRESS  # "有哪些项目"; "指标", "工程项目" typed alone
     return UNKNOWN
 
 

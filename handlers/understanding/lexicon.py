@@ -44,7 +44,8 @@ STOP = frozenset(
 # Generic surfaces that would make "工作进展如何" look like a task called 工作进展.
 GENERIC_KEYWORDS = frozenset(
     """工作 任务 项目 工程 进度 进展 情况 完成 工作进展 完成情况 报送 汇报 建设 指标 单位 推进 落实 开展
-    年度 工作计划 计划 方案 实施 管理 总体 全市""".split()
+    年度 工作计划 计划 方案 实施 管理 总体 全市 工程项目 建设项目 重点项目 重点任务 建设任务 工作任务 目标任务
+    考核指标""".split()
 )
 
 # Generic phrases for the sets of counties and of city departments (used when no plan group has them).
