@@ -20,6 +20,7 @@ from core.inbox import Inbox
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.repositories import progress
+from handlers.queries import workbook
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,13 @@ def make_clock(settings: Settings, frozen: bool = False) -> Clock:
     return Clock(settings.timezone, settings.now, frozen=frozen)
 
 
+def _build_workbook(*args: Any, **kwargs: Any) -> Any:
+    """ "导出" in the chat: the export's workbook (openpyxl is imported on the first one, not at start-up)."""
+    from scheduler import export
+
+    return export.build_workbook(*args, **kwargs)
+
+
 def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = None, warm_nlu: bool = True) -> App:
     """Build everything a process needs.
 
@@ -58,7 +66,7 @@ def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = No
         upgrade(db)
     factory = make_session_factory(db)
     clock = clock or make_clock(settings)
-    services: dict[str, Any] = {}
+    services: dict[str, Any] = {workbook.SERVICE: _build_workbook}
     engine = Engine(factory, clock, settings, services)
     app = App(settings=settings, clock=clock, db=db, session_factory=factory, engine=engine, services=services)
     if warm_nlu:

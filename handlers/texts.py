@@ -34,7 +34,7 @@ HELP_OFFICIAL = (
     "• 本月到期的 / 下周有什么到期 / 哪些任务滞后 / 被退回的报告：本单位的清单\n"
     "• 一句话汇报：如“污水处理设施建设完成80%”\n"
     "• 请假到 6月5日：暂停提醒\n"
-    "• 看板：网页看板的登录链接\n"
+    "• 看板：网页看板的登录链接；导出：Excel汇总表\n"
     f"{HELP_EVIDENCE_LINE}\n"
     "• 取消：随时退出当前对话"
 )
@@ -51,7 +51,7 @@ HELP_COORDINATOR = (
     "• 待审核：审核新提交的汇报（通过 / 退回 理由 / 下一条 / 全部通过）\n"
     "• 判定 指标12 达标 理由 / 判定 指标12 墨脱县 未达标 理由：文字类指标的人工判定\n"
     "• 份额 项目8 墨脱县 300 / 份额 项目8 平均 / 份额 项目8 清除：共同实施项目各单位的投资份额\n"
-    "• 序时进度是什么：序时进度＝从任务开始日（未写明的按方案印发日）到截止日已过天数的比例；发送这句可查看滞后、灯色和排名的算法"
+    "• 序时进度是什么：序时进度＝从任务开始日（未写明的按方案印发日）到截止日已过天数的比例；发这句可看滞后、灯色和排名的算法"
 )
 CANCELLED = "已取消。"
 CANCELLED_DRAFT_KEPT = "已退出填写，“{label}”的草稿已保存。发送“继续”可接着填写，“删除草稿”可丢弃。"
@@ -485,6 +485,12 @@ PT_INVESTMENT_UNIT = "；{org} {done}"
 EXPORT_TITLE = "{plan}完成情况（截至 {date}）"
 EXPORT_TITLE_ORG = "{plan}完成情况——{org}（截至 {date}）"
 EXPORT_TITLE_APPROVED = "（仅计已审核通过的汇报）"
+# The workbook asked for in the chat ("导出", "汇总表").
+EXPORT_READY = (
+    "{scope}完成情况汇总表（截至 {date}）：重点任务、工程项目、指标三张表，与 11月20日 报送表同一格式、同一口径。"
+)
+EXPORT_PRIVATE_ONLY = "汇总表请私聊我发送“导出”获取（群里的人不一定都能看全部单位）。"
+EXPORT_UNAVAILABLE = "这里暂时不能生成汇总表，请在看板上下载，或请管理员运行 duban export。"
 EXPORT_TOTAL = "合计"
 EXPORT_TOTAL_TASKS = "共{n}项，已完成{done}项，逾期{overdue}项"
 EXPORT_TOTAL_PROJECTS = "共{n}个项目，{reported}个已报投资"
@@ -1002,7 +1008,7 @@ BOARD_REVIEW_ONLY = "只有协调员可以审核汇报。"
 BOARD_NO_PLAN = "还没有导入工作计划。"
 BOARD_FILE_GONE = "这个材料文件已不在服务器上。"
 BOARD_REASON_NEEDED = "退回需要填写理由：请在输入框里写明要补充或修改什么，再点“退回”。"
-BOARD_WORKBOOK_NAME = "完成情况汇总-{org}{date}.xlsx"
+WORKBOOK_NAME = "完成情况汇总-{org}{date}.xlsx"
 BOARD_CHANNELS = {"telegram": "Telegram", "wecom": "企业微信", "console": "控制台", "board": "看板"}
 BOARD_KIND_NAMES = {"task": "任务", "project": "工程项目", "indicator": "指标", "event": "宣传活动"}
 BOARD_LIGHT_NAMES = {

@@ -15,13 +15,17 @@ own, until a batch deletes fewer rows than the batch size, so it never holds a l
   throttle's window is minutes);
 - worker rows not seen for a day (wall clock): processes that died without saying goodbye.
 - the board's sign-in links and sessions that expired or ended more than a day ago (app clock).
+- the workbooks the chat wrote for "导出" (`handlers.queries.workbook`), in folders named by their day: those of
+  days before the retention (app clock, a day's margin for the time zone), when no kept reply names them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, tuple_
@@ -31,6 +35,7 @@ from config.clock import wall_utcnow
 from db.engine import transaction
 from db.models import OUT_FAILED, OUT_SENT, REPLY, Outbox, ProcessedMessage, Worker
 from db.repositories import board, inbox, throttle
+from handlers.queries import workbook
 
 if TYPE_CHECKING:
     from core.channel import Runtime as App
@@ -73,6 +78,23 @@ def _workers(session: Session, before: dt.datetime, batch: int) -> int:
     return _rowcount(session.execute(stmt.execution_options(synchronize_session=False)))
 
 
+def _workbooks(data_dir: Path, before: dt.date) -> int:
+    """Delete the chat's workbook folders of days before `before`; how many files went."""
+    root = workbook.folder(data_dir)
+    if not root.is_dir():
+        return 0
+    gone = 0
+    for day in root.iterdir():
+        try:
+            old = dt.date.fromisoformat(day.name) < before
+        except ValueError:
+            continue  # not one of ours
+        if old and day.is_dir():
+            gone += sum(1 for f in day.rglob("*") if f.is_file())
+            shutil.rmtree(day, ignore_errors=True)
+    return gone
+
+
 def _in_batches(app: App, step: Callable[[Session, dt.datetime, int], int], before: dt.datetime, batch: int) -> int:
     """Run `step` in transactions of its own until one deletes fewer than `batch` rows; the total deleted."""
     total = 0
@@ -112,6 +134,7 @@ def prune(
         "auth_failure": _in_batches(app, throttle.prune, now_app - AUTH_FAILURE_KEPT, batch),
         "worker": _in_batches(app, _workers, now_wall - WORKER_KEPT, batch),
         "board": _in_batches(app, board.prune, now_app - BOARD_KEPT, batch),
+        "exports": _workbooks(app.settings.data_dir, (now_app - keep).date() - dt.timedelta(days=1)),
     }
     log.info(
         "housekeeping: deleted %s (retention %d days)",

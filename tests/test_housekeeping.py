@@ -103,7 +103,15 @@ def test_prune_deletes_old_rows_in_batches_and_keeps_the_rest(app: App, caplog: 
     with caplog.at_level(logging.INFO, logger="scheduler.housekeeping"):
         counts = housekeeping.prune(app, WALL, APP, RETENTION, batch=2)
 
-    assert counts == {"inbox": 5, "processed_message": 3, "outbox": 3, "auth_failure": 1, "worker": 1, "board": 0}
+    assert counts == {
+        "inbox": 5,
+        "processed_message": 3,
+        "outbox": 3,
+        "auth_failure": 1,
+        "worker": 1,
+        "board": 0,
+        "exports": 0,
+    }
     assert ids(app, Inbox.message_id) == {"old-pending", "recent-done", "wall-recent"}
     with app.session_factory() as s:
         kept = {(p.channel, p.message_id) for p in s.execute(select(ProcessedMessage)).scalars()}
@@ -118,7 +126,7 @@ def test_prune_deletes_old_rows_in_batches_and_keeps_the_rest(app: App, caplog: 
     assert ids(app, Worker.id) == {"alive"}
     lines = [r.getMessage() for r in caplog.records if r.name == "scheduler.housekeeping"]
     assert lines == [
-        "housekeeping: deleted 5 inbox, 3 processed_message, 3 outbox, 1 auth_failure, 1 worker, 0 board (retention 30 days)"
+        "housekeeping: deleted 5 inbox, 3 processed_message, 3 outbox, 1 auth_failure, 1 worker, 0 board, 0 exports (retention 30 days)"
     ]
 
     # Nothing left to delete: a second run deletes nothing.

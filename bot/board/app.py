@@ -573,9 +573,7 @@ async def workbook(request: web.Request) -> web.StreamResponse:
         )
         buf = io.BytesIO()
         wb.save(buf)
-        name = texts.BOARD_WORKBOOK_NAME.format(
-            org=(org.name + "-") if org is not None else "", date=now.date().isoformat()
-        )
+        name = texts.WORKBOOK_NAME.format(org=(org.name + "-") if org is not None else "", date=now.date().isoformat())
         return buf.getvalue(), name
 
     body, name = await _read(request, build)

@@ -27,6 +27,8 @@ URGE_RE = Gated(
         r"|尽快(汇报|报送|填报|上报|报|交)|抓紧(汇报|报送|填报|上报|报|交)|(赶紧|快点)(汇报|报送|填报|上报|报|交)"
     )
 )
+# The completion workbook (the 11月20日 报送表): "导出", "下载汇总表", "发我本单位的工作簿", "excel".
+EXPORT_RE = re.compile(r"导出|汇总表|工作簿|报送表|报表|台账|统计表|表格|excel|xlsx", re.IGNORECASE)
 # Items behind their 序时进度.
 LAGGING_RE = re.compile(
     r"滞后|落后|拖后腿|掉队|进度慢|进展慢|推进慢|偏慢|比较慢|太慢|很慢|慢了|慢的|跟不上|低于序时|不及序时|未达序时|没达到序时|赶不上"
