@@ -215,6 +215,23 @@ def _on_pick(ctx: Context, text: str) -> Replies | None:
         return _next(ctx, None)
     if vocabulary.REVIEW_ALL_RE.match(t):
         return _ask_all(ctx)
+    act = _act_in_list(t)
+    if act is not None:
+        # "2 通过", "退回 1 理由", or 通过 / 退回 with one report listed: decided without opening it
+        number, approve, _ = act
+        if number is None and len(options) != 1:
+            return [Reply(texts.REVIEW_PICK_FIRST.format(n=len(options)))]
+        n = number if number is not None else 1
+        if not 1 <= n <= len(options):
+            return [Reply(texts.REVIEW_PICK_ERROR.format(n=len(options)))]
+        if approve:
+            return _decide(ctx, options[n - 1], True, None)
+        typed = _act_in_list(clean(ctx.msg.text))  # the reason as typed (Chinese punctuation kept)
+        reason = (typed or act)[2]
+        if not reason:
+            _save(ctx, ReviewState.REASON, ReviewData(report_id=options[n - 1]))
+            return [Reply(texts.REVIEW_ASK_REASON)]
+        return _decide(ctx, options[n - 1], False, reason)
     m = re.fullmatch(r"#?(\d+)", t)
     if not m:
         return None
@@ -223,6 +240,22 @@ def _on_pick(ctx: Context, text: str) -> Replies | None:
     if rid is None or rid not in options:
         return [Reply(texts.REVIEW_PICK_ERROR.format(n=len(options)))]
     return _show(ctx, rid)
+
+
+def _act_in_list(t: str) -> tuple[int | None, bool, str] | None:
+    """(list number or None, approve, reason) of a decision typed at the list: "2 通过", "2退回 理由",
+    "退回 2 理由", "通过第1条", or "通过" / "退回 理由" alone; None: no decision."""
+    m = vocabulary.LIST_DECISION_RE.match(t)
+    if m is not None:
+        number = m.group("n1") or m.group("n2")
+        word = m.group("w1") or m.group("w2")
+        return int(number), vocabulary.PASS_RE.match(word) is not None, (m.group("r1") or m.group("r2") or "").strip()
+    if vocabulary.PASS_RE.match(t):
+        return None, True, ""
+    r = vocabulary.RETURN_RE.match(t)
+    if r is not None:
+        return None, False, r.group(1).strip()
+    return None
 
 
 def _on_show(ctx: Context, text: str) -> Replies | None:
@@ -288,7 +321,7 @@ def _show(ctx: Context, rid: int, lead: list[str] | None = None) -> Replies:
         label=a.item.label,
         org=a.organisation.name,
         person=r.person.name if r.person else fmt.DASH,
-        channel=r.channel,
+        channel=texts.CHANNEL_NAMES.get(r.channel, r.channel),
         date=_local(ctx, r),
         status=texts.STATUS_LABELS[r.status],
         percent=_pct(r),

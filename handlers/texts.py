@@ -243,7 +243,9 @@ E_BOUND_AT_SUBMIT = "有一项内容超出了可保存的范围：{reason}请回
 
 # ---- review ----------------------------------------------------------------------------------------------
 REVIEW_NONE = "目前没有待审核的汇报。"
-REVIEW_LIST_HEADER = "待审核汇报（共{n}条）。回复序号查看，“下一条”逐条审核，“全部通过”批量通过："
+REVIEW_LIST_HEADER = (
+    "待审核汇报（共{n}条）。回复序号查看，“下一条”逐条审核，“1 通过”“2 退回 理由”直接审核，“全部通过”批量通过："
+)
 REVIEW_LINE = "{org}｜{label}｜{status}{percent}｜{person} {date}{extra}"
 REVIEW_DETAIL = (
     "【{label}】{org}\n填报人：{person}（{channel}，{date}）\n状态：{status}{percent}\n{details}"
@@ -254,6 +256,7 @@ REVIEW_PASSED = "已通过：{org}「{label}」。{closed}"
 REVIEW_CLOSED = "该任务已办结。"
 REVIEW_RETURNED = "已退回：{org}「{label}」，理由：{reason}。已通知填报单位。"
 REVIEW_PICK_ERROR = "请回复列表中的序号（1–{n}）。"
+REVIEW_PICK_FIRST = "列表里有{n}条，请说明审核哪一条：如“1 通过”“2 退回 理由”，或回复序号先查看。"
 REVIEW_NOTIFY_PASSED = "您汇报的「{label}」已通过审核。{closed}"
 REVIEW_NOTIFY_RETURNED = "您汇报的「{label}」被退回，理由：{reason}。请发送“重新填报”，按退回意见修改后重新提交。"
 REVIEW_CHOICE_PASS, REVIEW_CHOICE_RETURN = "通过", "退回"
@@ -1009,7 +1012,7 @@ BOARD_NO_PLAN = "还没有导入工作计划。"
 BOARD_FILE_GONE = "这个材料文件已不在服务器上。"
 BOARD_REASON_NEEDED = "退回需要填写理由：请在输入框里写明要补充或修改什么，再点“退回”。"
 WORKBOOK_NAME = "完成情况汇总-{org}{date}.xlsx"
-BOARD_CHANNELS = {"telegram": "Telegram", "wecom": "企业微信", "console": "控制台", "board": "看板"}
+CHANNEL_NAMES = {"telegram": "Telegram", "wecom": "企业微信", "console": "控制台", "board": "看板"}
 BOARD_KIND_NAMES = {"task": "任务", "project": "工程项目", "indicator": "指标", "event": "宣传活动"}
 BOARD_LIGHT_NAMES = {
     "🔴": "红灯：逾期或受阻",

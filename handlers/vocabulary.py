@@ -60,6 +60,11 @@ DONE_WORDS = frozenset({texts.CHOICE_DONE, "好了", "发完了", "好", "ok", "
 MODIFY_RE = re.compile(r"^(?:修改|改|更改|更正)\s*(.*)$")
 PASS_RE = re.compile(r"^(通过|同意|审核通过|pass|ok)$", re.IGNORECASE)
 RETURN_RE = re.compile(r"^(?:退回|驳回|不通过)\s*[:：,，]?\s*(.*)$")
+# A decision on a numbered report of the review list: "2 通过", "2退回 理由", "退回 2 理由", "通过第1条".
+LIST_DECISION_RE = re.compile(
+    r"^(?:第)?(?P<n1>\d{1,2})\s*(?:条|号|[.、,，])?\s*(?P<w1>通过|同意|审核通过|退回|驳回|不通过)\s*[:：,，]?\s*(?P<r1>.*)$"
+    r"|^(?P<w2>通过|同意|审核通过|退回|驳回|不通过)\s*(?:第)?(?P<n2>\d{1,2})\s*(?:条|号)?(?:\s+|[:：,，]\s*|$)(?P<r2>.*)$"
+)
 
 
 def is_skip(text: str) -> bool:

@@ -252,6 +252,36 @@ def test_next_report_is_shown_after_a_decision_and_on_next(app: App) -> None:
     assert len(_notices(app)) == 2
 
 
+def test_decisions_typed_at_the_list(app: App) -> None:
+    """At the list, "2 退回 理由" and "1 通过" decide a numbered report; 通过 / 退回 alone with several listed ask
+    which, deciding nothing (they were taken for a question about returned reports)."""
+    a = _file(app, "墨脱县", "两山实施方案", "墨脱填报人", status=IN_PROGRESS, percent=30)
+    b = _file(app, "朗县", "两山实施方案", "朗县填报人", minutes=1, status=IN_PROGRESS, percent=50)
+    c = _file(app, "米林县", "两山实施方案", "米林填报人", minutes=2, status=IN_PROGRESS, percent=10)
+    coord = Chat(app, "协调员")
+    listed = coord.send("待审核")
+    assert "1 通过" in listed and "1. 墨脱县" in listed and "2. 朗县" in listed
+    for typed in ("退回 请补充材料", "通过"):
+        assert coord.send(typed) == texts.REVIEW_PICK_FIRST.format(n=3), typed
+    assert {_report(app, r).review_state for r in (a, b, c)} == {PENDING} and _notices(app) == []
+    assert coord.send("9 通过") == texts.REVIEW_PICK_ERROR.format(n=3)
+    out = coord.send("2 退回：请补充现场照片，附验收单")
+    assert "已退回：朗县「两山实施方案」，理由：请补充现场照片，附验收单" in out
+    assert _report(app, b).review_state == RETURNED
+    assert _report(app, b).review_comment == "请补充现场照片，附验收单"  # the reason as typed
+    listed = coord.send("待审核")
+    assert "1. 墨脱县" in listed and "2. 米林县" in listed
+    out = coord.send("通过第2条")
+    assert "已通过：米林县" in out
+    assert "填报人：墨脱填报人（控制台" in out  # the next one, its channel in words
+    listed = coord.send("待审核")
+    out = coord.send("退回")  # one listed: that one, and its reason is asked
+    assert out == texts.REVIEW_ASK_REASON
+    assert "已退回：墨脱县" in coord.send("进度材料不全")
+    assert [_report(app, r).review_state for r in (a, b, c)] == [RETURNED, RETURNED, APPROVED]
+    assert sorted(n.chat_id for n in _notices(app)) == ["墨脱填报人", "朗县填报人", "米林填报人"]
+
+
 def test_approve_all_asks_then_approves_only_what_it_listed(app: App) -> None:
     a = _file(app, "墨脱县", "两山实施方案", "墨脱填报人", status=IN_PROGRESS, percent=30)
     b = _file(app, "墨脱县", "详细工作计划", "墨脱填报人", minutes=1, status=IN_PROGRESS, percent=20)

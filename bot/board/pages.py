@@ -313,7 +313,7 @@ def unit(session: Session, plan: Plan, now: dt.datetime, org: Organisation, filt
             texts.ROLE_NAMES.get(p.role, p.role),
             p.organisation.name if p.organisation is not None else fmt.DASH,
             p.paused_until if p.paused_until is not None and p.paused_until >= today else None,
-            "、".join(sorted({texts.BOARD_CHANNELS.get(i.channel, i.channel) for i in p.identities})) or fmt.DASH,
+            "、".join(sorted({texts.CHANNEL_NAMES.get(i.channel, i.channel) for i in p.identities})) or fmt.DASH,
         )
         for p in people
     ]
@@ -387,7 +387,7 @@ def item(session: Session, plan: Plan, now: dt.datetime, viewer: Viewer, assignm
             report=r,
             number=i,
             person=r.person.name if r.person is not None else fmt.DASH,
-            channel=texts.BOARD_CHANNELS.get(r.channel, r.channel),
+            channel=texts.CHANNEL_NAMES.get(r.channel, r.channel),
             at=fmt.local(r.created_at, tz),
             reviewer=reviewers.get(r.id),
             reviewed_at=fmt.local(r.reviewed_at, tz) if r.reviewed_at is not None else None,
