@@ -130,6 +130,22 @@ def test_counts_and_kinds(filed: App, chat: Any) -> None:
     assert "共149项" in out and "没太明白" not in out
 
 
+def test_what_is_done(filed: App, chat: Any) -> None:
+    c = chat("协调员")
+    for q in ("哪些任务完成了", "已完成的任务", "完成了哪些", "办结的事项有哪些"):
+        out = _ask(c, q)
+        assert out.startswith("全市已完成的事项：1项（共511项）"), (q, out)
+        assert "墨脱｜" in out and "朗县｜" not in out  # 朗县's was returned: not counted
+    out = _ask(c, "墨脱县已完成的事项")
+    assert out.startswith("墨脱县已完成的事项：1项（共35项）") and "7月10日（待审核）" in out
+    assert _ask(c, "米林县哪些任务完成了").startswith("米林县还没有已完成的事项")
+    assert _ask(c, "上个月完成了哪些").startswith("6月1日–6月30日全市还没有已完成的事项")
+    assert _ask(c, "本周完成了哪些").startswith("7月10日–7月16日全市已完成的事项：1项")
+    o = chat("墨脱填报人")
+    assert _ask(o, "我们完成了哪些").startswith("墨脱县已完成的事项：1项")
+    assert "只能查询本单位" in _ask(o, "米林县哪些任务完成了")
+
+
 def test_lists_that_need_action(filed: App, chat: Any) -> None:
     c = chat("协调员")
     for q in ("哪些任务滞后", "滞后任务清单"):

@@ -197,6 +197,40 @@ def lagging(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     return Page(texts.Q_TITLE.format(name=scope), head, rows)
 
 
+def done(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """ "哪些任务完成了", "墨脱县已完成的事项", "本月完成了哪些": items whose counted report says done, the newest
+    first, with the day reported and the review's state; a window is the day they were reported done."""
+    found = scoped_views(ctx, lex, plan, u)
+    if isinstance(found, Reply):
+        return [found]
+    views, org_ids, scope = found
+    finished = [v for v in views if v.done]
+    window = ""
+    if u.window_start is not None and u.window_end is not None:
+        start, end = u.window_start, u.window_end
+        window = window_text(start, end)
+        finished = [
+            v
+            for v in finished
+            if v.counted_report_at is not None and start <= fmt.local_date(v.counted_report_at, ctx.clock.tz) <= end
+        ]
+    kind = list_kind_name(u)
+    if not finished:
+        return [Reply(texts.Q_DONE_NONE.format(window=window, scope=scope, kind=kind, total=len(views)))]
+    finished.sort(key=lambda v: (v.counted_report_at or dt.datetime.min, -v.assignment_id), reverse=True)
+    rows = [
+        texts.Q_DONE_LINE.format(
+            org=_org(lex, v, org_ids),
+            label=lines.item_label(v),
+            date=_when(ctx, v),
+            review=texts.Q_DONE_REVIEW.format(state=fmt.review_label(v.review_state)) if v.review_state else "",
+        )
+        for v in finished
+    ]
+    head = texts.Q_DONE_HEADER.format(window=window, scope=scope, kind=kind, n=len(finished), total=len(views))
+    return Page(texts.Q_TITLE.format(name=scope), head, rows)
+
+
 def blocked(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     """ "受阻的任务", "监测中心受阻原因是什么": blocked items with the reason reported and its day."""
     found = scoped_views(ctx, lex, plan, u)

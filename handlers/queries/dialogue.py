@@ -193,6 +193,7 @@ ANSWERS: dict[str, Callable[[Context, Lexicon, Plan, Understanding], Answer]] = 
     nlu_mod.COUNT: counts.count,
     nlu_mod.RANKING: counts.ranking,
     nlu_mod.EXPORT: workbook.workbook,
+    nlu_mod.DONE_LIST: attention.done,
 }
 
 

@@ -29,6 +29,15 @@ URGE_RE = Gated(
 )
 # The completion workbook (the 11月20日 报送表): "导出", "下载汇总表", "发我本单位的工作簿", "excel".
 EXPORT_RE = re.compile(r"导出|汇总表|工作簿|报送表|报表|台账|统计表|表格|excel|xlsx", re.IGNORECASE)
+# A list of what is done: "哪些任务完成了", "已完成的事项", "完成了哪些", "办结的项目有哪些" ("完成了吗" about one item,
+# "完成率", "完成情况" and what is to be done, "要完成的任务", are not).
+DONE_LIST_RE = Gated(
+    re.compile(
+        r"(哪些|哪几|什么|啥)(个|项|条)?(任务|项目|工程|指标|事项|工作|事情|事)?(已经|已)?(完成|办结|做完|干完|完工|达成)"
+        r"|(?<![要该需应得须])(已经完成|已完成|已办结|办结|完成|做完|完工)了?的(任务|项目|工程|指标|事项|工作|事情|事|有)"
+        r"|(完成|办结|做完|完工)了(哪些|什么|啥|几项|多少项)"
+    )
+)
 # Items behind their 序时进度.
 LAGGING_RE = re.compile(
     r"滞后|落后|拖后腿|掉队|进度慢|进展慢|推进慢|偏慢|比较慢|太慢|很慢|慢了|慢的|跟不上|低于序时|不及序时|未达序时|没达到序时|赶不上"

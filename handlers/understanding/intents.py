@@ -56,9 +56,10 @@ DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE = (
     "urge",
 )
 MY_UNREPORTED, REVIEW_QUEUE, RETURNED, EXPORT = "my_unreported", "review_queue", "returned", "export"
+DONE_LIST = "done"
 UNDER_WAY = frozenset(
     {DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED}
-    | {EXPORT}
+    | {EXPORT, DONE_LIST}
 )
 INTENTS = (
     PROGRESS,
@@ -83,12 +84,13 @@ INTENTS = (
     REVIEW_QUEUE,
     RETURNED,
     EXPORT,
+    DONE_LIST,
 )
 # Intents about people, reports or whole lists: an item's name in them is a word, not the subject.
 ITEMLESS = frozenset({COUNT, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED, UNREPORTED, HELP, UNKNOWN})
 ITEMLESS |= {ON_LEAVE, REPORT, EXPORT}
 # Lists of units, which "哪些县" / "哪些部门" narrow to the counties / the departments.
-UNIT_LISTS = frozenset({UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE})
+UNIT_LISTS = frozenset({UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE, DONE_LIST})
 # Lists and counts that may be asked as a number ("几个") or for their reasons ("原因").
 AGGREGATED = frozenset({DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, REVIEW_QUEUE, RETURNED, OVERDUE})
 AGGREGATED |= {UNREPORTED, MY_UNREPORTED}
@@ -550,6 +552,8 @@ def _intent(
         return BLOCKED_LIST
     if cues.UNMET_RE.search(cue) and (lists() or not report_signal):
         return UNMET
+    if cues.DONE_LIST_RE.search(cue) and lists() and not sure_item:
+        return DONE_LIST  # "哪些任务完成了", "已完成的事项"; "污水处理已完成" reports
     if cues.PROBLEMS_RE.search(cue) and (lists() or not report_signal):
         return PROBLEMS
     if cues.RANKING_RE.search(cue):

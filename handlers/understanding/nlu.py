@@ -18,6 +18,7 @@ from handlers.gate import Gated
 from handlers.understanding.intents import (
     BLOCKED_LIST,
     COUNT,
+    DONE_LIST,
     DUE,
     EXPORT,
     HELP,
@@ -61,6 +62,7 @@ from handlers.understanding.text import normalize_for_matching
 __all__ = [
     "BLOCKED_LIST",
     "COUNT",
+    "DONE_LIST",
     "DUE",
     "EXPORT",
     "LAGGING",
