@@ -20,7 +20,7 @@ from core.inbox import Inbox
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.repositories import progress
-from handlers.queries import workbook
+from handlers.queries import weekly, workbook
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,13 @@ def _build_workbook(*args: Any, **kwargs: Any) -> Any:
     return export.build_workbook(*args, **kwargs)
 
 
+def _build_digest(*args: Any, **kwargs: Any) -> Any:
+    """ "周报" in the chat: the scheduler's weekly digest."""
+    from scheduler import digest
+
+    return digest.build_digest(*args, **kwargs)
+
+
 def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = None, warm_nlu: bool = True) -> App:
     """Build everything a process needs.
 
@@ -66,7 +73,7 @@ def build_app(settings: Settings, migrate: bool = True, clock: Clock | None = No
         upgrade(db)
     factory = make_session_factory(db)
     clock = clock or make_clock(settings)
-    services: dict[str, Any] = {workbook.SERVICE: _build_workbook}
+    services: dict[str, Any] = {workbook.SERVICE: _build_workbook, weekly.SERVICE: _build_digest}
     engine = Engine(factory, clock, settings, services)
     app = App(settings=settings, clock=clock, db=db, session_factory=factory, engine=engine, services=services)
     if warm_nlu:

@@ -492,6 +492,10 @@ EXPORT_TITLE_APPROVED = "（仅计已审核通过的汇报）"
 EXPORT_READY = (
     "{scope}完成情况汇总表（截至 {date}）：重点任务、工程项目、指标三张表，与 11月20日 报送表同一格式、同一口径。"
 )
+WEEKLY_NAME = "督办周报"
+WEEKLY_TAIL = "（周报截至此刻；完成进度图和工作簿随每周一的周报发送，汇总表可发“导出”获取。）"
+WEEKLY_TAIL_PAST = "（按该周结束时的汇报重算，与当时的周报一致；汇总表可发“导出”获取。）"
+WEEKLY_UNAVAILABLE = "这里暂时不能生成周报，请等每周一的推送，或请管理员运行 duban digest。"
 EXPORT_PRIVATE_ONLY = "汇总表请私聊我发送“导出”获取（群里的人不一定都能看全部单位）。"
 EXPORT_UNAVAILABLE = "这里暂时不能生成汇总表，请在看板上下载，或请管理员运行 duban export。"
 EXPORT_TOTAL = "合计"

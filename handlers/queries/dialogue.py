@@ -27,7 +27,7 @@ from db.models import EVENT, PROJECT, Plan
 from db.repositories import orgs, plans, progress, queries
 from handlers import checkin, kernel, texts, urge, vocabulary
 from handlers.context import Context, Replies
-from handlers.queries import absence, access, attention, counts, lists, overview, paging, reporting, workbook
+from handlers.queries import absence, access, attention, counts, lists, overview, paging, reporting, weekly, workbook
 from handlers.queries.paging import Answer, Page
 from handlers.queries.unknown import unknown_reply
 from handlers.understanding import nlu as nlu_mod
@@ -194,6 +194,7 @@ ANSWERS: dict[str, Callable[[Context, Lexicon, Plan, Understanding], Answer]] = 
     nlu_mod.RANKING: counts.ranking,
     nlu_mod.EXPORT: workbook.workbook,
     nlu_mod.DONE_LIST: attention.done,
+    nlu_mod.WEEKLY: weekly.weekly,
 }
 
 

@@ -29,6 +29,8 @@ URGE_RE = Gated(
 )
 # The completion workbook (the 11月20日 报送表): "导出", "下载汇总表", "发我本单位的工作簿", "excel".
 EXPORT_RE = re.compile(r"导出|汇总表|工作簿|报送表|报表|台账|统计表|表格|excel|xlsx", re.IGNORECASE)
+# The weekly digest (督办周报): "周报", "本周周报", "上周的周报", "发一下周报".
+WEEKLY_RE = re.compile(r"周报|周简报|每周汇总|周汇总")
 # A list of what is done: "哪些任务完成了", "已完成的事项", "完成了哪些", "办结的项目有哪些" ("完成了吗" about one item,
 # "完成率", "完成情况" and what is to be done, "要完成的任务", are not).
 DONE_LIST_RE = Gated(

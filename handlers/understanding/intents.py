@@ -56,10 +56,10 @@ DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE = (
     "urge",
 )
 MY_UNREPORTED, REVIEW_QUEUE, RETURNED, EXPORT = "my_unreported", "review_queue", "returned", "export"
-DONE_LIST = "done"
+DONE_LIST, WEEKLY = "done", "weekly"
 UNDER_WAY = frozenset(
     {DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED}
-    | {EXPORT, DONE_LIST}
+    | {EXPORT, DONE_LIST, WEEKLY}
 )
 INTENTS = (
     PROGRESS,
@@ -85,10 +85,11 @@ INTENTS = (
     RETURNED,
     EXPORT,
     DONE_LIST,
+    WEEKLY,
 )
 # Intents about people, reports or whole lists: an item's name in them is a word, not the subject.
 ITEMLESS = frozenset({COUNT, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED, UNREPORTED, HELP, UNKNOWN})
-ITEMLESS |= {ON_LEAVE, REPORT, EXPORT}
+ITEMLESS |= {ON_LEAVE, REPORT, EXPORT, WEEKLY}
 # Lists of units, which "哪些县" / "哪些部门" narrow to the counties / the departments.
 UNIT_LISTS = frozenset({UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE, DONE_LIST})
 # Lists and counts that may be asked as a number ("几个") or for their reasons ("原因").
@@ -252,8 +253,9 @@ def interpret(
     )
     if intent == REPORT and status == UNCHANGED and line is None and cues.ALL_ITEMS_RE.search(cues_in):
         scope_all = True
-    if intent == EXPORT:
-        scope_all = bool(ALL_RE.search(masked.replace("汇总表", "")))  # the workbook's name is no "汇总" (全市)
+    if intent in (EXPORT, WEEKLY):
+        # the workbook's and the digest's names are no "汇总" (全市)
+        scope_all = bool(ALL_RE.search(re.sub("汇总表|周汇总|每周汇总", "", masked)))
     if own_orgs is not None and ranked:
         # an official's words name his own items first: another unit's are never offered as choices; one named
         # outright by its name ("八及曲项目") is kept, and answered with a refusal that names only what he typed
@@ -522,6 +524,8 @@ def _intent(
 
     if cues.URGE_RE.search(cue) and not (report_signal and not lists()):
         return URGE
+    if cues.WEEKLY_RE.search(cue) and not report_signal:
+        return WEEKLY  # "周报", "上周周报", "墨脱县的周报": the digest of the units named or the asker's scope
     if cues.EXPORT_RE.search(cue) and not report_signal:
         return EXPORT  # "导出", "墨脱县的汇总表": the workbook, of the units named or the asker's scope
     if (ON_LEAVE_RE.search(masked) or cues.LEAVE_RE.search(cue)) and not report_signal:

@@ -42,6 +42,7 @@ from handlers.understanding.intents import (
     UNMET,
     UNREPORTED,
     URGE,
+    WEEKLY,
     interpret,
 )
 from handlers.understanding.lexicon import GROUP, ITEM, ORG, Lexicon
@@ -76,6 +77,7 @@ __all__ = [
     "UNDER_WAY",
     "UNMET",
     "URGE",
+    "WEEKLY",
     "GROUP",
     "HELP",
     "INTENTS",
