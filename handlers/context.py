@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from config.clock import Clock
 from config.settings import Settings
 from core.messages import IncomingMessage, Reply
-from db.models import ADMIN, COORDINATOR, Conversation, Person
+from db.models import ADMIN, COORDINATOR, LEADER, Conversation, Person
+from handlers import texts
 
 IDLE = "idle"
 
@@ -63,6 +64,15 @@ class Context:
     @property
     def is_coordinator(self) -> bool:
         return coordinates(self.person)
+
+    @property
+    def help_text(self) -> str:
+        """帮助 for this person's role: a coordinator's adds review and judging; a leader's is what he asks."""
+        if self.is_coordinator:
+            return texts.HELP_COORDINATOR
+        if self.person is not None and self.person.role == LEADER:
+            return texts.HELP_LEADER
+        return texts.HELP_OFFICIAL
 
     @property
     def is_admin(self) -> bool:

@@ -304,7 +304,7 @@ def _in_dialogue(ctx: Context, dialogue: Dialogue, resolved: _Resolved, interrup
         if discard and dialogue.discard is not None:
             return dialogue.discard(ctx, discard.group(1).strip())
         if vocabulary.HELP_RE.match(text):
-            help_text = texts.HELP_COORDINATOR if ctx.is_coordinator else texts.HELP_OFFICIAL
+            help_text = ctx.help_text
             return [Reply(help_text + "\n\n" + texts.K_PENDING), *dialogue.prompt(ctx)]
     if state in dialogue.soft:
         replies = dialogue.soft[state](ctx, text)

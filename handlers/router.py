@@ -44,7 +44,7 @@ def dispatch(ctx: Context) -> Replies:
     if msg.is_group:
         # Dialogues are for one person: in a group only questions are answered.
         if vocabulary.HELP_RE.match(text):
-            return [Reply(_help(ctx))]
+            return [Reply(ctx.help_text)]
         if vocabulary.CANCEL_RE.match(text):
             return _cancel(ctx)
         if board.is_command(text):
@@ -61,7 +61,7 @@ def dispatch(ctx: Context) -> Replies:
 def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
     """A message outside any dialogue: a command, or a question."""
     if vocabulary.HELP_RE.match(text):
-        return [Reply(_help(ctx))]
+        return [Reply(ctx.help_text)]
     if vocabulary.CANCEL_RE.match(text):
         return _cancel(ctx)
     if vocabulary.REPORT_RE.match(text):
@@ -98,10 +98,6 @@ def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
     if ctx.msg.attachments:
         return checkin.attachment_outside_dialogue(ctx)
     return queries.answer(ctx, text, allow_report=allow_report)
-
-
-def _help(ctx: Context) -> str:
-    return texts.HELP_COORDINATOR if ctx.is_coordinator else texts.HELP_OFFICIAL
 
 
 def _cancel(ctx: Context) -> Replies:

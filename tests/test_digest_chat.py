@@ -8,8 +8,9 @@ import re
 from typing import Any
 
 from bot.app import App
-from db.models import Organisation
-from db.repositories import orgs, plans
+from db.engine import transaction
+from db.models import LEADER, Organisation
+from db.repositories import orgs, people, plans
 from handlers import texts
 from scheduler.digest import build_digest
 from tests.conftest import Chat
@@ -67,3 +68,19 @@ def test_an_official_gets_his_own_unit_s(app: App, chat: Any) -> None:
     assert out == _expected(_digest(app, app.clock.now(), True, "墨脱县"), texts.WEEKLY_TAIL)
     out = c.send("米林县的周报")
     assert "只能查询本单位" in out and "督办周报" not in out
+
+
+def test_a_leader_s_help_is_what_he_asks(app: App, chat: Any) -> None:
+    with transaction(app.session_factory) as s:
+        office = orgs.find_org(s, "市委生态文明办")
+        assert office is not None
+        people.add_person(s, "王副市长", office, LEADER, app.clock.utcnow(), {"console": "王副市长"})
+    c: Chat = chat("王副市长")
+    out = c.send("帮助")
+    assert out == texts.HELP_LEADER
+    assert "汇报：列出本单位任务" not in out and "周报" in out and "看板" in out
+    assert chat("协调员").send("帮助") == texts.HELP_COORDINATOR
+    assert chat("墨脱填报人").send("帮助") == texts.HELP_OFFICIAL
+    # what it offers works for him: the whole plan, the digest
+    assert c.send("全市进度").startswith("【全市】")
+    assert _ask(c, "周报").startswith("督办周报")

@@ -144,7 +144,7 @@ def respond(ctx: Context, nlu: NLU, plan: Plan | None, u: Understanding, allow_r
     """The answer to an understood message."""
     lex = nlu.lexicon
     if u.intent == nlu_mod.HELP:
-        return [Reply(texts.HELP_COORDINATOR if ctx.is_coordinator else texts.HELP_OFFICIAL)]
+        return [Reply(ctx.help_text)]
     if u.intent == nlu_mod.UNKNOWN:
         if vocabulary.THANKS_RE.match(u.text.strip()):
             return [Reply(texts.Q_ACK)]
