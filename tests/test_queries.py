@@ -351,6 +351,24 @@ def test_oneliner_through_engine_starts_checkin(app, chat):
         assert s.get(Item, s.get(Assignment, rep.assignment_id).item_id).code == "C3-2-03"
 
 
+def test_oneliner_with_a_bare_number_after_the_status_and_a_day_ahead(app, chat):
+    """ "推进中 60" is 60 % as in the check-in list's "3 推进中 60"; a day ahead is the expected day, a day past is
+    not (the default clock is Wednesday 2023-05-24: 下周五 is 6月2日)."""
+    c = chat("墨脱填报人")
+    out = c.send("两山基地申报 推进中 60 预计下周五完成")
+    assert "进度：60%" in out and "预计完成：6月2日" in out, out
+    c.send("确认")
+    with app.session_factory() as s:
+        rep = s.execute(select(Report).order_by(Report.id.desc())).scalars().first()
+        assert rep is not None and rep.percent == Decimal(60) and rep.expected_date == dt.date(2023, 6, 2)
+    c.send("取消")
+    out = c.send("两山实施方案 进行中 45")
+    assert "进度：45%" in out and "预计完成：无" in out, out
+    c.send("取消")
+    out = c.send("两山实施方案5月20日已完成")
+    assert "状态：已完成" in out and "预计完成：5月" not in out, out
+
+
 def test_oneliner_in_a_group_is_not_taken(app):
     msg = IncomingMessage(
         channel="console",

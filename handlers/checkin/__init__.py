@@ -128,6 +128,7 @@ def start_from_oneliner(
     text: str,
     amount: Decimal | None = None,
     quantity: tuple[Decimal, str] | None = None,
+    expected: dt.date | None = None,
 ) -> Replies:
     """A one-line report ("污水处理设施建设完成80%", "国土绿化完成8000亩"): find the task, take the figures, ask to
     confirm.
@@ -139,6 +140,7 @@ def start_from_oneliner(
         text: the message, kept as the description.
         amount: an investment in 万元 found in the text (a project's).
         quantity: an amount done in a unit ("8000亩"): progress against the task's target.
+        expected: the day it is expected done ("预计下周五完成"), a date ahead that the text states.
     """
     assert ctx.person is not None
     allowed = _allowed_assignments(ctx, candidates)
@@ -146,6 +148,7 @@ def start_from_oneliner(
         return [Reply(texts.ONELINER_NONE.format(text=text))]
     fields = _oneliner_fields(percent, status, text)
     fields.investment = amount
+    fields.expected = expected
     if quantity is not None:
         fields.quantity, fields.quantity_unit = quantity
         if percent is None:

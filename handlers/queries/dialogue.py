@@ -289,8 +289,10 @@ def _report(ctx: Context, nlu: NLU, plan: Plan, u: Understanding, allow_report: 
     candidates = report_candidates(ctx, nlu, plan, u, org_id)
 
     quantity = (u.quantity, u.quantity_unit) if u.quantity is not None and u.quantity_unit else None
+    # a day ahead in a report is when it is expected done ("推进中 60 预计下周五完成"); a day past is when it was
+    expected = u.window_end if u.window_end is not None and u.window_end > ctx.clock.today() else None
     return checkin.start_from_oneliner(
-        ctx, candidates, u.percent, u.status, u.text.strip(), amount=u.amount, quantity=quantity
+        ctx, candidates, u.percent, u.status, u.text.strip(), amount=u.amount, quantity=quantity, expected=expected
     )
 
 

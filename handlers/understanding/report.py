@@ -19,7 +19,7 @@ from handlers.vocabulary import stated_status
 PERCENT_HINT = Gated(re.compile(r"[0-9]|百分|分之|[一二两三四五六七八九十]成|半"))
 NUMBERED = Gated(NUMBERED_RE)  # plan numbers ("项目2"), not figures
 PERCENT_AFTER_VERB = re.compile(
-    r"(?:完成|进度|达到|推进到|做到|到了)(?:了)?\s*(\d{1,3}(?:\.\d+)?)(?![\d.万亿元个项号%])"
+    r"(?:完成|进度|达到|推进到|做到|到了|推进中|进行中|实施中|建设中)(?:了)?[\s、,:]*(\d{1,3}(?:\.\d+)?)(?![\d.万亿元个项号%])"
 )
 AMOUNT_RE = re.compile(
     r"(?:投资|资金|到位)[^0-9零〇一二两三四五六七八九十百千万亿]{0,6}([0-9.]+|[零〇一二两三四五六七八九十百千]+)\s*(亿元|亿|万元|万|元)"
