@@ -16,7 +16,7 @@ from bot.app import build_app
 from core.messages import IncomingMessage
 from db.models import Assignment, Item, OrgAlias, Organisation, Plan, Report
 from db.repositories import orgs, plans, progress, reports
-from handlers import queries
+from handlers import queries, texts
 from handlers.queries.dialogue import report_candidates
 from handlers.understanding.nlu import NLU, REPORT
 from tests.conftest import Chat
@@ -367,6 +367,26 @@ def test_oneliner_with_a_bare_number_after_the_status_and_a_day_ahead(app, chat)
     c.send("取消")
     out = c.send("两山实施方案5月20日已完成")
     assert "状态：已完成" in out and "预计完成：5月" not in out, out
+
+
+def test_the_summary_shows_last_time_and_warns_when_this_one_says_less(app, chat):
+    c = chat("墨脱填报人")
+    first = c.send("两山实施方案 推进中 60")
+    assert "上次汇报" not in first  # nothing before
+    c.send("确认")
+    c.send("取消")
+    more = c.send("两山实施方案 推进中 80")
+    assert "（上次汇报：推进中 60%，5月24日，待审核）" in more and texts.SUMMARY_LOWER not in more
+    c.send("确认")
+    c.send("取消")
+    less = c.send("两山实施方案 推进中 30")
+    assert "（上次汇报：推进中 80%" in less and texts.SUMMARY_LOWER in less
+    c.send("取消")
+    c.send("两山实施方案 已完成")
+    c.send("确认")
+    c.send("取消")
+    undone = c.send("两山实施方案 受阻 资金未到位")
+    assert "（上次汇报：已完成 100%" in undone and texts.SUMMARY_LOWER in undone
 
 
 def test_oneliner_in_a_group_is_not_taken(app):

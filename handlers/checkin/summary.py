@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from core.messages import Choice, Reply
 from db.bounds import OutOfBounds
-from db.models import DONE, IN_PROGRESS, INDICATOR, Assignment, Item, Report
+from db.models import DONE, IN_PROGRESS, INDICATOR, RETURNED, Assignment, Item, Report
 from db.repositories import orgs, progress, reports
 from handlers import formatting as fmt
 from handlers import texts
@@ -110,10 +110,30 @@ def summary(ctx: Context, draft: Draft) -> Reply:
     if Step.PERCENT not in steps and draft.fields.percent is not None:
         steps.insert(1, Step.PERCENT)
     lines = [texts.SUMMARY_HEADER, f"【{item.label}】{a.organisation.name}"]
+    lines += _last_time(ctx, draft, a)
     lines += [f"• {FIELD_NAMES[step]}：{_value(step, draft, item, ctx.clock.today())}" for step in steps]
     lines.append(texts.SUMMARY_FOOTER)
     choices = [Choice(c, c) for c in (texts.CHOICE_CONFIRM, texts.CHOICE_MODIFY, texts.CHOICE_CANCEL)]
     return Reply("\n".join(lines), choices=choices)
+
+
+def _last_time(ctx: Context, draft: Draft, a: Assignment) -> list[str]:
+    """What the newest version said, when this one is a new version (not a correction of it), and a warning when
+    this one says less: 已完成 before and not now, or a lower percentage (a slip of the finger, or a correction
+    that belongs in 修改上次汇报)."""
+    last = a.last_report
+    if last is None or draft.supersedes is not None or draft.fields.no_change:
+        return []
+    said = fmt.status_with_percent(last.status, last.percent)
+    review = fmt.review_label(last.review_state)
+    when = fmt.stored_day(last.created_at, ctx.clock.tz)
+    out = [texts.SUMMARY_LAST.format(said=said, date=when, review=("，" + review) if review else "")]
+    now_pct, last_pct = draft.fields.percent, last.percent
+    undone = last.status == DONE and draft.fields.status not in (DONE, None)
+    lower = now_pct is not None and last_pct is not None and now_pct < last_pct
+    if last.review_state != RETURNED and (undone or lower):
+        out.append(texts.SUMMARY_LOWER)
+    return out
 
 
 def modifiable(ctx: Context, draft: Draft) -> list[Step]:
