@@ -428,6 +428,26 @@ async def test_unit_page_filters_its_items(app: App, chat: Any, board: Any) -> N
     assert f'href="/board/org/{motuo}?f=overdue"' in overview
 
 
+async def test_a_version_shows_every_answer_of_the_report(app: App, chat: Any, board: Any) -> None:
+    rid = file_report(
+        app,
+        "墨脱县",
+        "in_progress",
+        60,
+        description="完成选址",
+        problems="道路中断",
+        next_step="开工建设",
+        expected_date=dt.date(2023, 8, 31),
+    )
+    with app.session_factory() as s:
+        aid = s.get(Report, rid).assignment_id  # type: ignore[union-attr]
+    await sign_in(board, chat, "协调员")
+    page = await (await board.get(f"/board/item/{aid}")).text()
+    for said in ("完成选址", texts.BOARD_PROBLEMS + "道路中断", texts.BOARD_NEXT_STEP + "开工建设"):
+        assert said in re.sub(r"<[^>]+>", "", page), said
+    assert texts.BOARD_EXPECTED_DATE + "2023年8月31日" in re.sub(r"<[^>]+>", "", page)
+
+
 async def test_errors_are_answered_in_chinese(app: App, chat: Any, board: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.board import pages
 
