@@ -260,8 +260,14 @@ def test_unreported_this_week(app, chat):
     assert "墨脱县" not in everything
     assert "巴宜区（巴宜填报人）｜从未汇报" in everything
     assert "朗县（朗县填报人）｜上次汇报5月14日" in everything
-    assert c.send("墨脱汇报了吗") == "墨脱县近7天已汇报，最近一次：5月22日。"
-    assert c.send("朗县汇报了吗") == "朗县近7天没有汇报（上次汇报5月14日）。"
+    assert (
+        c.send("墨脱汇报了吗")
+        == "墨脱县近7天已汇报，最近一次：5月22日。\n其35项中有34项从未汇报，发送“墨脱县进度”查看。"
+    )
+    assert (
+        c.send("朗县汇报了吗") == "朗县近7天没有汇报（上次汇报5月14日）。\n其34项中有33项从未汇报，发送“朗县进度”查看。"
+    )
+    assert c.send("米林县有几项没报").endswith("其34项都还没有汇报过，发送“米林县进度”查看。")
 
 
 # ---- people and permissions ----------------------------------------------------------------------------------
@@ -273,7 +279,7 @@ def test_official_sees_own_organisation_only(app, chat, settings, clock):
     assert c.send("进度").startswith("【墨脱县】")
     assert "只能查询本单位（墨脱县）" in c.send("巴宜进度")
     assert "全市情况请向市委生态文明办了解" in c.send("全市进度")
-    assert c.send("谁还没汇报") == "墨脱县近7天没有汇报（从未汇报）。"  # about their own organisation
+    assert c.send("谁还没汇报").startswith("墨脱县近7天没有汇报（从未汇报）。\n")  # about their own organisation
     assert c.send("我们单位有逾期吗").startswith("【墨脱县】")
     assert "不是本单位（墨脱县）的任务" in c.send("八及曲项目")
     open_app = build_app(settings.model_copy(update={"open_queries": True}), clock=clock)

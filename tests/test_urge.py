@@ -104,9 +104,30 @@ def test_chasing_phrases_are_understood_with_their_unit(app: App, text: str) -> 
     assert list(u.org_ids) == [_org_id(app, ORG)]
 
 
-@pytest.mark.parametrize("text", ["米林县进度", "谁还没汇报", "米林县有逾期的吗", "请假到 6月5日"])
+@pytest.mark.parametrize(
+    "text", ["米林县进度", "谁还没汇报", "米林县有逾期的吗", "请假到 6月5日", "这周谁被催过", "米林县被催了几次"]
+)
 def test_questions_are_not_chasing(app: App, text: str) -> None:
     assert app.services["nlu"].understand(text).intent != nlu_mod.URGE
+
+
+def test_who_was_chased_is_the_record_not_a_chase(app: App) -> None:
+    coord = Chat(app, "协调员")
+    assert coord.send("这周谁被催过") == "5月22日–5月24日全市没有催办记录。"
+    coord.send("催办 米林县")
+    coord.send("催一下墨脱县")
+    before = len(_notices(app))
+    out = coord.send("这周谁被催过")
+    assert out.startswith("5月22日–5月24日全市催办2次：")
+    lines = out.splitlines()[1:]
+    assert lines[0].startswith("· 墨脱县：5月24日") and lines[1].startswith("· 米林县：5月24日")  # newest first
+    assert "协调员催办" in lines[0] and "通知" in lines[0]
+    out = coord.send("米林县被催了几次")
+    assert out.startswith("5月18日–5月24日米林县催办1次：") and "墨脱县" not in out
+    assert len(_notices(app)) == before  # asking chased nobody
+    official = Chat(app, "墨脱填报人")
+    assert official.send("我们被催过吗").startswith("5月18日–5月24日墨脱县催办1次：")
+    assert "只能查询本单位" in official.send("米林县被催过吗")
 
 
 # ---- one unit ---------------------------------------------------------------------------------------------------

@@ -195,6 +195,7 @@ ANSWERS: dict[str, Callable[[Context, Lexicon, Plan, Understanding], Answer]] = 
     nlu_mod.EXPORT: workbook.workbook,
     nlu_mod.DONE_LIST: attention.done,
     nlu_mod.WEEKLY: weekly.weekly,
+    nlu_mod.URGED: reporting.urged,
 }
 
 

@@ -83,8 +83,15 @@ def unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answ
             return [Reply(texts.Q_ORG_NO_OPEN.format(org=name))]
         a = activity[0]
         if a.last_report_at is not None and a.last_report_at >= since:
-            return [Reply(texts.Q_ORG_REPORTED.format(org=name, date=lines.report_day(ctx, a.last_report_at)))]
-        return [Reply(texts.Q_ORG_NOT_REPORTED.format(org=name, last=_last_report(ctx, a)))]
+            said = texts.Q_ORG_REPORTED.format(org=name, date=lines.report_day(ctx, a.last_report_at))
+        else:
+            said = texts.Q_ORG_NOT_REPORTED.format(org=name, last=_last_report(ctx, a))
+        # and its items never reported ("墨脱县有几项没报" asks for those)
+        c = progress.count(progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids))
+        if c.unreported:
+            items_said = texts.Q_ORG_ITEMS_NONE_REPORTED if c.unreported == c.total else texts.Q_ORG_ITEMS_UNREPORTED
+            said += items_said.format(n=c.unreported, total=c.total, org=name)
+        return [Reply(said)]
     silent = [a for a in activity if a.last_report_at is None or a.last_report_at < since]
     if not silent:
         return [Reply(texts.Q_UNREPORTED_NONE.format(since=since_text))]

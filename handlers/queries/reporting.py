@@ -8,9 +8,9 @@ import datetime as dt
 
 from core.messages import Reply
 from db.models import Plan
-from db.repositories import queries, reports
+from db.repositories import orgs, queries, reports, urges
 from handlers import formatting as fmt
-from handlers import texts
+from handlers import texts, urge
 from handlers.checkin import listing
 from handlers.context import Context
 from handlers.queries import access, attention, lines
@@ -18,6 +18,7 @@ from handlers.queries.paging import Answer, Page
 from handlers.understanding.nlu import Lexicon, Understanding
 
 SILENT_NAMED = 8  # units named in the "未汇报" line of who-reported
+URGED_DAYS = 7  # "谁被催过" without a window: the last week, as the digest's 本期催办
 
 
 def _utc(ctx: Context, day: dt.date) -> dt.datetime:
@@ -147,3 +148,34 @@ def my_unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
     ]
     head = texts.Q_MY_UNREPORTED_HEADER.format(org=name, n=len(missing), total=len(views))
     return Page(texts.Q_TITLE.format(name=name), head, rows, texts.Q_MY_UNREPORTED_HINT)
+
+
+def urged(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
+    """ "这周谁被催过", "米林县被催了几次", "催办记录": the 催办 in the window (the last 7 days unless one is stated),
+    newest first, as the digest lists them."""
+    org_ids, refusal = access.scope(ctx, lex, u)
+    if refusal is not None:
+        return [refusal]
+    today = ctx.clock.today()
+    start = u.window_start or today - dt.timedelta(days=URGED_DAYS - 1)
+    end = min(u.window_end or today, today)
+    window = attention.window_text(start, end)
+    wanted = orgs.descendants(ctx.session, org_ids) if org_ids is not None else None
+    found = urges.between(ctx.session, _utc(ctx, start), _utc(ctx, end + dt.timedelta(days=1)), wanted)
+    scope = access.scope_title(lex, u, org_ids)
+    if not found:
+        return [Reply(texts.Q_URGED_NONE.format(window=window, scope=scope))]
+    rows = [
+        texts.DIGEST_URGE_LINE.format(
+            bullet="·",
+            org=x.organisation.name,
+            when=fmt.day_minute(fmt.local(x.created_at, ctx.clock.tz)),
+            who=urge.who_label(x.urged_by),
+            overdue=x.overdue,
+            unreported=x.unreported,
+            recipients=x.recipients,
+        )
+        for x in reversed(found)
+    ]
+    head = texts.Q_URGED_HEADER.format(window=window, scope=scope, n=len(found))
+    return Page(texts.Q_TITLE.format(name=scope), head, rows)

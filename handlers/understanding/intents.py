@@ -56,10 +56,10 @@ DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE = (
     "urge",
 )
 MY_UNREPORTED, REVIEW_QUEUE, RETURNED, EXPORT = "my_unreported", "review_queue", "returned", "export"
-DONE_LIST, WEEKLY = "done", "weekly"
+DONE_LIST, WEEKLY, URGED = "done", "weekly", "urged"
 UNDER_WAY = frozenset(
     {DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED}
-    | {EXPORT, DONE_LIST, WEEKLY}
+    | {EXPORT, DONE_LIST, WEEKLY, URGED}
 )
 INTENTS = (
     PROGRESS,
@@ -86,12 +86,15 @@ INTENTS = (
     EXPORT,
     DONE_LIST,
     WEEKLY,
+    URGED,
 )
 # Intents about people, reports or whole lists: an item's name in them is a word, not the subject.
 ITEMLESS = frozenset({COUNT, REPORTED, RANKING, URGE, MY_UNREPORTED, REVIEW_QUEUE, RETURNED, UNREPORTED, HELP, UNKNOWN})
-ITEMLESS |= {ON_LEAVE, REPORT, EXPORT, WEEKLY}
+ITEMLESS |= {ON_LEAVE, REPORT, EXPORT, WEEKLY, URGED}
 # Lists of units, which "哪些县" / "哪些部门" narrow to the counties / the departments.
-UNIT_LISTS = frozenset({UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE, DONE_LIST})
+UNIT_LISTS = frozenset(
+    {UNREPORTED, REPORTED, RANKING, URGE, LAGGING, OVERDUE, BLOCKED_LIST, PROBLEMS, DUE, DONE_LIST, URGED}
+)
 # Lists and counts that may be asked as a number ("几个") or for their reasons ("原因").
 AGGREGATED = frozenset({DUE, COUNT, LAGGING, BLOCKED_LIST, PROBLEMS, UNMET, REPORTED, REVIEW_QUEUE, RETURNED, OVERDUE})
 AGGREGATED |= {UNREPORTED, MY_UNREPORTED}
@@ -522,6 +525,8 @@ def _intent(
     def asks() -> bool:
         return lists() and memo[0]
 
+    if cues.URGED_RE.search(cue) and not report_signal:
+        return URGED  # "这周谁被催过": the record, not a 催办
     if cues.URGE_RE.search(cue) and not (report_signal and not lists()):
         return URGE
     if cues.WEEKLY_RE.search(cue) and not report_signal:

@@ -42,6 +42,7 @@ from handlers.understanding.intents import (
     UNMET,
     UNREPORTED,
     URGE,
+    URGED,
     WEEKLY,
     interpret,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "UNDER_WAY",
     "UNMET",
     "URGE",
+    "URGED",
     "WEEKLY",
     "GROUP",
     "HELP",
