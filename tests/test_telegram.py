@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import io
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from unittest import mock
 
 import aiohttp
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram.error import RetryAfter
@@ -719,6 +721,19 @@ async def test_group_chat_answers_only_when_addressed(tg_app: App, api: FakeTele
     with tg_app.session_factory() as s:
         ident = s.execute(select(Identity).where(Identity.external_id == "12001")).scalar_one()
         assert ident.chat_id == "12001"  # a group never becomes the person's private chat
+
+
+async def test_the_workbook_asked_in_the_chat_arrives_as_a_document(tg_app: App, api: FakeTelegramAPI) -> None:
+    """ "导出" over the real PTB and the fake Bot API: the text, then the workbook as a document that opens."""
+    bind_user(tg_app, 14001, "墨脱县", OFFICIAL)
+    async with serving(tg_app, api) as tg:
+        answer = await tg.say(14001, "导出")
+        assert answer.startswith("墨脱县完成情况汇总表")
+        await api.wait_for(lambda: any("document" in m for m in api.sent(14001)))
+    (doc,) = [m["document"] for m in api.sent(14001) if "document" in m]
+    assert doc["file_name"].startswith("完成情况汇总-墨脱县-") and doc["file_name"].endswith(".xlsx")
+    book = load_workbook(io.BytesIO(api.file_content(doc["file_id"])))
+    assert texts.EXPORT_SHEET_TASKS in book.sheetnames and "墨脱县" in str(book.worksheets[0]["A1"].value)
 
 
 # ---- proactive sends (the outbox sender calls these) ----------------------------------------------------------

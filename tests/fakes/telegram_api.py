@@ -289,6 +289,10 @@ class FakeTelegramAPI:
         self._files[file_id] = _File(content, f"{kind}/file_{n}.{suffix}", mime_type, file_name)
         return file_id
 
+    def file_content(self, file_id: str) -> bytes:
+        """What a stored (or bot-uploaded) file holds."""
+        return self._files[file_id].content
+
     def inject_message(
         self,
         chat_id: int,
