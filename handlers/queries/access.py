@@ -6,6 +6,8 @@ gets when asking about others.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from config.settings import Settings
 from core.messages import Reply
 from db.models import LEADER, Person
@@ -67,3 +69,22 @@ def scope_title(lex: Lexicon, u: Understanding, org_ids: list[int] | None) -> st
     if u.group and not u.own:
         return u.group
     return "、".join(lex.org_name(o) for o in org_ids)
+
+
+@dataclass(frozen=True)
+class Units:
+    """The units a question covers, for a builder that takes units with those below them (the workbook, the
+    digest): None throughout means the whole plan."""
+
+    with_below: list[int] | None  # the units asked about and those below them (工布江达县人民政府 under 工布江达县)
+    label: str | None  # how a title names them (a group's name, or the units')
+
+
+def units(ctx: Context, lex: Lexicon, u: Understanding) -> Units | Reply:
+    """`scope`'s units with those below them and their title; or the refusal an official gets."""
+    org_ids, refusal = scope(ctx, lex, u)
+    if refusal is not None:
+        return refusal
+    if org_ids is None:
+        return Units(None, None)
+    return Units(orgs.descendants(ctx.session, org_ids), scope_title(lex, u, org_ids))

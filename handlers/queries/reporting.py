@@ -8,7 +8,7 @@ import datetime as dt
 
 from core.messages import Reply
 from db.models import Plan
-from db.repositories import orgs, queries, reports, urges
+from db.repositories import queries, reports, urges
 from handlers import formatting as fmt
 from handlers import texts, urge
 from handlers.checkin import listing
@@ -153,16 +153,15 @@ def my_unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
 def urged(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     """ "这周谁被催过", "米林县被催了几次", "催办记录": the 催办 in the window (the last 7 days unless one is stated),
     newest first, as the digest lists them."""
-    org_ids, refusal = access.scope(ctx, lex, u)
-    if refusal is not None:
-        return [refusal]
+    units = access.units(ctx, lex, u)
+    if isinstance(units, Reply):
+        return [units]
     today = ctx.clock.today()
     start = u.window_start or today - dt.timedelta(days=URGED_DAYS - 1)
     end = min(u.window_end or today, today)
     window = attention.window_text(start, end)
-    wanted = orgs.descendants(ctx.session, org_ids) if org_ids is not None else None
-    found = urges.between(ctx.session, _utc(ctx, start), _utc(ctx, end + dt.timedelta(days=1)), wanted)
-    scope = access.scope_title(lex, u, org_ids)
+    found = urges.between(ctx.session, _utc(ctx, start), _utc(ctx, end + dt.timedelta(days=1)), units.with_below)
+    scope = units.label or texts.Q_WHOLE_CITY
     if not found:
         return [Reply(texts.Q_URGED_NONE.format(window=window, scope=scope))]
     rows = [

@@ -14,7 +14,6 @@ from typing import Protocol
 
 from core.messages import Reply
 from db.models import Plan
-from db.repositories import orgs
 from handlers import texts
 from handlers.context import Context
 from handlers.queries import access
@@ -35,20 +34,13 @@ Builder = Callable[..., Digest]
 def weekly(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     """The digest of what the asker may see, this week so far or the week the question names."""
     build: Builder | None = ctx.services.get(SERVICE)
+    found = access.units(ctx, lex, u)
+    if isinstance(found, Reply):
+        return [found]
     if build is None:
         return [Reply(texts.WEEKLY_UNAVAILABLE)]
-    org_ids, refusal = access.scope(ctx, lex, u)
-    if refusal is not None:
-        return [refusal]
     at, current = _moment(ctx, u)
-    d = build(
-        ctx.session,
-        plan,
-        at,
-        org_ids=orgs.descendants(ctx.session, org_ids) if org_ids is not None else None,
-        org_filter=access.scope_title(lex, u, org_ids) if org_ids is not None else None,
-        current=current,
-    )
+    d = build(ctx.session, plan, at, org_ids=found.with_below, org_filter=found.label, current=current)
     # page by page like every long answer (a phone screen, WeCom's 2048 bytes), its sections' lines as they are
     title, *body = [line for line in d.text().splitlines() if line.strip()]
     tail = texts.WEEKLY_TAIL if current else texts.WEEKLY_TAIL_PAST

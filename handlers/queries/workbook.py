@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from core.messages import OutAttachment, Reply
 from db.models import Plan
-from db.repositories import orgs
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
@@ -47,20 +46,14 @@ def workbook(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer
     if ctx.msg.is_group:
         return [Reply(texts.EXPORT_PRIVATE_ONLY)]
     build: Builder | None = ctx.services.get(SERVICE)
+    found = access.units(ctx, lex, u)
+    if isinstance(found, Reply):
+        return [found]
     if build is None:
         return [Reply(texts.EXPORT_UNAVAILABLE)]
-    org_ids, refusal = access.scope(ctx, lex, u)
-    if refusal is not None:
-        return [refusal]
     now = ctx.clock.now()
-    label = access.scope_title(lex, u, org_ids) if org_ids is not None else None
-    book = build(
-        ctx.session,
-        plan,
-        now,
-        org_ids=orgs.descendants(ctx.session, org_ids) if org_ids is not None else None,
-        org_label=label,
-    )
+    label = found.label
+    book = build(ctx.session, plan, now, org_ids=found.with_below, org_label=label)
     name = texts.WORKBOOK_NAME.format(org=(label + "-") if label else "", date=now.date().isoformat())
     target = folder(ctx.settings.data_dir) / now.date().isoformat() / secrets.token_hex(6)
     target.mkdir(parents=True, exist_ok=True)
