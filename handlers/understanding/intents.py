@@ -151,7 +151,9 @@ MY_TASKS_RE = re.compile(
     r"|^(我|我们|咱|咱们|俺|本人)(这边|这里|这儿)?(单位|局|县|区|办)?(该|要|得|需要)?(负责|分管|承担|牵头|手上|手头|名下|做|干|办)"
 )
 ALL_RE = re.compile(
-    r"全市|全林芝|林芝市整体|总体|整体|全部单位|全部任务|所有单位|所有任务|全局|汇总|总的|全盘|各单位|总进度|全部进度|全部情况"
+    r"全市|全林芝|林芝市整体|总体|整体|全部单位|全部任务|所有单位|所有任务|全局|总的|全盘|各单位|总进度|全部进度|全部情况"
+    # 汇总 is the whole plan; the names of the workbook (汇总表) and of the digest (周汇总, 每周汇总) are not
+    r"|(?<!周)汇总(?!表)"
     # 林芝市 (林芝) alone is the whole city, not 米林市 mistyped; left in the masked text only when no unit's
     # name (林芝市巴宜区, 林芝市水利局, 林芝县 = 巴宜区's former name) took it.
     r"|林芝市|林芝"
@@ -256,9 +258,6 @@ def interpret(
     )
     if intent == REPORT and status == UNCHANGED and line is None and cues.ALL_ITEMS_RE.search(cues_in):
         scope_all = True
-    if intent in (EXPORT, WEEKLY):
-        # the workbook's and the digest's names are no "汇总" (全市)
-        scope_all = bool(ALL_RE.search(re.sub("汇总表|周汇总|每周汇总", "", masked)))
     if own_orgs is not None and ranked:
         # an official's words name his own items first: another unit's are never offered as choices; one named
         # outright by its name ("八及曲项目") is kept, and answered with a refusal that names only what he typed
