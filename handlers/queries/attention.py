@@ -163,6 +163,17 @@ def _events_in(ctx: Context, plan: Plan, start: dt.date, end: dt.date, org_ids: 
 # ---- lagging, blocked, problems ---------------------------------------------------------------------------------
 
 
+def _reported_in(ctx: Context, u: Understanding, views: list[AssignmentView]) -> list[AssignmentView]:
+    """The views whose counted version was filed in the question's window, if it states one ("本月完成了哪些")."""
+    if u.window_start is None or u.window_end is None:
+        return views
+    start, end = u.window_start, u.window_end
+    tz = ctx.clock.tz
+    return [
+        v for v in views if v.counted_report_at is not None and start <= fmt.local_date(v.counted_report_at, tz) <= end
+    ]
+
+
 def _in_window(u: Understanding, views: Iterable[AssignmentView]) -> list[AssignmentView]:
     """The views due in the question's window, if it states one ("本月滞后的")."""
     if u.window_start is None or u.window_end is None:
@@ -204,16 +215,8 @@ def done(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     if isinstance(found, Reply):
         return [found]
     views, org_ids, scope = found
-    finished = [v for v in views if v.done]
-    window = ""
-    if u.window_start is not None and u.window_end is not None:
-        start, end = u.window_start, u.window_end
-        window = window_text(start, end)
-        finished = [
-            v
-            for v in finished
-            if v.counted_report_at is not None and start <= fmt.local_date(v.counted_report_at, ctx.clock.tz) <= end
-        ]
+    finished = _reported_in(ctx, u, [v for v in views if v.done])
+    window = window_text(u.window_start, u.window_end) if u.window_start and u.window_end else ""
     kind = list_kind_name(u)
     if not finished:
         return [Reply(texts.Q_DONE_NONE.format(window=window, scope=scope, kind=kind, total=len(views)))]
@@ -261,14 +264,7 @@ def problems(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer
     if isinstance(found, Reply):
         return [found]
     views, _org_ids, scope = found
-    raised = [v for v in views if v.problems and not v.done]
-    if u.window_start is not None and u.window_end is not None:
-        start, end = u.window_start, u.window_end
-        raised = [
-            v
-            for v in raised
-            if v.counted_report_at is not None and start <= fmt.local_date(v.counted_report_at, ctx.clock.tz) <= end
-        ]
+    raised = _reported_in(ctx, u, [v for v in views if v.problems and not v.done])
     if not raised:
         return [Reply(texts.Q_PROBLEMS_NONE.format(scope=scope))]
     by_org: dict[int, list[AssignmentView]] = {}
