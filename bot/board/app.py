@@ -39,6 +39,7 @@ from db.models import REPORTABLE_KINDS, Assignment, Attachment, Organisation, Pe
 from db.repositories import board, orgs, plans, progress
 from handlers import formatting as fmt
 from handlers import review, texts
+from handlers.queries import workbook as chat_workbook
 from scheduler import export
 
 log = logging.getLogger(__name__)
@@ -573,7 +574,7 @@ async def workbook(request: web.Request) -> web.StreamResponse:
         )
         buf = io.BytesIO()
         wb.save(buf)
-        name = texts.WORKBOOK_NAME.format(org=(org.name + "-") if org is not None else "", date=now.date().isoformat())
+        name = chat_workbook.file_name(org.name if org is not None else None, now.date())
         return buf.getvalue(), name
 
     body, name = await _read(request, build)

@@ -10,6 +10,7 @@ them with the replies that name them.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,11 @@ def folder(data_dir: Path) -> Path:
     return data_dir / FOLDER
 
 
+def file_name(label: str | None, day: dt.date) -> str:
+    """The workbook's file name: 完成情况汇总-[units-]day.xlsx (the chat's and the board's download)."""
+    return texts.WORKBOOK_NAME.format(org=(label + "-") if label else "", date=day.isoformat())
+
+
 def workbook(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     """The workbook of what the asker may see: the whole plan, or the units named (with the units below them)."""
     if ctx.msg.is_group:
@@ -54,7 +60,7 @@ def workbook(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer
     now = ctx.clock.now()
     label = found.label
     book = build(ctx.session, plan, now, org_ids=found.with_below, org_label=label)
-    name = texts.WORKBOOK_NAME.format(org=(label + "-") if label else "", date=now.date().isoformat())
+    name = file_name(label, now.date())
     target = folder(ctx.settings.data_dir) / now.date().isoformat() / secrets.token_hex(6)
     target.mkdir(parents=True, exist_ok=True)
     path = target / name
