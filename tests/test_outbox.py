@@ -37,6 +37,7 @@ class FakeChannel:
         self.sent: list[tuple[str, Reply]] = []
         self.fail: list[BaseException] = []
         self.calls = 0
+        self.gate: asyncio.Event | None = None  # set once this channel has delivered (see GatedChannel)
 
     async def start(self, app: Any, web_app: Any) -> None: ...
 
@@ -48,6 +49,8 @@ class FakeChannel:
         if self.fail:
             raise self.fail.pop(0)
         self.sent.append((chat_id, reply))
+        if self.gate is not None:
+            self.gate.set()
 
 
 def put(app: App, n: int, channel: str = "console", prefix: str = "k", **kw: Any) -> list[int]:
@@ -305,7 +308,8 @@ def second_app(settings: Settings, clock: Clock) -> Iterator[App]:
 async def test_two_senders_on_one_database_send_each_row_exactly_once(app: App, second_app: App) -> None:
     """200 rows, two senders with their own engines claiming concurrently (PostgreSQL: SKIP LOCKED)."""
     put(app, 200)
-    ch_a, ch_b = FakeChannel(), FakeChannel()
+    ch_a, ch_b = GatedChannel(), FakeChannel()
+    ch_b.gate = ch_a.opened  # A's sends wait until B has delivered once: B's claims cannot starve behind A's
     a = OutboxSender(app, {"console": ch_a}, batch_size=10)
     b = OutboxSender(second_app, {"console": ch_b}, batch_size=10)
     await asyncio.gather(a.drain(max_batches=100), b.drain(max_batches=100))
@@ -314,8 +318,21 @@ async def test_two_senders_on_one_database_send_each_row_exactly_once(app: App, 
     assert collections.Counter(texts) == {f"消息 {i}": 1 for i in range(200)}
     with app.session_factory() as s:
         assert outbox.counts(s) == {OUT_SENT: 200}
-    # Both took part (on SQLite the claims alternate through BEGIN IMMEDIATE; on PostgreSQL they overlap).
+    # Both took part: while A's first batch waits at the gate, B claims rows A did not take.
     assert ch_a.sent and ch_b.sent
+
+
+class GatedChannel(FakeChannel):
+    """A FakeChannel whose sends wait (at most 30 s) until another channel opens `gate` by delivering once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = asyncio.Event()
+        self.gate = self.opened
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        await asyncio.wait_for(self.opened.wait(), 30)
+        await super().send(chat_id, reply)
 
 
 # ---- rate limits -------------------------------------------------------------------------------------------
