@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.app import build_app
 from core.messages import IncomingMessage
-from db.models import Assignment, Item, OrgAlias, Organisation, Plan, Report
+from db.models import IN_PROGRESS, Assignment, Item, OrgAlias, Organisation, Plan, Report
 from db.repositories import orgs, plans, progress, reports
 from handlers import queries, texts
 from handlers.queries.dialogue import report_candidates
@@ -373,6 +373,27 @@ def test_oneliner_with_a_bare_number_after_the_status_and_a_day_ahead(app, chat)
     c.send("取消")
     out = c.send("两山实施方案5月20日已完成")
     assert "状态：已完成" in out and "预计完成：5月" not in out, out
+
+
+def test_an_item_said_done_on_a_day_ahead_is_a_report_of_when_it_is_expected_done(app, chat):
+    """ "污水处理厂下周五前完成" states no status or figure: the item is in progress and expected done then (the
+    default clock is Wednesday 2023-05-24: 下周五 is 6月2日); "全部完成" on a day ahead is not done yet."""
+    c = chat("墨脱填报人")
+    out = c.send("污水处理厂下周五前完成")
+    assert "请核对本次汇报" in out and "状态：推进中" in out and "预计完成：6月2日" in out, out
+    c.send("确认")
+    with app.session_factory() as s:
+        rep = s.execute(select(Report).order_by(Report.id.desc())).scalars().first()
+        assert rep is not None and rep.status == IN_PROGRESS and rep.expected_date == dt.date(2023, 6, 2)
+        assert rep.percent is None
+    out = c.send("污水处理厂预计下周五全部完成")
+    assert "状态：推进中" in out and "预计完成：6月2日" in out, out
+    c.send("取消")
+    # asked, or what falls due: no report
+    for question in ("污水处理厂下周五前完成吗", "下周五前完成的任务", "污水处理厂下周五要完成"):
+        out = c.send(question)
+        assert "请核对本次汇报" not in out, (question, out)
+    assert "已完成的事项" not in c.send("下周五前完成的任务")  # a day ahead: what falls due, not what is done
 
 
 def test_the_summary_shows_last_time_and_warns_when_this_one_says_less(app, chat):

@@ -126,10 +126,10 @@ async def test_a_slow_answer_times_out_after_the_read_timeout(api: FakeTelegramA
         started = time.monotonic()
         with pytest.raises(TimedOut):
             await bot.send_message(42, "慢")
-        assert 0.25 <= time.monotonic() - started < 1.5
+        assert 0.25 <= time.monotonic() - started < 1.9  # well before the 2 s answer
         # A timeout given with the call wins over the instance's, and an explicit None means no limit.
         api.set_delay("sendMessage", 0.6)
-        assert (await bot.send_message(42, "等", read_timeout=1.5)).text == "等"
+        assert (await bot.send_message(42, "等", read_timeout=10)).text == "等"
         assert (await bot.send_message(42, "一直等", read_timeout=None)).text == "一直等"
         with pytest.raises(TimedOut):
             await bot.send_message(42, "还是慢")  # the instance's 0.3 s again

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.messages import Choice, Reply
-from db.models import EVENT, PROJECT, Plan
+from db.models import DONE, EVENT, PROJECT, Plan
 from db.repositories import orgs, plans, progress, queries
 from handlers import checkin, kernel, texts, urge, vocabulary
 from handlers.context import Context, Replies
@@ -292,8 +292,10 @@ def _report(ctx: Context, nlu: NLU, plan: Plan, u: Understanding, allow_report: 
     quantity = (u.quantity, u.quantity_unit) if u.quantity is not None and u.quantity_unit else None
     # a day ahead in a report is when it is expected done ("推进中 60 预计下周五完成"); a day past is when it was
     expected = u.window_end if u.window_end is not None and u.window_end > ctx.clock.today() else None
+    # "预计下周五全部完成" is not done yet: expected done then, in progress now
+    status = None if expected is not None and u.status == DONE and u.percent is None else u.status
     return checkin.start_from_oneliner(
-        ctx, candidates, u.percent, u.status, u.text.strip(), amount=u.amount, quantity=quantity, expected=expected
+        ctx, candidates, u.percent, status, u.text.strip(), amount=u.amount, quantity=quantity, expected=expected
     )
 
 

@@ -126,6 +126,9 @@ DUE_RE = re.compile(
     r"到期|截止|截至|期限|时限|要交|该交|得交|要报|要完成|需完成|需要完成|须完成|必须完成|要做完|做完|完成时间|交什么"
     r"|deadline|ddl|临期|到点|什么时候(完成|交|到期|截止)|要干|要做|干啥|做啥|要办"
 )
+# Done on a day ahead ("污水处理厂下周五前完成", "预计月底建成"): with an item named and nothing asked, a report of
+# when it is expected done; "要完成", "须完成" are what falls due (DUE_RE).
+EXPECTED_DONE_RE = re.compile(r"(?<![要需须该得])(完成|完工|建成|竣工|投运|投入运行|办结|做完|弄完|搞完|交付)")
 DUE_SOON_RE = re.compile(r"快到期|即将到期|马上到期|快截止|即将截止|马上截止|临近|快要到期|要到期")
 # "有什么 / 有哪些 / 有啥" with a window and nothing else: what falls due then ("下个月有啥宣传活动").
 WHAT_RE = re.compile(r"有(什么|啥|哪些|没有|无)|什么|哪些|啥|安排|计划")

@@ -255,6 +255,16 @@ def interpret(
         unknown=bool(unknown),
         window=window is not None,
         list_line=line is not None,
+        expected_done=(
+            window is not None
+            and today is not None
+            and window.end > today
+            and bool(ranked)
+            and bool(cues.EXPECTED_DONE_RE.search(cues_in))
+        ),
+        ahead=window is not None
+        and today is not None
+        and (window.start > today or (window.before and window.end > today)),
     )
     if intent == REPORT and status == UNCHANGED and line is None and cues.ALL_ITEMS_RE.search(cues_in):
         scope_all = True
@@ -486,6 +496,8 @@ def _intent(
     sure_item: bool = False,
     window: bool = False,
     list_line: bool = False,
+    expected_done: bool = False,
+    ahead: bool = False,
 ) -> str:
     """The intent, from the patterns on the masked message and what it names.
 
@@ -505,6 +517,8 @@ def _intent(
         unknown: words were left that match nothing.
         window: a time window is stated.
         list_line: the message is a line of the check-in list ("3 推进中 60").
+        expected_done: an item is named and said done on a day ahead ("污水处理厂下周五前完成").
+        ahead: the window is still to come ("下周", "下周五前"): nothing can have been done in it.
         cue: the message where the cue words are read (only sure names masked).
     """
     if list_line:
@@ -560,7 +574,7 @@ def _intent(
         return BLOCKED_LIST
     if cues.UNMET_RE.search(cue) and (lists() or not report_signal):
         return UNMET
-    if cues.DONE_LIST_RE.search(cue) and lists() and not sure_item:
+    if cues.DONE_LIST_RE.search(cue) and lists() and not sure_item and not ahead:
         return DONE_LIST  # "哪些任务完成了", "已完成的事项"; "污水处理已完成" reports
     if cues.PROBLEMS_RE.search(cue) and (lists() or not report_signal):
         return PROBLEMS
@@ -568,6 +582,8 @@ def _intent(
         return RANKING
     if not (named or window or report_signal) and kind in (None, TASK) and MY_TASKS_RE.search(cue):
         return MY_TASKS  # "我要做的事情都有啥": the asker's own tasks, not what falls due
+    if expected_done and not lists():
+        return REPORT  # "污水处理厂下周五前完成": when it is expected done, not what falls due next Friday
     if cues.DUE_SOON_RE.search(cue) or (
         window and (cues.DUE_RE.search(cue) or (lists() and not sure_item and (kind_word or cues.WHAT_RE.search(cue))))
     ):
