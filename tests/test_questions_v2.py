@@ -126,8 +126,12 @@ def test_counts_and_kinds(filed: App, chat: Any) -> None:
     for q in ("工程项目", "项目", "工程项目进度"):
         out = _ask(c, q)
         assert "计划总投资15376万元" in out and "细化分解建设任务和工程项目" not in out, q
-    out = _ask(c, "指标")
-    assert "共149项" in out and "没太明白" not in out
+    for q in ("指标", "指标情况", "指标达标情况"):
+        out = _ask(c, q)
+        assert out.startswith("全市考核指标41项：达标") and "指标1 建设规划" in out, (q, out)
+    out = _ask(c, "边境县的指标")
+    assert out.startswith("边境县考核指标6项") and "· 4个单位" in out, out
+    assert _ask(c, "墨脱县的指标").startswith("【墨脱县】共6项")  # one unit: its own lines
 
 
 def test_what_is_done(filed: App, chat: Any) -> None:

@@ -41,6 +41,7 @@ from db.repositories import orgs, plans, progress, reports
 from db.repositories.progress import MET, NOT_MET, UNJUDGED, UNREPORTED, judge, rule_of
 from handlers import texts
 from handlers.plan_text import describe
+from handlers.queries import lists
 from scheduler.commands import export
 from scheduler.digest import build_digest
 from scheduler.export import build_workbook
@@ -327,6 +328,7 @@ def test_trend_rule_against_the_previous_value_and_a_returned_version_is_not_one
 # ---- the same verdict everywhere ----------------------------------------------------------------------------
 
 LATEST_RE = re.compile(r"^最新值：(?P<value>.*)（(?P<date>\d+月\d+日)，(?P<org>[^）]+)）→ (?P<verdict>.+)$")
+OVERVIEW_RE = re.compile(r"^(?P<mark>[✅❌❔⚪])指标(?P<number>\d+) (?P<rest>.+)$")
 CITY_RE = re.compile(r"^全市（(?P<rule>[^）]+)）：(?P<figure>.*) → (?P<verdict>\S+)$")
 ANSWERS = ["开展", "已建立", "是", "否", "正在推进", None]
 
@@ -364,6 +366,7 @@ def test_the_same_verdict_in_chat_digest_export_and_plan_show(app: App, chat: An
     }
     coord = chat("协调员")
     seen: Counter[str] = Counter()
+    codes: dict[int, str] = {}
     for number, row in sorted(rows.items()):
         out = coord.send(f"指标{number}")
         city = next((ln for ln in out.splitlines() if ln.startswith("全市（")), None)
@@ -376,11 +379,13 @@ def test_the_same_verdict_in_chat_digest_export_and_plan_show(app: App, chat: An
             assert (row[7], row[8]) == (m["figure"], texts.EXPORT_CITY_ORG), number
             assert city in shows[number].splitlines(), (number, shows[number])
             seen[code] += 1
+            codes[number] = code
             continue
         line = next(ln for ln in out.splitlines() if ln.startswith("最新值："))
         if line == texts.Q_INDICATOR_NONE:
             assert row[10] == texts.SCHED_NEVER_REPORTED
             seen[UNREPORTED] += 1
+            codes[number] = UNREPORTED
             continue
         m = LATEST_RE.match(line)
         assert m is not None, line
@@ -390,10 +395,22 @@ def test_the_same_verdict_in_chat_digest_export_and_plan_show(app: App, chat: An
         assert f"，{m['verdict']}｜" in show_line, (number, show_line)
         code = next(c for c, label in texts.VERDICT_LABELS.items() if m["verdict"].startswith(label))
         seen[code] += 1
+        codes[number] = code
     # the digest counts the same verdicts
     assert digest.verdicts == dict(seen)
     assert texts.DIGEST_VERDICT_LINE.format(**{c: seen.get(c, 0) for c in texts.VERDICT_LABELS}) in digest.text()
     assert all(seen[c] > 0 for c in (MET, NOT_MET, UNJUDGED, UNREPORTED)), seen
+    # "指标": every indicator on one list, with the same verdict, worst first, and the same counts on top
+    pages = [coord.send("指标")]
+    while "回复“更多”" in pages[-1] and len(pages) < 10:
+        pages.append(coord.send("更多"))
+    listed = [m for ln in "\n".join(pages).splitlines() if (m := OVERVIEW_RE.match(ln))]
+    assert {int(m["number"]): m["mark"] for m in listed} == {n: texts.VERDICT_MARKS[c] for n, c in codes.items()}
+    for m in listed:
+        assert "（目标" in m["rest"] and texts.VERDICT_LABELS[codes[int(m["number"])]] in m["rest"], m.group(0)
+    order = [lists.VERDICT_ORDER[codes[int(m["number"])]] for m in listed]
+    assert order == sorted(order)
+    assert f"考核指标{len(codes)}项：达标{seen[MET]}项、未达标{seen[NOT_MET]}项" in pages[0]
 
 
 # ---- the one-line report on an indicator, approval and the export --------------------------------------------

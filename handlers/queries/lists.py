@@ -1,5 +1,5 @@
 """The lists coordinators ask for: what is overdue (or, when nothing is, what falls due within a week), who has
-not reported in the last 7 days, and each project's investment against its total.
+not reported in the last 7 days, each project's investment against its total, and each indicator's verdict.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 from core.messages import Reply
-from db.models import PROJECT, Plan
+from db.models import INDICATOR, PROJECT, Plan
 from db.repositories import progress, queries
 from db.repositories.progress import AssignmentView
 from db.repositories.queries import OrgActivity
@@ -168,3 +168,59 @@ def _investment_line(ctx: Context, vs: list[AssignmentView], planned: Decimal, d
         pct=fmt.share(done, planned),
         date=texts.Q_DATE.format(date=date) if date else "",
     )
+
+
+# Worst first: what needs a look before what is fine.
+VERDICT_ORDER = {progress.NOT_MET: 0, progress.UNJUDGED: 1, progress.UNREPORTED: 2, progress.MET: 3}
+
+
+def indicators(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding, org_ids: list[int] | None) -> Answer:
+    """ "指标", "指标达标情况", "边境县的指标": every indicator of the units with its value against its target and
+    its verdict (`progress.indicator_verdicts`, as the digest and the export give it; a shared indicator's value is
+    the city's figure, `progress.indicator_city`), worst first; the counts by verdict on top."""
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=(INDICATOR,))
+    scope = access.scope_title(lex, u, org_ids)
+    verdicts = progress.indicator_verdicts(ctx.session, plan, views)
+    if not verdicts:
+        return [Reply(texts.Q_NO_INDICATORS.format(name=scope))]
+    by_item: dict[int, list[AssignmentView]] = {}
+    for v in views:
+        by_item.setdefault(v.item_id, []).append(v)
+    items_ = {i.id: i for i in queries.items_by_kind(ctx.session, plan, INDICATOR)}
+    targets = queries.indicator_targets(ctx.session, list(verdicts))
+    counts = {code: 0 for code in texts.VERDICT_LABELS}
+    rows: list[tuple[tuple[int, int], str]] = []
+    for item_id, (latest, verdict) in verdicts.items():
+        item, vs = items_[item_id], by_item[item_id]
+        counts[verdict.code] += 1
+        if len(vs) > 1:
+            city = progress.indicator_city(ctx.session, item, vs)
+            value = fmt.city_figure(city.rule, city.value, city.counts, item.unit)
+            org = texts.Q_INDICATORS_UNITS.format(n=len(vs))
+        else:
+            value = (latest.indicator_value if latest is not None else None) or fmt.DASH
+            org = " · " + lex.org_label(vs[0].org_id) if org_ids is None or len(org_ids) > 1 else ""
+        when = lines.report_day(ctx, latest.counted_report_at or latest.last_report_at) if latest else ""
+        line = texts.Q_INDICATORS_LINE.format(
+            mark=texts.VERDICT_MARKS[verdict.code],
+            number=item.number or "",
+            label=vs[0].label,
+            value=texts.Q_INDICATORS_VALUE.format(value=value) if verdict.code != progress.UNREPORTED else "",
+            target=_with_unit(targets.get(item_id), item.unit),
+            verdict=fmt.verdict_label(verdict.code),
+            org=org,
+            date=texts.Q_DATE.format(date=when) if when else "",
+        )
+        rows.append(((VERDICT_ORDER.get(verdict.code, 4), item.number or 0), line))
+    rows.sort(key=lambda r: r[0])
+    head = texts.Q_INDICATORS_HEADER.format(scope=scope, n=len(verdicts), **counts)
+    example = min(verdicts, key=lambda i: items_[i].number or 0)
+    footer = texts.Q_INDICATORS_FOOTER.format(example=by_item[example][0].label)
+    return Page(texts.Q_TITLE_INDICATORS, head, [line for _, line in rows], footer)
+
+
+def _with_unit(target: str | None, unit: str | None) -> str:
+    """A target as the plan words it, with the indicator's unit after a figure (">20" of a % indicator: ">20%")."""
+    if not target:
+        return fmt.DASH
+    return target + unit if unit and target[-1].isdigit() else target

@@ -29,6 +29,8 @@ def progress_answer(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) ->
     kinds = (u.kind,) if u.kind in (PROJECT, INDICATOR) else REPORTABLE_KINDS
     if org_ids is None and u.kind == PROJECT:
         return lists.investment(ctx, lex, plan, u)  # the city's projects: each with its investment
+    if u.kind == INDICATOR and (org_ids is None or len(org_ids) > 1):
+        return lists.indicators(ctx, lex, plan, u, org_ids)  # several units' indicators: each with its verdict
     if org_ids is None:
         return summary(ctx, lex, plan, texts.Q_WHOLE_CITY, None, kinds)
     if len(org_ids) == 1:
