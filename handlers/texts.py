@@ -220,6 +220,7 @@ QUICK_NOT_UNDERSTOOD = (
 QUICK_NEED_STATUS = "请说明状态，如“3 推进中 60”“3 完成”“3 受阻 原因”。"
 QUICK_UNIT_MISMATCH = "“{unit}”和该任务的目标（{target}）单位不一致，请按目标的单位填写。"
 QUICK_NEEDS = "「{label}」还需要补充："
+QUICK_LATER = "已记下“{line}”，「{label}」补充完后接着处理。先回答「{label}」的问题："
 QUICK_FILED = "✅ {n}.「{label}」已提交：{what}"
 QUICK_INVESTMENT = "投资{value}万元"
 REREPORT_INTRO = "「{label}」被退回，理由：{reason}\n已按退回的内容预填，请“修改 项目名”更正（如“修改 佐证”补充材料），改好后回复“确认”重新提交。"

@@ -5,6 +5,7 @@ went wrong before (question numbering, the target's internal note, 已完成 →
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -185,6 +186,33 @@ def test_blocked_without_a_reason_asks_for_it_then_files_and_returns_to_the_list
     out = c.send("设计单位未确定")
     assert "已提交" in out and "受阻：设计单位未确定" in out
     assert "已提交" in c.send("5 30")  # still in the list
+
+
+def test_a_line_for_another_task_typed_while_a_detail_is_asked_waits_and_is_filed_after(app: App) -> None:
+    """ "3 差不多一半" typed while 2's percentage is asked is 3's line, not 2's answer (it was stored as 2's 50 %):
+    it is kept, and filed (or asks its own detail) once 2 is filed."""
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    assert "完成进度百分比" in c.send("2 推进中")
+    out = c.send("3 差不多一半")
+    assert "已记下“3 差不多一半”" in out and "完成进度百分比" in out and "已提交" not in out, out
+    out = c.send("60")
+    assert re.search(r"2\.「[^」]+」已提交：推进中 60%", out) and re.search(r"3\.「[^」]+」已提交：推进中 50%", out), out
+    assert "本周已报2/35项" in out
+    ids = [v.assignment_id for v in _open(app, "墨脱县")]
+    assert sorted(r.percent for r in _this_week(app, ids).values()) == [50, 60]
+    # at the evidence question too; the waiting line then asks its own detail
+    assert "佐证材料" in c.send("4 完成")
+    out = c.send("5 受阻")
+    assert "已记下“5 受阻”" in out and "佐证材料" in out, out
+    out = c.send("跳过")
+    assert "4.「" in out and "已提交：已完成" in out and "受阻的原因" in out, out
+    out = c.send("资金没到位")
+    assert "受阻：资金没到位" in out and "本周已报4/35项" in out, out
+    # a figure alone is the answer, not a line: "7" to the percentage question is 7 %
+    c.send("6 推进中")
+    assert "6.「" in c.send("7") and 7 in [r.percent for r in _this_week(app, ids).values()]
 
 
 def test_percent_typed_as_a_fraction_is_asked_once(app: App) -> None:

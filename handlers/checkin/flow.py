@@ -338,6 +338,12 @@ def on_answer(ctx: Context, text: str) -> Replies:
     draft = draft_of(data)
     step = data.step
     assert step is not None
+    if weekly.line_for_another(ctx, data, text):
+        # "3 差不多一半" while 2's percentage is asked: 3's line, kept for when 2 is filed, not 2's answer
+        data.later.append(text.strip())
+        save(ctx, S.ASK, data)
+        label = assignment(ctx, draft).item.label
+        return [Reply(texts.QUICK_LATER.format(line=text.strip(), label=label)), *prompt(ctx)]
     if step == Step.EVIDENCE:
         return _on_evidence(ctx, data, text)
     item = assignment(ctx, draft).item
@@ -427,13 +433,30 @@ def advance(ctx: Context, data: CheckinData) -> Replies:
     while idx < len(steps) and steps[idx] in draft.answered:
         idx += 1
     if idx >= len(steps) and draft.quick:
-        return weekly.file_quick(ctx, data, draft)
+        return _file_quick(ctx, data, draft)
     if idx >= len(steps):
         save(ctx, S.CONFIRM, data)
         return [summary(ctx, draft)]
     data.step = steps[idx]
     save(ctx, S.ASK, data)
     return prompt(ctx)
+
+
+def _file_quick(ctx: Context, data: CheckinData, draft: Draft) -> Replies:
+    """File a line's report, then take the lines typed for other tasks while its details were asked, in order,
+    until one asks a question of its own (the rest wait behind it)."""
+    out = weekly.file_quick(ctx, data, draft)
+    while ctx.state == S.PICK:
+        picked = load(ctx)
+        if not picked.later:
+            break
+        line, picked.later = picked.later[0], picked.later[1:]
+        save(ctx, S.PICK, picked)
+        got = weekly.handle(ctx, picked, line)
+        out += got if got is not None else [Reply(texts.QUICK_NOT_UNDERSTOOD.format(text=line))]
+        if ctx.state == S.ASK:
+            return [*out, *prompt(ctx)]
+    return out
 
 
 def on_fraction(ctx: Context, text: str) -> Replies:

@@ -121,6 +121,7 @@ class CheckinData(BaseModel):
     pending: list[int] = Field(default_factory=list)  # tasks waiting for a confirmation (全部无变化)
     fraction: Num | None = None  # a percent typed as a fraction (0.8), waiting for "是指80%吗"
     drafts_discard: bool = False  # the drafts listed are to be discarded, not resumed
+    later: list[str] = Field(default_factory=list)  # lines for other tasks typed while a line's detail was asked
 
 
 KEEP = "keep_checkin"  # an older release's single parked draft: read as one of DRAFTS

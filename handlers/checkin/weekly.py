@@ -299,6 +299,33 @@ def _read_token(item: Item, token: str, r: _Read) -> bool:
     return said
 
 
+# "3 推进中 60": a line of the list, its number apart from the rest (not "80%", "3成", "12月31日").
+_APART_RE = re.compile(r"^第?\d{1,3}\s*(?:项|条|号)?(?:\s+|\s*[:：.、]\s*)\S")
+
+
+def line_for_another(ctx: Context, data: CheckinData, text: str) -> bool:
+    """Whether `text`, typed while a line's missing detail is asked, is a line of the list for another task
+    ("3 差不多一半" while 2's percentage is asked): it states a status or a figure of that task in words, so it is
+    no answer to this question."""
+    if data.draft is None or not data.draft.quick or not data.options:
+        return False
+    t = normalize(text)
+    m = LINE_RE.match(t)
+    if m is None or not _APART_RE.match(t):
+        return False
+    where = positions(m.group(1), len(data.options))
+    if where is None or len(where) != 1 or data.options[where[0] - 1] == data.draft.assignment_id:
+        return False
+    a = ctx.session.get(Assignment, data.options[where[0] - 1])
+    if a is None:
+        return False
+    rest = m.group(2).strip()
+    if vocabulary.NO_CHANGE_RE.match(rest):
+        return True  # "3 无变化"
+    r = read_line(a.item, rest)
+    return r.understood and r.problem is None and (r.status is not None or bool(re.search(r"[^\d\s.%]", rest)))
+
+
 def quick_line(ctx: Context, data: CheckinData, aid: int, position: int, rest: str) -> Replies:
     a = ctx.session.get(Assignment, aid)
     assert a is not None
@@ -412,17 +439,19 @@ def _missing(item: Item, f: Fields, r: _Read) -> list[Step]:
 
 
 def file_quick(ctx: Context, data: CheckinData, draft: Draft) -> Replies:
-    """File a line's report and go back to the list."""
+    """File a line's report and go back to the list (the progress line after it unless lines wait in `later`)."""
     a = ctx.session.get(Assignment, draft.assignment_id)
     assert a is not None
     fields = draft.fields
     report = file_report(ctx, a, fields, attachment_ids=list(draft.attachments))
     options = data.options or [draft.assignment_id]
-    save(ctx, S.PICK, CheckinData(org_id=a.organisation_id, options=options, page=data.page))
+    later = list(data.later)  # lines for other tasks typed meanwhile: the caller goes on with them
+    save(ctx, S.PICK, CheckinData(org_id=a.organisation_id, options=options, page=data.page, later=later))
     if report is None:
         return [Reply(texts.NOT_ALLOWED)]
     pos = options.index(a.id) + 1 if a.id in options else 0
-    return [Reply(texts.QUICK_FILED.format(n=pos, label=a.item.label, what=describe(fields))), _progress(ctx, options)]
+    filed = Reply(texts.QUICK_FILED.format(n=pos, label=a.item.label, what=describe(fields)))
+    return [filed] if later else [filed, _progress(ctx, options)]
 
 
 def describe(f: Fields) -> str:
