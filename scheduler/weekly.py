@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.ids import WECOM_ROBOT_CHAT_ID
-from db.models import COORDINATOR, OFFICIAL
+from db.models import COORDINATOR, LEADER, OFFICIAL
 from db.repositories import progress
 from db.repositories.progress import AssignmentView
 from handlers import texts
@@ -163,10 +163,11 @@ class WeeklyJobs(PlanningRun):
         ]
 
     def _digest_targets(self, nominal: dt.date) -> list[tuple[str, Recipient]]:
-        """(dedupe key, recipient) of every coordinator, then of the configured group chats. A coordinator on leave
-        still gets the digest: a pause stops the person's own nudges and prompts, not reports."""
+        """(dedupe key, recipient) of every coordinator and leader (分管领导: the whole plan on one page each week),
+        then of the configured group chats. A coordinator on leave still gets the digest: a pause stops the
+        person's own nudges and prompts, not reports."""
         targets: list[tuple[str, Recipient]] = []
-        for person in self.people_of(None, (COORDINATOR,)):
+        for person in self.people_of(None, (COORDINATOR, LEADER)):
             rcpt = self.recipient(person)
             if rcpt is not None:
                 targets.append((f"digest:{person.id}:{nominal.isoformat()}", rcpt))

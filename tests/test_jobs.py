@@ -291,7 +291,7 @@ def test_weekly_prompt_on_a_holiday_monday_moves_within_the_week(app: App) -> No
     assert of_kind(plan_messages(app, at(app, 2023, 5, 4, 10)), PROMPT) != []  # first working day after 五一
 
 
-def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) -> None:
+def test_weekly_digest_goes_to_coordinators_leaders_and_the_configured_groups(app: App) -> None:
     friday = at(app, 2023, 6, 2, 17)
     msgs = of_kind(
         plan_messages(app, friday, telegram_digest_chat_id="-1001", wecom_group_webhook="http://127.0.0.1:9/x"),
@@ -299,6 +299,7 @@ def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) 
     )
     assert {(m.recipient.name, m.recipient.channel) for m in msgs} == {
         ("协调员", "console"),
+        ("分管领导", "console"),  # a leader reads the whole plan on one page each week
         ("Telegram 工作群", "telegram"),
         ("企业微信群机器人", "wecom"),
     }
@@ -309,8 +310,8 @@ def test_weekly_digest_goes_to_coordinators_and_the_configured_groups(app: App) 
     assert of_kind(plan_messages(app, at(app, 2023, 9, 29, 17)), DIGEST) == []
     assert of_kind(plan_messages(app, at(app, 2023, 10, 7, 17)), DIGEST) != []  # week of 10月2日: Saturday
     keys = {m.dedupe_key for m in of_kind(plan_messages(app, at(app, 2023, 10, 7, 17)), DIGEST)}
-    coordinator = [m for m in msgs if m.recipient.name == "协调员"][0].recipient.person_id
-    assert keys == {f"digest:{coordinator}:2023-10-06"}
+    ids = {m.recipient.person_id for m in msgs if m.recipient.name in ("协调员", "分管领导")}
+    assert keys == {f"digest:{person_id}:2023-10-06" for person_id in ids} and len(ids) == 2
 
 
 # ---- events ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from db.bounds import check_text, fit_text
-from db.models import ADMIN, COORDINATOR, OFFICIAL, ROLES, Identity, InviteCode, Organisation, Person
+from db.models import ADMIN, COORDINATOR, LEADER, OFFICIAL, ROLES, Identity, InviteCode, Organisation, Person
 from db.repositories import orgs
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on phones
@@ -154,12 +154,12 @@ DEMO_COORDINATOR_ORG = "市委生态文明办"
 
 
 def add_demo_people(session: Session, now: dt.datetime) -> int:
-    """Demo people on the console channel: 协调员 and 管理员 at 市委生态文明办, and one official per organisation
-    named "<short name>填报人". People already there are kept. Returns how many were added."""
+    """Demo people on the console channel: 协调员, 管理员 and 分管领导 (a leader) at 市委生态文明办, and one official
+    per organisation named "<short name>填报人". People already there are kept. Returns how many were added."""
     added = 0
     existing = {p.name for p in list_people(session)}
     coord_org = orgs.find_org(session, DEMO_COORDINATOR_ORG)
-    wanted = [("协调员", coord_org, COORDINATOR), ("管理员", coord_org, ADMIN)]
+    wanted = [("协调员", coord_org, COORDINATOR), ("管理员", coord_org, ADMIN), ("分管领导", coord_org, LEADER)]
     wanted += [(f"{org.short_name or org.name}填报人", org, OFFICIAL) for org in orgs.all_orgs(session)]
     for name, org, role in wanted:
         if name not in existing:

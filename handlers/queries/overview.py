@@ -1,5 +1,5 @@
 """Progress of organisations: one organisation's assignments line by line, or a table of several (a group, the
-whole city) with one line per organisation, worst first. A question about an item goes to `items`.
+whole city) with one line per organisation, as `ranked_orgs` ranks them. A question about an item goes to `items`.
 """
 
 from __future__ import annotations
