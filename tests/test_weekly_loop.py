@@ -198,7 +198,9 @@ def test_a_line_for_another_task_typed_while_a_detail_is_asked_waits_and_is_file
     out = c.send("3 差不多一半")
     assert "已记下“3 差不多一半”" in out and "完成进度百分比" in out and "已提交" not in out, out
     out = c.send("60")
-    assert re.search(r"2\.「[^」]+」已提交：推进中 60%", out) and re.search(r"3\.「[^」]+」已提交：推进中 50%", out), out
+    assert re.search(r"2\.「[^」]+」已提交：推进中 60%", out) and re.search(r"3\.「[^」]+」已提交：推进中 50%", out), (
+        out
+    )
     assert "本周已报2/35项" in out
     ids = [v.assignment_id for v in _open(app, "墨脱县")]
     assert sorted(r.percent for r in _this_week(app, ids).values()) == [50, 60]
