@@ -266,6 +266,12 @@ def _on_show(ctx: Context, text: str) -> Replies | None:
     t = normalize(text)
     if vocabulary.PASS_RE.match(t):
         return _decide(ctx, rid, True, None)
+    if vocabulary.LIST_DECISION_RE.match(t):
+        # "退回 2 理由" with one report on screen: the list's numbers have moved since it was shown; decide nothing
+        r = ctx.session.get(Report, rid)
+        assert r is not None
+        label, org = r.assignment.item.label, r.assignment.organisation.name
+        return [Reply(texts.REVIEW_NUMBER_IN_DETAIL.format(label=label, org=org), choices=_detail_choices())]
     if vocabulary.REVIEW_NEXT_RE.match(t):
         return _next(ctx, ctx.session.get(Report, rid))
     if vocabulary.REVIEW_ALL_RE.match(t):
@@ -327,12 +333,15 @@ def _show(ctx: Context, rid: int, lead: list[str] | None = None) -> Replies:
         percent=_pct(r),
         details="\n".join(details),
     )
-    choices = [
+    replies = [Reply("\n".join(lead))] if lead else []
+    return [*replies, Reply(text, choices=_detail_choices())]
+
+
+def _detail_choices() -> list[Choice]:
+    return [
         Choice(texts.REVIEW_CHOICE_PASS, texts.REVIEW_CHOICE_PASS),
         Choice(texts.REVIEW_CHOICE_RETURN, texts.REVIEW_CHOICE_RETURN),
     ]
-    replies = [Reply("\n".join(lead))] if lead else []
-    return [*replies, Reply(text, choices=choices)]
 
 
 # ---- deciding ---------------------------------------------------------------------------------------------------

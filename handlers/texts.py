@@ -269,6 +269,10 @@ REVIEW_PASSED = "已通过：{org}「{label}」。{closed}"
 REVIEW_CLOSED = "该任务已办结。"
 REVIEW_RETURNED = "已退回：{org}「{label}」，理由：{reason}。已通知填报单位。"
 REVIEW_PICK_ERROR = "请回复列表中的序号（1–{n}）。"
+REVIEW_NUMBER_IN_DETAIL = (
+    "现在看的是{org}「{label}」这一条，没有按序号审核。"
+    "审核这一条请回复“通过”或“退回 理由”；按序号审核请先发“待审核”看最新列表（审核后序号会变）。"
+)
 REVIEW_PICK_FIRST = "列表里有{n}条，请说明审核哪一条：如“1 通过”“2 退回 理由”，或回复序号先查看。"
 REVIEW_NOTIFY_PASSED = "您汇报的「{label}」已通过审核。{closed}"
 REVIEW_NOTIFY_RETURNED = "您汇报的「{label}」被退回，理由：{reason}。请发送“重新填报”，按退回意见修改后重新提交。"

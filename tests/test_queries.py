@@ -51,6 +51,14 @@ def _light_lines(out: str) -> list[str]:
 # ---- organisations --------------------------------------------------------------------------------------
 
 
+def test_blocked_is_said_once_with_or_without_a_percentage(app, chat):
+    _file(app, "墨脱县", "C3-2-05", days_ago=2, status="blocked", problems="资金没到位")
+    out = chat("协调员").send("墨脱县进度")
+    assert "🔴填埋场应对方案 受阻 · 5月22日" in out and "受阻 受阻" not in out, out
+    _file(app, "墨脱县", "C3-2-05", days_ago=1, status="blocked", percent=10, problems="资金没到位")
+    assert "🔴填埋场应对方案 10% 受阻 · 5月23日" in chat("协调员").send("墨脱县进度")
+
+
 def test_org_progress_header_lines_and_urgency(app, chat):
     _file(app, "墨脱县", "C3-2-03", days_ago=4, status="in_progress", percent=30)
     _file(app, "墨脱县", "C3-0-01", days_ago=1, status="done", percent=100)

@@ -282,6 +282,24 @@ def test_decisions_typed_at_the_list(app: App) -> None:
     assert sorted(n.chat_id for n in _notices(app)) == ["墨脱填报人", "朗县填报人", "米林填报人"]
 
 
+def test_a_numbered_decision_with_one_report_on_screen_decides_nothing(app: App) -> None:
+    """After "1 通过" the next report is on screen and the list's numbers have moved: "退回 2 佐证不足" there
+    was taken as returning the one on screen with the reason "2 佐证不足"; it is explained, and nothing changes."""
+    a = _file(app, "墨脱县", "两山实施方案", "墨脱填报人", status=IN_PROGRESS, percent=30)
+    b = _file(app, "朗县", "两山实施方案", "朗县填报人", minutes=1, status=IN_PROGRESS, percent=50)
+    c = _file(app, "米林县", "两山实施方案", "米林填报人", minutes=2, status=IN_PROGRESS, percent=10)
+    coord = Chat(app, "协调员")
+    coord.send("待审核")
+    assert "【两山实施方案】朗县" in coord.send("1 通过")
+    for typed in ("退回 2 佐证不足", "3 通过", "通过第2条"):
+        out = coord.send(typed)
+        assert out.startswith(texts.REVIEW_NUMBER_IN_DETAIL.format(label="两山实施方案", org="朗县")), (typed, out)
+    assert [_report(app, r).review_state for r in (a, b, c)] == [APPROVED, PENDING, PENDING]
+    out = coord.send("退回 佐证不足")
+    assert "已退回：朗县「两山实施方案」，理由：佐证不足" in out
+    assert _report(app, b).review_comment == "佐证不足"
+
+
 def test_approve_all_asks_then_approves_only_what_it_listed(app: App) -> None:
     a = _file(app, "墨脱县", "两山实施方案", "墨脱填报人", status=IN_PROGRESS, percent=30)
     b = _file(app, "墨脱县", "详细工作计划", "墨脱填报人", minutes=1, status=IN_PROGRESS, percent=20)

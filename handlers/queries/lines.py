@@ -28,14 +28,15 @@ def state(v: AssignmentView) -> str:
     return shown + texts.RETURNED_MARK if v.returned else shown
 
 
-def flags(v: AssignmentView) -> str:
-    """What needs attention: overdue, blocked, lagging, due today or soon ("" for none)."""
+def flags(v: AssignmentView, after_state: bool = True) -> str:
+    """What needs attention: overdue, blocked, lagging, due today or soon ("" for none). After `state`, blocked
+    is not said twice when the state already is the status 受阻 (no percentage)."""
     if v.done:
         return ""
     if v.overdue:
         return texts.Q_FLAG_OVERDUE.format(days=-v.days_left)
     if v.status == BLOCKED:
-        return texts.Q_FLAG_BLOCKED
+        return texts.Q_FLAG_BLOCKED if v.percent is not None or not after_state else ""
     if v.lagging:
         return texts.Q_FLAG_LAGGING
     if v.days_left == 0:

@@ -142,7 +142,9 @@ def my_unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> A
         return [Reply(texts.Q_MY_UNREPORTED_NONE.format(org=name, total=len(views)))]
     rows = [
         texts.Q_MY_UNREPORTED_LINE.format(
-            i=i, label=lines.item_label(v), flags=lines.flags(v) or (texts.RETURNED_MARK if v.returned else "")
+            i=i,
+            label=lines.item_label(v),
+            flags=lines.flags(v, after_state=False) or (texts.RETURNED_MARK if v.returned else ""),
         )
         for i, v in missing
     ]
