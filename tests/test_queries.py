@@ -397,6 +397,9 @@ def test_an_item_said_done_on_a_day_ahead_is_a_report_of_when_it_is_expected_don
     out = c.send("污水处理厂预计下周五全部完成")
     assert "状态：推进中" in out and "预计完成：6月2日" in out, out
     c.send("取消")
+    out = c.send("污水处理厂差不多一半了，预计下周五完成！")
+    assert "工作情况：污水处理厂差不多一半了，预计下周五完成！" in out, out  # as typed, punctuation kept
+    c.send("取消")
     # asked, or what falls due: no report
     for question in ("污水处理厂下周五前完成吗", "下周五前完成的任务", "污水处理厂下周五要完成"):
         out = c.send(question)

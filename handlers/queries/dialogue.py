@@ -32,6 +32,7 @@ from handlers.queries.paging import Answer, Page
 from handlers.queries.unknown import unknown_reply
 from handlers.understanding import nlu as nlu_mod
 from handlers.understanding.nlu import NLU, Candidate, Lexicon, Understanding
+from handlers.understanding.text import clean, normalize
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +295,11 @@ def _report(ctx: Context, nlu: NLU, plan: Plan, u: Understanding, allow_report: 
     expected = u.window_end if u.window_end is not None and u.window_end > ctx.clock.today() else None
     # "预计下周五全部完成" is not done yet: expected done then, in progress now
     status = None if expected is not None and u.status == DONE and u.percent is None else u.status
+    # the description as typed: its Chinese punctuation kept ("差不多一半了，预计下周五完成")
+    typed = clean(ctx.msg.text)
+    said = typed if typed and normalize(typed) == normalize(u.text) else u.text.strip()
     return checkin.start_from_oneliner(
-        ctx, candidates, u.percent, status, u.text.strip(), amount=u.amount, quantity=quantity, expected=expected
+        ctx, candidates, u.percent, status, said, amount=u.amount, quantity=quantity, expected=expected
     )
 
 
