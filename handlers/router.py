@@ -114,7 +114,8 @@ def _starts_dialogue(ctx: Context, text: str) -> str | None:
         or vocabulary.EDIT_LAST_RE.match(text)
         or vocabulary.REPORT_ORG_RE.match(text)
         or vocabulary.REREPORT_RE.match(text)
-        or vocabulary.ALL_NO_CHANGE_RE.match(text)
+        # "其余无变化" at the list is the list's own command: its confirmation numbers the tasks as the list did
+        or (vocabulary.ALL_NO_CHANGE_RE.match(text) and not checkin.in_list(ctx))
     ):
         return checkin.DIALOGUE.name
     if (vocabulary.REVIEW_LIST_RE.match(text) or vocabulary.REVIEW_ALL_RE.match(text)) and ctx.is_coordinator:

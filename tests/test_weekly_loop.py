@@ -217,6 +217,25 @@ def test_a_line_for_another_task_typed_while_a_detail_is_asked_waits_and_is_file
     assert "6.「" in c.send("7") and 7 in [r.percent for r in _this_week(app, ids).values()]
 
 
+def test_all_unchanged_at_the_list_numbers_the_tasks_as_the_list_on_screen(app: App) -> None:
+    """ "其余无变化" after a task was filed as done: the tasks it cannot carry forward are named by the numbers of
+    the list on screen (the list was built again without the done task, and every number after it was one less)."""
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    listed = c.send("汇报")
+    on_screen = {int(n): label for n, label in re.findall(r"^(\d+)\. \S*?[🔴🟡🟢⚪](.+?)｜", listed, re.M)}
+    assert len(on_screen) >= 5, listed
+    assert "佐证材料" in c.send("1 完成")
+    assert "已提交：已完成" in c.send("跳过")
+    out = c.send("其余无变化")
+    named = re.findall(r"(\d+)\.([^、，。\n等]+)", out.split("无法沿用", 1)[1])
+    assert len(named) >= 3, out
+    for n, label in named:
+        if int(n) in on_screen:
+            assert on_screen[int(n)] == label, (n, label, on_screen)
+    assert "1." + on_screen[1] not in out  # the one filed is not among them
+
+
 def test_percent_typed_as_a_fraction_is_asked_once(app: App) -> None:
     _at_monday(app)
     c = Chat(app, OFFICIAL)

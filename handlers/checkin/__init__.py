@@ -32,6 +32,7 @@ __all__ = [
     "attachment_outside_dialogue",
     "discard_draft",
     "edit_last",
+    "in_list",
     "rereport",
     "resume",
     "start",
@@ -40,6 +41,13 @@ __all__ = [
 ]
 
 S = CheckinState
+
+
+def in_list(ctx: Context) -> bool:
+    """Whether the numbered check-in list is in front of the person (its numbers are the ones he types)."""
+    return ctx.state == S.PICK
+
+
 DIALOGUE = kernel.register(
     kernel.Dialogue(
         name="checkin",
