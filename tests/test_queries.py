@@ -51,6 +51,34 @@ def _light_lines(out: str) -> list[str]:
 # ---- organisations --------------------------------------------------------------------------------------
 
 
+def test_whether_an_item_was_reported_is_answered_for_the_item(app, chat):
+    """ "两山实施方案报了吗" was answered for the whole unit ("墨脱县近7天已汇报"); it is the item, unit by unit."""
+    _file(app, "墨脱县", "C3-4-04", days_ago=1, status="in_progress", percent=70)
+    _file(app, "米林县", "C3-4-04", days_ago=9, status="in_progress", percent=20)
+    out = chat("墨脱填报人").send("两山实施方案报了吗")
+    assert out == "「两山实施方案」（墨脱县）5月23日已汇报：推进中 70%（待审核）", out
+    out = chat("协调员").send("两山实施方案汇报了没有")
+    assert out.startswith("「两山实施方案」近7天（5月17日以来）1个单位已汇报，3个未汇报："), out
+    assert "米林：近7天没有汇报（上次：5月15日 推进中 20%）" in out and "朗县：还没有汇报过" in out, out
+    assert out.splitlines()[-1].endswith("墨脱：5月23日已汇报：推进中 70%（待审核）"), out
+    # a unit without the item: the unit's answer, as before
+    assert chat("协调员").send("巴宜区汇报了吗").startswith("巴宜区近7天")
+
+
+def test_what_a_unit_reported_lists_its_reports(app, chat):
+    """ "我这周报了什么" was a table of units (one line: 墨脱县 2条); one unit's question lists its reports."""
+    _file(app, "墨脱县", "C3-4-04", days_ago=1, status="in_progress", percent=70)
+    _file(app, "墨脱县", "C3-2-05", days_ago=0.5, status="blocked", problems="资金没到位")
+    _file(app, "米林县", "C3-4-04", days_ago=1, status="in_progress", percent=20)
+    out = chat("墨脱填报人").send("我这周报了什么")
+    lines_ = out.splitlines()
+    assert lines_[0] == "5月22日–5月24日墨脱县报送2条：", out
+    assert lines_[1].startswith("1. 填埋场应对方案 受阻（") and "待审核" in lines_[1], out
+    assert lines_[2].startswith("2. 两山实施方案 推进中 70%（2023-05-23"), out
+    assert "米林" not in out
+    assert chat("协调员").send("米林县上周报了什么") == "5月15日–5月21日米林县没有汇报。"
+
+
 def test_blocked_is_said_once_with_or_without_a_percentage(app, chat):
     _file(app, "墨脱县", "C3-2-05", days_ago=2, status="blocked", problems="资金没到位")
     out = chat("协调员").send("墨脱县进度")

@@ -316,6 +316,27 @@ class UnitReports:
     newest_at: dt.datetime
 
 
+def reports_filed(
+    session: Session, plan: Plan, start_utc: dt.datetime, end_utc: dt.datetime, org_ids: list[int]
+) -> list[Report]:
+    """The reports (every version) filed in [start_utc, end_utc) on the assignments of `org_ids`, newest first,
+    with their assignment, item and person loaded."""
+    q = (
+        select(Report)
+        .join(Assignment, Assignment.id == Report.assignment_id)
+        .join(Item, Item.id == Assignment.item_id)
+        .where(
+            Item.plan_id == plan.id,
+            Assignment.organisation_id.in_(org_ids),
+            Report.created_at >= start_utc,
+            Report.created_at < end_utc,
+        )
+        .options(selectinload(Report.assignment).selectinload(Assignment.item), selectinload(Report.person))
+        .order_by(Report.created_at.desc(), Report.id.desc())
+    )
+    return list(session.execute(q).scalars())
+
+
 def reports_between(
     session: Session, plan: Plan, start_utc: dt.datetime, end_utc: dt.datetime, org_ids: list[int] | None = None
 ) -> list[UnitReports]:

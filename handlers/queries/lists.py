@@ -76,6 +76,10 @@ def unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answ
         return [Reply(texts.Q_NOT_ALLOWED_ALL.format(own=access.own_name(ctx, lex)))]
     since = ctx.clock.utcnow() - dt.timedelta(days=UNREPORTED_DAYS)
     since_text = fmt.stored_day(since, ctx.clock.tz)
+    if u.item_ids:
+        about_item = _item_reported(ctx, lex, plan, u.item_ids[0], org_ids, since)
+        if about_item is not None:
+            return about_item
     activity = queries.reporting_activity(ctx.session, plan, org_ids)
     if org_ids is not None and len(org_ids) == 1 and not u.group:
         name = lex.org_name(org_ids[0])
@@ -111,6 +115,41 @@ def unreported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answ
         )
     head = texts.Q_UNREPORTED_SUMMARY.format(since=since_text, reported=len(activity) - len(silent), n=len(silent))
     return Page(texts.Q_TITLE_UNREPORTED, head, rows)
+
+
+def _item_reported(
+    ctx: Context, lex: Lexicon, plan: Plan, item_id: int, org_ids: list[int] | None, since: dt.datetime
+) -> Answer | None:
+    """ "两山实施方案报了吗": whether each unit (of the asker's scope) reported the item in the last
+    UNREPORTED_DAYS days, with what it said and the review's state; None when no unit in scope has the item."""
+    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, item_ids=[item_id])
+    if not views:
+        return None
+
+    def said(v: AssignmentView) -> str:
+        if v.last_report_at is None:
+            return texts.Q_ITEM_REPORTED_NEVER
+        date = lines.report_day(ctx, v.last_report_at)
+        if v.last_report_at < since:
+            return texts.Q_ITEM_REPORTED_NO.format(date=date, state=fmt.status_with_percent(v.status, v.percent))
+        review = texts.Q_DONE_REVIEW.format(state=fmt.review_label(v.review_state)) if v.review_state else ""
+        return texts.Q_ITEM_REPORTED_YES.format(
+            date=date, state=fmt.status_with_percent(v.status, v.percent), review=review
+        )
+
+    label = lines.item_label(views[0])
+    if len(views) == 1:
+        return [Reply(texts.Q_ITEM_REPORTED_ONE.format(label=label, org=views[0].org_name, said=said(views[0])))]
+    reported = [v for v in views if v.last_report_at is not None and v.last_report_at >= since]
+    rest = [v for v in lines.urgent_first(views) if v not in reported]
+    rows = [
+        texts.Q_ITEM_REPORTED_LINE.format(light=v.light, org=lex.org_label(v.org_id), said=said(v))
+        for v in [*rest, *reported]
+    ]
+    head = texts.Q_ITEM_REPORTED_HEADER.format(
+        label=label, since=fmt.stored_day(since, ctx.clock.tz), reported=len(reported), n=len(rest)
+    )
+    return Page(texts.Q_TITLE.format(name=label), head, rows)
 
 
 def investment(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:

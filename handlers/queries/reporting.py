@@ -37,6 +37,8 @@ def reported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer
     start = u.window_start or today - dt.timedelta(days=today.weekday())
     end = min(u.window_end or today, today)
     window = attention.window_text(start, end)
+    if org_ids is not None and len(org_ids) == 1 and not u.group:
+        return _unit_reports(ctx, lex, plan, org_ids[0], start, end, window)
     units = queries.reports_between(ctx.session, plan, _utc(ctx, start), _utc(ctx, end + dt.timedelta(days=1)), org_ids)
     active = queries.reporting_activity(ctx.session, plan, org_ids)
     seen = {r.org_id for r in units}
@@ -61,6 +63,30 @@ def reported(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer
     ]
     head = texts.Q_REPORTED_HEADER.format(window=window, orgs=len(units), n=sum(r.count for r in units))
     return Page(texts.Q_TITLE.format(name=window), head, rows, tail)
+
+
+def _unit_reports(
+    ctx: Context, lex: Lexicon, plan: Plan, org_id: int, start: dt.date, end: dt.date, window: str
+) -> Answer:
+    """ "我上周报了什么", "墨脱县这周报了哪些": one unit's reports in the window, newest first, each with what it
+    said, when, by whom and the review's state."""
+    name = lex.org_name(org_id)
+    filed = queries.reports_filed(ctx.session, plan, _utc(ctx, start), _utc(ctx, end + dt.timedelta(days=1)), [org_id])
+    if not filed:
+        return [Reply(texts.Q_REPORTED_UNIT_NONE.format(window=window, org=name))]
+    rows = [
+        texts.Q_REPORTED_UNIT_LINE.format(
+            i=i,
+            label=r.assignment.item.label,
+            state=fmt.status_with_percent(r.status, r.percent),
+            date=fmt.stored_minute(r.created_at, ctx.clock.tz),
+            person=r.person.name if r.person else fmt.DASH,
+            review=texts.Q_DATE.format(date=fmt.review_label(r.review_state)) if r.review_state else "",
+        )
+        for i, r in enumerate(filed, 1)
+    ]
+    head = texts.Q_REPORTED_UNIT_HEADER.format(window=window, org=name, n=len(filed))
+    return Page(texts.Q_TITLE.format(name=name), head, rows)
 
 
 def review_queue(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
