@@ -78,6 +78,8 @@ def idle(ctx: Context, text: str, allow_report: bool) -> Replies:
         return checkin.discard_draft(ctx, m.group(1).strip())
     if vocabulary.EDIT_LAST_RE.match(text):
         return checkin.edit_last(ctx)
+    if vocabulary.WITHDRAW_RE.match(text):
+        return [Reply(texts.WITHDRAW_HOW)]
     m = vocabulary.REREPORT_RE.match(text)
     if m:
         return checkin.rereport(ctx, m.group(1).strip())

@@ -220,6 +220,10 @@ QUICK_NOT_UNDERSTOOD = (
 QUICK_NEED_STATUS = "请说明状态，如“3 推进中 60”“3 完成”“3 受阻 原因”。"
 QUICK_UNIT_MISMATCH = "“{unit}”和该任务的目标（{target}）单位不一致，请按目标的单位填写。"
 QUICK_NEEDS = "「{label}」还需要补充："
+WITHDRAW_HOW = (
+    "已提交的汇报不能撤回，会留痕保存。要更正，请发送“修改上次汇报”，改好后重新提交（原汇报仍保留）；"
+    "还没提交的草稿可发送“删除草稿”。"
+)
 QUICK_LATER = "已记下“{line}”，「{label}」补充完后接着处理。先回答「{label}」的问题："
 QUICK_FILED = "✅ {n}.「{label}」已提交：{what}"
 QUICK_INVESTMENT = "投资{value}万元"

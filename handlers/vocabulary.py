@@ -38,6 +38,10 @@ ALL_NO_CHANGE_RE = re.compile(
 )
 SAME_RE = re.compile(r"^(同上|同上次|和上次一样|跟上次一样|不变|没变|照旧|还是那样)$")
 EDIT_LAST_RE = re.compile(r"^(修改上次汇报|修改上一次汇报|更正上次汇报|/edit)$", re.IGNORECASE)
+# "撤回刚才的汇报", "删除上次汇报": a filed report is never withdrawn; what can be done instead is said.
+WITHDRAW_RE = re.compile(
+    r"^(?:我要|我想|请|帮我)?(?:撤回|撤销|收回|删除|删掉|作废)(?:刚才|上次|上一次|这次|最近)?的?(?:汇报|报告|填报|提交)"
+)
 BOARD_RE = re.compile(r"^(看板|/board|督办看板|打开看板|网页看板|看板链接|登录看板|进入看板)$", re.IGNORECASE)
 REVIEW_LIST_RE = re.compile(r"^(待审核|审核|/review|待审|审核汇报)$")
 REVIEW_NEXT_RE = re.compile(r"^(下一条|下条|下一条汇报|/next)$")

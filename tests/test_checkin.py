@@ -23,6 +23,7 @@ from db.models import (
     Report,
 )
 from db.repositories import orgs, people
+from handlers import texts
 from tests.conftest import Chat, pass_stranger_quiet_time
 
 
@@ -341,6 +342,10 @@ def test_edit_last_report_keeps_every_version(app):
         c.send("跳过")
     c.send("确认")
     c.send("结束")
+    # a filed report is never withdrawn: what to do instead is said, and nothing changes
+    for typed in ("撤回刚才的汇报", "删除上次汇报", "我要撤销汇报"):
+        assert c.send(typed) == texts.WITHDRAW_HOW, typed
+    assert len(_reports(app)) == 1
     out = c.send("修改上次汇报")
     assert "原汇报会留痕" in out and "50%" in out
     assert "完成进度" in c.send("修改 进度")
