@@ -12,6 +12,7 @@ from db.engine import transaction
 from db.models import LEADER, Organisation
 from db.repositories import orgs, people, plans
 from handlers import texts
+from handlers.queries import paging
 from scheduler.digest import build_digest
 from tests.conftest import Chat
 
@@ -39,6 +40,9 @@ def _ask(c: Chat, question: str) -> str:
         pages.append(out)
         sizes += [len(r.text.encode()) for r in c.last]
     assert max(sizes) <= 2048
+    for page in pages[:-1]:  # a section's heading is never left alone at a page's end
+        body = [line for line in page.splitlines() if line.strip() and not PAGING.match(line)]
+        assert not body[-1].startswith("【"), page
     lines = [line for page in pages for line in page.splitlines() if line.strip() and not PAGING.match(line)]
     return "\n".join(lines)
 
@@ -84,3 +88,12 @@ def test_a_leader_s_help_is_what_he_asks(app: App, chat: Any) -> None:
     # what it offers works for him: the whole plan, the digest
     assert c.send("全市进度").startswith("【全市】")
     assert _ask(c, "周报").startswith("督办周报")
+
+
+def test_a_page_never_ends_with_a_section_heading() -> None:
+    lines = [f"第{i}行" for i in range(13)] + ["【逾期任务（3项）】", "甲", "乙", "丙"]
+    pages = paging.split("【督办周报】", "督办周报", lines)
+    assert pages[0].splitlines()[-1] == "第12行" and len(pages[0].splitlines()) == 14
+    assert pages[1].splitlines()[1:] == ["【逾期任务（3项）】", "甲", "乙", "丙"]
+    # a heading alone on a page stays (nothing to go with)
+    assert paging.split("T", "H", ["【一】"] * 20)[0].splitlines()[-1] == "【一】"

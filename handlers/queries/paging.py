@@ -31,6 +31,9 @@ class Page:
 Answer = list[Reply] | Page
 
 
+SECTION_MARK = "【"  # a line that heads a section of a long answer
+
+
 def split(title: str, head: str, lines: Sequence[str], tail: str = "") -> list[str]:
     """The text of each page: at most PAGE_LINES lines and about PAGE_BYTES bytes."""
     pages: list[list[str]] = []
@@ -39,8 +42,10 @@ def split(title: str, head: str, lines: Sequence[str], tail: str = "") -> list[s
     for line in lines:
         n = len(line.encode()) + 1
         if current and (len(current) >= PAGE_LINES or size + n > PAGE_BYTES):
+            # a section's heading ("【逾期任务（14项）】") goes with its lines, not alone at a page's end
+            carry = [current.pop()] if len(current) > 1 and current[-1].startswith(SECTION_MARK) else []
             pages.append(current)
-            current, size = [], len(title.encode()) + 40
+            current, size = carry, len(title.encode()) + 40 + sum(len(c.encode()) + 1 for c in carry)
         current.append(line)
         size += n
     pages.append(current)
