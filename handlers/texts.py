@@ -224,6 +224,7 @@ WITHDRAW_HOW = (
     "已提交的汇报不能撤回，会留痕保存。要更正，请发送“修改上次汇报”，改好后重新提交（原汇报仍保留）；"
     "还没提交的草稿可发送“删除草稿”。"
 )
+QUICK_DRAFT_REPLACED = "之前保存的「{label}」草稿已由这次汇报代替。"
 QUICK_LATER = "已记下“{line}”，「{label}」补充完后接着处理。先回答「{label}」的问题："
 QUICK_FILED = "✅ {n}.「{label}」已提交：{what}"
 QUICK_INVESTMENT = "投资{value}万元"

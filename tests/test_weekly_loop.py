@@ -236,6 +236,45 @@ def test_all_unchanged_at_the_list_numbers_the_tasks_as_the_list_on_screen(app: 
     assert "1." + on_screen[1] not in out  # the one filed is not among them
 
 
+def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
+    """ "两山实施方案 八成", "污水处理厂建设完成了": the task by its own words, then what it states, as "N …" would;
+    a name that says nothing more opens the task; a guess at a name is no line."""
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    out = c.send("两山实施方案 八成")
+    assert re.search(r"\d+\.「两山实施方案」已提交：推进中 80%", out), out
+    out = c.send("完善领导小组推进中")
+    assert "「完善领导小组」还需要补充" in out and "完成进度百分比" in out, out
+    assert "「完善领导小组」已提交：推进中 60%" in c.send("六成")
+    out = c.send("细化规划分工 嗯")
+    assert "当前状态" in out and "已提交" not in out, out  # opened, as before
+    c.send("取消")
+    ids = [v.assignment_id for v in _open(app, "墨脱县")]
+    assert sorted(r.percent for r in _this_week(app, ids).values()) == [60, 80]
+
+
+def test_a_line_for_a_task_with_a_parked_draft_replaces_the_draft(app: App) -> None:
+    """A draft left at "已完成, 佐证?" and then "两山实施方案 八成" at the list: the line is what the task stands at;
+    the stale draft is dropped (it was resumed instead, and 八成 was lost), and the person is told."""
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    assert "佐证材料" in c.send("两山实施方案 完成")
+    assert "草稿已保存" in c.send("取消")
+    c.send("汇报")
+    out = c.send("两山实施方案 八成")
+    assert "「两山实施方案」已提交：推进中 80%" in out and "之前保存的「两山实施方案」草稿已由这次汇报代替" in out, out
+    assert "没有保存的草稿" in c.send("继续") or "草稿" not in c.send("汇报").split("\n")[1]
+    # a line refused leaves the draft alone
+    c.send("汇报")
+    assert "佐证材料" in c.send("完善领导小组 完成")
+    c.send("取消")
+    c.send("汇报")
+    assert "已提交" not in c.send("完善领导小组 150%")
+    assert "完善领导小组" in c.send("继续")
+
+
 def test_percent_typed_as_a_fraction_is_asked_once(app: App) -> None:
     _at_monday(app)
     c = Chat(app, OFFICIAL)

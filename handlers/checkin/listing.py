@@ -131,7 +131,7 @@ def _by_name(ctx: Context, t: str, options: list[int]) -> tuple[int | None, list
     items = {a.id: a.item for a in ctx.session.execute(select(Assignment).where(Assignment.id.in_(options))).scalars()}
     scored: list[tuple[int, int]] = []
     for aid in options:
-        score = _name_score(t, items[aid])
+        score = name_score(t, items[aid])
         if score:
             scored.append((score, aid))
     if not scored:
@@ -141,7 +141,7 @@ def _by_name(ctx: Context, t: str, options: list[int]) -> tuple[int | None, list
     return (best[0], []) if len(best) == 1 else (None, best)
 
 
-def _name_score(t: str, item: Item) -> int:
+def name_score(t: str, item: Item) -> int:
     hay = " ".join([item.short_name or "", item.title, " ".join(item.keywords or [])])
     if t == item.short_name or t == item.title:
         return 1000  # the exact name wins over a keyword shared with another task

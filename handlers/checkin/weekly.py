@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from core.messages import Choice, Reply
 from db.bounds import OutOfBounds
 from db.models import (
@@ -31,6 +33,7 @@ from db.models import (
 )
 from db.repositories.reports import checked_values
 from handlers import texts, vocabulary
+from handlers.checkin import drafts, listing
 from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import (
     CheckinData,
@@ -102,7 +105,11 @@ def handle(ctx: Context, data: CheckinData, text: str) -> Replies | None:
     t = _IDS_RE.sub(lambda m: _place(data.options, int(m.group(1))) or m.group(0), t)
     m = LINE_RE.match(t)
     if m is None:
-        return None
+        named = _named_line(ctx, data.options, t)  # "两山实施方案 八成": the task by its name, then the line
+        if named is None:
+            return None
+        position, rest = named
+        return _taking_line(ctx, data, data.options[position - 1], position, rest)
     rest = m.group(2).strip()
     if not rest or vocabulary.MORE_RE.match(rest):
         return None
@@ -114,7 +121,59 @@ def handle(ctx: Context, data: CheckinData, text: str) -> Replies | None:
         return _no_change_now(ctx, data, aids)
     if len(aids) > 1:
         return [Reply(texts.QUICK_ONE_AT_A_TIME)]
-    return quick_line(ctx, data, aids[0], where[0], rest)
+    return _taking_line(ctx, data, aids[0], where[0], rest)
+
+
+def _taking_line(ctx: Context, data: CheckinData, aid: int, position: int, rest: str) -> Replies:
+    """A line for one task. When it is taken (filed, or asking what it lacks), a draft parked for the task is
+    dropped: the line says what the task stands at now; the person is told."""
+    before = newest_report(ctx, aid)
+    replies = quick_line(ctx, data, aid, position, rest)
+    after = newest_report(ctx, aid)
+    taken = ctx.state != S.PICK or (after is not None and (before is None or after.id != before.id))
+    if taken and drafts.discard(ctx, aid):
+        note = Reply(texts.QUICK_DRAFT_REPLACED.format(label=_label(ctx, aid)))
+        replies = [*replies[:1], note, *replies[1:]]  # after what was filed or is asked, before the rest
+    return replies
+
+
+# A line typed with the task's name instead of its number ends with what it states ("两山实施方案 八成").
+_NAMED_REST_MAX = 16
+
+
+def _named_line(ctx: Context, options: list[int], t: str) -> tuple[int, str] | None:
+    """(list position, the rest) of "<a task's name> <status or figures>": the name must be a task's own words
+    (its name or a keyword, not a guess), the rest must state a status or a figure."""
+    if not options or len(t) < 4:
+        return None
+    cuts = sorted({i for i in range(2, len(t) - 1) if len(t) - i <= _NAMED_REST_MAX}, reverse=True)
+    candidates = [(t[:i].strip(), t[i:].strip()) for i in cuts]
+    candidates = [(name, rest) for name, rest in candidates if len(name) >= 2 and rest and _states(rest)]
+    if not candidates:
+        return None
+    items = {a.id: a.item for a in ctx.session.execute(select(Assignment).where(Assignment.id.in_(options))).scalars()}
+    if any(listing.name_score(t, item) >= NAMED_MIN_SCORE for item in items.values()):
+        return None  # the whole of it is a task's words ("加快推进…建设"): a pick, not a line
+    for name, rest in candidates:  # the longest name first
+        scored = sorted(((listing.name_score(name, items[aid]), aid) for aid in options), reverse=True)
+        if not scored or scored[0][0] < NAMED_MIN_SCORE or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+            continue
+        aid = scored[0][1]
+        if rest in items[aid].title:
+            continue  # the rest is more of the task's own title
+        r = read_line(items[aid], rest)
+        if r.understood and r.problem is None and (r.status is not None or r.percent is not None):
+            return options.index(aid) + 1, rest
+    return None
+
+
+NAMED_MIN_SCORE = 100  # listing.name_score: the name, or words of the title or a keyword (not a fuzzy guess)
+
+
+def _states(rest: str) -> bool:
+    """Whether `rest` may state a status or a percentage (a cheap test before any task is looked up)."""
+    short_word = len(rest) <= 4 and vocabulary.parse_status(rest) is not None  # "完成", "推进中", "受阻"
+    return short_word or vocabulary.stated_status(rest) is not None or read_percent(rest, bare_number=True) is not None
 
 
 # ---- no change -------------------------------------------------------------------------------------------------
