@@ -250,6 +250,9 @@ def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
     out = c.send("细化规划分工 嗯")
     assert "当前状态" in out and "已提交" not in out, out  # opened, as before
     c.send("取消")
+    c.send("汇报")
+    for alone in ("八成", "推进中", "差不多一半"):  # a line without its task: which one, with an example
+        assert c.send(alone) == texts.PICK_LINE_WITHOUT_TASK.format(text=alone, n=35)
     ids = [v.assignment_id for v in _open(app, "墨脱县")]
     assert sorted(r.percent for r in _this_week(app, ids).values()) == [60, 80]
 

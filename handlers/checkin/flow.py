@@ -188,6 +188,9 @@ def on_pick(ctx: Context, text: str) -> Replies:
         return [Reply(texts.PICK_AMBIGUOUS.format(text=text), choices=listing.choices_for(ctx, ambiguous))]
     if aid is None:
         other = listing.other_org_match(ctx, text)
+        if other is None and weekly.states_alone(t):
+            # "八成", "推进中" at the list: a line without its task
+            return [Reply(texts.PICK_LINE_WITHOUT_TASK.format(text=text.strip(), n=len(data.options)))]
         return [Reply(other or texts.PICK_NOT_FOUND.format(text=text, n=len(data.options)))]
     return open_task(ctx, aid, data.options)
 

@@ -170,6 +170,11 @@ def _named_line(ctx: Context, options: list[int], t: str) -> tuple[int, str] | N
 NAMED_MIN_SCORE = 100  # listing.name_score: the name, or words of the title or a keyword (not a fuzzy guess)
 
 
+def states_alone(t: str) -> bool:
+    """Whether `t` (normalised) is only a status or a percentage, with no task ("八成", "推进中", "完成了")."""
+    return not t.isdigit() and _states(t)
+
+
 def _states(rest: str) -> bool:
     """Whether `rest` may state a status or a percentage (a cheap test before any task is looked up)."""
     short_word = len(rest) <= 4 and vocabulary.parse_status(rest) is not None  # "完成", "推进中", "受阻"
