@@ -252,7 +252,7 @@ def indicators(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding, org_ids
         )
         rows.append(((VERDICT_ORDER.get(verdict.code, 4), item.number or 0), line))
     rows.sort(key=lambda r: r[0])
-    head = texts.Q_INDICATORS_HEADER.format(scope=scope, n=len(verdicts), **counts)
+    head = texts.Q_INDICATORS_HEADER.format(scope=scope, n=len(verdicts)) + texts.DIGEST_VERDICT_LINE.format(**counts)
     example = min(verdicts, key=lambda i: items_[i].number or 0)
     footer = texts.Q_INDICATORS_FOOTER.format(example=by_item[example][0].label)
     return Page(texts.Q_TITLE_INDICATORS, head, [line for _, line in rows], footer)
