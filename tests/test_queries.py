@@ -281,6 +281,9 @@ def test_overdue_city_and_one_organisation(app, chat):
     out = c.send("朗县有逾期的吗")
     assert out.startswith("【朗县】逾期任务1项：") and "两山实施方案 逾期5天" in out
     assert c.send("墨脱有没有超期的").startswith("【墨脱县】目前没有逾期任务。")
+    # a kind asked: that kind only (the 3 overdue are tasks; this listed them as "逾期任务3项")
+    assert c.send("逾期的项目").startswith("【全市】目前没有逾期项目。")
+    assert c.send("哪些指标逾期了").startswith("【全市】目前没有逾期指标。")
 
 
 def test_unreported_this_week(app, chat):

@@ -15,7 +15,7 @@ from db.repositories.queries import OrgActivity
 from handlers import formatting as fmt
 from handlers import texts
 from handlers.context import Context
-from handlers.queries import access, items, lines
+from handlers.queries import access, attention, items, lines
 from handlers.queries.paging import Answer, Page
 from handlers.understanding.nlu import Lexicon, Understanding
 
@@ -28,13 +28,18 @@ def overdue(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
     if refusal is not None:
         return [refusal]
     item_ids = [u.item_id] if u.item_id is not None else None
-    views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, item_ids=item_ids)
+    # "逾期的项目": projects only; "逾期任务" as people say it: every item
+    kinds = attention.kinds_of(u)
+    kind = texts.Q_KIND_NAMES[u.kind] if u.kind in (PROJECT, INDICATOR) else texts.Q_OVERDUE_KIND
+    views = progress.assignment_views(
+        ctx.session, plan, ctx.clock.today(), org_ids=org_ids, item_ids=item_ids, kinds=kinds
+    )
     scope = access.scope_title(lex, u, org_ids)
     views = lines.urgent_first(views)
     late = [v for v in views if v.overdue]
     several_orgs = org_ids is None or len(org_ids) > 1
     if late:
-        head = texts.Q_OVERDUE_HEADER.format(scope=scope, n=len(late))
+        head = texts.Q_OVERDUE_HEADER.format(scope=scope, n=len(late), kind=kind)
         rows = [
             texts.Q_OVERDUE_LINE.format(
                 org=lex.org_label(v.org_id) if several_orgs else "",
@@ -46,7 +51,7 @@ def overdue(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
         ]
         return Page(texts.Q_TITLE.format(name=scope), head, rows)
     soon = [v for v in views if not v.done and 0 <= v.days_left <= progress.DUE_SOON_DAYS]
-    head = texts.Q_OVERDUE_NONE.format(scope=scope)
+    head = texts.Q_OVERDUE_NONE.format(scope=scope, kind=kind)
     if not soon:
         return [Reply(head)]
     rows = [texts.Q_DUE_SOON_HEADER.format(n=len(soon))] + [
