@@ -236,6 +236,25 @@ def test_all_unchanged_at_the_list_numbers_the_tasks_as_the_list_on_screen(app: 
     assert "1." + on_screen[1] not in out  # the one filed is not among them
 
 
+def test_a_line_typed_without_spaces_reads_as_with_them(app: App) -> None:
+    """ "3推进中60" asked for 3's percentage again (the 60 was glued to 推进中); "6 完成60" is 60 % done, not
+    finished; "8完成" typed while 4's reason is asked is 8's line, while "2个乡镇资金没到位" is the reason."""
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    assert re.search(r"3\.「[^」]+」已提交：推进中 60%", c.send("3推进中60"))
+    assert re.search(r"6\.「[^」]+」已提交：推进中 60%", c.send("6 完成60"))
+    assert "受阻的原因" in c.send("4受阻30%")
+    assert "已记下“8完成”" in c.send("8完成")
+    out = c.send("2个乡镇资金没到位")
+    assert re.search(r"4\.「[^」]+」已提交：受阻 30%：2个乡镇资金没到位", out) and "佐证材料" in out, out
+    assert re.search(r"8\.「[^」]+」已提交：已完成", c.send("跳过"))
+    ids = [v.assignment_id for v in _open(app, "墨脱县")]
+    assert sorted((r.status, r.percent) for r in _this_week(app, ids).values()) == sorted(
+        [(IN_PROGRESS, 60), (IN_PROGRESS, 60), (BLOCKED, 30), (DONE, 100)]
+    )
+
+
 def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
     """ "两山实施方案 八成", "污水处理厂建设完成了": the task by its own words, then what it states, as "N …" would;
     a name that says nothing more opens the task; a guess at a name is no line."""

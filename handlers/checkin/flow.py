@@ -40,7 +40,7 @@ from handlers.checkin.summary import (
 from handlers.context import Context, Replies
 from handlers.kernel import Fit
 from handlers.understanding.numbers import fmt_number, parse_amount
-from handlers.understanding.text import normalize
+from handlers.understanding.text import clean, normalize
 
 S = CheckinState
 
@@ -343,10 +343,12 @@ def on_answer(ctx: Context, text: str) -> Replies:
     assert step is not None
     if weekly.line_for_another(ctx, data, text):
         # "3 差不多一半" while 2's percentage is asked: 3's line, kept for when 2 is filed, not 2's answer
-        data.later.append(text.strip())
+        typed = clean(ctx.msg.text)
+        line = typed if normalize(typed) == normalize(text) else text.strip()  # as typed: its punctuation kept
+        data.later.append(line)
         save(ctx, S.ASK, data)
         label = assignment(ctx, draft).item.label
-        return [Reply(texts.QUICK_LATER.format(line=text.strip(), label=label)), *prompt(ctx)]
+        return [Reply(texts.QUICK_LATER.format(line=line, label=label)), *prompt(ctx)]
     if step == Step.EVIDENCE:
         return _on_evidence(ctx, data, text)
     item = assignment(ctx, draft).item

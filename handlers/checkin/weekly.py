@@ -320,14 +320,28 @@ def read_line(item: Item, rest: str) -> _Read:
         rest = (rest[: m.start()] + " " + rest[m.end() :]).strip()
         r.understood = r.investment is not None
     words: list[str] = []
-    for token in [x for x in _SPLIT_RE.split(rest) if x]:
+    for token in [t for x in _SPLIT_RE.split(rest) if x for t in _apart(x)]:
         if not _read_token(item, token, r):
             words.append(token)
     if r.status is None and words:
         r.status = vocabulary.stated_status(" ".join(words))
         r.understood = r.understood or r.status is not None
+    if r.status == DONE and r.percent is not None and r.percent < 100:
+        r.status = IN_PROGRESS  # "完成 60", "完成60%": 60 % done, not finished
     r.note = " ".join(words)
     return r
+
+
+# "推进中60", "受阻30%": a status word and its figure typed without a space between them.
+_STATUS_FIGURE_RE = re.compile(r"(\D+?)(约?\d+(?:\.\d+)?%?)")
+
+
+def _apart(token: str) -> list[str]:
+    """A token as the words it is made of: a status word glued to its figure is two ("推进中60" → 推进中, 60)."""
+    m = _STATUS_FIGURE_RE.fullmatch(token)
+    if m is None or vocabulary.parse_status(m.group(1)) is None:
+        return [token]
+    return [m.group(1), m.group(2)]
 
 
 def _read_token(item: Item, token: str, r: _Read) -> bool:
@@ -365,6 +379,10 @@ def _read_token(item: Item, token: str, r: _Read) -> bool:
 
 # "3 推进中 60": a line of the list, its number apart from the rest (not "80%", "3成", "12月31日").
 _APART_RE = re.compile(r"^第?\d{1,3}\s*(?:项|条|号)?(?:\s+|\s*[:：.、]\s*)\S")
+# ... or glued to it, when what follows starts with a status ("8完成", "3推进中60").
+_GLUED_STATUS_RE = re.compile(
+    r"^(?:推进中|进行中|在推进|已完成|完成|已办结|受阻|未启动|未开始|尚未开始|没开始|不适用|无变化|没有变化)"
+)
 
 
 def line_for_another(ctx: Context, data: CheckinData, text: str) -> bool:
@@ -375,8 +393,10 @@ def line_for_another(ctx: Context, data: CheckinData, text: str) -> bool:
         return False
     t = normalize(text)
     m = LINE_RE.match(t)
-    if m is None or not _APART_RE.match(t):
+    if m is None:
         return False
+    if not _APART_RE.match(t) and not _GLUED_STATUS_RE.match(m.group(2)):
+        return False  # "80%", "3成", "12月31日", "2个乡镇已完成": an answer; "8完成", "3推进中60": a line
     where = positions(m.group(1), len(data.options))
     if where is None or len(where) != 1 or data.options[where[0] - 1] == data.draft.assignment_id:
         return False
