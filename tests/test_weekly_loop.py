@@ -288,6 +288,14 @@ def test_a_line_for_a_task_with_a_parked_draft_replaces_the_draft(app: App) -> N
     out = c.send("两山实施方案 八成")
     assert "「两山实施方案」已提交：推进中 80%" in out and "之前保存的「两山实施方案」草稿已由这次汇报代替" in out, out
     assert "没有保存的草稿" in c.send("继续") or "草稿" not in c.send("汇报").split("\n")[1]
+    # a one-line report outside the list, confirmed, replaces a parked draft too
+    c.send("汇报")
+    assert "佐证材料" in c.send("两山实施方案 完成")
+    c.send("取消")
+    c.send("两山实施方案推进中90")
+    out = c.send("确认")
+    assert "已提交：两山实施方案（推进中 90%）" in out and "草稿已由这次汇报代替" in out, out
+    assert "没有未完成的汇报草稿" in c.send("继续")
     # a line refused leaves the draft alone
     c.send("汇报")
     assert "佐证材料" in c.send("完善领导小组 完成")

@@ -11,6 +11,7 @@ from db.models import DONE, IN_PROGRESS, INDICATOR, RETURNED, Assignment, Item, 
 from db.repositories import orgs, progress, reports
 from handlers import formatting as fmt
 from handlers import texts
+from handlers.checkin import drafts
 from handlers.checkin.listing import own_open_assignments, reported_this_week
 from handlers.checkin.model import CheckinData, CheckinState, Draft, Fields, Step, draft_of, save
 from handlers.checkin.questions import FIELD_NAMES, bounds_error, steps_for, unit
@@ -224,6 +225,8 @@ def submit(ctx: Context, data: CheckinData) -> Replies:
     if supersedes is not None:
         template = texts.SUBMITTED_AGAIN if draft.returned_reason is not None else texts.SUBMITTED_EDIT
     done = Reply(template.format(label=a.item.label, status=texts.STATUS_LABELS[report.status], percent=pct))
+    if drafts.discard(ctx, a.id):  # a draft parked for the task said something older: it would file that again
+        done = Reply(done.text + "\n" + texts.QUICK_DRAFT_REPLACED.format(label=a.item.label))
     return [done, *after_submit(ctx, data, a)]
 
 
