@@ -266,6 +266,10 @@ def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
     out = c.send("完善领导小组推进中")
     assert "「完善领导小组」还需要补充" in out and "完成进度百分比" in out, out
     assert "「完善领导小组」已提交：推进中 60%" in c.send("六成")
+    # an indicator's value, a project's investment
+    assert re.search(r"\d+\.「农村污水治理率」已提交：推进中 45%", c.send("农村污水治理率 45%"))
+    assert "「农村污水处理」还需要补充" in c.send("农村污水处理 投资300万")
+    assert "「农村污水处理」已提交：推进中 80% 投资300万元" in c.send("八成")
     out = c.send("细化规划分工 嗯")
     assert "当前状态" in out and "已提交" not in out, out  # opened, as before
     c.send("取消")
@@ -273,7 +277,7 @@ def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
     for alone in ("八成", "推进中", "差不多一半"):  # a line without its task: which one, with an example
         assert c.send(alone) == texts.PICK_LINE_WITHOUT_TASK.format(text=alone, n=35)
     ids = [v.assignment_id for v in _open(app, "墨脱县")]
-    assert sorted(r.percent for r in _this_week(app, ids).values()) == [60, 80]
+    assert sorted(r.percent for r in _this_week(app, ids).values() if r.percent is not None) == [60, 80, 80]
 
 
 def test_a_line_for_a_task_with_a_parked_draft_replaces_the_draft(app: App) -> None:

@@ -162,7 +162,8 @@ def _named_line(ctx: Context, options: list[int], t: str) -> tuple[int, str] | N
         if rest in items[aid].title:
             continue  # the rest is more of the task's own title
         r = read_line(items[aid], rest)
-        if r.understood and r.problem is None and (r.status is not None or r.percent is not None):
+        stated = (r.status, r.percent, r.indicator, r.quantity, r.investment)
+        if r.understood and r.problem is None and any(x is not None for x in stated):
             return options.index(aid) + 1, rest
     return None
 
@@ -176,9 +177,12 @@ def states_alone(t: str) -> bool:
 
 
 def _states(rest: str) -> bool:
-    """Whether `rest` may state a status or a percentage (a cheap test before any task is looked up)."""
+    """Whether `rest` may state a status, a percentage, an investment or an amount (a cheap test before any task
+    is looked up)."""
     short_word = len(rest) <= 4 and vocabulary.parse_status(rest) is not None  # "完成", "推进中", "受阻"
-    return short_word or vocabulary.stated_status(rest) is not None or read_percent(rest, bare_number=True) is not None
+    if short_word or vocabulary.stated_status(rest) is not None or _INVEST_RE.search(rest):
+        return True
+    return read_percent(rest, bare_number=True) is not None or parse_quantity(rest) is not None
 
 
 # ---- no change -------------------------------------------------------------------------------------------------
