@@ -266,6 +266,8 @@ def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
     out = c.send("完善领导小组推进中")
     assert "「完善领导小组」还需要补充" in out and "完成进度百分比" in out, out
     assert "「完善领导小组」已提交：推进中 60%" in c.send("六成")
+    assert "已为1项提交“无变化”：两山实施方案" in c.send("两山实施方案 没有变化")
+    assert "还没有汇报过" in c.send("确定创建目标 无变化")  # nothing to carry forward
     # an indicator's value, a project's investment
     assert re.search(r"\d+\.「农村污水治理率」已提交：推进中 45%", c.send("农村污水治理率 45%"))
     assert "「农村污水处理」还需要补充" in c.send("农村污水处理 投资300万")

@@ -109,6 +109,8 @@ def handle(ctx: Context, data: CheckinData, text: str) -> Replies | None:
         if named is None:
             return None
         position, rest = named
+        if vocabulary.NO_CHANGE_RE.match(rest):
+            return _no_change_now(ctx, data, [data.options[position - 1]])  # "规划长效机制 无变化"
         return _taking_line(ctx, data, data.options[position - 1], position, rest)
     rest = m.group(2).strip()
     if not rest or vocabulary.MORE_RE.match(rest):
@@ -161,6 +163,8 @@ def _named_line(ctx: Context, options: list[int], t: str) -> tuple[int, str] | N
         aid = scored[0][1]
         if rest in items[aid].title:
             continue  # the rest is more of the task's own title
+        if vocabulary.NO_CHANGE_RE.match(rest):
+            return options.index(aid) + 1, rest
         r = read_line(items[aid], rest)
         stated = (r.status, r.percent, r.indicator, r.quantity, r.investment)
         if r.understood and r.problem is None and any(x is not None for x in stated):
@@ -180,7 +184,9 @@ def _states(rest: str) -> bool:
     """Whether `rest` may state a status, a percentage, an investment or an amount (a cheap test before any task
     is looked up)."""
     short_word = len(rest) <= 4 and vocabulary.parse_status(rest) is not None  # "完成", "推进中", "受阻"
-    if short_word or vocabulary.stated_status(rest) is not None or _INVEST_RE.search(rest):
+    if short_word or vocabulary.NO_CHANGE_RE.match(rest) or vocabulary.stated_status(rest) is not None:
+        return True
+    if _INVEST_RE.search(rest):
         return True
     return read_percent(rest, bare_number=True) is not None or parse_quantity(rest) is not None
 
