@@ -330,7 +330,7 @@ def test_official_sees_own_organisation_only(app, chat, settings, clock):
 
 def test_help_unknown_and_thanks(app, chat):
     c = chat("协调员")
-    assert "协调员还可以问" in c.send("你能做什么")
+    assert c.send("你能做什么") == texts.HELP_COORDINATOR
     out = c.send("今天天气怎么样")
     assert out.startswith("没太明白“今天天气怎么样”") and "• 墨脱县进度" in out
     assert "• 我的任务" in chat("墨脱填报人").send("哈哈哈")
