@@ -67,7 +67,7 @@ class Context:
 
     @property
     def help_text(self) -> str:
-        """帮助 for this person's role: a coordinator's adds review and judging; a leader's is what he asks."""
+        """帮助 for this person's role: a coordinator's is what he asks and decides; a leader's what he asks."""
         if self.is_coordinator:
             return texts.HELP_COORDINATOR
         if self.person is not None and self.person.role == LEADER:
