@@ -416,8 +416,18 @@ def line_for_another(ctx: Context, data: CheckinData, text: str) -> bool:
     rest = m.group(2).strip()
     if vocabulary.NO_CHANGE_RE.match(rest):
         return True  # "3 无变化"
+    if data.step in FREE_TEXT_STEPS:
+        # a sentence may start with a number ("2 个乡镇资金没到位"): a line only when a status or a figure
+        # comes first ("8 完成", "3 差不多一半")
+        first = _SPLIT_RE.split(rest, maxsplit=1)[0]
+        if not (_GLUED_STATUS_RE.match(first) or read_percent(first, bare_number=True) is not None):
+            return False
     r = read_line(a.item, rest)
     return r.understood and r.problem is None and (r.status is not None or bool(re.search(r"[^\d\s.%]", rest)))
+
+
+# The questions answered in words: a number may start an answer there.
+FREE_TEXT_STEPS = frozenset({Step.PHYSICAL, Step.INDICATOR, Step.DESCRIPTION, Step.PROBLEMS, Step.NEXT_STEP})
 
 
 def quick_line(ctx: Context, data: CheckinData, aid: int, position: int, rest: str) -> Replies:
