@@ -255,6 +255,22 @@ def test_a_line_typed_without_spaces_reads_as_with_them(app: App) -> None:
     )
 
 
+def test_a_line_at_the_first_question_of_a_task_opened_from_the_list_is_a_line(app: App) -> None:
+    """6 opened, then "5 推进中 60": 6 was filed as 推进中 (and its 60 dropped). Nothing of 6 was answered, so the
+    line is taken as the list takes it; "2 推进中" there still answers with choice 2."""
+    _at_monday(app)
+    c = Chat(app, OFFICIAL)
+    c.send("汇报")
+    assert "当前状态" in c.send("6")
+    out = c.send("5 推进中 60")
+    assert re.search(r"5\.「[^」]+」已提交：推进中 60%", out), out
+    ids = [v.assignment_id for v in _open(app, "墨脱县")]
+    assert [(r.assignment_id, r.percent) for r in _this_week(app, ids).values()] == [(ids[4], 60)]
+    assert "当前状态" in c.send("7")
+    assert "完成进度百分比" in c.send("2 推进中")  # the choice's number with its label: the answer
+    c.send("取消")
+
+
 def test_a_line_may_name_its_task_instead_of_its_number(app: App) -> None:
     """ "两山实施方案 八成", "污水处理厂建设完成了": the task by its own words, then what it states, as "N …" would;
     a name that says nothing more opens the task; a guess at a name is no line."""

@@ -341,6 +341,13 @@ def on_answer(ctx: Context, text: str) -> Replies:
     draft = draft_of(data)
     step = data.step
     assert step is not None
+    if step == Step.STATUS and weekly.line_at_status(ctx, data, text):
+        # "5 推进中 60" at the first question of a task opened from the list: a line of the list. Nothing of this
+        # draft was answered yet: it is dropped, and the line is taken as the list takes it.
+        back = CheckinData(org_id=data.org_id, options=data.options, page=data.page)
+        save(ctx, S.PICK, back)
+        got = weekly.handle(ctx, back, text) or [Reply(texts.QUICK_NOT_UNDERSTOOD.format(text=text))]
+        return [*got, *prompt(ctx)] if ctx.state == S.ASK else got
     if weekly.line_for_another(ctx, data, text):
         # "3 差不多一半" while 2's percentage is asked: 3's line, kept for when 2 is filed, not 2's answer
         typed = clean(ctx.msg.text)

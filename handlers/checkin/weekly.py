@@ -426,6 +426,33 @@ def line_for_another(ctx: Context, data: CheckinData, text: str) -> bool:
     return r.understood and r.problem is None and (r.status is not None or bool(re.search(r"[^\d\s.%]", rest)))
 
 
+def line_at_status(ctx: Context, data: CheckinData, text: str) -> bool:
+    """Whether `text`, typed at the first question of a task opened from the list, is a line of the list
+    ("5 推进中 60", "7 受阻 资金未到位") rather than the answer: a list position, then a status or a figure that is
+    not just the name of the choice with that number ("2 推进中" answers 2. 推进中)."""
+    if data.draft is None or data.draft.quick or data.draft.answered or not data.options:
+        return False
+    t = normalize(text)
+    m = LINE_RE.match(t)
+    if m is None or not (_APART_RE.match(t) or _GLUED_STATUS_RE.match(m.group(2))):
+        return False
+    where = positions(m.group(1), len(data.options))
+    if where is None or len(where) != 1:
+        return False
+    spec, rest = m.group(1).strip(), m.group(2).strip()
+    if spec in vocabulary.STATUS_BY_NUMBER and len(rest) <= 4:
+        if vocabulary.parse_status(rest) == vocabulary.STATUS_BY_NUMBER[spec]:
+            return False  # the choice's number with its label
+    a = ctx.session.get(Assignment, data.options[where[0] - 1])
+    if a is None:
+        return False
+    if vocabulary.NO_CHANGE_RE.match(rest):
+        return True
+    r = read_line(a.item, rest)
+    stated = (r.status, r.percent, r.indicator, r.quantity, r.investment)
+    return r.understood and r.problem is None and any(x is not None for x in stated)
+
+
 # The questions answered in words: a number may start an answer there.
 FREE_TEXT_STEPS = frozenset({Step.PHYSICAL, Step.INDICATOR, Step.DESCRIPTION, Step.PROBLEMS, Step.NEXT_STEP})
 
