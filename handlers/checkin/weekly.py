@@ -127,16 +127,21 @@ def handle(ctx: Context, data: CheckinData, text: str) -> Replies | None:
 
 
 def _taking_line(ctx: Context, data: CheckinData, aid: int, position: int, rest: str) -> Replies:
-    """A line for one task. When it is taken (filed, or asking what it lacks), a draft parked for the task is
-    dropped: the line says what the task stands at now; the person is told."""
-    before = newest_report(ctx, aid)
+    """A line for one task. When it is taken, a draft parked for the task is dropped (the line says what the task
+    stands at now) and the person told: `file_quick` does so when it files; here, when the line asks what it
+    lacks first."""
     replies = quick_line(ctx, data, aid, position, rest)
-    after = newest_report(ctx, aid)
-    taken = ctx.state != S.PICK or (after is not None and (before is None or after.id != before.id))
-    if taken and drafts.discard(ctx, aid):
-        note = Reply(texts.QUICK_DRAFT_REPLACED.format(label=_label(ctx, aid)))
-        replies = [*replies[:1], note, *replies[1:]]  # after what was filed or is asked, before the rest
+    if ctx.state != S.PICK:
+        replies = _replacing_parked(ctx, aid, replies)
     return replies
+
+
+def _replacing_parked(ctx: Context, aid: int, replies: Replies) -> Replies:
+    """`replies` with a note after the first one when a draft parked for task `aid` was dropped."""
+    if not drafts.discard(ctx, aid):
+        return replies
+    note = Reply(texts.QUICK_DRAFT_REPLACED.format(label=_label(ctx, aid)))
+    return [*replies[:1], note, *replies[1:]]  # after what was filed or is asked, before the rest
 
 
 # A line typed with the task's name instead of its number ends with what it states ("两山实施方案 八成").
@@ -163,11 +168,7 @@ def _named_line(ctx: Context, options: list[int], t: str) -> tuple[int, str] | N
         aid = scored[0][1]
         if rest in items[aid].title:
             continue  # the rest is more of the task's own title
-        if vocabulary.NO_CHANGE_RE.match(rest):
-            return options.index(aid) + 1, rest
-        r = read_line(items[aid], rest)
-        stated = (r.status, r.percent, r.indicator, r.quantity, r.investment)
-        if r.understood and r.problem is None and any(x is not None for x in stated):
+        if vocabulary.NO_CHANGE_RE.match(rest) or _stated(read_line(items[aid], rest)):
             return options.index(aid) + 1, rest
     return None
 
@@ -395,35 +396,55 @@ _GLUED_STATUS_RE = re.compile(
 )
 
 
+@dataclass
+class _Line:
+    """A line of the list for one task, typed where a question waits: its number as typed, its place, the rest."""
+
+    spec: str
+    position: int
+    rest: str
+    assignment: Assignment
+
+
+def _one_task_line(ctx: Context, options: list[int], text: str) -> _Line | None:
+    """`text` as a line of the list for one task, its number apart from the rest or glued to a status ("3 推进中
+    60", "8完成"); None for "80%", "3成", "12月31日", "2个乡镇已完成" (answers) and for ranges."""
+    t = normalize(text)
+    m = LINE_RE.match(t)
+    if m is None or not (_APART_RE.match(t) or _GLUED_STATUS_RE.match(m.group(2))):
+        return None
+    where = positions(m.group(1), len(options))
+    if where is None or len(where) != 1:
+        return None
+    a = ctx.session.get(Assignment, options[where[0] - 1])
+    return _Line(m.group(1).strip(), where[0], m.group(2).strip(), a) if a is not None else None
+
+
+def _stated(r: _Read) -> bool:
+    """Whether a line's rest, as read, states a status or a figure (and nothing refused)."""
+    stated = (r.status, r.percent, r.indicator, r.quantity, r.investment)
+    return r.understood and r.problem is None and any(x is not None for x in stated)
+
+
 def line_for_another(ctx: Context, data: CheckinData, text: str) -> bool:
     """Whether `text`, typed while a line's missing detail is asked, is a line of the list for another task
     ("3 差不多一半" while 2's percentage is asked): it states a status or a figure of that task in words, so it is
     no answer to this question."""
     if data.draft is None or not data.draft.quick or not data.options:
         return False
-    t = normalize(text)
-    m = LINE_RE.match(t)
-    if m is None:
+    line = _one_task_line(ctx, data.options, text)
+    if line is None or line.assignment.id == data.draft.assignment_id:
         return False
-    if not _APART_RE.match(t) and not _GLUED_STATUS_RE.match(m.group(2)):
-        return False  # "80%", "3成", "12月31日", "2个乡镇已完成": an answer; "8完成", "3推进中60": a line
-    where = positions(m.group(1), len(data.options))
-    if where is None or len(where) != 1 or data.options[where[0] - 1] == data.draft.assignment_id:
-        return False
-    a = ctx.session.get(Assignment, data.options[where[0] - 1])
-    if a is None:
-        return False
-    rest = m.group(2).strip()
-    if vocabulary.NO_CHANGE_RE.match(rest):
+    if vocabulary.NO_CHANGE_RE.match(line.rest):
         return True  # "3 无变化"
     if data.step in FREE_TEXT_STEPS:
         # a sentence may start with a number ("2 个乡镇资金没到位"): a line only when a status or a figure
         # comes first ("8 完成", "3 差不多一半")
-        first = _SPLIT_RE.split(rest, maxsplit=1)[0]
+        first = _SPLIT_RE.split(line.rest, maxsplit=1)[0]
         if not (_GLUED_STATUS_RE.match(first) or read_percent(first, bare_number=True) is not None):
             return False
-    r = read_line(a.item, rest)
-    return r.understood and r.problem is None and (r.status is not None or bool(re.search(r"[^\d\s.%]", rest)))
+    r = read_line(line.assignment.item, line.rest)
+    return r.understood and r.problem is None and (r.status is not None or bool(re.search(r"[^\d\s.%]", line.rest)))
 
 
 def line_at_status(ctx: Context, data: CheckinData, text: str) -> bool:
@@ -432,25 +453,13 @@ def line_at_status(ctx: Context, data: CheckinData, text: str) -> bool:
     not just the name of the choice with that number ("2 推进中" answers 2. 推进中)."""
     if data.draft is None or data.draft.quick or data.draft.answered or not data.options:
         return False
-    t = normalize(text)
-    m = LINE_RE.match(t)
-    if m is None or not (_APART_RE.match(t) or _GLUED_STATUS_RE.match(m.group(2))):
+    line = _one_task_line(ctx, data.options, text)
+    if line is None:
         return False
-    where = positions(m.group(1), len(data.options))
-    if where is None or len(where) != 1:
-        return False
-    spec, rest = m.group(1).strip(), m.group(2).strip()
-    if spec in vocabulary.STATUS_BY_NUMBER and len(rest) <= 4:
-        if vocabulary.parse_status(rest) == vocabulary.STATUS_BY_NUMBER[spec]:
+    if line.spec in vocabulary.STATUS_BY_NUMBER and len(line.rest) <= 4:
+        if vocabulary.parse_status(line.rest) == vocabulary.STATUS_BY_NUMBER[line.spec]:
             return False  # the choice's number with its label
-    a = ctx.session.get(Assignment, data.options[where[0] - 1])
-    if a is None:
-        return False
-    if vocabulary.NO_CHANGE_RE.match(rest):
-        return True
-    r = read_line(a.item, rest)
-    stated = (r.status, r.percent, r.indicator, r.quantity, r.investment)
-    return r.understood and r.problem is None and any(x is not None for x in stated)
+    return bool(vocabulary.NO_CHANGE_RE.match(line.rest)) or _stated(read_line(line.assignment.item, line.rest))
 
 
 # The questions answered in words: a number may start an answer there.
@@ -582,7 +591,8 @@ def file_quick(ctx: Context, data: CheckinData, draft: Draft) -> Replies:
         return [Reply(texts.NOT_ALLOWED)]
     pos = options.index(a.id) + 1 if a.id in options else 0
     filed = Reply(texts.QUICK_FILED.format(n=pos, label=a.item.label, what=describe(fields)))
-    return [filed] if later else [filed, _progress(ctx, options)]
+    # a draft parked for the task said something older (as `summary.submit` drops one when it files)
+    return _replacing_parked(ctx, a.id, [filed] if later else [filed, _progress(ctx, options)])
 
 
 def describe(f: Fields) -> str:
