@@ -881,12 +881,20 @@ def judge_indicator(
     return j
 
 
-def indicator_verdicts(
-    session: Session, plan: Plan, views: Iterable[AssignmentView]
-) -> dict[int, tuple[AssignmentView | None, Verdict]]:
-    """{indicator id: (its newest counted report's view or None, the indicator's verdict)} for every active
-    indicator of `plan` with views among `views`: the verdict is the city's (`indicator_city`) for an indicator
-    owned by several units, else its one unit's; what chat, the digest and the export say of it."""
+@dataclass(frozen=True)
+class IndicatorFigure:
+    """One indicator over some units' views (`indicator_figures`)."""
+
+    item: Item
+    latest: AssignmentView | None  # its newest counted report's view
+    verdict: Verdict  # the city's for an indicator owned by several units, else its one unit's
+    city: CityFigure  # the city's figure (`indicator_city`); a shared one's value is what lists show
+
+
+def indicator_figures(session: Session, plan: Plan, views: Iterable[AssignmentView]) -> dict[int, IndicatorFigure]:
+    """{indicator id: its figure} for every active indicator of `plan` with views among `views`: the verdict is
+    the city's (`indicator_city`) for an indicator owned by several units, else its one unit's; what chat, the
+    digest and the export say of it."""
     by_item: dict[int, list[AssignmentView]] = defaultdict(list)
     for v in views:
         if v.item_kind == INDICATOR:
@@ -894,15 +902,24 @@ def indicator_verdicts(
     if not by_item:
         return {}
     items = session.execute(select(Item).where(Item.id.in_(list(by_item)), Item.plan_id == plan.id)).scalars()
-    out: dict[int, tuple[AssignmentView | None, Verdict]] = {}
+    out: dict[int, IndicatorFigure] = {}
     for item in items:
         latest = newest_report(by_item[item.id])
         city = indicator_city(session, item, by_item[item.id])
         if city.shared:
-            out[item.id] = (latest, Verdict(city.verdict))
+            verdict = Verdict(city.verdict)
         else:
-            out[item.id] = (latest, verdict_of(session, item, latest) if latest else Verdict(UNREPORTED))
+            verdict = verdict_of(session, item, latest) if latest else Verdict(UNREPORTED)
+        out[item.id] = IndicatorFigure(item, latest, verdict, city)
     return out
+
+
+def indicator_verdicts(
+    session: Session, plan: Plan, views: Iterable[AssignmentView]
+) -> dict[int, tuple[AssignmentView | None, Verdict]]:
+    """{indicator id: (its newest counted report's view or None, the indicator's verdict)}: `indicator_figures`
+    without the figures."""
+    return {k: (f.latest, f.verdict) for k, f in indicator_figures(session, plan, views).items()}
 
 
 def verdict_of(session: Session, item: Any, view: AssignmentView) -> Verdict:

@@ -220,35 +220,30 @@ VERDICT_ORDER = {progress.NOT_MET: 0, progress.UNJUDGED: 1, progress.UNREPORTED:
 
 def indicators(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding, org_ids: list[int] | None) -> Answer:
     """ "指标", "指标达标情况", "边境县的指标": every indicator of the units with its value against its target and
-    its verdict (`progress.indicator_verdicts`, as the digest and the export give it; a shared indicator's value is
-    the city's figure, `progress.indicator_city`), worst first; the counts by verdict on top."""
+    its verdict (`progress.indicator_figures`, as the digest and the export give it; a shared indicator's value is
+    the city's figure), worst first; the counts by verdict on top."""
     views = progress.assignment_views(ctx.session, plan, ctx.clock.today(), org_ids=org_ids, kinds=(INDICATOR,))
     scope = access.scope_title(lex, u, org_ids)
-    verdicts = progress.indicator_verdicts(ctx.session, plan, views)
-    if not verdicts:
+    figures = progress.indicator_figures(ctx.session, plan, views)
+    if not figures:
         return [Reply(texts.Q_NO_INDICATORS.format(name=scope))]
-    by_item: dict[int, list[AssignmentView]] = {}
-    for v in views:
-        by_item.setdefault(v.item_id, []).append(v)
-    items_ = {i.id: i for i in queries.items_by_kind(ctx.session, plan, INDICATOR)}
-    targets = queries.indicator_targets(ctx.session, list(verdicts))
+    targets = queries.indicator_targets(ctx.session, list(figures))
     counts = {code: 0 for code in texts.VERDICT_LABELS}
     rows: list[tuple[tuple[int, int], str]] = []
-    for item_id, (latest, verdict) in verdicts.items():
-        item, vs = items_[item_id], by_item[item_id]
+    for item_id, f in figures.items():
+        item, latest, verdict, units = f.item, f.latest, f.verdict, f.city.units
         counts[verdict.code] += 1
-        if len(vs) > 1:
-            city = progress.indicator_city(ctx.session, item, vs)
-            value = fmt.city_figure(city.rule, city.value, city.counts, item.unit)
-            org = texts.Q_INDICATORS_UNITS.format(n=len(vs))
+        if f.city.shared:
+            value = fmt.city_figure(f.city.rule, f.city.value, f.city.counts, item.unit)
+            org = texts.Q_INDICATORS_UNITS.format(n=len(units))
         else:
             value = (latest.indicator_value if latest is not None else None) or fmt.DASH
-            org = " · " + lex.org_label(vs[0].org_id) if org_ids is None or len(org_ids) > 1 else ""
+            org = " · " + lex.org_label(units[0].view.org_id) if org_ids is None or len(org_ids) > 1 else ""
         when = lines.report_day(ctx, latest.counted_report_at or latest.last_report_at) if latest else ""
         line = texts.Q_INDICATORS_LINE.format(
             mark=texts.VERDICT_MARKS[verdict.code],
             number=item.number or "",
-            label=vs[0].label,
+            label=units[0].view.label,
             value=texts.Q_INDICATORS_VALUE.format(value=value) if verdict.code != progress.UNREPORTED else "",
             target=_with_unit(targets.get(item_id), item.unit),
             verdict=fmt.verdict_label(verdict.code),
@@ -257,9 +252,9 @@ def indicators(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding, org_ids
         )
         rows.append(((VERDICT_ORDER.get(verdict.code, 4), item.number or 0), line))
     rows.sort(key=lambda r: r[0])
-    head = texts.Q_INDICATORS_HEADER.format(scope=scope, n=len(verdicts)) + texts.DIGEST_VERDICT_LINE.format(**counts)
-    example = min(verdicts, key=lambda i: items_[i].number or 0)
-    footer = texts.Q_INDICATORS_FOOTER.format(example=by_item[example][0].label)
+    head = texts.Q_INDICATORS_HEADER.format(scope=scope, n=len(figures)) + texts.DIGEST_VERDICT_LINE.format(**counts)
+    first = min(figures.values(), key=lambda f: f.item.number or 0)
+    footer = texts.Q_INDICATORS_FOOTER.format(example=first.city.units[0].view.label)
     return Page(texts.Q_TITLE_INDICATORS, head, [line for _, line in rows], footer)
 
 
