@@ -226,7 +226,7 @@ def done(ctx: Context, lex: Lexicon, plan: Plan, u: Understanding) -> Answer:
             org=_org(lex, v, org_ids),
             label=lines.item_label(v),
             date=_when(ctx, v),
-            review=texts.Q_DONE_REVIEW.format(state=fmt.review_label(v.review_state)) if v.review_state else "",
+            review=lines.review_note(v.review_state),
         )
         for v in finished
     ]

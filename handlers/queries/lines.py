@@ -28,6 +28,11 @@ def state(v: AssignmentView) -> str:
     return shown + texts.RETURNED_MARK if v.returned else shown
 
 
+def review_note(state: str | None) -> str:
+    """The review's state after a line ("（待审核）"); "" for none."""
+    return texts.Q_DONE_REVIEW.format(state=fmt.review_label(state)) if state else ""
+
+
 def flags(v: AssignmentView, after_state: bool = True) -> str:
     """What needs attention: overdue, blocked, lagging, due today or soon ("" for none). After `state`, blocked
     is not said twice when the state already is the status 受阻 (no percentage)."""

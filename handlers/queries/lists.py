@@ -137,9 +137,8 @@ def _item_reported(
         date = lines.report_day(ctx, v.last_report_at)
         if v.last_report_at < since:
             return texts.Q_ITEM_REPORTED_NO.format(date=date, state=fmt.status_with_percent(v.status, v.percent))
-        review = texts.Q_DONE_REVIEW.format(state=fmt.review_label(v.review_state)) if v.review_state else ""
         return texts.Q_ITEM_REPORTED_YES.format(
-            date=date, state=fmt.status_with_percent(v.status, v.percent), review=review
+            date=date, state=fmt.status_with_percent(v.status, v.percent), review=lines.review_note(v.review_state)
         )
 
     label = lines.item_label(views[0])
