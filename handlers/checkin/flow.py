@@ -40,7 +40,7 @@ from handlers.checkin.summary import (
 from handlers.context import Context, Replies
 from handlers.kernel import Fit
 from handlers.understanding.numbers import fmt_number, parse_amount
-from handlers.understanding.text import clean, normalize
+from handlers.understanding.text import as_typed, normalize
 
 S = CheckinState
 
@@ -350,8 +350,7 @@ def on_answer(ctx: Context, text: str) -> Replies:
         return [*got, *prompt(ctx)] if ctx.state == S.ASK else got
     if weekly.line_for_another(ctx, data, text):
         # "3 差不多一半" while 2's percentage is asked: 3's line, kept for when 2 is filed, not 2's answer
-        typed = clean(ctx.msg.text)
-        line = typed if normalize(typed) == normalize(text) else text.strip()  # as typed: its punctuation kept
+        line = as_typed(ctx.msg.text, text)
         data.later.append(line)
         save(ctx, S.ASK, data)
         label = assignment(ctx, draft).item.label

@@ -32,7 +32,7 @@ from handlers.queries.paging import Answer, Page
 from handlers.queries.unknown import unknown_reply
 from handlers.understanding import nlu as nlu_mod
 from handlers.understanding.nlu import NLU, Candidate, Lexicon, Understanding
-from handlers.understanding.text import clean, normalize
+from handlers.understanding.text import as_typed
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +296,7 @@ def _report(ctx: Context, nlu: NLU, plan: Plan, u: Understanding, allow_report: 
     # "预计下周五全部完成" is not done yet: expected done then, in progress now
     status = None if expected is not None and u.status == DONE and u.percent is None else u.status
     # the description as typed: its Chinese punctuation kept ("差不多一半了，预计下周五完成")
-    typed = clean(ctx.msg.text)
-    said = typed if typed and normalize(typed) == normalize(u.text) else u.text.strip()
+    said = as_typed(ctx.msg.text, u.text)
     return checkin.start_from_oneliner(
         ctx, candidates, u.percent, status, said, amount=u.amount, quantity=quantity, expected=expected
     )

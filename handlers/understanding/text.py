@@ -37,6 +37,13 @@ def clean(text: str | None) -> str:
     return _SPACES.sub(" ", BIDI_CONTROLS.sub("", text or "")).strip()
 
 
+def as_typed(raw: str | None, text: str) -> str:
+    """`text` as the person typed it (`clean(raw)`: Chinese punctuation kept) when it is the message `raw`
+    normalised; otherwise (a text replayed or built from the message) `text` trimmed."""
+    typed = clean(raw)
+    return typed if typed and normalize(typed) == normalize(text) else text.strip()
+
+
 _PUNCT = re.compile(r"[\s，。！？!?,;；：:“”\"'‘’（）()【】\[\]{}<>《》~～…·/\\|]+")
 _TONES = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
 
