@@ -238,6 +238,11 @@ def interpret(
         else set()
     )
     kind = cues.kind_of(cues_in)
+    # the window ends after today ("下周五前完成": a day still to come); it is all ahead ("下个月", "下周五前"):
+    # nothing can have been done in it
+    ends_ahead = ahead = False
+    if window is not None and today is not None and window.end > today:
+        ends_ahead, ahead = True, window.before or window.start > today
     intent = _intent(
         raw,
         masked,
@@ -255,16 +260,8 @@ def interpret(
         unknown=bool(unknown),
         window=window is not None,
         list_line=line is not None,
-        expected_done=(
-            window is not None
-            and today is not None
-            and window.end > today
-            and bool(ranked)
-            and bool(cues.EXPECTED_DONE_RE.search(cues_in))
-        ),
-        ahead=window is not None
-        and today is not None
-        and (window.start > today or (window.before and window.end > today)),
+        expected_done=ends_ahead and bool(ranked) and bool(cues.EXPECTED_DONE_RE.search(cues_in)),
+        ahead=ahead,
     )
     if intent == REPORT and status == UNCHANGED and line is None and cues.ALL_ITEMS_RE.search(cues_in):
         scope_all = True
